@@ -1,0 +1,42 @@
+"""alsmicroct: reconstruction toolkit for ALS beamline 8.3.2 micro-CT.
+
+Public modules (imported lazily, so ``import alsmicroct`` stays light):
+
+- :mod:`alsmicroct.data_management` -- :class:`SpotSession`, the SPOT data portal client.
+- :mod:`alsmicroct.reconstruction` -- :func:`recon`, raw HDF5 in, TIFF stack out.
+- :mod:`alsmicroct.image_processing` -- 8-bit conversion, cropping, TIFF stacks.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from .errors import AlsMicroCTError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlsMicroCTError",
+    "__version__",
+    "data_management",
+    "image_processing",
+    "reconstruction",
+]
+
+_LAZY = {"data_management", "reconstruction", "image_processing", "sim", "io", "distributed"}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import data_management, image_processing, reconstruction
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'alsmicroct' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY)

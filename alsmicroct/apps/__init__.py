@@ -1,0 +1,1 @@
+"""Console programs of alsmicroct; each module has ``main(argv=None)``."""

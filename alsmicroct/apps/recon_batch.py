@@ -1,0 +1,128 @@
+"""``alsmicroct-recon-batch``: reconstruct every scan of a plain-text path list.
+
+List format (parsed, never executed)::
+
+    # comment lines and blank lines are ignored; text after " #" is a comment too
+    20240101_120000_rock.h5
+    /data/raw/20240101_121500_bone                     cor=1023.5 sinoused=(-1,20,1)
+    "folder with spaces/scan 3.h5"                     doPhaseRetrieval=true alphaReg=0.001
+
+One raw file per line (absolute, or relative to ``--input-dir``; ".h5" may be left out),
+then optional ``key=value`` overrides (recon() keyword names) for that scan only. Tokens
+are split like a shell does (:mod:`shlex`): quote a path or a value that contains spaces.
+
+Examples
+--------
+::
+
+    alsmicroct-recon-batch filepath/example_list.txt --dry-run
+    alsmicroct-recon-batch list.txt --config beamtime.toml --output-dir /scratch/rec --resume
+    alsmicroct-recon-batch list.txt --line $SLURM_ARRAY_TASK_ID      # one scan per array task
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+from pathlib import Path
+
+from ..errors import ParameterError
+from ..params import ReconParams, parse_overrides
+from ._common import ScanEntry, build_batch_parser, guarded_main, read_text_lines, run_batch
+
+__all__ = ["main", "read_path_list", "split_list_line"]
+
+logger = logging.getLogger(__name__)
+
+LIST_FORMAT = """\
+List format (parsed, never executed):
+  # comment lines and blank lines are ignored; text after " #" is a comment too
+  20240101_120000_rock.h5
+  /data/raw/20240101_121500_bone            cor=1023.5 sinoused=(-1,20,1)
+  "folder with spaces/scan 3.h5"            doPhaseRetrieval=true alphaReg=0.001
+One raw file per line (absolute, or relative to --input-dir; ".h5" may be left out),
+then optional key=value overrides (recon() keyword names) for that scan only. Tokens are
+split like a shell does: quote a path or value that contains spaces.
+
+"""
+
+
+def _strip_comment(line: str) -> str:
+    """Drop an unquoted ``#`` comment (at the line start or after whitespace)."""
+    quote = None
+    prev = " "
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#" and prev.isspace():
+            return line[:i]
+        prev = ch
+    return line
+
+
+def split_list_line(line: str, source: str) -> ScanEntry | None:
+    """Parse one line of a path list; None for a blank or comment line.
+
+    Raises
+    ------
+    ParameterError
+        For unbalanced quotes, a line starting with ``key=value``, a token without ``=``
+        after the path, an unknown key or a bad value (all naming ``source``).
+    """
+    try:
+        tokens = shlex.split(_strip_comment(line), comments=False, posix=True)
+    except ValueError as exc:
+        raise ParameterError(f"{source}: cannot split the line ({exc}); check the quotes") from None
+    if not tokens:
+        return None
+    scan, rest = tokens[0], tokens[1:]
+    key = scan.partition("=")[0]
+    if "=" in scan and key in ReconParams.field_names():
+        raise ParameterError(f"{source}: the line must start with the raw file, got {scan!r}")
+    for token in rest:
+        if "=" not in token:
+            raise ParameterError(f"{source}: expected key=value after the raw file, got {token!r} "
+                                 "(quote a path that contains spaces)")
+    return ScanEntry(scan=scan, overrides=parse_overrides(rest, source=source), source=source)
+
+
+def read_path_list(path: str | Path) -> list[ScanEntry]:
+    """Read a path list (see the module docstring) into scan entries.
+
+    Raises
+    ------
+    InputFileError
+        If the file cannot be read.
+    ParameterError
+        For a malformed line (naming the file and line number).
+    """
+    entries = []
+    for number, line in enumerate(read_text_lines(path), 1):
+        entry = split_list_line(line, f"{path} line {number}")
+        if entry is not None:
+            entries.append(entry)
+    return entries
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = build_batch_parser(
+        "alsmicroct-recon-batch",
+        "Reconstruct every raw scan of a path list with recon(), each in isolation.",
+        "text file: one raw file per line, optional key=value overrides after it",
+        epilog=LIST_FORMAT)
+    args = parser.parse_args(argv)
+
+    def body(add_log_file) -> int:
+        entries = read_path_list(args.source)
+        return run_batch(args, entries, source=args.source, add_log_file=add_log_file,
+                         log_stem=f"{Path(args.source).stem}_batch")
+
+    return guarded_main(args, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,225 @@
+"""``alsmicroct-recon-spreadsheet``: one reconstruction per row of a .csv or .xlsx sheet.
+
+The first (non-comment) row is the header: ``filename`` (required), optionally
+``inputPath``, and any recon() keyword names. Each following row is one scan; an empty
+cell means the default (or the command-line / config value). Values are converted by
+:class:`alsmicroct.params.ReconParams` according to each keyword's type -- ``(-1,20,1)``
+tuples, ``true``/``1`` booleans, ``3.0`` for an integer keyword -- and never evaluated,
+so a file name containing "(" is just text. Rows whose first cell starts with ``#`` are
+comments; empty rows are skipped.
+
+Examples
+--------
+::
+
+    alsmicroct-recon-spreadsheet beamtime.xlsx --dry-run
+    alsmicroct-recon-spreadsheet filepath/example_spreadsheet.csv --output-dir /scratch/rec
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as _dt
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputFileError, ParameterError
+from ..params import ReconParams, suggest_key
+from ._common import ScanEntry, build_batch_parser, guarded_main, run_batch
+
+__all__ = ["main", "read_spreadsheet", "rows_to_entries"]
+
+logger = logging.getLogger(__name__)
+
+_EXTRA_COLUMNS = ("filename",)
+# Text keywords: a number typed into such a cell (e.g. outputFilename 1196.5) is kept as text.
+_TEXT_COLUMNS = {f.name for f in dataclasses.fields(ReconParams) if f.metadata.get("kind") == "str"} | {"filename"}
+_EXCEL = (".xlsx", ".xlsm")
+
+
+def _column_letter(index: int) -> str:
+    """Spreadsheet column name of the 0-based ``index`` (0 -> A, 26 -> AA)."""
+    name = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        name = chr(65 + rem) + name
+    return name
+
+
+def _cell(value: Any) -> Any:
+    """Normalise a cell: None when empty, text stripped, dates as ISO text."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, _dt.datetime | _dt.date | _dt.time):
+        return value.isoformat()
+    return value
+
+
+def _as_text(value: Any) -> Any:
+    """Numbers typed into a text column as text (``12.0`` -> ``"12"``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def rows_to_entries(rows: Iterable[tuple[int, list[Any]]], *, path: str, unit: str) -> list[ScanEntry]:
+    """Turn ``(row number, cells)`` pairs (header first) into scan entries.
+
+    Parameters
+    ----------
+    rows : iterable of (int, list)
+        1-based row/line number and the cell values (strings or typed values).
+    path : str
+        The sheet's name, for messages.
+    unit : str
+        ``"line"`` (CSV) or ``"row"`` (Excel), for messages.
+
+    Raises
+    ------
+    ParameterError
+        For an unknown or duplicated column, a missing ``filename`` column, values under
+        an empty header or a row without a file name.
+    """
+    header: list[str | None] | None = None
+    known = set(ReconParams.field_names()) | set(_EXTRA_COLUMNS)
+    entries: list[ScanEntry] = []
+    for number, raw in rows:
+        cells = [_cell(c) for c in raw]
+        if all(c is None for c in cells):
+            continue
+        if isinstance(cells[0], str) and cells[0].startswith("#"):
+            continue
+        where = f"{path} {unit} {number}"
+        if header is None:
+            header = _read_header(cells, where, known)
+            continue
+        values: dict[str, Any] = {}
+        for col, value in enumerate(cells):
+            if value is None:
+                continue
+            name = header[col] if col < len(header) else None
+            if name is None:
+                raise ParameterError(f"{where}, column {_column_letter(col)}: value {value!r} "
+                                     "under an empty header cell")
+            values[name] = _as_text(value) if name in _TEXT_COLUMNS else value
+        if "filename" not in values:
+            raise ParameterError(f"{where}: no filename in this row")
+        scan = str(values.pop("filename"))
+        entries.append(ScanEntry(scan=scan, overrides=values, source=where))
+    if header is None:
+        raise InputFileError(f"{path}: empty sheet; expected a header row with 'filename' and "
+                             "recon() keyword names")
+    return entries
+
+
+def _read_header(cells: list[Any], where: str, known: set[str]) -> list[str | None]:
+    header: list[str | None] = []
+    for col, cell in enumerate(cells):
+        name = None if cell is None else str(cell)
+        if name is not None and name not in known:
+            raise ParameterError(f"{where}, column {_column_letter(col)}: unknown column {name!r}; "
+                                 f"expected 'filename', 'inputPath' or a recon() keyword"
+                                 f"{suggest_key(name, sorted(known))}")
+        if name is not None and name in header:
+            raise ParameterError(f"{where}, column {_column_letter(col)}: column {name!r} appears twice")
+        header.append(name)
+    if "filename" not in header:
+        raise ParameterError(f"{where}: the header row has no 'filename' column")
+    return header
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, list[Any]]]:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}: not a text CSV file ({exc})") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read the spreadsheet ({exc.strerror or exc})") from None
+    # Comment lines become empty rows (skipped) so that quotes in comments cannot confuse
+    # the CSV parser, and reader.line_num still counts the file's lines.
+    lines = ["" if line.lstrip().startswith("#") else line for line in text.splitlines()]
+    first = next((line for line in lines if line.strip()), "")
+    delimiter = next((d for d in (",", ";", "\t") if d in first), ",")
+    reader = csv.reader(lines, delimiter=delimiter)
+    try:
+        for cells in reader:
+            yield reader.line_num, cells
+    except csv.Error as exc:
+        raise ParameterError(f"{path} line {reader.line_num}: malformed CSV ({exc})") from None
+
+
+def _excel_rows(path: Path, sheet: str | None) -> Iterator[tuple[int, list[Any]]]:
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (OSError, InvalidFileException, KeyError, ValueError) as exc:
+        raise InputFileError(f"{path}: cannot be opened as an Excel workbook ({exc})") from None
+    except Exception as exc:  # zipfile.BadZipFile and friends from a corrupt file
+        raise InputFileError(f"{path}: not a valid .xlsx workbook ({type(exc).__name__}: {exc})") from None
+    try:
+        if sheet is None:
+            ws = book.worksheets[0]
+        elif sheet in book.sheetnames:
+            ws = book[sheet]
+        else:
+            raise ParameterError(f"{path}: no sheet named {sheet!r}; sheets are {book.sheetnames}")
+        for number, cells in enumerate(ws.iter_rows(values_only=True), 1):
+            yield number, list(cells)
+    finally:
+        book.close()
+
+
+def read_spreadsheet(path: str | Path, *, sheet: str | None = None) -> list[ScanEntry]:
+    """Read a .csv or .xlsx sheet (see the module docstring) into scan entries.
+
+    Raises
+    ------
+    InputFileError
+        Missing, unreadable or unsupported file, or an empty sheet.
+    ParameterError
+        Unknown column (with a "did you mean" hint) or malformed row, naming the row.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(f"{p}: spreadsheet not found")
+    suffix = p.suffix.lower()
+    if suffix == ".csv":
+        return rows_to_entries(_csv_rows(p), path=str(path), unit="line")
+    if suffix in _EXCEL:
+        return rows_to_entries(_excel_rows(p, sheet), path=str(path), unit="row")
+    raise InputFileError(f"{p}: unsupported spreadsheet type {p.suffix!r}; save it as .xlsx or .csv")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry point; returns the exit status."""
+    parser = build_batch_parser(
+        "alsmicroct-recon-spreadsheet",
+        "Reconstruct one scan per row of a .csv or .xlsx sheet whose header row holds "
+        "'filename', 'inputPath' and recon() keyword names.",
+        "spreadsheet (.xlsx or .csv)",
+        epilog="Empty cells mean the default; rows starting with '#' are comments.\n\n")
+    parser.add_argument("--sheet", help="name of the Excel sheet (default: the first one)")
+    args = parser.parse_args(argv)
+
+    def body(add_log_file) -> int:
+        entries = read_spreadsheet(args.source, sheet=args.sheet)
+        return run_batch(args, entries, source=args.source, add_log_file=add_log_file,
+                         log_stem=f"{Path(args.source).stem}_batch")
+
+    return guarded_main(args, body)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,479 @@
+"""Filtered back-projection by Fourier regridding ("gridrec") on a non-uniform FFT.
+
+Geometry and units follow ``docs/geometry.md``: the sinogram value at angle ``theta`` and
+detector column ``j`` is the line integral of the slice ``f(x, y)`` over
+``x cos(theta) - y sin(theta) = j - center``, with ``x = column - (N - 1) / 2`` (to the
+right) and ``y = row - (N - 1) / 2`` (downwards) measured from the rotation axis.
+
+Algorithm
+---------
+1. Each row is edge-padded by ``npad`` columns, zero-padded to a length long enough for a
+   linear (not circular) convolution, and filtered in Fourier space with the ramp times a
+   window (:mod:`alsmicroct.engine.filters`). The sub-pixel part of the centre is applied
+   in the same multiplication as a phase ramp, so that the rotation axis falls on an
+   integer sample.
+2. An odd-length window of ``L`` samples centred on the axis (long enough to cover the
+   diagonal of the N x N slice) is cut from every filtered projection, and two rows are
+   packed as ``q_a + i q_b``; the slices are real, so the real and imaginary parts of the
+   result are the two slices.
+3. The DFT of the windows gives the polar samples ``Q(theta, k / L)``; a type-1 2-D
+   non-uniform FFT (finufft) sums them onto the Cartesian N x N grid, which is the exact
+   back-projection of the trigonometric interpolant of the filtered projections. Angles
+   are weighted by their share of [0, pi) (any order, any set).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.fft as sfft
+
+from alsmicroct.engine.filters import check_filter, filter_response
+from alsmicroct.errors import ParameterError
+
+__all__ = ["reconstruct", "default_npad", "angle_weights"]
+
+logger = logging.getLogger(__name__)
+
+#: finufft tolerance and upsampling factor of the regridding step.
+NUFFT_EPS = 1e-4
+NUFFT_UPSAMPFAC = 1.25
+#: Extra samples on each side of the interpolation window beyond the slice diagonal.
+WINDOW_MARGIN = 4
+#: Upper bound on the complex working memory of one batch of transforms, bytes.
+_BATCH_BYTES = 768 * 2**20
+_ALGORITHMS = ("gridrec", "fbp")
+#: Projections filtered per task (small buffers stay in cache and are reused).
+_ANGLE_BLOCK = 64
+
+
+def default_npad(ncols: int) -> int:
+    """Edge padding per side that widens a row to the slice diagonal.
+
+    Parameters
+    ----------
+    ncols : int
+        Number of detector columns N.
+
+    Returns
+    -------
+    int
+        ``(ceil(N * sqrt(2)) - N) // 2`` columns.
+    """
+    return (math.ceil(ncols * math.sqrt(2.0)) - ncols) // 2
+
+
+def angle_weights(theta: np.ndarray) -> np.ndarray:
+    """Quadrature weight of each projection angle over the half-turn [0, pi).
+
+    Each angle gets half the gaps to its neighbours once all angles are folded into
+    [0, pi) (a projection at ``theta + pi`` carries the same information mirrored), so
+    any order, any spacing, repeated end points and 360-degree scans are handled.
+
+    Parameters
+    ----------
+    theta : ndarray
+        Angles in radians.
+
+    Returns
+    -------
+    ndarray of float64
+        Weights in radians, summing to pi.
+    """
+    folded = np.mod(np.asarray(theta, dtype=np.float64), np.pi)
+    order = np.argsort(folded, kind="stable")
+    ts = folded[order]
+    gap_after = np.diff(np.append(ts, ts[0] + np.pi))
+    sorted_w = 0.5 * (gap_after + np.roll(gap_after, 1))
+    weights = np.empty_like(sorted_w)
+    weights[order] = sorted_w
+    return weights
+
+
+def _fast_odd_length(target: int) -> int:
+    """Smallest odd integer >= ``target`` whose prime factors are all <= 13."""
+    n = target if target % 2 else target + 1
+    while True:
+        m = n
+        for p in (3, 5, 7, 11, 13):
+            while m % p == 0:
+                m //= p
+        if m == 1:
+            return n
+        n += 2
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Sampling plan shared by gridrec, fbp and the centre sweep."""
+
+    ncols: int
+    npad: int
+    length: int  # L, odd window length
+    half: int  # (L - 1) // 2, index of the axis in the window
+    nfft: int  # zero-padded filtering length
+    j0: np.ndarray  # integer axis position in the padded row, per row
+    delta: np.ndarray  # centre - j0 (sub-pixel part), per row
+
+    @classmethod
+    def build(cls, ncols: int, npad: int, centers: np.ndarray) -> _Geometry:
+        half_diag = (ncols - 1) / math.sqrt(2.0)
+        length = _fast_odd_length(2 * (math.ceil(half_diag) + WINDOW_MARGIN) + 1)
+        half = (length - 1) // 2
+        cpad = centers + npad
+        j0 = np.rint(cpad).astype(np.int64)
+        delta = cpad - j0
+        npadded = ncols + 2 * npad
+        reach = int(max(np.max(j0 + half), np.max(npadded - 1 - j0 + half)))
+        nfft = sfft.next_fast_len(2 * reach + 2, real=True)
+        return cls(ncols, npad, length, half, nfft, j0, delta)
+
+
+def row_responses(
+    geom: _Geometry, response: np.ndarray, index: np.ndarray, *, subpixel: bool
+) -> list[np.ndarray]:
+    """Filter response of each row, with the sub-pixel centre shift as a phase ramp.
+
+    Parameters
+    ----------
+    geom : _Geometry
+        Sampling plan.
+    response : ndarray, shape (nfft // 2 + 1,)
+        Filter response (1/pixel).
+    index : ndarray of int
+        Row indices into ``geom.delta``.
+    subpixel : bool
+        Whether to include the shift by ``delta`` (the axis then lands on a sample).
+
+    Returns
+    -------
+    list of complex64 ndarrays, shape (nfft // 2 + 1,)
+    """
+    nfft = geom.nfft
+    freq = np.arange(nfft // 2 + 1) / nfft
+    out = []
+    for r in index:
+        resp = response.astype(np.complex128)
+        delta = float(geom.delta[r]) if subpixel else 0.0
+        if delta != 0.0:
+            resp = resp * np.exp(2j * np.pi * freq * delta)
+            if nfft % 2 == 0:  # the Nyquist bin of a real signal stays real
+                resp[-1] = response[-1] * np.cos(np.pi * delta)
+        out.append(resp.astype(np.complex64))
+    return out
+
+
+def filtered_windows(
+    rows: np.ndarray,
+    geom: _Geometry,
+    responses: list[np.ndarray],
+    *,
+    index: np.ndarray,
+    workers: int = 1,
+    out: list[np.ndarray] | None = None,
+) -> list[np.ndarray]:
+    """Filter rows of a sinogram and cut the window of ``L`` samples around the axis.
+
+    Parameters
+    ----------
+    rows : ndarray, float32, shape (nangles, k, N)
+        Sinograms of ``k`` rows (a slab of the ``(angle, row, column)`` array).
+    geom : _Geometry
+        Sampling plan.
+    responses : list of k ndarrays, shape (nfft // 2 + 1,)
+        Per-row filter responses from :func:`row_responses`.
+    index : ndarray of int, shape (k,)
+        Row indices into ``geom.j0``.
+    workers : int, keyword-only
+        FFT threads.
+    out : list of k ndarrays of shape (nangles, L), optional
+        Where to write the windows (e.g. the real and imaginary parts of a complex array).
+
+    Returns
+    -------
+    list of k ndarrays, shape (nangles, L)
+        Filtered projections; sample ``i`` lies at ``s = i - half`` (``- delta`` when the
+        responses carry no sub-pixel shift), in 1/pixel.
+    """
+    nang, k, ncols = rows.shape
+    nfft, npad, length = geom.nfft, geom.npad, geom.length
+    buf = np.zeros((k, nang, nfft), dtype=np.float32)
+    buf[:, :, npad : npad + ncols] = rows.transpose(1, 0, 2)
+    if npad:
+        buf[:, :, :npad] = buf[:, :, npad : npad + 1]
+        buf[:, :, npad + ncols : 2 * npad + ncols] = buf[:, :, npad + ncols - 1 : npad + ncols]
+    spec = sfft.rfft(buf, axis=-1, workers=workers)
+    del buf
+    for i in range(k):
+        spec[i] *= responses[i]
+    q = sfft.irfft(spec, n=nfft, axis=-1, workers=workers, overwrite_x=True)
+    del spec
+    if out is None:
+        out = [np.empty((nang, length), dtype=np.float32) for _ in range(k)]
+    for i, r in enumerate(index):
+        start = int(geom.j0[r]) - geom.half
+        if start >= 0 and start + length <= nfft:
+            out[i][...] = q[i, :, start : start + length]
+        else:
+            idx = (start + np.arange(length)) % nfft
+            out[i][...] = q[i][:, idx]
+    return out
+
+
+def _validate(sino, theta, center, algorithm, npad, num_threads):
+    data = np.asarray(sino)
+    if data.ndim != 3:
+        raise ParameterError(
+            f"sino has ndim={data.ndim} (shape {data.shape}); expected a 3-D "
+            "(angle, row, column) array"
+        )
+    if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
+        raise ParameterError(f"sino has dtype {data.dtype}; expected a real float array")
+    data = np.asarray(data, dtype=np.float32)
+    nang, nrows, ncols = data.shape
+    if nang < 1 or nrows < 1 or ncols < 2:
+        raise ParameterError(f"sino has shape {data.shape}; expected at least (1, 1, 2)")
+    th = np.asarray(theta, dtype=np.float64)
+    if th.ndim != 1 or th.size != nang:
+        raise ParameterError(
+            f"theta has shape {th.shape}; expected one angle per projection, ({nang},)"
+        )
+    if not np.all(np.isfinite(th)):
+        raise ParameterError("theta contains non-finite values; expected finite radians")
+    if not np.all(np.isfinite(data)):
+        bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
+        raise ParameterError(
+            f"sino contains {bad} non-finite values (NaN/inf); expected finite -log data"
+        )
+    cen = np.asarray(center, dtype=np.float64)
+    if cen.ndim == 0:
+        cen = np.full(nrows, float(cen))
+    elif cen.shape != (nrows,):
+        raise ParameterError(
+            f"center has shape {cen.shape}; expected a scalar or one value per row ({nrows},)"
+        )
+    if not np.all(np.isfinite(cen)) or np.any(cen < 0) or np.any(cen > ncols - 1):
+        bad = cen[~(np.isfinite(cen) & (cen >= 0) & (cen <= ncols - 1))][0]
+        raise ParameterError(
+            f"center={bad!r} lies outside the detector; expected 0 <= center <= {ncols - 1}"
+        )
+    if algorithm not in _ALGORITHMS:
+        raise ParameterError(f"algorithm={algorithm!r}; expected one of {_ALGORITHMS}")
+    if isinstance(npad, bool) or not isinstance(npad, (int, np.integer)) or npad < 0:
+        raise ParameterError(f"npad={npad!r}; expected a non-negative integer")
+    if num_threads is None:
+        try:
+            nthreads = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            nthreads = os.cpu_count() or 1
+    elif isinstance(num_threads, (int, np.integer)) and num_threads >= 1:
+        nthreads = int(num_threads)
+    else:
+        raise ParameterError(f"num_threads={num_threads!r}; expected None or an integer >= 1")
+    return data, th, cen, int(npad), nthreads
+
+
+def reconstruct(
+    sino: np.ndarray,
+    theta: np.ndarray,
+    *,
+    center: float | np.ndarray,
+    algorithm: str = "gridrec",
+    filter_name: str = "butterworth",
+    cutoff: float = 0.25,
+    order: float = 2,
+    npad: int = 0,
+    num_threads: int | None = None,
+) -> np.ndarray:
+    """Reconstruct slices from parallel-beam sinograms.
+
+    Parameters
+    ----------
+    sino : ndarray, float32, shape (nangles, nrows, N)
+        -log data (line integrals, dimensionless), ``(angle, row, column)``.
+    theta : ndarray, shape (nangles,)
+        Projection angles in radians, any order and any set (e.g. the decreasing legacy
+        list 270 -> 90 degrees).
+    center : float or ndarray of shape (nrows,), keyword-only
+        Rotation axis in pixels from the left edge of the unpadded row, pixel-centre
+        convention (``(N - 1) / 2`` is the middle); one value for all rows or one per row.
+    algorithm : {"gridrec", "fbp"}, keyword-only
+        Fourier regridding on a non-uniform FFT, or real-space back-projection with linear
+        interpolation (slower; for checking).
+    filter_name : str, keyword-only
+        One of :data:`alsmicroct.engine.filters.FILTER_NAMES` (TomoPy's gridrec family).
+    cutoff : float, keyword-only
+        Filter cutoff in cycles per pixel (Nyquist = 0.5).
+    order : float, keyword-only
+        Butterworth order.
+    npad : int, keyword-only
+        Columns of edge padding (replicated edge values) added on each side before
+        filtering; :func:`default_npad` widens the row to the slice diagonal.
+    num_threads : int, optional, keyword-only
+        Threads for the FFTs, the non-uniform FFT and the back-projection; default all
+        cores available to the process.
+
+    Returns
+    -------
+    ndarray, float32, shape (nrows, N, N)
+        Slices in 1/pixel (divide by the pixel size in cm for 1/cm), rotation axis on
+        pixel ``((N - 1) / 2, (N - 1) / 2)``, row 0 at the top.
+
+    Raises
+    ------
+    ParameterError
+        On a wrong dimension, a theta length that does not match, a centre outside the
+        detector, non-finite values or unknown options.
+    """
+    data, th, cen, npad, nthreads = _validate(sino, theta, center, algorithm, npad, num_threads)
+    name = check_filter(filter_name, cutoff, order)
+    nang, nrows, ncols = data.shape
+    geom = _Geometry.build(ncols, npad, cen)
+    response = filter_response(name, geom.nfft, cutoff=cutoff, order=order)
+    weights = angle_weights(th)
+    logger.debug(
+        "%s: %d rows, %d angles, N=%d, npad=%d, window %d, fft %d, filter %s",
+        algorithm, nrows, nang, ncols, npad, geom.length, geom.nfft, name,
+    )
+    out = np.empty((nrows, ncols, ncols), dtype=np.float32)
+    if algorithm == "fbp":
+        from alsmicroct.engine.fbp import backproject
+
+        for r in range(nrows):
+            index = np.array([r])
+            q = filtered_windows(
+                data[:, r : r + 1, :], geom,
+                row_responses(geom, response, index, subpixel=False),
+                index=index, workers=nthreads,
+            )[0]
+            out[r] = backproject(
+                q, th, weights, origin=geom.half + float(geom.delta[r]), size=ncols,
+                num_threads=nthreads,
+            )
+        return out
+    _gridrec(data, th, weights, geom, response, out, nthreads)
+    return out
+
+
+class _RegridPlan:
+    """Non-uniform points, per-sample factors and finufft plans of one geometry.
+
+    Building them costs about as much as reconstructing a few slices, so the last plan
+    is kept (see :func:`_take_plan`) for the next call with the same angles and sizes,
+    as when a volume is reconstructed chunk by chunk.
+    """
+
+    def __init__(self, theta, weights, ncols, length, nthreads):
+        half = (length - 1) // 2
+        m = np.rint(np.fft.fftfreq(length) * length)  # FFT order: 0..half, -half..-1
+        omega = (2.0 * np.pi / length) * m
+        self.xs = np.outer(np.cos(theta), omega).astype(np.float32).ravel()
+        self.ys = np.outer(-np.sin(theta), omega).astype(np.float32).ravel()
+        # Pixel x = k + shift for finufft mode k (modes -floor(N/2)..), likewise y; window
+        # sample i sits at s = i - half. Both give a phase linear in m for each angle.
+        shift = ncols // 2 - (ncols - 1) / 2.0
+        alpha = (2.0 * np.pi / length) * (shift * (np.cos(theta) - np.sin(theta)) + half)
+        phase = np.outer(alpha, m)
+        np.remainder(phase, 2.0 * np.pi, out=phase)
+        phase32 = phase.astype(np.float32)
+        del phase
+        fac = np.empty((len(theta), length), dtype=np.complex64)
+        np.cos(phase32, out=fac.real)
+        np.sin(phase32, out=fac.imag)
+        fac *= (weights / length).astype(np.float32)[:, None]
+        self.fac = fac
+        self.ncols, self.nthreads = ncols, nthreads
+        self.plans: dict[int, object] = {}
+
+    def plan(self, ntrans: int):
+        """finufft type-1 plan for ``ntrans`` packed pairs, points set."""
+        if ntrans not in self.plans:
+            import finufft
+
+            plan = finufft.Plan(
+                1, (self.ncols, self.ncols), n_trans=ntrans, eps=NUFFT_EPS, isign=1,
+                dtype="complex64", nthreads=self.nthreads, upsampfac=NUFFT_UPSAMPFAC,
+                modeord=0,
+            )
+            plan.setpts(self.ys, self.xs)
+            self.plans[ntrans] = plan
+        return self.plans[ntrans]
+
+
+_PLAN_LOCK = threading.Lock()
+_PLAN_CACHE: dict[tuple, _RegridPlan] = {}
+
+
+def _plan_key(theta, ncols, length, nthreads) -> tuple:
+    digest = hashlib.sha1(np.ascontiguousarray(theta, dtype=np.float64).tobytes()).hexdigest()
+    return (digest, ncols, length, nthreads)
+
+
+def _take_plan(theta, weights, ncols, length, nthreads) -> tuple[tuple, _RegridPlan]:
+    """Take the cached plan for this geometry (concurrent callers build their own)."""
+    key = _plan_key(theta, ncols, length, nthreads)
+    with _PLAN_LOCK:
+        plan = _PLAN_CACHE.pop(key, None)
+    if plan is None:
+        plan = _RegridPlan(theta, weights, ncols, length, nthreads)
+    return key, plan
+
+
+def _return_plan(key: tuple, plan: _RegridPlan) -> None:
+    with _PLAN_LOCK:
+        _PLAN_CACHE.clear()  # keep one geometry only (a few hundred MB at N = 2048)
+        _PLAN_CACHE[key] = plan
+
+
+def _gridrec(data, theta, weights, geom, response, out, nthreads):
+    """Regrid all rows of ``data`` into ``out`` (see module docstring)."""
+    nang, nrows, ncols = data.shape
+    length = geom.length
+    key, rplan = _take_plan(theta, weights, ncols, length, nthreads)
+    fac = rplan.fac
+    npairs = (nrows + 1) // 2
+    per_trans = nang * length * 8 + ncols * ncols * 8 * 3
+    ntmax = int(max(1, min(npairs, _BATCH_BYTES // per_trans, 2)))
+    blocks = range(0, nang, _ANGLE_BLOCK)
+    coef = np.empty((ntmax, nang, length), dtype=np.complex64)
+
+    def fill(target, r0, r1, responses, a0):
+        # filter one block of angles of a row pair, pack, DFT and weight it
+        a1 = min(nang, a0 + _ANGLE_BLOCK)
+        z = np.empty((a1 - a0, length), dtype=np.complex64)
+        parts = [z.real, z.imag][: r1 - r0]
+        filtered_windows(
+            data[a0:a1, r0:r1, :], geom, responses, index=np.arange(r0, r1), out=parts
+        )
+        if r1 - r0 == 1:
+            z.imag = 0.0
+        z = sfft.fft(z, axis=-1, overwrite_x=True)
+        np.multiply(z, fac[a0:a1], out=target[a0:a1])
+
+    with ThreadPoolExecutor(max_workers=nthreads) as pool:
+        for p0 in range(0, npairs, ntmax):
+            nt = min(ntmax, npairs - p0)
+            jobs = []
+            for t in range(nt):
+                r0 = 2 * (p0 + t)
+                r1 = min(nrows, r0 + 2)
+                responses = row_responses(geom, response, np.arange(r0, r1), subpixel=True)
+                jobs += [pool.submit(fill, coef[t], r0, r1, responses, a0) for a0 in blocks]
+            for job in jobs:
+                job.result()
+            flat = coef[:nt].reshape(nt, -1)
+            img = rplan.plan(nt).execute(flat[0] if nt == 1 else flat)
+            img = img.reshape(nt, ncols, ncols)
+            for t in range(nt):
+                r0 = 2 * (p0 + t)
+                out[r0] = img[t].real
+                if r0 + 1 < nrows:
+                    out[r0 + 1] = img[t].imag
+    _return_plan(key, rplan)

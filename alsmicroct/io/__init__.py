@@ -1,0 +1,28 @@
+"""Raw-file readers and writers for ALS beamline 8.3.2 scans.
+
+Two layouts are read and written:
+
+- the old ALS layout (about 2012-2021): one HDF5 dataset per image under a group named
+  after the dataset, metadata as byte-string group attributes;
+- Data Exchange (since about 2021): ``/exchange/data``, ``data_white``, ``data_dark``,
+  ``theta`` and metadata under ``/measurement`` and ``/process``.
+
+>>> from alsmicroct.io import open_scan
+>>> with open_scan("scan.h5") as scan:  # doctest: +SKIP
+...     proj = scan.read_projections(rows=(100, 108))   # float32 (nangles, 8, nrays)
+...     flats, darks = scan.read_flats(rows=(100, 108)), scan.read_darks(rows=(100, 108))
+...     theta = scan.angles()                            # radians
+
+:class:`RawScanWriter` writes both layouts, one image at a time.
+"""
+
+from __future__ import annotations
+
+from ._base import RawScan
+from .als_layout import AlsScan
+from .dx_layout import DxScan
+from .metadata import ScanMetadata
+from .readers import open_scan
+from .writers import RawScanWriter, write_scan
+
+__all__ = ["AlsScan", "DxScan", "RawScan", "RawScanWriter", "ScanMetadata", "open_scan", "write_scan"]

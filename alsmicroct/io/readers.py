@@ -1,0 +1,86 @@
+"""Open a raw ALS 8.3.2 scan file of either layout: :func:`open_scan`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import h5py
+
+from ..errors import InputFileError
+from ._base import RawScan
+from .als_layout import AlsScan
+from .dx_layout import DxScan
+
+__all__ = ["open_scan"]
+
+logger = logging.getLogger(__name__)
+
+
+def _open_h5(path: Path) -> h5py.File:
+    """Open read-only with file locking off (raw files often sit on NFS/Lustre, where HDF5
+    locks fail) and no data-sieve buffer: the old layout holds one contiguous dataset per
+    image, and HDF5 keeps a 64 KiB sieve buffer per open dataset, which would make memory
+    grow with the number of images rather than with the rows read."""
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_sieve_buf_size(0)
+    fapl.set_file_locking(False, True)
+    fapl.set_fclose_degree(h5py.h5f.CLOSE_STRONG)
+    try:
+        fid = h5py.h5f.open(os.fsencode(str(path)), h5py.h5f.ACC_RDONLY, fapl=fapl)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise InputFileError(
+            f"{path}: cannot be opened as HDF5 ({exc}); expected a complete HDF5 raw scan "
+            f"file (it may be truncated or corrupt)"
+        ) from exc
+    return h5py.File(fid)
+
+
+def open_scan(path: str | os.PathLike) -> RawScan:
+    """Open a raw scan file read-only and detect its layout.
+
+    Parameters
+    ----------
+    path : str or path-like
+        HDF5 file in the old ALS layout (one dataset per image) or the Data Exchange
+        layout (``/exchange/data``).
+
+    Returns
+    -------
+    RawScan
+        ``AlsScan`` or ``DxScan``; a context manager that closes the file. The file is
+        opened with mode ``"r"`` and never modified.
+
+    Raises
+    ------
+    InputFileError
+        The file is missing, a folder, not HDF5, unreadable or truncated.
+    LayoutError
+        Neither layout is found, or a group/dataset/attribute that cannot be inferred is
+        missing, or images have inconsistent shapes.
+
+    Examples
+    --------
+    >>> with open_scan("20200101_120000_sample.h5") as scan:  # doctest: +SKIP
+    ...     sino = scan.read_projections(rows=(1000, 1008))
+    ...     theta = scan.angles()
+    """
+    p = Path(path)
+    if not p.exists():
+        raise InputFileError(f"{p}: raw scan file not found")
+    if not p.is_file():
+        raise InputFileError(f"{p}: is not a file; expected an HDF5 raw scan file")
+    try:
+        is_h5 = h5py.is_hdf5(p)
+    except OSError as exc:
+        raise InputFileError(f"{p}: cannot be read ({exc})") from exc
+    if not is_h5:
+        raise InputFileError(f"{p}: is not an HDF5 file (no HDF5 signature); expected a raw scan")
+    h5 = _open_h5(p)
+    try:
+        cls = DxScan if "exchange" in h5 else AlsScan
+        return cls(p, h5)
+    except BaseException:
+        h5.close()
+        raise

@@ -1,0 +1,113 @@
+"""Centre of rotation for recon(): read what each method needs, then call the engine.
+
+- ``pc``: the first used projection and the one nearest to it + 180 deg (whatever the
+  scan's angle list is), flat/dark corrected, sub-pixel phase correlation.
+- ``vo``: Vo's method on a real -log sinogram (row ``voInd``, default the middle of the
+  reconstructed rows), restricted to the first 180 deg.
+- ``nm``: entropy minimisation with Nelder-Mead on the sinogram of row ``nmInd``.
+- 360 deg scans stitched to 180 deg: the axis and its side from mirrored partners.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+
+from ..errors import ReconstructionError
+from .plan import ReconPlan
+from .steps import Block, build_steps
+
+__all__ = ["find_center", "pair_180", "preprocessed_sinogram"]
+
+logger = logging.getLogger(__name__)
+
+_SINO_STEPS = {"outliers1D", "normalize", "beam_hardening", "stripes_fw", "stripes_ti", "stripes_sf"}
+
+
+def pair_180(theta: np.ndarray, index: int = 0) -> int:
+    """Index of the projection whose angle is nearest to ``theta[index]`` + 180 deg (mod 360)."""
+    diff = np.angle(np.exp(1j * (theta - theta[index] - math.pi)))
+    return int(np.argmin(np.abs(diff)))
+
+
+def _proj_range(plan: ReconPlan) -> tuple[int, int, int]:
+    p = plan.proj_indices
+    return int(p[0]), int(p[-1]) + 1, int(p[1] - p[0]) if p.size > 1 else 1
+
+
+def preprocessed_sinogram(scan, plan: ReconPlan, row: int) -> np.ndarray:
+    """-log sinogram (angle, column) of absolute ``row``, with the plan's row-local steps."""
+    spec = (row, row + 1, 1)
+    block = Block(data=scan.read_projections(proj=_proj_range(plan), rows=spec), rows=np.array([row]),
+                  proj=np.arange(plan.proj_indices.size), flats=scan.read_flats(rows=spec),
+                  darks=scan.read_darks(rows=spec), flat_indices=np.asarray(scan.flat_indices))
+    for step in build_steps(plan):
+        if step.name in _SINO_STEPS:
+            block.data = step.run(block, plan)
+    return np.asarray(block.data[:, 0, :], dtype=np.float32)
+
+
+def _normalized_projection(scan, plan: ReconPlan, position: int) -> np.ndarray:
+    from ..prep import normalize
+
+    idx = int(plan.proj_indices[position])
+    proj = scan.read_projections(proj=(idx, idx + 1, 1))
+    return normalize(proj, scan.read_flats(), scan.read_darks())[0]
+
+
+def _default_row(plan: ReconPlan, row: int | None) -> int:
+    return int(plan.rows[plan.rows.size // 2]) if row is None else int(row)
+
+
+def find_center(scan, plan: ReconPlan, method: str | None = None) -> float:
+    """Centre of rotation in pixels from the left edge of the raw detector row.
+
+    Parameters
+    ----------
+    scan : RawScan
+        The open raw file.
+    plan : ReconPlan
+        Resolved plan (its parameters select the method and its options).
+    method : {"pc", "vo", "nm"}, optional
+        Overrides ``plan.params.corFunction``.
+    """
+    from .. import engine
+
+    p = plan.params
+    method = method or p.corFunction
+    if method == "pc":
+        j = pair_180(plan.theta)
+        gap = abs(np.angle(np.exp(1j * (plan.theta[j] - plan.theta[0] - math.pi))))
+        if gap > math.radians(1.0):
+            raise ReconstructionError(
+                f"{plan.path}: no projection within 1 deg of 180 deg from the first one "
+                f"(nearest is {math.degrees(gap):.2f} deg off); use corFunction='vo' or 'nm', or give cor")
+        cor = engine.find_center_pc(_normalized_projection(scan, plan, 0), _normalized_projection(scan, plan, j),
+                                    tol=0.25)
+    elif method == "vo":
+        sino = preprocessed_sinogram(scan, plan, _default_row(plan, p.voInd))
+        within = np.abs(plan.theta - plan.theta[0]) <= math.pi + 1e-6   # first 180 deg (monotonic list)
+        n180 = max(int(within.sum()), 2)
+        cor = engine.find_center_vo(sino[:n180], smin=p.voSMin, smax=p.voSMax, srad=p.voSRad, step=p.voStep,
+                                    ratio=p.voRatio, drop=p.voDrop)
+    elif method == "nm":
+        sino = preprocessed_sinogram(scan, plan, _default_row(plan, p.nmInd))
+        cor = engine.find_center_nm(sino[:, None, :], plan.theta, init=p.nmInit, tol=p.nmTol, mask=p.nmMask,
+                                    ratio=p.nmRatio, sinogram_order=p.nmSinoOrder)
+    else:
+        raise ReconstructionError(f"unknown centre method {method!r}; expected 'pc', 'vo' or 'nm'")
+    logger.info("%s: centre of rotation %.2f px (method %s)", plan.path.name, cor, method)
+    return float(cor)
+
+
+def find_center_360(scan, plan: ReconPlan) -> tuple[float, str]:
+    """Axis position and side of a 360 deg offset-axis scan (a few central rows)."""
+    from ..prep.stitch import find_center_360 as _find
+
+    rows = plan.rows[plan.rows.size // 2: plan.rows.size // 2 + 1]
+    sino = preprocessed_sinogram(scan, plan, int(rows[0]))
+    cor, rotation = _find(sino)
+    logger.info("%s: 360 deg axis at %.2f px, on the %s", plan.path.name, cor, rotation)
+    return float(cor), rotation

@@ -1,0 +1,197 @@
+"""Resolve recon() parameters against a raw scan: rows, projections, angles, padding, paths.
+
+Everything that can be checked before heavy work is checked here, so a bad call fails in
+milliseconds with a message naming the value and what was expected.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputFileError, OutputError, ParameterError, RangeError
+from ..params import ReconParams
+
+__all__ = ["ReconPlan", "resolve_input", "output_dir_for", "make_plan", "default_npad"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BH = (0.0, 1.0, 0.0, 0.0, 0.0, 0.1)
+
+
+def default_npad(width: int) -> int:
+    """Legacy default edge padding on each side: (ceil(width*sqrt(2)) - width) // 2 pixels."""
+    return (math.ceil(width * math.sqrt(2)) - width) // 2
+
+
+def resolve_input(filename: str | os.PathLike, input_path: str | os.PathLike = "./") -> Path:
+    """Path of the raw file: ``inputPath/filename`` (".h5" added when missing).
+
+    Raises
+    ------
+    InputFileError
+        When neither the name as given nor with ".h5" exists.
+    """
+    name = Path(os.fspath(filename)).expanduser()
+    base = name if name.is_absolute() else Path(os.fspath(input_path)).expanduser() / name
+    candidates = [base] if base.suffix.lower() in (".h5", ".hdf5", ".hdf") else [base, base.with_name(base.name + ".h5")]
+    for cand in candidates:
+        if cand.is_file():
+            return cand.resolve()
+    tried = " or ".join(str(c) for c in candidates)
+    raise InputFileError(f"raw file not found: {tried}")
+
+
+def _stem(path: Path) -> str:
+    return path.name[: -len(path.suffix)] if path.suffix else path.name
+
+
+def output_dir_for(filename: str | os.PathLike, inputPath: str | os.PathLike = "./",
+                   outputPath: str | os.PathLike | None = None) -> Path:
+    """Folder that recon() writes slices to: ``<outputPath or inputPath>/rec<stem>/``."""
+    name = Path(os.fspath(filename))
+    stem = _stem(name) if name.suffix.lower() in (".h5", ".hdf5", ".hdf") else name.name
+    root = Path(os.fspath(outputPath if outputPath is not None else inputPath)).expanduser()
+    if not name.is_absolute() and outputPath is None:
+        root = (root / name).parent
+    elif name.is_absolute() and outputPath is None:
+        root = name.parent
+    return root / f"rec{stem}"
+
+
+@dataclass
+class ReconPlan:
+    """Everything recon() needs, resolved. Picklable (sent to Dask workers)."""
+
+    path: Path
+    params: ReconParams
+    meta: Any
+    proj_indices: np.ndarray          # absolute projection indices used
+    theta: np.ndarray                 # radians, one per used projection
+    rows: np.ndarray                  # absolute detector rows to reconstruct
+    npad: int
+    width: int                        # columns reconstructed (after 360->180: stitched width)
+    output_dir: Path
+    prefix: str
+    pxsize_cm: float
+    ignore_mask: np.ndarray           # bool per used projection: zeroed
+    bh_coefficients: tuple[float, ...]
+    dist_cm: float | None
+    energy_kev: float | None
+    cor: float | None = None          # raw-detector centre (pixels from the left edge)
+    recon_center: float | None = None  # centre in the reconstructed (possibly stitched) row
+    rotation: str = "right"           # 360->180 axis side
+    extras: dict = field(default_factory=dict)
+
+    def slice_path(self, row: int) -> Path:
+        """Final TIFF path of absolute row ``row``."""
+        return self.output_dir / f"{self.prefix}_{row:05d}.tiff"
+
+    @property
+    def out_dtype(self) -> np.dtype:
+        return np.dtype(np.uint8 if self.params.castTo8bit else np.float32)
+
+
+def _resolve_range(name: str, value: tuple[int, ...] | None, size: int, path: Path) -> np.ndarray:
+    if value is None:
+        return np.arange(size)
+    start, end, step = value
+    if start == -1:
+        count = end
+        if count > size:
+            raise RangeError(f"{path}: {name}=(-1, {count}, {step}) asks for {count} central entries, "
+                             f"the data has {size}")
+        start = size // 2 - count // 2
+        end = start + count
+    if end > size:
+        raise RangeError(f"{path}: {name}={tuple(value)} ends at {end}, beyond the {size} available "
+                         f"(expected end <= {size})")
+    return np.arange(start, end, step)
+
+
+def _angles(scan: Any, params: ReconParams, proj: np.ndarray, path: Path) -> np.ndarray:
+    meta = scan.meta
+    prange = (int(proj[0]), int(proj[-1]) + 1, int(proj[1] - proj[0]) if proj.size > 1 else 1)
+    if params.anglelist is None:
+        return np.asarray(scan.angles(proj=prange, angle_offset=params.angle_offset), dtype=np.float64)
+    if params.anglelist == -1:
+        if meta.rot_angles is None:
+            raise ParameterError(f"{path}: anglelist=-1 asks for per-projection rot_angle, "
+                                 "but the file has none")
+        return np.asarray(scan.angles(proj=prange, angle_offset=params.angle_offset, use_rot_angle=True),
+                          dtype=np.float64)
+    angles = np.asarray(params.anglelist, dtype=np.float64)
+    if angles.size == meta.nangles:
+        return angles[proj]
+    if angles.size == proj.size:
+        return angles
+    raise ParameterError(f"{path}: anglelist has {angles.size} angles; expected {meta.nangles} "
+                         f"(one per projection in the file) or {proj.size} (one per projection used)")
+
+
+def make_plan(path: Path, scan: Any, params: ReconParams) -> ReconPlan:
+    """Check ``params`` against the scan ``scan`` (an open :class:`alsmicroct.io.RawScan`)."""
+    meta = scan.meta
+    proj = _resolve_range("projused", params.projused, meta.nangles, path)
+    rows = _resolve_range("sinoused", params.sinoused, meta.nslices, path)
+    if proj.size < 2:
+        raise RangeError(f"{path}: projused={params.projused} selects {proj.size} projection(s); "
+                         "a reconstruction needs at least 2")
+    theta = _angles(scan, params, proj, path)
+    if params.cor is not None and not (0.0 <= params.cor <= meta.nrays - 1):
+        raise ParameterError(f"{path}: cor={params.cor} lies outside the detector row "
+                             f"(expected 0 <= cor <= {meta.nrays - 1} pixels from the left edge)")
+    ignore = np.zeros(proj.size, dtype=bool)
+    for idx in params.projIgnoreList or ():
+        if idx >= meta.nangles:
+            raise RangeError(f"{path}: projIgnoreList holds {idx}; the scan has {meta.nangles} projections")
+        ignore |= proj == idx
+    for row, name in ((params.voInd, "voInd"), (params.nmInd, "nmInd"), (params.tiltcenter_slice, "tiltcenter_slice")):
+        if row is not None and not (0 <= row < meta.nslices):
+            raise RangeError(f"{path}: {name}={row} is outside the rows 0..{meta.nslices - 1}")
+    if params.tiltcenter_det is not None and not (0 <= params.tiltcenter_det < meta.nrays):
+        raise RangeError(f"{path}: tiltcenter_det={params.tiltcenter_det} is outside 0..{meta.nrays - 1}")
+    if params.use360to180 and abs(meta.arange) < 300:
+        raise ParameterError(f"{path}: use360to180=True needs a 360 deg scan; the file's range is {meta.arange} deg")
+    dist_cm = params.propagation_dist
+    energy = params.kev
+    if params.doPhaseRetrieval:
+        if dist_cm is None:
+            if meta.camera_distance_mm is None:
+                raise ParameterError(f"{path}: propagation_dist=None asks for the camera distance, "
+                                     "but the file has none; give propagation_dist in cm")
+            dist_cm = meta.camera_distance_mm / 10.0
+        if energy is None:
+            if meta.energy_kev is None:
+                raise ParameterError(f"{path}: kev=None asks for the energy, but the file has none; give kev")
+            energy = meta.energy_kev
+    out_root = Path(params.outputPath) if params.outputPath is not None else path.parent
+    stem = _stem(path)
+    output_dir = Path(os.fspath(out_root)).expanduser() / f"rec{stem}"
+    _check_writable(output_dir)
+    width = meta.nrays
+    return ReconPlan(
+        path=path, params=params, meta=meta, proj_indices=proj, theta=theta, rows=rows,
+        npad=params.npad if params.npad is not None else default_npad(width), width=width,
+        output_dir=output_dir, prefix=params.outputFilename or stem, pxsize_cm=float(meta.pxsize_cm),
+        ignore_mask=ignore, bh_coefficients=params.BeamHardeningCoefficients or DEFAULT_BH,
+        dist_cm=dist_cm, energy_kev=energy, cor=params.cor,
+    )
+
+
+def _check_writable(output_dir: Path) -> None:
+    probe = output_dir
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"output location {output_dir}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"output location {output_dir}: {probe} is not writable")

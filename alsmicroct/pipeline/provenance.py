@@ -1,0 +1,125 @@
+"""Provenance: a JSON record next to every reconstruction.
+
+It holds every parameter as used (defaults resolved), the centre, the input file's name,
+size and modification time, software versions, timings and the run's status. It is
+rewritten atomically, so a reader never sees half a file; ``status`` is ``"running"``
+while slices are being written, then ``"complete"`` or ``"failed"``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PROVENANCE_NAME", "provenance_record", "write_provenance", "read_provenance",
+           "provenance_status", "fingerprint"]
+
+PROVENANCE_NAME = "recon_parameters.json"
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {"python": sys.version.split()[0], "platform": platform.platform()}
+    for dist in ("alsmicroct", "numpy", "scipy", "h5py", "tifffile", "PyWavelets", "finufft", "numba"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return value
+
+
+def fingerprint(plan: Any) -> dict[str, Any]:
+    """What must match for a resumed run to be allowed to keep existing slices."""
+    stat = plan.path.stat()
+    return _jsonable({
+        "input": str(plan.path), "input_size": stat.st_size, "input_mtime": stat.st_mtime,
+        "parameters": plan.params.to_dict(), "cor": plan.cor,
+    })
+
+
+def provenance_record(plan: Any, *, status: str, timings: dict[str, float] | None = None,
+                      error: str | None = None, nfiles: int | None = None,
+                      started: str | None = None) -> dict[str, Any]:
+    """Build the provenance dict of ``plan`` (a resolved ReconPlan)."""
+    stat = plan.path.stat()
+    theta_deg = [float(v) for v in (plan.theta[0] * 180 / 3.141592653589793,
+                                    plan.theta[-1] * 180 / 3.141592653589793)]
+    rows = [int(plan.rows[0]), int(plan.rows[-1]), int(plan.rows[1] - plan.rows[0]) if plan.rows.size > 1 else 1]
+    record = {
+        "status": status,
+        "started": started or _now(),
+        "updated": _now(),
+        "input": {"path": str(plan.path), "size_bytes": stat.st_size,
+                  "mtime": _dt.datetime.fromtimestamp(stat.st_mtime, _dt.timezone.utc).isoformat(),
+                  "mtime_s": stat.st_mtime, "layout": plan.meta.layout, "dataset": plan.meta.dataset},
+        "parameters": plan.params.to_dict(),
+        "resolved": {
+            "cor": plan.cor, "recon_center": plan.recon_center, "npad": plan.npad, "width": plan.width,
+            "rows_first_last_step": rows, "nrows": int(plan.rows.size),
+            "projections_first_last": [int(plan.proj_indices[0]), int(plan.proj_indices[-1])],
+            "nprojections": int(plan.proj_indices.size), "theta_first_last_deg": theta_deg,
+            "pixel_size_cm": plan.pxsize_cm, "propagation_dist_cm": plan.dist_cm,
+            "energy_kev": plan.energy_kev, "beam_hardening_coefficients": list(plan.bh_coefficients),
+            "output_dir": str(plan.output_dir), "file_pattern": f"{plan.prefix}_NNNNN.tiff (NNNNN = row)",
+            "units": "uint8 levels" if plan.params.castTo8bit else "1/cm",
+        },
+        "fingerprint": fingerprint(plan),
+        "software": _versions(),
+        "timings_s": timings or {},
+        "error": error,
+        "nfiles": nfiles,
+    }
+    return _jsonable(record)
+
+
+def write_provenance(path: Path, record: dict[str, Any]) -> Path:
+    """Write ``record`` as JSON to ``path`` atomically (temporary name, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump(record, fh, indent=2, sort_keys=False)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def read_provenance(output_dir: str | os.PathLike, name: str = PROVENANCE_NAME) -> dict[str, Any] | None:
+    """The provenance record in ``output_dir`` (None if absent or unreadable)."""
+    path = Path(output_dir) / name
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def provenance_status(output_dir: str | os.PathLike, name: str = PROVENANCE_NAME) -> str | None:
+    """``"complete"``, ``"running"``, ``"failed"`` or None (no record) for ``output_dir``."""
+    record = read_provenance(output_dir, name)
+    return None if record is None else record.get("status")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,327 @@
+"""Streaming execution of a :class:`~alsmicroct.pipeline.plan.ReconPlan`.
+
+Data flow (peak memory set by ``chunk_sino``/``chunk_proj``, never by the dataset):
+
+1. Without projection steps: one pass over row blocks. A reader thread prefetches the
+   next block of raw rows while the current one is processed (pre-processing steps,
+   reconstruction, post-processing) and a writer pool writes finished slices.
+2. With a projection step (phase retrieval): the sinogram steps run over row blocks into
+   a temporary HDF5 store next to the output; the projection step re-reads the store in
+   projection chunks and writes back in place; the final pass reads row blocks from the
+   store. The store is deleted afterwards, also after a failure.
+
+Steps that look at neighbouring rows get their blocks with extra margin rows, cropped
+afterwards, so results do not depend on the chunk size.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ReconstructionError
+from .plan import ReconPlan
+from .steps import Block, Step, build_steps
+
+__all__ = ["Runner", "block_ranges"]
+
+logger = logging.getLogger(__name__)
+
+
+def block_ranges(n: int, size: int) -> list[tuple[int, int]]:
+    """Split ``range(n)`` into consecutive ``[start, end)`` blocks of at most ``size``."""
+    return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+class _Timer:
+    """Accumulates wall time per stage (thread-safe enough for += on floats under the GIL)."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = defaultdict(float)
+
+    def add(self, key: str, start: float) -> None:
+        self.times[key] += time.perf_counter() - start
+
+
+class Runner:
+    """Run the plan's steps, reconstruction, post-processing and writing.
+
+    Parameters
+    ----------
+    plan : ReconPlan
+        The resolved plan (centre already known).
+    skip_rows : set of int
+        Absolute rows whose slices are already complete (resume); they are not rewritten.
+    progress : bool
+        Show a progress bar over blocks.
+    """
+
+    def __init__(self, plan: ReconPlan, *, skip_rows: set[int] | None = None, progress: bool = False) -> None:
+        self.plan = plan
+        self.skip_rows = set(skip_rows or ())
+        self.progress = progress
+        self.timer = _Timer()
+        steps = build_steps(plan)
+        first_proj = next((i for i, s in enumerate(steps) if s.axis == "proj"), len(steps))
+        self.sino_steps: list[Step] = steps[:first_proj]
+        self.proj_steps: list[Step] = steps[first_proj:]
+        self.row_margin = sum(s.row_margin for s in self.sino_steps)
+        self.store_path: Path | None = plan.extras.get("store")
+        self.files: list[Path] = []
+
+    # ------------------------------------------------------------------ public
+    def run(self) -> list[Path]:
+        """Process every planned row; returns the slice files written or kept."""
+        plan = self.plan
+        todo = [i for i, r in enumerate(plan.rows) if int(r) not in self.skip_rows]
+        if not todo:
+            logger.info("all %d slices of %s already complete", plan.rows.size, plan.path.name)
+            return [plan.slice_path(int(r)) for r in plan.rows]
+        try:
+            if self.proj_steps:
+                self.prepare_store()
+            self._final_pass(self._blocks_to_do())
+        finally:
+            if self.proj_steps:
+                self.remove_store()
+        return [plan.slice_path(int(r)) for r in plan.rows]
+
+    def final_blocks(self) -> list[tuple[int, int]]:
+        """All ``[start, end)`` blocks (indices into ``plan.rows``) of the final pass."""
+        return block_ranges(self.plan.rows.size, self.plan.params.chunk_sino)
+
+    def process_block(self, start: int, end: int) -> list[Path]:
+        """Reconstruct and write rows ``plan.rows[start:end]`` (used by Dask workers)."""
+        from ..io import open_scan
+
+        with open_scan(self.plan.path) as scan:
+            block = self._load_final(scan, start, end)
+            self._compute_and_write(block, start, end, writer=None)
+        return [self.plan.slice_path(int(r)) for r in self.plan.rows[start:end]]
+
+    # ------------------------------------------------------------------ blocks
+    def _blocks_to_do(self) -> list[tuple[int, int]]:
+        out = []
+        for start, end in self.final_blocks():
+            rows = self.plan.rows[start:end]
+            if any(int(r) not in self.skip_rows for r in rows):
+                out.append((start, end))
+        return out
+
+    def _bilateral_margin(self) -> int:
+        p = self.plan.params
+        return p.bilateral_srad if p.doBilateralFilter else 0
+
+    def _final_pass(self, blocks: list[tuple[int, int]]) -> None:
+        from ..io import open_scan
+
+        bar = _progress_bar(len(blocks), f"recon {self.plan.path.name}", self.progress)
+        with open_scan(self.plan.path) as scan, \
+                ThreadPoolExecutor(1, thread_name_prefix="alsmicroct-read") as reader, \
+                ThreadPoolExecutor(2, thread_name_prefix="alsmicroct-write") as writer:
+            pending: Future | None = None
+            for k, (start, end) in enumerate(blocks):
+                block = pending.result() if pending is not None else self._load_final(scan, start, end)
+                pending = reader.submit(self._load_final, scan, *blocks[k + 1]) if k + 1 < len(blocks) else None
+                self._compute_and_write(block, start, end, writer=writer)
+                bar.update(1)
+        bar.close()
+
+    def _load_final(self, scan, start: int, end: int) -> Block:
+        """Data for rows ``plan.rows[start:end]`` plus bilateral margins, pre-processed."""
+        plan = self.plan
+        m = self._bilateral_margin()
+        lo, hi = max(0, start - m), min(plan.rows.size, end + m)
+        rows = plan.rows[lo:hi]
+        if self.proj_steps:
+            t0 = time.perf_counter()
+            data = self._read_store(rows)
+            self.timer.add("read", t0)
+            return Block(data=data, rows=rows, proj=np.arange(data.shape[0]))
+        return self._sino_block(scan, rows)
+
+    def _sino_block(self, scan, rows: np.ndarray) -> Block:
+        """Read raw rows (with the steps' margins) and run the sinogram steps."""
+        plan = self.plan
+        m = self.row_margin
+        nslices = plan.meta.nslices
+        if m == 0:
+            step = int(rows[1] - rows[0]) if rows.size > 1 else 1
+            spec = (int(rows[0]), int(rows[-1]) + 1, step)
+        else:
+            spec = (max(0, int(rows[0]) - m), min(nslices, int(rows[-1]) + m + 1), 1)
+        t0 = time.perf_counter()
+        p = plan.proj_indices
+        pstep = int(p[1] - p[0]) if p.size > 1 else 1
+        data = scan.read_projections(proj=(int(p[0]), int(p[-1]) + 1, pstep), rows=spec)
+        flats = scan.read_flats(rows=spec)
+        darks = scan.read_darks(rows=spec)
+        self.timer.add("read", t0)
+        block = Block(data=data, rows=np.arange(*spec), proj=np.arange(p.size), flats=flats,
+                      darks=darks, flat_indices=np.asarray(scan.flat_indices))
+        t0 = time.perf_counter()
+        for step in self.sino_steps:
+            block.data = _check(step.run(block, plan), step.name)
+        if m:
+            keep = np.searchsorted(block.rows, rows)
+            block.data = np.ascontiguousarray(block.data[:, keep])
+            block.rows = rows
+        self.timer.add("prep", t0)
+        return block
+
+    # ------------------------------------------------------------------ compute
+    def _compute_and_write(self, block: Block, start: int, end: int, *, writer: ThreadPoolExecutor | None) -> None:
+        from .. import engine, post
+
+        plan = self.plan
+        p = plan.params
+        t0 = time.perf_counter()
+        rec = engine.reconstruct(block.data, plan.extras["recon_theta"], center=plan.recon_center,
+                                 algorithm=p.algorithm, filter_name=p.filter_name, cutoff=p.butterworth_cutoff,
+                                 order=p.butterworth_order, npad=plan.npad, num_threads=p.num_threads)
+        self.timer.add("reconstruct", t0)
+        t0 = time.perf_counter()
+        rec /= np.float32(plan.pxsize_cm)
+        rec = post.circ_mask(rec, ratio=1.0, val=0.0)
+        if p.doPolarRing:
+            rec = post.remove_ring(rec, thresh=p.Rthr, thresh_max=p.Rtmax, thresh_min=p.Rtmin,
+                                   theta_min=p.Rarc, rwidth=p.Rmaxwidth)
+        if p.castTo8bit:
+            rec = post.to_uint8(rec, dmin=p.cast8bit_min, dmax=p.cast8bit_max)
+        if p.doBilateralFilter:
+            filtered = post.bilateral_filter(rec.astype(np.float32), spatial_radius=p.bilateral_srad,
+                                             range_radius=p.bilateral_rrad)
+            rec = np.clip(np.rint(filtered), 0, 255).astype(np.uint8) if p.castTo8bit else filtered
+        keep = np.searchsorted(block.rows, plan.rows[start:end])
+        self.timer.add("post", t0)
+        self._write(rec, keep, plan.rows[start:end], writer)
+
+    def _write(self, rec: np.ndarray, keep: np.ndarray, rows: np.ndarray, writer: ThreadPoolExecutor | None) -> None:
+        from ..io.tiff import write_tiff_atomic
+
+        plan = self.plan
+        meta = {"units": "uint8 levels" if plan.params.castTo8bit else "1/cm", "cor": plan.cor,
+                "source": plan.path.name}
+        futures: list[Future] = []
+        for k, row in zip(keep, rows):
+            row = int(row)
+            if row in self.skip_rows:
+                continue
+            image = np.ascontiguousarray(rec[k].astype(plan.out_dtype, copy=False))
+
+            def job(image=image, row=row) -> None:
+                t0 = time.perf_counter()
+                write_tiff_atomic(plan.slice_path(row), image, metadata={**meta, "row": row})
+                self.timer.add("write", t0)
+
+            if writer is None:
+                job()
+            else:
+                futures.append(writer.submit(job))
+        for f in futures:
+            f.result()
+
+    # ------------------------------------------------------------------ store
+    def _store_rows(self) -> np.ndarray:
+        """Contiguous detector rows the store must hold for the final rows and the proj steps."""
+        plan = self.plan
+        m = self._bilateral_margin() * (int(plan.rows[1] - plan.rows[0]) if plan.rows.size > 1 else 1)
+        margin = m + int(plan.extras.get("proj_row_margin", 64))
+        lo = max(0, int(plan.rows[0]) - margin)
+        hi = min(plan.meta.nslices, int(plan.rows[-1]) + margin + 1)
+        return np.arange(lo, hi)
+
+    def prepare_store(self) -> Path:
+        """Run the sinogram steps into a temporary store, then the projection steps in place."""
+        import h5py
+
+        from ..io import open_scan
+
+        plan = self.plan
+        rows = self._store_rows()
+        self.store_path = plan.output_dir / f".{plan.prefix}.work-{os.getpid()}.h5"
+        plan.extras["store"] = self.store_path
+        plan.extras["store_row0"] = int(rows[0])
+        plan.output_dir.mkdir(parents=True, exist_ok=True)
+        blocks = block_ranges(rows.size, plan.params.chunk_sino)
+        bar = _progress_bar(len(blocks), f"pre-process {plan.path.name}", self.progress)
+        with open_scan(plan.path) as scan, h5py.File(self.store_path, "w") as store:
+            dset = None
+            for start, end in blocks:
+                block = self._sino_block(scan, rows[start:end])
+                if dset is None:
+                    nproj, _, width = block.data.shape
+                    dset = store.create_dataset("data", shape=(nproj, rows.size, width), dtype="f4",
+                                                chunks=(1, min(rows.size, plan.params.chunk_sino), width))
+                t0 = time.perf_counter()
+                dset[:, start:end, :] = block.data
+                self.timer.add("store", t0)
+                bar.update(1)
+            bar.close()
+            for step in self.proj_steps:
+                self._proj_pass(dset, step)
+        return self.store_path
+
+    def _proj_pass(self, dset, step: Step) -> None:
+        plan = self.plan
+        chunks = block_ranges(dset.shape[0], plan.params.chunk_proj)
+        bar = _progress_bar(len(chunks), f"{step.name} {plan.path.name}", self.progress)
+        for start, end in chunks:
+            t0 = time.perf_counter()
+            data = dset[start:end]
+            self.timer.add("store", t0)
+            t0 = time.perf_counter()
+            block = Block(data=data, rows=np.arange(dset.shape[1]) + plan.extras["store_row0"],
+                          proj=np.arange(start, end))
+            out = _check(step.run(block, plan), step.name)
+            self.timer.add("prep", t0)
+            t0 = time.perf_counter()
+            dset[start:end] = out
+            self.timer.add("store", t0)
+            bar.update(1)
+        bar.close()
+
+    def _read_store(self, rows: np.ndarray) -> np.ndarray:
+        import h5py
+
+        row0 = self.plan.extras["store_row0"]
+        with h5py.File(self.plan.extras["store"], "r") as store:
+            idx = rows - row0
+            step = int(idx[1] - idx[0]) if idx.size > 1 else 1
+            return store["data"][:, int(idx[0]):int(idx[-1]) + 1:step, :]
+
+    def remove_store(self) -> None:
+        """Delete the temporary store (safe to call twice)."""
+        path = self.plan.extras.pop("store", None) or self.store_path
+        if path is not None:
+            Path(path).unlink(missing_ok=True)
+
+
+def _check(data: np.ndarray, name: str) -> np.ndarray:
+    if not isinstance(data, np.ndarray) or data.ndim != 3:
+        raise ReconstructionError(f"step {name} returned {type(data).__name__}, expected a 3-D array")
+    if data.dtype != np.float32:
+        data = data.astype(np.float32)
+    return data
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="chunk", leave=False)

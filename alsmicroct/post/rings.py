@@ -1,0 +1,379 @@
+"""Post-reconstruction ring removal in polar coordinates.
+
+Same parameters and meaning as TomoPy's ``misc.corr.remove_ring`` (J. Blair's
+algorithm, 2015), re-implemented here with numba. For each slice:
+
+1. **Polar transform.** The slice is resampled on a polar grid centred on
+   ``(center_x, center_y)``: ``nr`` radii ``r = 0 .. nr-1`` pixels, where ``nr`` is the
+   whole-pixel distance from the centre to the nearest image edge, and
+   ``nth = round(2 pi nr)`` angles ``theta_i = (i + 1/2) 2 pi / nth`` (one pixel of arc at
+   the outer radius). TomoPy samples the nearest pixel; here the samples are bilinear,
+   which avoids aliasing at large radii. Values are clipped to
+   ``[thresh_min, thresh_max]`` (image units), so bright and dark objects do not bias the
+   estimate.
+2. **Radial median.** Each angular line is median-filtered along the radius with a
+   window half-width of ``m // 3``, ``2 m // 3`` and ``m`` pixels in the inner, middle and
+   outer third of the radii, ``m = 2 rwidth + 1`` (TomoPy's sizes). Near ``r = 0`` the
+   window continues through the centre onto the opposite angle (as TomoPy); at the outer
+   edge it is reflected (TomoPy pads with zeros there, which biases the outer median).
+3. **Difference and threshold.** ``d = clipped - median`` holds rings plus noise and
+   features; samples with ``|d| > thresh`` are taken for real structure and excluded.
+4. **Azimuthal mean.** ``d`` is averaged along the angle over a window of half-width
+   ``ceil(nth / 360) * theta_min`` rows (about ``theta_min`` degrees either side), again
+   with 1/3 and 2/3 of it in the inner and middle thirds. ``int_mode="WRAP"`` wraps at
+   0/360 degrees, ``"REFLECT"`` reflects at 0 and 180 degrees (each half on its own).
+   The mean is taken over the kept samples only (TomoPy divides by the full window
+   length, which shrinks the estimate next to excluded samples); where a sample was
+   excluded the ring estimate is 0 (as TomoPy).
+5. **Back to Cartesian and subtract.** The ring image is interpolated bilinearly at
+   each pixel within radius ``nr - 1`` (pixels further out are left unchanged) and
+   subtracted from the slice.
+
+All thresholds are in the units of the slice (e.g. 1/cm), radii in pixels, angles in
+degrees. Inputs are not modified.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numba
+import numpy as np
+
+from alsmicroct.errors import ParameterError
+
+__all__ = ["remove_ring"]
+
+logger = logging.getLogger(__name__)
+
+_RSCALE = 2
+_NEAREST = True
+
+@numba.njit(parallel=True, cache=True)
+def _polar_forward(img, cx, cy, ncol, rscale, nth, lo, hi, nearest):
+    # sample the slice at radius j / rscale, angle (i + 1/2) 2 pi / nth; clip to [lo, hi]
+    ny, nx = img.shape
+    out = np.empty((nth, ncol), dtype=np.float32)
+    for i in numba.prange(nth):
+        th = (i + 0.5) * 2.0 * math.pi / nth
+        c = math.cos(th) / rscale
+        s = math.sin(th) / rscale
+        for j in range(ncol):
+            x = cx + j * c
+            y = cy + j * s
+            if nearest:
+                xi = min(max(math.floor(x + 0.5), 0), nx - 1)
+                yi = min(max(math.floor(y + 0.5), 0), ny - 1)
+                v = img[yi, xi]
+            else:
+                x0 = min(max(math.floor(x), 0), nx - 2)
+                y0 = min(max(math.floor(y), 0), ny - 2)
+                fx = min(max(x - x0, 0.0), 1.0)
+                fy = min(max(y - y0, 0.0), 1.0)
+                v = (
+                    (1.0 - fy) * ((1.0 - fx) * img[y0, x0] + fx * img[y0, x0 + 1])
+                    + fy * ((1.0 - fx) * img[y0 + 1, x0] + fx * img[y0 + 1, x0 + 1])
+                )
+            if v != v:  # NaN
+                v = 0.0
+            out[i, j] = min(max(v, lo), hi)
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _upsample_radius(med, rscale, ncol):
+    # linear interpolation of integer-radius samples onto radii j / rscale
+    nth, nr = med.shape
+    out = np.empty((nth, ncol), dtype=np.float32)
+    for i in numba.prange(nth):
+        for j in range(ncol):
+            j0 = min(j // rscale, nr - 1)
+            j1 = min(j0 + 1, nr - 1)
+            f = (j - j0 * rscale) / rscale
+            out[i, j] = (1.0 - f) * med[i, j0] + f * med[i, j1]
+    return out
+
+
+@numba.njit(cache=True, inline="always")
+def _lower_bound(win, w, value):
+    # first index q in the sorted win[:w] with win[q] >= value
+    lo = 0
+    hi = w
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if win[mid] < value:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@numba.njit(cache=True)
+def _sliding_median(ext, lo, hi, start, stop, out_row, win):
+    # median of ext[p + lo .. p + hi] (lower middle if even) for p in [start, stop)
+    w = hi - lo + 1
+    m = (w - 1) // 2
+    for q in range(w):
+        win[q] = ext[start + lo + q]
+    win[:w].sort()
+    out_row[start] = win[m]
+    for p in range(start + 1, stop):
+        old = ext[p + lo - 1]
+        new = ext[p + hi]
+        if new > old:
+            # drop `old`, shift the run of values <= new left, insert `new`
+            q = _lower_bound(win, w, old)
+            while q + 1 < w and win[q + 1] <= new:
+                win[q] = win[q + 1]
+                q += 1
+            win[q] = new
+        elif new < old:
+            q = _lower_bound(win, w, old)
+            while q > 0 and win[q - 1] > new:
+                win[q] = win[q - 1]
+                q -= 1
+            win[q] = new
+        out_row[p] = win[m]
+
+
+@numba.njit(parallel=True, cache=True)
+def _radial_median(pol, bounds, ks, pad):
+    # edge-preserving radial baseline: of the medians over [r - k, r] and [r, r + k],
+    # the one closer to the sample itself
+    nth, nr = pol.shape
+    med = np.empty_like(pol)
+    half = nth // 2
+    for i in numba.prange(nth):
+        opp = (i + half) % nth
+        ext = np.empty(nr + 2 * pad, dtype=np.float32)
+        for q in range(pad):  # r = -(pad - q): through the centre, opposite angle
+            ext[q] = pol[opp, min(pad - q, nr - 1)]
+        for j in range(nr):
+            ext[pad + j] = pol[i, j]
+        for q in range(pad):  # r = nr + q: reflected at the outer edge
+            ext[pad + nr + q] = pol[i, max(nr - 2 - q, 0)]
+        win = np.empty(pad + 1, dtype=np.float32)
+        left = np.empty(nr + 2 * pad, dtype=np.float32)
+        right = np.empty(nr + 2 * pad, dtype=np.float32)
+        for t in range(3):
+            if bounds[t + 1] > bounds[t]:
+                a = pad + bounds[t]
+                b = pad + bounds[t + 1]
+                _sliding_median(ext, -ks[t], 0, a, b, left, win)
+                _sliding_median(ext, 0, ks[t], a, b, right, win)
+        for j in range(nr):
+            v = ext[pad + j]
+            ml = left[pad + j]
+            mr = right[pad + j]
+            med[i, j] = ml if abs(v - ml) <= abs(v - mr) else mr
+    return med
+
+
+@numba.njit(cache=True)
+def _seg_index(i, s0, length, mode):
+    # map a row offset i (relative to s0, may be outside) into the segment
+    if mode == 0:
+        i = i % length
+    else:
+        if length == 1:
+            return s0
+        period = 2 * (length - 1)
+        i = i % period
+        if i >= length:
+            i = period - i
+    return s0 + i
+
+@numba.njit(parallel=True, cache=True)
+def _azimuthal_mean(pol, med, thresh, bounds, ks, segs, mode):
+    nr = pol.shape[1]
+    out = np.zeros_like(pol)
+    nblk = (nr + 63) // 64
+    for b in numba.prange(nblk):
+        j0 = b * 64
+        j1 = min(j0 + 64, nr)
+        acc = np.zeros(j1 - j0, dtype=np.float64)
+        cnt = np.zeros(j1 - j0, dtype=np.int64)
+        for sgi in range(segs.shape[0]):
+            s0 = segs[sgi, 0]
+            length = segs[sgi, 1] - s0
+            for t in range(3):
+                ja = max(j0, bounds[t])
+                jb = min(j1, bounds[t + 1])
+                if jb <= ja:
+                    continue
+                k = ks[t]
+                acc[:] = 0.0
+                cnt[:] = 0
+                for q in range(-k, k + 1):
+                    row = _seg_index(q, s0, length, mode)
+                    for j in range(ja, jb):
+                        d = pol[row, j] - med[row, j]
+                        if abs(d) <= thresh:
+                            acc[j - j0] += d
+                            cnt[j - j0] += 1
+                for i in range(length):
+                    if i > 0:
+                        r_in = _seg_index(i + k, s0, length, mode)
+                        r_out = _seg_index(i - k - 1, s0, length, mode)
+                        for j in range(ja, jb):
+                            d = pol[r_in, j] - med[r_in, j]
+                            if abs(d) <= thresh:
+                                acc[j - j0] += d
+                                cnt[j - j0] += 1
+                            d = pol[r_out, j] - med[r_out, j]
+                            if abs(d) <= thresh:
+                                acc[j - j0] -= d
+                                cnt[j - j0] -= 1
+                    row = s0 + i
+                    for j in range(ja, jb):
+                        d = pol[row, j] - med[row, j]
+                        if cnt[j - j0] > 0 and abs(d) <= thresh:
+                            out[row, j] = acc[j - j0] / cnt[j - j0]
+    return out
+
+@numba.njit(parallel=True, cache=True)
+def _subtract_polar(img, ring, cx, cy, rscale):
+    ny, nx = img.shape
+    nth, nr = ring.shape
+    out = np.empty((ny, nx), dtype=np.float32)
+    rmax = (nr - 1.0) / rscale
+    scale = nth / (2.0 * math.pi)
+    for y in numba.prange(ny):
+        dy = y - cy
+        for x in range(nx):
+            dx = x - cx
+            r = math.sqrt(dx * dx + dy * dy)
+            v = img[y, x]
+            if r <= rmax:
+                th = math.atan2(dy, dx)
+                if th < 0.0:
+                    th += 2.0 * math.pi
+                t = th * scale - 0.5
+                i0f = math.floor(t)
+                ft = t - i0f
+                i0 = int(i0f) % nth
+                i1 = (i0 + 1) % nth
+                rs = r * rscale
+                j0 = min(int(rs), nr - 1)
+                j1 = min(j0 + 1, nr - 1)
+                fr = rs - j0
+                a = (1.0 - fr) * ring[i0, j0] + fr * ring[i0, j1]
+                c = (1.0 - fr) * ring[i1, j0] + fr * ring[i1, j1]
+                v = v - ((1.0 - ft) * a + ft * c)
+            out[y, x] = v
+    return out
+
+
+def _thirds(n: int) -> np.ndarray:
+    """Boundaries of the inner, middle and outer thirds of ``n`` radii."""
+    return np.array([0, n // 3, 2 * n // 3, n], dtype=np.int64)
+
+
+def remove_ring(
+    data: np.ndarray,
+    *,
+    center_x: float | None = None,
+    center_y: float | None = None,
+    thresh: float = 300.0,
+    thresh_max: float = 300.0,
+    thresh_min: float = -100.0,
+    theta_min: int = 30,
+    rwidth: int = 30,
+    int_mode: str = "WRAP",
+) -> np.ndarray:
+    """Remove ring artefacts from reconstructed slices (polar-coordinate method).
+
+    Parameters
+    ----------
+    data : numpy.ndarray
+        Reconstructed slices ``(nslices, ny, nx)`` or one slice ``(ny, nx)``, in image
+        units (e.g. 1/cm).
+    center_x, center_y : float, optional
+        Ring centre in pixels (column, row); default ``(nx - 1) / 2``, ``(ny - 1) / 2``,
+        the rotation axis of a reconstructed slice.
+    thresh : float, optional
+        Largest deviation from the radial median that can be a ring (image units);
+        larger deviations are treated as structure and excluded.
+    thresh_max, thresh_min : float, optional
+        Values are clipped to ``[thresh_min, thresh_max]`` (image units) before the ring
+        estimate, so only that grey range drives it.
+    theta_min : int, optional
+        Half-width, in degrees, of the azimuthal averaging window (outer third of the
+        radii; 1/3 and 2/3 of it further in). Arcs shorter than about this are not
+        taken for rings.
+    rwidth : int, optional
+        Largest ring width in pixels; sets the radial median window (half-width
+        ``2 * rwidth + 1`` pixels in the outer third).
+    int_mode : {"WRAP", "REFLECT"}, optional
+        Azimuthal boundary: wrap at 0/360 degrees, or reflect at 0 and 180 degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 array, same shape as ``data``, rings subtracted.
+
+    Raises
+    ------
+    ParameterError
+        Bad shape, centre outside the slice, non-positive widths, or unknown ``int_mode``.
+    """
+    arr = np.asarray(data)
+    if arr.ndim not in (2, 3):
+        raise ParameterError(f"remove_ring: expected 2-D or 3-D data, got shape {arr.shape}")
+    vol = arr[None] if arr.ndim == 2 else arr
+    _, ny, nx = vol.shape
+    cx = (nx - 1) / 2.0 if center_x is None else float(center_x)
+    cy = (ny - 1) / 2.0 if center_y is None else float(center_y)
+    mode_name = str(int_mode).upper()
+    if mode_name not in ("WRAP", "REFLECT"):
+        raise ParameterError(f"remove_ring: int_mode must be 'WRAP' or 'REFLECT', got {int_mode!r}")
+    if int(rwidth) < 1 or int(theta_min) < 1:
+        raise ParameterError(
+            f"remove_ring: rwidth and theta_min must be >= 1, got {rwidth!r}, {theta_min!r}"
+        )
+    if not thresh_min < thresh_max:
+        raise ParameterError(
+            f"remove_ring: need thresh_min < thresh_max, got {thresh_min!r}, {thresh_max!r}"
+        )
+    nr = int(min(cx + 1.0, cy + 1.0, nx - cx, ny - cy))
+    if not (0 <= cx <= nx - 1 and 0 <= cy <= ny - 1) or nr < 3 or nx < 2 or ny < 2:
+        raise ParameterError(
+            f"remove_ring: centre ({cx}, {cy}) must lie inside the {ny} x {nx} slice "
+            "at least 2 pixels from its edges"
+        )
+    nth = max(math.floor(2.0 * math.pi * nr + 0.5), 4)
+    m_rad = 2 * int(rwidth) + 1
+    rk = np.minimum(np.array([m_rad // 3, 2 * m_rad // 3, m_rad], dtype=np.int64), nr - 1)
+    m_azi = math.ceil(nth / 360.0) * int(theta_min)
+    if mode_name == "WRAP":
+        segs = np.array([[0, nth]], dtype=np.int64)
+        seg_len = nth
+    else:
+        segs = np.array([[0, nth // 2], [nth // 2, nth]], dtype=np.int64)
+        seg_len = nth // 2
+    ak = np.array([m_azi // 3, 2 * m_azi // 3, m_azi], dtype=np.int64)
+    # a window of 2k+1 rows never needs to exceed the segment
+    ak = np.minimum(ak, max((seg_len - 1) // 2, 0))
+    bounds = _thirds(nr)
+    mode = 0 if mode_name == "WRAP" else 1
+    out = np.empty(vol.shape, dtype=np.float32)
+    ncol = (nr - 1) * _RSCALE + 1
+    fbounds = bounds * _RSCALE
+    fbounds[-1] = ncol
+    for s in range(vol.shape[0]):
+        img = np.ascontiguousarray(vol[s], dtype=np.float32)
+        fine = _polar_forward(
+            img, cx, cy, ncol, _RSCALE, nth, float(thresh_min), float(thresh_max), _NEAREST
+        )
+        coarse = np.ascontiguousarray(fine[:, ::_RSCALE])
+        med = _radial_median(coarse, bounds, rk, int(rk.max()))
+        if _RSCALE > 1:
+            med = _upsample_radius(med, _RSCALE, ncol)
+        ring = _azimuthal_mean(fine, med, float(thresh), fbounds, ak, segs, mode)
+        out[s] = _subtract_polar(img, ring, cx, cy, float(_RSCALE))
+    logger.debug(
+        "remove_ring: %d slice(s), polar grid %d x %d, radial k=%s, azimuthal k=%s",
+        vol.shape[0], nth, nr, rk.tolist(), ak.tolist(),
+    )
+    return out[0] if arr.ndim == 2 else out

@@ -1,0 +1,332 @@
+"""Flat/dark-field normalisation and the -log transform.
+
+All functions take and return float32 ``(angle, row, column)`` blocks. They are
+projection steps: each projection is processed independently of the others, so the
+result does not depend on how the projections are split into chunks (``normalize_nf``
+receives the absolute projection index of every projection for that reason).
+
+The module also holds the small input checks shared by the other ``alsmicroct.prep``
+modules (:func:`as_float32_3d`, :func:`check_positive_int`, :func:`check_number`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+
+import numba
+import numpy as np
+
+from ..errors import ParameterError
+
+__all__ = ["DENOMINATOR_FLOOR", "normalize", "normalize_nf", "minus_log"]
+
+logger = logging.getLogger(__name__)
+
+#: Smallest flat - dark difference (counts) used as a denominator; TomoPy uses the same.
+DENOMINATOR_FLOOR = 1e-6
+
+
+# --------------------------------------------------------------------------- checks
+def as_float32_3d(data, name: str = "data") -> np.ndarray:
+    """Return ``data`` as a float32 3-D array (no copy when it already is one).
+
+    Raises
+    ------
+    ParameterError
+        If ``data`` is not array-like or not 3-D ``(angle, row, column)``.
+    """
+    try:
+        arr = np.asarray(data, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} must be a numeric array, got {type(data).__name__}") from exc
+    if arr.ndim != 3:
+        raise ParameterError(
+            f"{name} must be 3-D (angle, row, column); got ndim={arr.ndim}, shape={arr.shape}"
+        )
+    return arr
+
+
+def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
+    """Return ``value`` as an int after checking it is an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_number(value, name: str, *, minimum: float | None = None, strict: bool = False) -> float:
+    """Return ``value`` as a finite float, optionally bounded below.
+
+    ``strict=True`` requires ``value > minimum`` instead of ``value >= minimum``.
+    """
+    if isinstance(value, bool):
+        raise ParameterError(f"{name} must be a real number, got {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} must be a real number, got {value!r}") from exc
+    if not math.isfinite(out):
+        raise ParameterError(f"{name} must be finite, got {value!r}")
+    if minimum is not None and (out < minimum or (strict and out == minimum)):
+        cmp = ">" if strict else ">="
+        raise ParameterError(f"{name} must be {cmp} {minimum}, got {value!r}")
+    return out
+
+
+def output_array(out: np.ndarray | None, like: np.ndarray) -> np.ndarray:
+    """Return ``out`` checked as a C-contiguous float32 array shaped like ``like``,
+    or a new empty one when ``out`` is None."""
+    if out is None:
+        return np.empty_like(like)
+    if (
+        not isinstance(out, np.ndarray)
+        or out.shape != like.shape
+        or out.dtype != np.float32
+        or not out.flags.c_contiguous
+    ):
+        raise ParameterError(
+            f"out must be a C-contiguous float32 array of shape {like.shape}, got "
+            f"{getattr(out, 'dtype', type(out))} {getattr(out, 'shape', '')}"
+        )
+    return out
+
+
+def _reference_stack(images, name: str, shape: tuple[int, int]) -> np.ndarray:
+    """Check a flat or dark stack (2-D single image or 3-D stack) against ``shape``."""
+    arr = np.asarray(images, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[np.newaxis]
+    if arr.ndim != 3:
+        raise ParameterError(
+            f"{name} must be 3-D (image, row, column) or one 2-D image; got shape {arr.shape}"
+        )
+    if arr.shape[1:] != shape:
+        raise ParameterError(
+            f"{name} images have shape {arr.shape[1:]} (row, column) but the projections "
+            f"have {shape}"
+        )
+    return arr
+
+
+def _mean_image(stack: np.ndarray) -> np.ndarray:
+    """Mean over axis 0 accumulated in float64, returned as float32."""
+    return stack.mean(axis=0, dtype=np.float64).astype(np.float32)
+
+
+# --------------------------------------------------------------------------- kernels
+@numba.njit(parallel=True, cache=True)
+def _normalize_kernel(proj, dark, flat_minus_dark, group, cutoff, use_cutoff, out):
+    nang, nrow, ncol = proj.shape
+    for idx in numba.prange(nang * nrow):
+        a = idx // nrow
+        r = idx - a * nrow
+        g = group[a]
+        for c in range(ncol):
+            v = (proj[a, r, c] - dark[r, c]) / flat_minus_dark[g, r, c]
+            if use_cutoff and v > cutoff:
+                v = cutoff
+            out[a, r, c] = v
+
+
+@numba.njit(parallel=True, cache=True)
+def _minus_log_kernel(data, floor, ceil, out):
+    flat_in = data.reshape(-1)
+    flat_out = out.reshape(-1)
+    n = flat_in.size
+    nan_value = np.float32(0.0)
+    for i in numba.prange(n):
+        t = flat_in[i]
+        if t != t:  # NaN: unknown transmission, treated as no attenuation
+            flat_out[i] = nan_value
+            continue
+        if t < floor:
+            t = floor
+        elif t > ceil:
+            t = ceil
+        flat_out[i] = -math.log(t)
+
+
+def _denominators(flat_means: np.ndarray, dark: np.ndarray) -> np.ndarray:
+    den = flat_means - dark[np.newaxis]
+    nbad = int(np.count_nonzero(~(den >= DENOMINATOR_FLOOR)))
+    if nbad:
+        logger.warning(
+            "%d flat-field pixels have flat - dark < %g counts; their denominator is "
+            "clipped to %g", nbad, DENOMINATOR_FLOOR, DENOMINATOR_FLOOR,
+        )
+        np.copyto(den, np.float32(DENOMINATOR_FLOOR), where=~(den >= DENOMINATOR_FLOOR))
+    return den
+
+
+def _run_normalize(proj, flat_means, dark, group, cutoff) -> np.ndarray:
+    den = _denominators(flat_means, dark)
+    use_cutoff = cutoff is not None
+    cut = np.float32(check_number(cutoff, "cutoff") if use_cutoff else 0.0)
+    out = np.empty(proj.shape, dtype=np.float32)
+    _normalize_kernel(proj, dark, den, group.astype(np.int64), cut, use_cutoff, out)
+    return out
+
+
+def _dark_mean(darks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    if darks.shape[0] == 0:
+        logger.info("no dark images given: using a dark level of 0 counts")
+        return np.zeros(shape, dtype=np.float32)
+    return _mean_image(darks)
+
+
+# --------------------------------------------------------------------------- public
+def normalize(proj, flats, darks, *, cutoff: float | None = None) -> np.ndarray:
+    """Flat- and dark-field correction: ``(proj - dark) / (flat - dark)``.
+
+    Parameters
+    ----------
+    proj : ndarray, shape (angle, row, column)
+        Raw projections in detector counts.
+    flats : ndarray, shape (n_flat, row, column) or (row, column)
+        Flat-field (open beam) images in counts; their mean is used.
+    darks : ndarray, shape (n_dark, row, column) or (row, column)
+        Dark-field images in counts; their mean is used. An empty stack means a dark
+        level of 0 counts.
+    cutoff : float, optional
+        Largest transmission kept; larger values are set to ``cutoff`` (dimensionless).
+
+    Returns
+    -------
+    ndarray of float32, shape (angle, row, column)
+        Transmission (dimensionless, about 1 in open beam).
+
+    Notes
+    -----
+    Where ``mean(flat) - mean(dark)`` is below :data:`DENOMINATOR_FLOOR` (1e-6 counts;
+    dead or saturated pixels) the denominator is clipped to that value, as TomoPy does,
+    so the output stays finite; a warning gives the number of such pixels.
+
+    Raises
+    ------
+    ParameterError
+        Wrong number of dimensions, flats/darks of another image shape than ``proj``,
+        no flat image, or a non-finite ``cutoff``.
+    """
+    proj = as_float32_3d(proj, "proj")
+    shape = proj.shape[1:]
+    flats = _reference_stack(flats, "flats", shape)
+    darks = _reference_stack(darks, "darks", shape)
+    if flats.shape[0] == 0:
+        raise ParameterError("flats is empty: at least one flat-field image is needed")
+    flat_means = _mean_image(flats)[np.newaxis]
+    group = np.zeros(proj.shape[0], dtype=np.int64)
+    return _run_normalize(proj, flat_means, _dark_mean(darks, shape), group, cutoff)
+
+
+def normalize_nf(
+    proj,
+    flats,
+    darks,
+    *,
+    flat_indices: Sequence[int] | np.ndarray,
+    proj_indices: Sequence[int] | np.ndarray,
+    cutoff: float | None = None,
+) -> np.ndarray:
+    """Normalise each projection with the nearest group of flat fields.
+
+    Flats taken at several moments of a scan (e.g. before and after) form groups: the
+    flat images sharing the same value in ``flat_indices``. Each projection is divided
+    by the mean of the group whose index is closest to its own absolute index; a
+    projection exactly half-way between two groups uses the earlier group.
+
+    Parameters
+    ----------
+    proj : ndarray, shape (angle, row, column)
+        Raw projections in counts.
+    flats : ndarray, shape (n_flat, row, column)
+        All flat-field images, in counts.
+    darks : ndarray, shape (n_dark, row, column) or (row, column)
+        Dark-field images in counts (their mean is used; empty means 0 counts).
+    flat_indices : sequence of int, length n_flat
+        Projection index at which each flat image was taken (e.g. ``scan.flat_indices``).
+    proj_indices : sequence of int, length angle
+        Absolute projection index of each projection of ``proj`` (so that a chunk of
+        projections is normalised as it would be in the whole scan).
+    cutoff : float, optional
+        Largest transmission kept (dimensionless).
+
+    Returns
+    -------
+    ndarray of float32, shape (angle, row, column)
+        Transmission (dimensionless). Denominators are clipped as in :func:`normalize`.
+
+    Raises
+    ------
+    ParameterError
+        Shape mismatches, lengths of ``flat_indices``/``proj_indices`` that do not match
+        the number of flats/projections, or non-integer indices.
+    """
+    proj = as_float32_3d(proj, "proj")
+    shape = proj.shape[1:]
+    flats = _reference_stack(flats, "flats", shape)
+    darks = _reference_stack(darks, "darks", shape)
+    fidx = _index_array(flat_indices, "flat_indices", flats.shape[0], "flat images")
+    pidx = _index_array(proj_indices, "proj_indices", proj.shape[0], "projections")
+    if flats.shape[0] == 0:
+        raise ParameterError("flats is empty: at least one flat-field image is needed")
+    positions = np.unique(fidx)
+    flat_means = np.stack([_mean_image(flats[fidx == p]) for p in positions])
+    # nearest group; argmin returns the first (earlier) group on ties
+    group = np.argmin(np.abs(pidx[:, None] - positions[None, :]), axis=1)
+    logger.debug("normalize_nf: flat groups at %s", positions.tolist())
+    return _run_normalize(proj, flat_means, _dark_mean(darks, shape), group, cutoff)
+
+
+def _index_array(values, name: str, expected: int, what: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1 or arr.shape[0] != expected:
+        raise ParameterError(
+            f"{name} must be a 1-D sequence with one index per {what[:-1]} "
+            f"({expected} {what}); got shape {arr.shape}"
+        )
+    if (
+        arr.size
+        and not np.issubdtype(arr.dtype, np.integer)
+        and (not np.all(np.isfinite(arr)) or not np.all(np.equal(np.mod(arr, 1), 0)))
+    ):
+        raise ParameterError(f"{name} must hold integer projection indices, got {arr!r}")
+    return arr.astype(np.int64)
+
+
+def minus_log(data, *, floor: float = 1e-6, out: np.ndarray | None = None) -> np.ndarray:
+    """Line integrals from transmission: ``-ln(data)``, with clamping.
+
+    Parameters
+    ----------
+    data : ndarray, shape (angle, row, column)
+        Transmission (dimensionless, normalised data).
+    floor : float, optional
+        Smallest transmission used (default 1e-6, i.e. an attenuation of at most
+        ``-ln(1e-6) = 13.8``). Transmissions below it, zero or negative (noise in a
+        fully absorbing region, dead pixels) are set to ``floor``; transmissions above
+        ``1 / floor`` are set to ``1 / floor``. NaN transmissions give 0 (no
+        attenuation). The output therefore holds no NaN or infinity.
+    out : ndarray of float32, optional
+        Where to write the result; may be ``data`` itself (in-place, no extra memory)
+        when ``data`` is a C-contiguous float32 array.
+
+    Returns
+    -------
+    ndarray of float32, shape (angle, row, column)
+        Dimensionless line integrals.
+
+    Raises
+    ------
+    ParameterError
+        Not 3-D, ``floor`` not in (0, 1), or ``out`` of the wrong shape/dtype.
+    """
+    arr = np.ascontiguousarray(as_float32_3d(data))
+    fl = check_number(floor, "floor", minimum=0.0, strict=True)
+    if fl >= 1.0:
+        raise ParameterError(f"floor must be in (0, 1), got {floor!r}")
+    out = output_array(out, arr)
+    _minus_log_kernel(arr, np.float32(fl), np.float32(1.0 / fl), out)
+    return out
