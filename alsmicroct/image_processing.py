@@ -339,22 +339,18 @@ def _stream_directory(
     filename: str | None = None,
 ) -> list[str]:
     """Apply func to each slice, one at a time, writing each result atomically."""
-    _make_dir(outdir)
     names = [_output_name(f, filename) for f in files]
     if len(set(names)) != len(names):
         raise ParameterError(
             f"output names for {outdir} are not unique (filename={filename!r}); "
             "input file names must carry distinct numbers"
         )
-    shape0 = None
+    shape0, _ = _scan_headers(files)  # bad or mixed-size slices fail before any write
+    _make_dir(outdir)
     written = []
     for f, name in zip(files, names):
         img = read_tiff(f)
-        if img.ndim != 2:
-            raise LayoutError(f"{f}: expected a single 2-D slice, got shape {img.shape}")
-        if shape0 is None:
-            shape0 = img.shape
-        elif img.shape != shape0:
+        if img.shape != shape0:  # file changed after the header scan
             raise LayoutError(f"{f}: slice shape {img.shape} differs from {shape0} of {files[0]}")
         dest = outdir / name
         write_tiff_atomic(dest, func(img))

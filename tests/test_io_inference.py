@@ -6,6 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
+from alsmicroct.errors import LayoutError
 from alsmicroct.io import open_scan, write_scan
 from alsmicroct.io._common import expected_flat_positions, infer_i0cycle
 
@@ -170,3 +171,19 @@ def test_dx_without_white_or_dark(tmp_path):
         assert scan.read_darks().shape == (0, NSL, NRAY)
         assert scan.flat_indices.shape == (0,)
         assert scan.meta.flat_positions == ()
+
+
+def test_dx_malformed_optional_value_ignored_required_fatal(tmp_path):
+    path = tmp_path / "dxm.h5"
+    _write(path, 4, 0, 1, 1, layout="dxchange")
+    with h5py.File(path, "r+") as f:
+        del f["measurement/instrument/monochromator/energy"]
+        f["measurement/instrument/monochromator/energy"] = np.array([b"n/a"])
+    with open_scan(path) as scan:
+        assert scan.meta.energy_kev is None
+        assert scan.meta.camera_distance_mm == 75.0
+    with h5py.File(path, "r+") as f:
+        del f["measurement/instrument/detector/pixel_size"]
+        f["measurement/instrument/detector/pixel_size"] = np.array([b"n/a"])
+    with pytest.raises(LayoutError, match=r"dxm\.h5.*pixel_size' is 'n/a'.*mm"):
+        open_scan(path)

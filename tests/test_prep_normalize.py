@@ -1,5 +1,5 @@
-"""Tests of alsmicroct.prep.normalize and alsmicroct.prep.beamhardening against exact
-ground truth built from known transmissions."""
+"""Tests of alsmicroct.prep.normalize against exact ground truth built from known
+transmissions."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from alsmicroct.errors import ParameterError
-from alsmicroct.prep import beam_hardening, minus_log, normalize, normalize_nf
+from alsmicroct.prep import minus_log, normalize, normalize_nf
 from alsmicroct.prep.normalize import DENOMINATOR_FLOOR
 
 NROW, NCOL = 6, 40
@@ -124,19 +124,3 @@ def test_minus_log_values_and_clamping():
     np.testing.assert_allclose(t, x, atol=2e-6, rtol=2e-6)
     with pytest.raises(ParameterError, match="floor"):
         minus_log(t, floor=0.0)
-
-
-def test_beam_hardening_polynomial():
-    rng = np.random.default_rng(7)
-    data = (rng.random((4, 3, 30)) * 3.0).astype(np.float32)
-    coef = [0.01, 0.9, 0.12, -0.02, 0.003, -1e-4]
-    expected = np.polynomial.polynomial.polyval(data.astype(np.float64), coef)
-    np.testing.assert_allclose(beam_hardening(data, coefficients=coef), expected, rtol=1e-6)
-    ident = beam_hardening(data, coefficients=(0, 1, 0, 0, 0, 0))
-    np.testing.assert_array_equal(ident, data)
-    inplace = beam_hardening(data, coefficients=coef, out=data)
-    assert inplace is data
-    with pytest.raises(ParameterError, match="coefficients"):
-        beam_hardening(data, coefficients=[0, 1, 0])
-    with pytest.raises(ParameterError, match="coefficients"):
-        beam_hardening(data, coefficients=[0, 1, 0, 0, 0, np.inf])

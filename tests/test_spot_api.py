@@ -157,11 +157,11 @@ def test_client_errors_not_retried(spot, server):
 
 
 def test_timeouts(server):
-    with SpotSession("alice", "secret", base_url=server.base_url, timeout=0.3, retries=1,
+    with SpotSession("alice", "secret", base_url=server.base_url, timeout=0.6, retries=1,
                      backoff=0.01) as spot:
-        server.slow_next(1, 1.0, endpoint="hdf/search")
+        server.slow_next(1, 2.0, endpoint="hdf/search")
         assert spot.search("scan_00")  # the retry is answered in time
-        server.slow_next(2, 1.0, endpoint="hdf/dataset")
+        server.slow_next(2, 2.0, endpoint="hdf/dataset")
         start = time.monotonic()
         with pytest.raises(SpotTimeoutError) as info:
             spot.derived_datasets("scan_00")

@@ -39,6 +39,7 @@ from typing import Any
 
 from ..errors import AlsMicroCTError, InputFileError, OutputError, ParameterError
 from ..params import ReconParams, parse_overrides, parse_value, suggest_key
+from ..pipeline.provenance import PROVENANCE_NAME
 
 __all__ = [
     "EXIT_FAILED",
@@ -97,7 +98,27 @@ class ScanEntry:
 
 @dataclass
 class ScanJob:
-    """A scan with its resolved raw file, validated parameters and output folder."""
+    """A scan with its resolved raw file, validated parameters and output folder.
+
+    Attributes
+    ----------
+    number : int
+        1-based position among the scans of the input (what ``--line`` counts).
+    entry : ScanEntry
+        Where it comes from.
+    params : ReconParams
+        All parameters, layers merged and validated.
+    keywords : dict
+        The explicitly set keywords (converted), passed on to recon().
+    path : Path
+        The raw file (resolved; as looked for when ``missing``).
+    output_dir : Path
+        Folder recon() writes the slices to.
+    missing : str or None
+        Why the raw file was not found, if it was not.
+    provenance_name : str
+        File name of the provenance record in ``output_dir``.
+    """
 
     number: int
     entry: ScanEntry
@@ -106,7 +127,7 @@ class ScanJob:
     path: Path
     output_dir: Path
     missing: str | None = None
-    provenance_name: str = "recon_parameters.json"
+    provenance_name: str = PROVENANCE_NAME
 
 
 @dataclass
@@ -146,6 +167,11 @@ def add_logging_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("-q", "--quiet", action="store_true", help="only show warnings and errors")
 
 
+def _own_debug_only(record: logging.LogRecord) -> bool:
+    """Keep debug messages of alsmicroct only (not those of matplotlib, numba, ...)."""
+    return record.levelno >= logging.INFO or record.name.split(".")[0] == "alsmicroct"
+
+
 @contextmanager
 def logging_setup(args: argparse.Namespace) -> Iterator[Callable[[Path], Path]]:
     """Console logging for the duration of a program; yields ``add_file(path)``.
@@ -159,6 +185,7 @@ def logging_setup(args: argparse.Namespace) -> Iterator[Callable[[Path], Path]]:
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(level)
     console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    console.addFilter(_own_debug_only)
     handlers: list[logging.Handler] = [console]
     old_level = root.level
     root.addHandler(console)
@@ -173,6 +200,7 @@ def logging_setup(args: argparse.Namespace) -> Iterator[Callable[[Path], Path]]:
             raise OutputError(f"{path}: cannot create the log file ({exc})") from exc
         handler.setLevel(logging.DEBUG)
         handler.setFormatter(logging.Formatter(_LOG_FORMAT))
+        handler.addFilter(_own_debug_only)
         root.addHandler(handler)
         handlers.append(handler)
         return path

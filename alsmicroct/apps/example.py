@@ -4,7 +4,8 @@ This is the README's first command: it proves an installation end to end. It wri
 synthetic old-layout scan (a 3-D Shepp-Logan phantom with noise, flats, darks and detector
 rings) to ``example/example_scan.h5``, reconstructs it with the default legacy parameters
 (automatic centre, Fourier-wavelet ring removal, gridrec), compares the slices with the
-known truth, and prints where everything went.
+known truth, and prints where everything went. The scan has mild detector rings (gain
+errors that flats do not capture) for the ring removal to work on.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         scan = simulate_scan(folder / "example_scan.h5", layout=args.layout, phantom="shepp", nangles=args.nangles,
-                             nslices=args.nslices, nrays=args.nrays, seed=1)
+                             nslices=args.nslices, nrays=args.nrays, rings=0.003, seed=1)
         with open_scan(scan.path) as raw:
             print(raw.meta.summary())
         result = recon(scan.path.name, inputPath=str(folder), progress=not args.quiet, resume=False)
@@ -53,12 +54,12 @@ def main(argv: list[str] | None = None) -> int:
     n = rec.shape[-1]
     yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
     inside = (xx**2 + yy**2) <= (0.45 * n) ** 2
-    err = rec[:, inside] - truth[:, inside]
-    scale = float(np.sum(rec[:, inside] * truth[:, inside]) / np.sum(truth[:, inside] ** 2))
+    corr = float(np.corrcoef(rec[:, inside].ravel(), truth[:, inside].ravel())[0, 1])
     print(f"simulated scan:   {scan.path} (true centre {scan.cor:.2f} px)")
-    print(f"centre found:     {result.cor:.2f} px")
+    print(f"centre found:     {result.cor:.2f} px (error {result.cor - scan.cor:+.2f} px)")
     print(f"reconstruction:   {len(result.files)} slices of {n} x {n}, float32, 1/cm")
-    print(f"vs truth:         RMSE {np.sqrt(np.mean(err**2)):.4f} 1/cm, scale factor {scale:.3f}")
+    print(f"vs truth:         correlation {corr:.3f} inside the field of view (legacy defaults: "
+          "Butterworth 0.25 filter, FW ring removal)")
     print(f"time:             {result.timings['total']:.1f} s")
     print(f"slices written to {result.output_dir}")
     return 0

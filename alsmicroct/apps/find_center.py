@@ -66,11 +66,12 @@ def sweep_centres(around: float | None, spec: str, step: float, nrays: int) -> l
             lo, hi = float(lo_text), float(hi_text)
         else:
             half = float(spec)
-            if around is None or not math.isfinite(around):
-                raise ParameterError("--range R needs a centre estimate; give --center or --range A:B")
-            lo, hi = around - half, around + half
     except ValueError:
         raise ParameterError(f"--range {spec!r}: expected a half-width R or A:B in pixels") from None
+    if ":" not in spec:
+        if around is None or not math.isfinite(around):
+            raise ParameterError("--range R needs a centre estimate; give --center or --range A:B")
+        lo, hi = around - half, around + half
     if not lo <= hi:
         raise ParameterError(f"--range {spec!r}: the start must not exceed the end")
     count = math.floor((hi - lo) / step + 1e-9) + 1

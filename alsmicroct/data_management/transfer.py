@@ -128,12 +128,15 @@ def _attempt(
                 path=url_path,
                 status=resp.status_code,
             )
+        _check_content(resp, b"", url_path)
         if resp.status_code == 200 and state.offset:
-            logger.info("%s: server ignored the Range request; restarting from 0", url_path)
+            logger.info("%s: server ignored the Range request (or the file changed); "
+                        "restarting from 0", url_path)
             fh.seek(0)
             fh.truncate()
             state.offset = 0
-            bar.reset(total=state.total)
+            state.total = None
+            bar.reset(total=None)
         total = _announced_total(resp, state, url_path)
         if state.total is not None and total is not None and total != state.total:
             raise SizeMismatchError(
@@ -219,19 +222,22 @@ def stream_download(
         ) as bar:
             while True:
                 before = state.offset
+                interrupted: _Interrupted | None = None
                 try:
                     _attempt(opener, fh, state, url_path, chunk_size, bar)
                 except _Interrupted as exc:
-                    reason = f"transfer interrupted at byte {state.offset} ({exc})"
+                    interrupted = exc
+                if state.total is not None and state.offset > state.total:
+                    raise SizeMismatchError(
+                        f"GET {url_path}: received {state.offset} bytes but "
+                        f"{state.total} were announced",
+                        path=url_path,
+                    )
+                if state.offset == state.total or (interrupted is None and state.total is None):
+                    break
+                if interrupted is not None:
+                    reason = f"transfer interrupted at byte {state.offset} ({interrupted})"
                 else:
-                    if state.total is None or state.offset == state.total:
-                        break
-                    if state.offset > state.total:
-                        raise SizeMismatchError(
-                            f"GET {url_path}: received {state.offset} bytes but "
-                            f"{state.total} were announced",
-                            path=url_path,
-                        )
                     reason = f"body ended early at byte {state.offset} of {state.total}"
                 failures = 0 if state.offset > before else failures + 1
                 if failures > policy.retries:

@@ -56,18 +56,25 @@ def _taper(n: int, frac: float = 0.1) -> np.ndarray:
     return w
 
 
-def _upsampled_peak(cross: np.ndarray, peak: tuple[int, int], upsample: int) -> tuple[float, float]:
-    """Refine a correlation peak by a matrix-multiply DFT on a 1.5 px neighbourhood."""
-    ny, nx = cross.shape
+def _upsampled_x(cross: np.ndarray, nx: int, peak: tuple[int, int], upsample: int) -> float:
+    """Refine the x position of a correlation peak by a matrix-multiply DFT.
+
+    ``cross`` is the half spectrum (``rfft2`` layout) of the real correlation surface;
+    the surface is evaluated on a 1.5 px neighbourhood of ``peak`` at ``1 / upsample``
+    pixel steps and the x of its maximum returned.
+    """
+    ny = cross.shape[0]
     width = math.ceil(1.5 * upsample)
     offs = (np.arange(width) - width // 2) / upsample
     ys = peak[0] + offs
     xs = peak[1] + offs
-    ey = np.exp(2j * np.pi * np.outer(ys, sfft.fftfreq(ny)))
-    ex = np.exp(2j * np.pi * np.outer(sfft.fftfreq(nx), xs))
-    surf = np.abs(ey @ cross @ ex)
-    iy, ix = np.unravel_index(int(np.argmax(surf)), surf.shape)
-    return float(ys[iy]), float(xs[ix])
+    kx = np.arange(cross.shape[1])
+    weight = np.where((kx == 0) | (2 * kx == nx), 1.0, 2.0)  # Hermitian half spectrum
+    ey = np.exp(2j * np.pi * np.outer(ys, sfft.fftfreq(ny))).astype(np.complex64)
+    ex = (weight[:, None] * np.exp(2j * np.pi * np.outer(kx / nx, xs))).astype(np.complex64)
+    surf = ((ey @ cross) @ ex).real
+    _, ix = np.unravel_index(int(np.argmax(surf)), surf.shape)
+    return float(xs[ix])
 
 
 def find_center_pc(
@@ -102,20 +109,21 @@ def find_center_pc(
     ParameterError
         On arrays of different shapes, not 2-D or non-finite, or a bad ``tol``.
     """
-    a = _as_image(proj0, "proj0", 2).astype(np.float64)
-    b = _as_image(proj180, "proj180", 2).astype(np.float64)
+    a = _as_image(proj0, "proj0", 2)
+    b = _as_image(proj180, "proj180", 2)
     if a.shape != b.shape:
         raise ParameterError(
             f"proj180 has shape {b.shape}; expected the shape of proj0, {a.shape}"
         )
     tol = _positive("tol", tol)
     ny, nx = a.shape
-    win = np.outer(_taper(ny), _taper(nx))
-    fa = sfft.fft2((a - a.mean()) * win, workers=-1)
-    fb = sfft.fft2((b[:, ::-1] - b.mean()) * win, workers=-1)
+    win = np.outer(_taper(ny), _taper(nx)).astype(np.float32)
+    fa = sfft.rfft2(((a - a.mean()) * win).astype(np.float32), workers=-1)
+    fb = sfft.rfft2(((b[:, ::-1] - b.mean()) * win).astype(np.float32), workers=-1)
     cross = fa * np.conj(fb)
+    del fa, fb
     cross /= np.maximum(np.abs(cross), 1e-30)
-    surf = np.abs(sfft.ifft2(cross, workers=-1))
+    surf = sfft.irfft2(cross, s=(ny, nx), workers=-1)
     dx = np.where(np.arange(nx) > nx // 2, np.arange(nx) - nx, np.arange(nx))
     if rotc_guess is not None:
         guess = float(rotc_guess)
@@ -126,12 +134,12 @@ def find_center_pc(
         d_guess = 2.0 * guess - (nx - 1)
         # shifts d and d - nx alias: measure the distance on the circle
         dist = np.abs((dx - d_guess + nx / 2.0) % nx - nx / 2.0)
-        surf[:, dist > max(8.0, nx / 4.0)] = 0.0
+        surf[:, dist > max(8.0, nx / 4.0)] = -np.inf
     iy, ix = np.unravel_index(int(np.argmax(surf)), surf.shape)
     py = iy - ny if iy > ny // 2 else iy
     px = int(dx[ix])
     upsample = max(2, math.ceil(2.0 / tol))
-    _, shift = _upsampled_peak(cross, (py, px), upsample)
+    shift = _upsampled_x(cross, nx, (py, px), upsample)
     center = ((nx - 1) + shift) / 2.0
     logger.debug("find_center_pc: shift %.3f px -> centre %.3f", shift, center)
     return float(center)
@@ -142,41 +150,47 @@ def _vo_mask(nrow: int, ncol: int, ratio: float, drop: int) -> np.ndarray:
     """Double-wedge mask of the forbidden region of a 360-degree sinogram's spectrum.
 
     For an object of radius ``R = ratio * ncol / 2`` the angular harmonic ``n`` of a
-    360-degree sinogram is negligible unless ``|n| <= 2 pi R |u|`` (``u`` in cycles per
-    pixel); the mask is 1 where ``|u| < |n| / (2 pi R)``, except the lowest ``drop``
-    harmonics and the three central columns.
+    360-degree sinogram (``nrow`` rows) is negligible unless ``|n| <= 2 pi R |u|`` (``u``
+    in cycles per pixel); the mask is 1 where ``|u| < |n| / (2 pi R)``, except the
+    lowest ``drop`` harmonics and the three central columns. Laid out like ``rfft2``
+    output, with weight 2 on the columns that stand for a mirrored pair.
     """
-    cr, cc = nrow // 2, ncol // 2
-    n = np.abs(np.arange(nrow) - cr)[:, None].astype(np.float64)
-    k = np.abs(np.arange(ncol) - cc)[None, :].astype(np.float64)
+    n = np.abs(sfft.fftfreq(nrow) * nrow)[:, None]
+    k = np.arange(ncol // 2 + 1)[None, :].astype(np.float64)
     radius = 0.5 * ratio * ncol
     mask = (k <= n * ncol / (2.0 * np.pi * radius)).astype(np.float32)
     drop = min(int(drop), math.ceil(0.05 * nrow))
-    mask[max(0, cr - drop) : cr + drop + 1, :] = 0.0
-    mask[:, max(0, cc - 1) : cc + 2] = 0.0
-    return mask
+    mask[n[:, 0] <= drop, :] = 0.0
+    mask[:, :2] = 0.0
+    weight = np.where((k == 0) | (2 * k == ncol), 1.0, 2.0)
+    return (mask * weight).astype(np.float32)
 
 
 def _vo_metric(sino: np.ndarray, shifts: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Vo's metric for each shift (pixels) of the mirrored sinogram."""
     from scipy import ndimage
 
+    sino = sino.astype(np.float32)
     flip = sino[:, ::-1]
     comp = sino[::-1, :]
-    ncol = sino.shape[1]
+    nrow, ncol = sino.shape
+    stacked = np.empty((2 * nrow, ncol), dtype=np.float32)
+    stacked[:nrow] = sino
+    moved = stacked[nrow:]
+    norm = float(mask.sum()) or 1.0
     out = np.empty(len(shifts))
     for i, sh in enumerate(shifts):
         if float(sh).is_integer():
-            moved = np.roll(flip, int(sh), axis=1)
+            moved[...] = np.roll(flip, int(sh), axis=1)
         else:
-            moved = ndimage.shift(flip, (0.0, float(sh)), order=3, mode="nearest")
-        cut = math.ceil(abs(sh))
+            ndimage.shift(flip, (0.0, float(sh)), output=moved, order=3, mode="nearest")
+        cut = min(math.ceil(abs(sh)), ncol)
         if sh > 0:
-            moved[:, : min(cut, ncol)] = comp[:, : min(cut, ncol)]
+            moved[:, :cut] = comp[:, :cut]
         elif sh < 0:
-            moved[:, max(0, ncol - cut) :] = comp[:, max(0, ncol - cut) :]
-        spec = sfft.fftshift(np.abs(sfft.fft2(np.vstack((sino, moved)), workers=-1)))
-        out[i] = float(np.mean(spec * mask))
+            moved[:, ncol - cut :] = comp[:, ncol - cut :]
+        spec = np.abs(sfft.rfft2(stacked, workers=-1))
+        out[i] = float(np.vdot(spec.ravel(), mask.ravel()).real) / norm
     return out
 
 
@@ -269,8 +283,8 @@ def find_center_vo(
     metric = _vo_metric(coarse, 2.0 * cors, _vo_mask(2 * coarse.shape[0], coarse.shape[1], ratio, drop))
     # binning by fc maps column j to (j - (fc - 1) / 2) / fc: centres scale about the middle
     init = mid + float(cors[int(np.argmin(metric))]) * fc
-    # fine: median-filtered, angles binned to <= 1024 rows, full column resolution
-    fine = ndimage.median_filter(sino, (2, 2), mode="reflect")
+    # fine: median-filtered (3 x 3), angles binned to <= 1024 rows, full column resolution
+    fine = ndimage.median_filter(sino, (3, 3), mode="reflect")  # odd: no half-pixel shift
     fine = _bin(fine, fr, 1)
     cands = init + np.arange(-srad, srad + 0.5 * step, step)
     cands = cands[(cands >= 0) & (cands <= ncol - 1)]

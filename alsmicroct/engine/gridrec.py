@@ -262,7 +262,7 @@ def _validate(sino, theta, center, algorithm, npad, num_threads):
     if not np.all(np.isfinite(cen)) or np.any(cen < 0) or np.any(cen > ncols - 1):
         bad = cen[~(np.isfinite(cen) & (cen >= 0) & (cen <= ncols - 1))][0]
         raise ParameterError(
-            f"center={bad!r} lies outside the detector; expected 0 <= center <= {ncols - 1}"
+            f"center={float(bad)!r} lies outside the detector; expected 0 <= center <= {ncols - 1}"
         )
     if algorithm not in _ALGORITHMS:
         raise ParameterError(f"algorithm={algorithm!r}; expected one of {_ALGORITHMS}")

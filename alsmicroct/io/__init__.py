@@ -25,4 +25,12 @@ from .metadata import ScanMetadata
 from .readers import open_scan
 from .writers import RawScanWriter, write_scan
 
-__all__ = ["AlsScan", "DxScan", "RawScan", "RawScanWriter", "ScanMetadata", "open_scan", "write_scan"]
+__all__ = [
+    "AlsScan",
+    "DxScan",
+    "RawScan",
+    "RawScanWriter",
+    "ScanMetadata",
+    "open_scan",
+    "write_scan",
+]

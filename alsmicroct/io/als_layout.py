@@ -93,7 +93,11 @@ class AlsScan(RawScan):
             prefixes = Counter(m["prefix"] for m in map(c.ALS_IMAGE_RE.match, names) if m)
         return prefixes.most_common(1)[0][0]
 
-    def _classify(self, group: h5py.Group, names: list[str], ds: str):
+    def _classify(
+        self, group: h5py.Group, names: list[str], ds: str
+    ) -> tuple[dict[int, str], dict[tuple[int, int], str], dict[int, str]]:
+        """Sort image names into projections ``{index: name}``, flats ``{(position, k):
+        name}`` and darks ``{k: name}``."""
         rx = c.als_image_regex(ds)
         proj: dict[int, str] = {}
         flats: dict[tuple[int, int], str] = {}

@@ -82,17 +82,26 @@ def _polar_forward(img, cx, cy, ncol, rscale, nth, lo, hi, nearest):
 
 
 @numba.njit(parallel=True, cache=True)
-def _upsample_radius(med, rscale, ncol):
-    # linear interpolation of integer-radius samples onto radii j / rscale
-    nth, nr = med.shape
-    out = np.empty((nth, ncol), dtype=np.float32)
+def _masked_diff(fine, med, rscale, thresh):
+    # d = sample - baseline (baseline linearly interpolated from integer radii to
+    # radii j / rscale); samples with |d| > thresh are structure: d = 0, ok = 0
+    nth, ncol = fine.shape
+    nr = med.shape[1]
+    dm = np.empty((nth, ncol), dtype=np.float32)
+    ok = np.empty((nth, ncol), dtype=np.uint8)
     for i in numba.prange(nth):
         for j in range(ncol):
             j0 = min(j // rscale, nr - 1)
             j1 = min(j0 + 1, nr - 1)
             f = (j - j0 * rscale) / rscale
-            out[i, j] = (1.0 - f) * med[i, j0] + f * med[i, j1]
-    return out
+            d = fine[i, j] - ((1.0 - f) * med[i, j0] + f * med[i, j1])
+            if abs(d) <= thresh:
+                dm[i, j] = d
+                ok[i, j] = 1
+            else:
+                dm[i, j] = 0.0
+                ok[i, j] = 0
+    return dm, ok
 
 
 @numba.njit(cache=True, inline="always")
@@ -110,63 +119,89 @@ def _lower_bound(win, w, value):
 
 
 @numba.njit(cache=True)
-def _sliding_median(ext, lo, hi, start, stop, out_row, win):
-    # median of ext[p + lo .. p + hi] (lower middle if even) for p in [start, stop)
-    w = hi - lo + 1
-    m = (w - 1) // 2
+def _sliding_median(ext, lo, hi, start, stop, limit, out_row, iqr_row, win):
+    # median (lower middle if even) and interquartile range of
+    # ext[p + lo .. min(p + hi, limit - 1)] for p in [start, stop), by a sorted sliding
+    # window (the window shrinks instead of reading past `limit`)
+    w = min(hi, limit - 1 - start) - lo + 1
     for q in range(w):
         win[q] = ext[start + lo + q]
     win[:w].sort()
-    out_row[start] = win[m]
+    out_row[start] = win[(w - 1) // 2]
+    iqr_row[start] = win[(3 * w) // 4] - win[w // 4]
     for p in range(start + 1, stop):
         old = ext[p + lo - 1]
-        new = ext[p + hi]
-        if new > old:
-            # drop `old`, shift the run of values <= new left, insert `new`
-            q = _lower_bound(win, w, old)
-            while q + 1 < w and win[q + 1] <= new:
-                win[q] = win[q + 1]
-                q += 1
-            win[q] = new
-        elif new < old:
-            q = _lower_bound(win, w, old)
-            while q > 0 and win[q - 1] > new:
-                win[q] = win[q - 1]
-                q -= 1
-            win[q] = new
-        out_row[p] = win[m]
+        q = _lower_bound(win, w, old)
+        if p + hi >= limit:  # nothing to add: drop `old`
+            for t in range(q, w - 1):
+                win[t] = win[t + 1]
+            w -= 1
+        else:
+            new = ext[p + hi]
+            if new > old:
+                # drop `old`, shift the run of values <= new left, insert `new`
+                while q + 1 < w and win[q + 1] <= new:
+                    win[q] = win[q + 1]
+                    q += 1
+                win[q] = new
+            elif new < old:
+                while q > 0 and win[q - 1] > new:
+                    win[q] = win[q - 1]
+                    q -= 1
+                win[q] = new
+        out_row[p] = win[(w - 1) // 2]
+        iqr_row[p] = win[(3 * w) // 4] - win[w // 4]
 
 
 @numba.njit(parallel=True, cache=True)
 def _radial_median(pol, bounds, ks, pad):
-    # edge-preserving radial baseline: of the medians over [r - k, r] and [r, r + k],
-    # the one closer to the sample itself
+    # edge-preserving radial baseline from the one-sided medians over [r - k, r] and
+    # [r, r + k]: their mean where they agree within the noise, else the one closer to
+    # the sample (the side that does not straddle an edge)
     nth, nr = pol.shape
     med = np.empty_like(pol)
     half = nth // 2
     for i in numba.prange(nth):
         opp = (i + half) % nth
-        ext = np.empty(nr + 2 * pad, dtype=np.float32)
+        n_ext = nr + 2 * pad
+        ext = np.empty(n_ext, dtype=np.float32)
         for q in range(pad):  # r = -(pad - q): through the centre, opposite angle
             ext[q] = pol[opp, min(pad - q, nr - 1)]
         for j in range(nr):
             ext[pad + j] = pol[i, j]
-        for q in range(pad):  # r = nr + q: reflected at the outer edge
-            ext[pad + nr + q] = pol[i, max(nr - 2 - q, 0)]
         win = np.empty(pad + 1, dtype=np.float32)
-        left = np.empty(nr + 2 * pad, dtype=np.float32)
-        right = np.empty(nr + 2 * pad, dtype=np.float32)
+        left = np.empty(n_ext, dtype=np.float32)
+        right = np.empty(n_ext, dtype=np.float32)
+        iqr_l = np.empty(n_ext, dtype=np.float32)
+        iqr_r = np.empty(n_ext, dtype=np.float32)
+        tol = np.empty(n_ext, dtype=np.float32)
         for t in range(3):
             if bounds[t + 1] > bounds[t]:
                 a = pad + bounds[t]
                 b = pad + bounds[t + 1]
-                _sliding_median(ext, -ks[t], 0, a, b, left, win)
-                _sliding_median(ext, 0, ks[t], a, b, right, win)
+                _sliding_median(ext, -ks[t], 0, a, b, n_ext, left, iqr_l, win)
+                _sliding_median(ext, 0, ks[t], a, b, pad + nr, right, iqr_r, win)
+                # 3 sigma of the difference of two medians of about k + 1 samples, the
+                # noise sigma estimated robustly (IQR / 1.349) on the quieter side
+                for p in range(a, b):
+                    nk = min(ks[t], pad + nr - 1 - p) + 1
+                    f = 3.0 * 1.2533 * math.sqrt(1.0 / (ks[t] + 1) + 1.0 / nk) / 1.349
+                    tol[p] = f * min(iqr_l[p], iqr_r[p])
         for j in range(nr):
-            v = ext[pad + j]
-            ml = left[pad + j]
-            mr = right[pad + j]
-            med[i, j] = ml if abs(v - ml) <= abs(v - mr) else mr
+            p = pad + j
+            v = ext[p]
+            ml = left[p]
+            mr = right[p]
+            il = iqr_l[p]
+            ir = iqr_r[p]
+            if abs(ml - mr) <= tol[p]:
+                med[i, j] = 0.5 * (ml + mr)
+            elif il > 1.25 * ir:  # left window straddles an edge
+                med[i, j] = mr
+            elif ir > 1.25 * il or abs(v - ml) <= abs(v - mr):
+                med[i, j] = ml
+            else:
+                med[i, j] = mr
     return med
 
 
@@ -185,9 +220,11 @@ def _seg_index(i, s0, length, mode):
     return s0 + i
 
 @numba.njit(parallel=True, cache=True)
-def _azimuthal_mean(pol, med, thresh, bounds, ks, segs, mode):
-    nr = pol.shape[1]
-    out = np.zeros_like(pol)
+def _azimuthal_mean(dm, ok, bounds, ks, segs, mode):
+    # running mean of the kept differences along the angle (rows), half-width ks[t] in
+    # radial third t, within each segment (wrapped or reflected); 0 where not kept
+    nr = dm.shape[1]
+    out = np.zeros_like(dm)
     nblk = (nr + 63) // 64
     for b in numba.prange(nblk):
         j0 = b * 64
@@ -208,29 +245,21 @@ def _azimuthal_mean(pol, med, thresh, bounds, ks, segs, mode):
                 for q in range(-k, k + 1):
                     row = _seg_index(q, s0, length, mode)
                     for j in range(ja, jb):
-                        d = pol[row, j] - med[row, j]
-                        if abs(d) <= thresh:
-                            acc[j - j0] += d
-                            cnt[j - j0] += 1
+                        acc[j - j0] += dm[row, j]
+                        cnt[j - j0] += ok[row, j]
                 for i in range(length):
                     if i > 0:
                         r_in = _seg_index(i + k, s0, length, mode)
                         r_out = _seg_index(i - k - 1, s0, length, mode)
                         for j in range(ja, jb):
-                            d = pol[r_in, j] - med[r_in, j]
-                            if abs(d) <= thresh:
-                                acc[j - j0] += d
-                                cnt[j - j0] += 1
-                            d = pol[r_out, j] - med[r_out, j]
-                            if abs(d) <= thresh:
-                                acc[j - j0] -= d
-                                cnt[j - j0] -= 1
+                            acc[j - j0] += dm[r_in, j] - dm[r_out, j]
+                            cnt[j - j0] += ok[r_in, j] - ok[r_out, j]
                     row = s0 + i
                     for j in range(ja, jb):
-                        d = pol[row, j] - med[row, j]
-                        if cnt[j - j0] > 0 and abs(d) <= thresh:
+                        if ok[row, j] and cnt[j - j0] > 0:
                             out[row, j] = acc[j - j0] / cnt[j - j0]
     return out
+
 
 @numba.njit(parallel=True, cache=True)
 def _subtract_polar(img, ring, cx, cy, rscale):
@@ -368,9 +397,10 @@ def remove_ring(
         )
         coarse = np.ascontiguousarray(fine[:, ::_RSCALE])
         med = _radial_median(coarse, bounds, rk, int(rk.max()))
-        if _RSCALE > 1:
-            med = _upsample_radius(med, _RSCALE, ncol)
-        ring = _azimuthal_mean(fine, med, float(thresh), fbounds, ak, segs, mode)
+        dm, ok = _masked_diff(fine, med, _RSCALE, float(thresh))
+        del fine, coarse, med
+        ring = _azimuthal_mean(dm, ok, fbounds, ak, segs, mode)
+        del dm, ok
         out[s] = _subtract_polar(img, ring, cx, cy, float(_RSCALE))
     logger.debug(
         "remove_ring: %d slice(s), polar grid %d x %d, radial k=%s, azimuthal k=%s",

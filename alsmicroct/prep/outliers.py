@@ -15,8 +15,10 @@ the median of an even window (the upper of the two middle values) are those of
 ``remove_outlier``/``remove_outlier1d``.
 
 Speed: a value can only be an outlier if it differs from the window minimum (or
-maximum) by ``dif`` or more, so the median is only computed for those candidates; on
-smooth data almost every pixel is settled with a min/max scan. Both filters run in
+maximum) by ``dif`` or more, so on smooth data almost every pixel is settled by a
+min/max scan; for the others, counting the window values that differ from it by
+``dif`` or more decides (the median does iff more than half of them do), and the median
+itself is only computed (quickselect) for the pixels actually replaced. Both filters run in
 parallel over (angle, row) lines with numba.
 """
 
@@ -37,6 +39,8 @@ logger = logging.getLogger(__name__)
 @numba.njit(inline="always")
 def _reflect(i, n):
     """Index ``i`` folded into ``[0, n)`` by mirror reflection (edge sample repeated)."""
+    if 0 <= i < n:
+        return i
     if n == 1:
         return 0
     period = 2 * n
@@ -109,8 +113,19 @@ def _outlier_1d_kernel(data, dif, size, out):
             if hi - lo < dif:
                 out[a, r, c] = v
                 continue
-            med = _select(buf, size, rank)
-            out[a, r, c] = med if abs(v - med) >= dif else v
+            # the median m satisfies v - m >= dif (m - v >= dif) iff more than `rank`
+            # (at least size - rank) window values do: counting decides without sorting
+            nlow = 0
+            nhigh = 0
+            for o in range(size):
+                if v - buf[o] >= dif:
+                    nlow += 1
+                elif buf[o] - v >= dif:
+                    nhigh += 1
+            if nlow > rank or nhigh >= size - rank:
+                out[a, r, c] = _select(buf, size, rank)
+            else:
+                out[a, r, c] = v
 
 
 @numba.njit(parallel=True, cache=True)
@@ -145,13 +160,17 @@ def _outlier_2d_kernel(data, dif, size, out):
                 out[a, r, c] = v
                 continue
             k = 0
+            nlow = 0
             for oc in range(size):
                 cc = _reflect(c - before + oc, ncol)
                 for orow in range(size):
-                    buf[k] = data[a, rows[orow], cc]
+                    w = data[a, rows[orow], cc]
+                    buf[k] = w
                     k += 1
-            med = _select(buf, n, rank)
-            out[a, r, c] = med if v - med >= dif else v
+                    if v - w >= dif:
+                        nlow += 1
+            # v - median >= dif iff more than `rank` window values w have v - w >= dif
+            out[a, r, c] = _select(buf, n, rank) if nlow > rank else v
 
 
 def _prepare(data, dif, size):

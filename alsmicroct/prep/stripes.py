@@ -97,6 +97,8 @@ def _padded_length(nang: int, filter_length: int) -> int:
 def _mirror(i, n):
     """Index ``i`` folded into ``[0, n)`` by half-sample symmetric extension, the
     PyWavelets 'symmetric' mode (``... x1 x0 | x0 x1 ... xn-1 | xn-1 xn-2 ...``)."""
+    if 0 <= i < n:
+        return i
     if n == 1:
         return 0
     period = 2 * n
@@ -253,11 +255,17 @@ def remove_stripe_fw(
 
     Notes
     -----
+    Level ``j`` acts on structures about ``2**j`` columns wide, and the mean profile
+    of the object over the angles looks like a wide stripe: keep ``2**level`` well
+    below the object's width. On a 256-column sinogram of disks (tests), level 3 with
+    sigma 1 changed a clean sinogram by 0.3 % rms of its maximum, level 8 by 15 %.
+    NaN values spread over their whole sinogram: remove them first.
+
     Differences from TomoPy: the wavelet transform along the angles runs in a
-    vectorised kernel (same numbers as PyWavelets, several times faster), and the damping is evaluated at integer
-    frequencies, so the constant part of each band is removed completely. TomoPy
-    evaluates it half a sample off for even band lengths and leaves
-    ``exp(-1 / (8 sigma**2))`` (1.4 % for sigma = 3) of the stripes in those bands.
+    vectorised kernel (same numbers as PyWavelets, several times faster), and the
+    damping is evaluated at integer frequencies, so the constant part of each band is
+    removed completely; TomoPy evaluates it half a sample off for even band lengths
+    and keeps ``1 - exp(-1 / (8 sigma**2))`` of it (1.4 % for sigma = 3).
 
     Raises
     ------

@@ -22,7 +22,188 @@ def sub_offsets(n: int) -> np.ndarray:
     return (np.arange(n) + 0.5) / n - 0.5
 
 
-@numba.njit(cache=True, parallel=True, fastmath=False)
+#: Images with fewer pixels than this are computed on one thread: thread start-up costs
+#: more than it saves on small images, above all on a busy machine.
+PARALLEL_MIN_PIXELS = 1 << 16
+
+
+@numba.njit(cache=True)
+def _project_setup(theta, s_shift, col_centre, cos_t, sin_t, c, a_mat, m_mat):
+    """Per-primitive constants of one angle: ``A d``, ``d^T A d`` and the detector box."""
+    nprim = c.shape[0]
+    ct = math.cos(theta)
+    st = math.sin(theta)
+    ad = np.empty((nprim, 3))
+    aa = np.empty(nprim)
+    bounds = np.empty((nprim, 4))
+    for p in range(nprim):
+        for i in range(3):
+            ad[p, i] = a_mat[p, i, 0] * st + a_mat[p, i, 1] * ct
+        aa[p] = ad[p, 0] * st + ad[p, 1] * ct
+        sc = c[p, 0] * ct - c[p, 1] * st
+        ws2 = m_mat[p, 0, 0] * ct * ct - 2.0 * m_mat[p, 0, 1] * ct * st + m_mat[p, 1, 1] * st * st
+        ws = math.sqrt(max(ws2, 0.0))
+        hz = math.sqrt(max(m_mat[p, 2, 2], 0.0))
+        # box in (s, z) -> box in detector (u, v)
+        s0 = sc - s_shift
+        u0 = s0 * cos_t + c[p, 2] * sin_t
+        v0 = -s0 * sin_t + c[p, 2] * cos_t
+        hu = ws * abs(cos_t) + hz * abs(sin_t) + 1.0
+        hv = ws * abs(sin_t) + hz * abs(cos_t) + 1.0
+        bounds[p, 0] = u0 - hu + col_centre
+        bounds[p, 1] = u0 + hu + col_centre
+        bounds[p, 2] = v0 - hv
+        bounds[p, 3] = v0 + hv
+    return ad, aa, bounds
+
+
+@numba.njit(cache=True)
+def _project_row(
+    out,
+    k,
+    theta,
+    z_rows,
+    s_shift,
+    col_centre,
+    cos_t,
+    sin_t,
+    s_sub,
+    z_sub,
+    c,
+    a_mat,
+    hh,
+    mu,
+    ad,
+    aa,
+    bounds,
+):
+    """Accumulate row ``k`` of one projection (see :func:`project_kernel`)."""
+    ncols = out.shape[1]
+    ct = math.cos(theta)
+    st = math.sin(theta)
+    ns = s_sub.shape[0]
+    nz = z_sub.shape[0]
+    w = 1.0 / (ns * nz)
+    vrow = z_rows[k]
+    for p in range(mu.shape[0]):
+        if vrow < bounds[p, 2] or vrow > bounds[p, 3]:
+            continue
+        j0 = max(math.floor(bounds[p, 0]), 0)
+        j1 = min(math.ceil(bounds[p, 1]), ncols - 1)
+        a = aa[p]
+        for j in range(j0, j1 + 1):
+            acc = 0.0
+            for iz in range(nz):
+                v = vrow + z_sub[iz]
+                for i_s in range(ns):
+                    u = j + s_sub[i_s] - col_centre
+                    s = s_shift + u * cos_t - v * sin_t
+                    z = u * sin_t + v * cos_t
+                    q0 = s * ct - c[p, 0]
+                    q1 = -s * st - c[p, 1]
+                    q2 = z - c[p, 2]
+                    if abs(q2) > hh[p]:
+                        continue
+                    b = ad[p, 0] * q0 + ad[p, 1] * q1 + ad[p, 2] * q2
+                    qaq = (
+                        a_mat[p, 0, 0] * q0 * q0
+                        + a_mat[p, 1, 1] * q1 * q1
+                        + a_mat[p, 2, 2] * q2 * q2
+                        + 2.0
+                        * (
+                            a_mat[p, 0, 1] * q0 * q1
+                            + a_mat[p, 0, 2] * q0 * q2
+                            + a_mat[p, 1, 2] * q1 * q2
+                        )
+                    )
+                    disc = b * b - a * (qaq - 1.0)
+                    if disc > 0.0:
+                        acc += 2.0 * math.sqrt(disc) / a
+            out[k, j] += mu[p] * acc * w
+
+
+@numba.njit(cache=True, parallel=True)
+def _project_rows_parallel(
+    out,
+    theta,
+    z_rows,
+    s_shift,
+    col_centre,
+    cos_t,
+    sin_t,
+    s_sub,
+    z_sub,
+    c,
+    a_mat,
+    hh,
+    mu,
+    ad,
+    aa,
+    bounds,
+):
+    for k in numba.prange(out.shape[0]):
+        _project_row(
+            out,
+            k,
+            theta,
+            z_rows,
+            s_shift,
+            col_centre,
+            cos_t,
+            sin_t,
+            s_sub,
+            z_sub,
+            c,
+            a_mat,
+            hh,
+            mu,
+            ad,
+            aa,
+            bounds,
+        )
+
+
+@numba.njit(cache=True)
+def _project_rows_serial(
+    out,
+    theta,
+    z_rows,
+    s_shift,
+    col_centre,
+    cos_t,
+    sin_t,
+    s_sub,
+    z_sub,
+    c,
+    a_mat,
+    hh,
+    mu,
+    ad,
+    aa,
+    bounds,
+):
+    for k in range(out.shape[0]):
+        _project_row(
+            out,
+            k,
+            theta,
+            z_rows,
+            s_shift,
+            col_centre,
+            cos_t,
+            sin_t,
+            s_sub,
+            z_sub,
+            c,
+            a_mat,
+            hh,
+            mu,
+            ad,
+            aa,
+            bounds,
+        )
+
+
 def project_kernel(
     out, theta, z_rows, s_shift, col_centre, cos_t, sin_t, s_sub, z_sub, c, a_mat, m_mat, hh, mu
 ):
@@ -35,124 +216,89 @@ def project_kernel(
     where ``s_shift = col_centre - cor``. The ray at ``(s, z)`` is the horizontal line
     ``x cos(theta) - y sin(theta) = s``.
     """
-    nrows, ncols = out.shape
-    nprim = mu.shape[0]
-    ct = math.cos(theta)
-    st = math.sin(theta)
-    # ray direction d = (sin, cos, 0); detector normal n = (cos, -sin, 0)
-    ad = np.empty((nprim, 3))
-    aa = np.empty(nprim)
-    bounds = np.empty((nprim, 4))
-    for p in range(nprim):
-        for i in range(3):
-            ad[p, i] = a_mat[p, i, 0] * st + a_mat[p, i, 1] * ct
-        aa[p] = ad[p, 0] * st + ad[p, 1] * ct
-        sc = c[p, 0] * ct - c[p, 1] * st
-        ws = math.sqrt(
-            max(
-                m_mat[p, 0, 0] * ct * ct
-                - 2.0 * m_mat[p, 0, 1] * ct * st
-                + m_mat[p, 1, 1] * st * st,
-                0.0,
-            )
-        )
-        hz = math.sqrt(max(m_mat[p, 2, 2], 0.0))
-        # box in (s, z) -> box in detector (u, v)
-        s0 = sc - s_shift
-        u0 = s0 * cos_t + c[p, 2] * sin_t
-        v0 = -s0 * sin_t + c[p, 2] * cos_t
-        hu = ws * abs(cos_t) + hz * abs(sin_t) + 1.0
-        hv = ws * abs(sin_t) + hz * abs(cos_t) + 1.0
-        bounds[p, 0] = u0 - hu + col_centre
-        bounds[p, 1] = u0 + hu + col_centre
-        bounds[p, 2] = v0 - hv
-        bounds[p, 3] = v0 + hv
-    ns = s_sub.shape[0]
-    nz = z_sub.shape[0]
-    w = 1.0 / (ns * nz)
-    for k in numba.prange(nrows):
-        vrow = z_rows[k]
-        for p in range(nprim):
-            if vrow < bounds[p, 2] or vrow > bounds[p, 3]:
-                continue
-            j0 = max(math.floor(bounds[p, 0]), 0)
-            j1 = min(math.ceil(bounds[p, 1]), ncols - 1)
-            a = aa[p]
-            for j in range(j0, j1 + 1):
-                acc = 0.0
-                for iz in range(nz):
-                    v = vrow + z_sub[iz]
-                    for i_s in range(ns):
-                        u = j + s_sub[i_s] - col_centre
-                        s = s_shift + u * cos_t - v * sin_t
-                        z = u * sin_t + v * cos_t
-                        q0 = s * ct - c[p, 0]
-                        q1 = -s * st - c[p, 1]
-                        q2 = z - c[p, 2]
-                        if abs(q2) > hh[p]:
-                            continue
-                        b = ad[p, 0] * q0 + ad[p, 1] * q1 + ad[p, 2] * q2
-                        qaq = (
-                            a_mat[p, 0, 0] * q0 * q0
-                            + a_mat[p, 1, 1] * q1 * q1
-                            + a_mat[p, 2, 2] * q2 * q2
-                            + 2.0
-                            * (
-                                a_mat[p, 0, 1] * q0 * q1
-                                + a_mat[p, 0, 2] * q0 * q2
-                                + a_mat[p, 1, 2] * q1 * q2
-                            )
-                        )
-                        disc = b * b - a * (qaq - 1.0)
-                        if disc > 0.0:
-                            acc += 2.0 * math.sqrt(disc) / a
-                out[k, j] += mu[p] * acc * w
+    ad, aa, bounds = _project_setup(theta, s_shift, col_centre, cos_t, sin_t, c, a_mat, m_mat)
+    run = _project_rows_parallel if out.size >= PARALLEL_MIN_PIXELS else _project_rows_serial
+    run(
+        out,
+        theta,
+        z_rows,
+        s_shift,
+        col_centre,
+        cos_t,
+        sin_t,
+        s_sub,
+        z_sub,
+        c,
+        a_mat,
+        hh,
+        mu,
+        ad,
+        aa,
+        bounds,
+    )
 
 
-@numba.njit(cache=True, parallel=True)
-def rasterize_kernel(out, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu):
-    """Supersampled voxel averages: ``out[k, i, j]`` at ``x = j - centre``,
-    ``y = i - centre``, ``z = z_rows[k]`` (pixels), accumulated over all primitives."""
-    nrows, ny, nx = out.shape
-    nprim = mu.shape[0]
+@numba.njit(cache=True)
+def _raster_row(out, k, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu):
+    """Accumulate slice ``k`` of :func:`rasterize_kernel`."""
+    ny, nx = out.shape[1], out.shape[2]
     nsub = xy_sub.shape[0]
     nz = z_sub.shape[0]
     w = 1.0 / (nsub * nsub * nz)
-    for k in numba.prange(nrows):
-        zr = z_rows[k]
-        for p in range(nprim):
-            hz = math.sqrt(max(m_mat[p, 2, 2], 0.0)) + 1.0
-            if abs(zr - c[p, 2]) > hz:
-                continue
-            hx = math.sqrt(max(m_mat[p, 0, 0], 0.0)) + 1.0
-            hy = math.sqrt(max(m_mat[p, 1, 1], 0.0)) + 1.0
-            i0 = max(math.floor(c[p, 1] - hy + centre), 0)
-            i1 = min(math.ceil(c[p, 1] + hy + centre), ny - 1)
-            j0 = max(math.floor(c[p, 0] - hx + centre), 0)
-            j1 = min(math.ceil(c[p, 0] + hx + centre), nx - 1)
-            for i in range(i0, i1 + 1):
-                for j in range(j0, j1 + 1):
-                    cnt = 0
-                    for iz in range(nz):
-                        q2 = zr + z_sub[iz] - c[p, 2]
-                        if abs(q2) > hh[p]:
-                            continue
-                        for iy in range(nsub):
-                            q1 = i - centre + xy_sub[iy] - c[p, 1]
-                            for ix in range(nsub):
-                                q0 = j - centre + xy_sub[ix] - c[p, 0]
-                                qaq = (
-                                    a_mat[p, 0, 0] * q0 * q0
-                                    + a_mat[p, 1, 1] * q1 * q1
-                                    + a_mat[p, 2, 2] * q2 * q2
-                                    + 2.0
-                                    * (
-                                        a_mat[p, 0, 1] * q0 * q1
-                                        + a_mat[p, 0, 2] * q0 * q2
-                                        + a_mat[p, 1, 2] * q1 * q2
-                                    )
+    zr = z_rows[k]
+    for p in range(mu.shape[0]):
+        hz = math.sqrt(max(m_mat[p, 2, 2], 0.0)) + 1.0
+        if abs(zr - c[p, 2]) > hz:
+            continue
+        hx = math.sqrt(max(m_mat[p, 0, 0], 0.0)) + 1.0
+        hy = math.sqrt(max(m_mat[p, 1, 1], 0.0)) + 1.0
+        i0 = max(math.floor(c[p, 1] - hy + centre), 0)
+        i1 = min(math.ceil(c[p, 1] + hy + centre), ny - 1)
+        j0 = max(math.floor(c[p, 0] - hx + centre), 0)
+        j1 = min(math.ceil(c[p, 0] + hx + centre), nx - 1)
+        for i in range(i0, i1 + 1):
+            for j in range(j0, j1 + 1):
+                cnt = 0
+                for iz in range(nz):
+                    q2 = zr + z_sub[iz] - c[p, 2]
+                    if abs(q2) > hh[p]:
+                        continue
+                    for iy in range(nsub):
+                        q1 = i - centre + xy_sub[iy] - c[p, 1]
+                        for ix in range(nsub):
+                            q0 = j - centre + xy_sub[ix] - c[p, 0]
+                            qaq = (
+                                a_mat[p, 0, 0] * q0 * q0
+                                + a_mat[p, 1, 1] * q1 * q1
+                                + a_mat[p, 2, 2] * q2 * q2
+                                + 2.0
+                                * (
+                                    a_mat[p, 0, 1] * q0 * q1
+                                    + a_mat[p, 0, 2] * q0 * q2
+                                    + a_mat[p, 1, 2] * q1 * q2
                                 )
-                                if qaq <= 1.0:
-                                    cnt += 1
-                    if cnt:
-                        out[k, i, j] += mu[p] * cnt * w
+                            )
+                            if qaq <= 1.0:
+                                cnt += 1
+                if cnt:
+                    out[k, i, j] += mu[p] * cnt * w
+
+
+@numba.njit(cache=True, parallel=True)
+def _raster_parallel(out, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu):
+    for k in numba.prange(out.shape[0]):
+        _raster_row(out, k, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu)
+
+
+@numba.njit(cache=True)
+def _raster_serial(out, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu):
+    for k in range(out.shape[0]):
+        _raster_row(out, k, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu)
+
+
+def rasterize_kernel(out, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu):
+    """Supersampled voxel averages: ``out[k, i, j]`` at ``x = j - centre``,
+    ``y = i - centre``, ``z = z_rows[k]`` (pixels), accumulated over all primitives."""
+    big = out.shape[0] > 1 and out.size >= 4 * PARALLEL_MIN_PIXELS
+    run = _raster_parallel if big else _raster_serial
+    run(out, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu)

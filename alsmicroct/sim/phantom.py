@@ -192,6 +192,10 @@ _SHEPP_ROWS = (
 )
 
 
+#: Outer radius of the Shepp-Logan head in units of its ``radius_cm``.
+_SHEPP_EXTENT = 0.92
+
+
 def shepp_logan(radius_cm: float, *, mu_cm: float = 1.0) -> Phantom:
     """Modified 3-D Shepp-Logan phantom (10 ellipsoids).
 
@@ -222,30 +226,41 @@ def _packed_inclusions(
     inside a vertical cylinder of radius ``container_cm`` and half height
     ``half_height_cm``, until their volume reaches ``target_fraction`` of it."""
     volume = math.pi * container_cm**2 * 2 * half_height_cm
-    placed: list[tuple[np.ndarray, float]] = []
-    filled = 0.0
-    centres = np.array([c for c, _ in existing]).reshape(-1, 3)
+    centres = np.array([c for c, _ in existing], float).reshape(-1, 3)
     radii = np.array([r for _, r in existing], float)
+    n_old = len(radii)
+    filled = 0.0
     attempts = 0
-    while (
-        filled < target_fraction * volume and len(placed) < max_count and attempts < 40 * max_count
-    ):
-        attempts += 1
-        r = math.exp(rng.uniform(math.log(radius_range[0]), math.log(radius_range[1])))
-        rho = (container_cm - r) * math.sqrt(rng.uniform())
-        if rho <= 0:
-            continue
-        phi = rng.uniform(0, 2 * math.pi)
-        c = np.array(
-            [rho * math.cos(phi), rho * math.sin(phi), rng.uniform(-1, 1) * half_height_cm]
+    batch = 128
+    lo, hi = math.log(radius_range[0]), math.log(radius_range[1])
+    while filled < target_fraction * volume and len(radii) - n_old < max_count:
+        if attempts >= 12 * max_count:
+            break
+        attempts += batch
+        r = np.exp(rng.uniform(lo, hi, batch))
+        rho = np.maximum(container_cm - r, 0.0) * np.sqrt(rng.uniform(size=batch))
+        phi = rng.uniform(0, 2 * math.pi, batch)
+        cand = np.column_stack(
+            [rho * np.cos(phi), rho * np.sin(phi), rng.uniform(-1, 1, batch) * half_height_cm]
         )
-        if len(radii) and np.any(np.linalg.norm(centres - c, axis=1) < radii + r * 1.05):
-            continue
-        placed.append((c, r))
-        centres = np.vstack([centres, c])
-        radii = np.append(radii, r)
-        filled += 4.0 / 3.0 * math.pi * r**3 * 0.75  # ellipsoids fill ~75 % of their sphere
-    return placed
+        if len(radii):
+            gap = np.linalg.norm(centres[:, None, :] - cand[None, :, :], axis=2)
+            free = np.all(gap >= radii[:, None] + 1.05 * r[None, :], axis=0)
+        else:
+            free = np.ones(batch, bool)
+        n_before = len(radii)
+        for b in np.flatnonzero(free & (rho > 0)):
+            new = centres[n_before:]
+            if len(new) and np.any(
+                np.linalg.norm(new - cand[b], axis=1) < radii[n_before:] + 1.05 * r[b]
+            ):
+                continue
+            centres = np.vstack([centres, cand[b]])
+            radii = np.append(radii, r[b])
+            filled += 4.0 / 3.0 * math.pi * r[b] ** 3 * 0.75  # ellipsoids fill ~75 %
+            if filled >= target_fraction * volume or len(radii) - n_old >= max_count:
+                break
+    return [(centres[i], float(radii[i])) for i in range(n_old, len(radii))]
 
 
 def _granular(
@@ -363,9 +378,10 @@ def foam(radius_cm: float, *, half_height_cm: float, mu_cm: float = 1.0, seed: i
 def make_phantom(
     name: str, radius_cm: float, *, half_height_cm: float, mu_cm: float = 1.0, seed: int = 0
 ) -> Phantom:
-    """Phantom by name (one of :data:`PHANTOMS`), scaled to ``radius_cm``."""
+    """Phantom by name (one of :data:`PHANTOMS`) whose outer horizontal radius (largest
+    distance from the axis) is ``radius_cm``; see each phantom for ``mu_cm``."""
     if name == "shepp":
-        return shepp_logan(radius_cm, mu_cm=mu_cm)
+        return shepp_logan(radius_cm / _SHEPP_EXTENT, mu_cm=mu_cm)
     if name == "rock":
         return rock(radius_cm, half_height_cm=half_height_cm, mu_cm=mu_cm, seed=seed)
     if name == "foam":

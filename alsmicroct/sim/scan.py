@@ -279,10 +279,7 @@ class _Model:
                 radius_cm = float(cfg.sample_radius_mm) / 10.0
             tilt_reach = abs(math.sin(math.radians(cfg.tilt_deg))) * cfg.nrays / 2
             half_h = (cfg.nslices / 2 + 2 + tilt_reach) * self.pxsize_cm
-            unit = make_phantom(cfg.phantom, 1.0, half_height_cm=half_h / radius_cm, seed=cfg.seed)
-            ph = make_phantom(
-                cfg.phantom, radius_cm / unit.radius_cm(), half_height_cm=half_h, seed=cfg.seed
-            )
+            ph = make_phantom(cfg.phantom, radius_cm, half_height_cm=half_h, seed=cfg.seed)
         if cfg.peak_attenuation is not None:
             rows = np.unique(
                 np.linspace(0, cfg.nslices - 1, min(cfg.nslices, 16)).round().astype(int)

@@ -1,0 +1,190 @@
+"""alsmicroct.distributed without SLURM: Dask LocalCluster runs and row-split parts.
+
+Every comparison uses ``num_threads=1``: the engine's multi-threaded NUFFT spreading is
+not bit-reproducible from run to run, single-threaded it is.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alsmicroct.errors import AlsMicroCTError, InputFileError, ParameterError, ReconstructionError
+
+pytest.importorskip("distributed")
+
+COMMON = dict(chunk_sino=2, num_threads=1, quicklook=False)
+
+
+def _stack(files) -> np.ndarray:
+    from alsmicroct.io.tiff import read_tiff
+
+    return np.stack([read_tiff(f) for f in files])
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory):
+    from alsmicroct.sim import simulate_scan
+
+    folder = tmp_path_factory.mktemp("dist_raw")
+    for i in range(2):
+        simulate_scan(folder / f"scan{i}.h5", layout="als", phantom="shepp", nangles=60, nslices=6,
+                      nrays=40, cor=20.3, seed=i)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference(raw, tmp_path_factory):
+    """Single-process reconstructions of both scans."""
+    from alsmicroct.reconstruction import recon
+
+    out = tmp_path_factory.mktemp("dist_ref")
+    return {name: recon(f"{name}.h5", raw, outputPath=str(out), **COMMON) for name in ("scan0", "scan1")}
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client
+
+    from alsmicroct.distributed import make_cluster
+
+    with make_cluster("local", n_workers=2) as cluster, Client(cluster) as c:
+        yield c
+
+
+def test_import_is_light():
+    code = "import sys, alsmicroct, alsmicroct.distributed; print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_split_rows_balanced_and_capped():
+    from alsmicroct.distributed import part_provenance_name, split_rows
+
+    assert split_rows(10, 3) == [(0, 3), (3, 6), (6, 10)]
+    assert split_rows(2, 5) == [(0, 1), (1, 2)]
+    assert part_provenance_name(2, 3) == "recon_parameters.part002of003.json"
+    with pytest.raises(ParameterError):
+        split_rows(0, 2)
+
+
+def test_recon_with_client_identical_and_resumes(raw, reference, client, tmp_path):
+    from alsmicroct.reconstruction import recon
+
+    ref = reference["scan0"]
+    res = recon("scan0.h5", raw, outputPath=str(tmp_path), client=client, **COMMON)
+    assert [f.name for f in res.files] == [f.name for f in ref.files]
+    np.testing.assert_array_equal(_stack(res.files), _stack(ref.files))
+    record = json.loads(res.provenance_path.read_text())
+    assert record["status"] == "complete" and record["nfiles"] == 6
+    assert record["timings_s"]["reconstruct"] > 0          # workers' timings came back
+    # resume: drop one slice; only it is recomputed, the others keep their mtime
+    kept = {f: f.stat().st_mtime_ns for f in res.files[1:]}
+    res.files[0].unlink()
+    again = recon("scan0.h5", raw, outputPath=str(tmp_path), client=client, **COMMON)
+    assert again.skipped == 5 and res.files[0].is_file()
+    assert {f: f.stat().st_mtime_ns for f in res.files[1:]} == kept
+    np.testing.assert_array_equal(_stack(again.files), _stack(ref.files))
+
+
+def test_recon_distributed_list_with_overrides(raw, reference, client, tmp_path):
+    from alsmicroct.distributed import recon_distributed
+
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# two scans\n{raw / 'scan0.h5'}\n{raw / 'scan1'}  outputFilename=other\n")
+    results = recon_distributed(listing, client=client, outputPath=str(tmp_path / "out"), concurrent_scans=2,
+                                **COMMON)
+    assert [r.files[0].name for r in results] == ["scan0_00000.tiff", "other_00000.tiff"]
+    for res, name in zip(results, ("scan0", "scan1")):
+        np.testing.assert_array_equal(_stack(res.files), _stack(reference[name].files))
+
+
+def test_recon_distributed_reports_failed_scans(raw, client, tmp_path):
+    from alsmicroct.distributed import DistributedBatchError, recon_distributed
+
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes((raw / "scan0.h5").read_bytes()[:5000])
+    with pytest.raises(DistributedBatchError) as info:
+        recon_distributed([str(raw / "scan1.h5"), str(bad)], client=client, outputPath=str(tmp_path), **COMMON)
+    ok, failed = info.value.results
+    assert len(ok.files) == 6 and isinstance(failed, InputFileError)
+    assert "bad.h5" in str(info.value) and "1 of 2" in str(info.value)
+
+
+def test_worker_error_is_raised_as_is(raw, client, tmp_path):
+    from alsmicroct.distributed import plan_scan, run_on_client
+    from alsmicroct.pipeline.runner import Runner
+
+    copy = tmp_path / "gone.h5"
+    shutil.copy(raw / "scan0.h5", copy)
+    plan = plan_scan(copy, outputPath=str(tmp_path), chunk_sino=2)
+    copy.unlink()                                           # the workers cannot read it any more
+    with pytest.raises(AlsMicroCTError, match="gone.h5"):
+        run_on_client(client, Runner(plan), retries=0)
+
+
+def test_bad_cluster_kind():
+    from alsmicroct.distributed import make_cluster, recon_distributed
+
+    with pytest.raises(ParameterError, match="cluster='pbs'"):
+        make_cluster("pbs")
+    with pytest.raises(ParameterError, match="expected a raw file"):
+        recon_distributed([], client=object())
+
+
+def test_parts_merge_like_a_single_run(raw, reference, tmp_path):
+    from alsmicroct.distributed import main, merge_parts, recon_part
+    from alsmicroct.pipeline.provenance import read_provenance
+    from alsmicroct.reconstruction import recon
+
+    kw = dict(outputPath=str(tmp_path), chunk_sino=2, num_threads=1)
+    ref = reference["scan1"]
+    assert recon_part("scan1.h5", 1, 3, raw, **kw) is not None
+    with pytest.raises(ReconstructionError, match="part002of003.json: missing"):
+        merge_parts("scan1.h5", 3, raw, **kw)
+    assert main(["merge", "scan1.h5", "--parts", "3", "--input-dir", str(raw), "--output-dir", str(tmp_path),
+                 "--set", "chunk_sino=2", "--set", "num_threads=1"]) == 1
+    for part in (3, 2):                                     # the last one to finish merges
+        recon_part("scan1.h5", part, 3, raw, **kw)
+    out = ref.output_dir.name
+    files = sorted((tmp_path / out).glob("*.tiff"))
+    np.testing.assert_array_equal(_stack(files), _stack(ref.files))
+    merged = read_provenance(tmp_path / out)
+    single = read_provenance(ref.output_dir)
+    assert merged["status"] == "complete" and merged["nfiles"] == 6
+    assert merged["parameters"] == {**single["parameters"], "outputPath": str(tmp_path)}
+    assert merged["resolved"]["cor"] == single["resolved"]["cor"]
+    assert [p["rows_first_last_step"] for p in merged["parts"]] == [[0, 1, 1], [2, 3, 1], [4, 5, 1]]
+    assert (tmp_path / out / "scan1_quicklook.png").is_file()
+    # the merged record is what recon() itself writes: a later plain run keeps every slice
+    mtimes = [f.stat().st_mtime_ns for f in files]
+    assert recon("scan1.h5", raw, outputPath=str(tmp_path), chunk_sino=2, num_threads=1).skipped == 6
+    assert [f.stat().st_mtime_ns for f in files] == mtimes
+
+
+def test_more_parts_than_rows(raw, tmp_path):
+    from alsmicroct.distributed import main
+    from alsmicroct.pipeline.provenance import provenance_status
+
+    args = ["part", "scan0.h5", "--input-dir", str(raw), "--output-dir", str(tmp_path), "--parts", "9",
+            "--set", "sinoused=(1,3,1)", "--set", "num_threads=1"]
+    assert main([*args, "--part", "5"]) == 0             # nothing to do: only 2 rows
+    assert main([*args, "--part", "1"]) == 0
+    assert main([*args, "--part", "2"]) == 0
+    assert provenance_status(tmp_path / "recscan0") == "complete"
+    assert sorted(p.name for p in (tmp_path / "recscan0").glob("*.tiff")) == ["scan0_00001.tiff", "scan0_00002.tiff"]
+
+
+def test_cli_bad_input(raw, tmp_path):
+    from alsmicroct.distributed import main
+
+    assert main(["part", "scan0.h5", "--input-dir", str(raw), "--part", "4", "--parts", "3"]) == 2
+    assert main(["part", "nothere.h5", "--input-dir", str(raw), "--part", "1", "--parts", "1"]) == 2
+    assert main(["merge", "scan0.h5", "--input-dir", str(raw), "--parts", "2", "--set", "nosuchkey=1"]) == 2
+    assert not Path(raw / "recnothere").exists()
