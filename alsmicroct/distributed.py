@@ -567,7 +567,9 @@ def main(argv: list[str] | None = None) -> int:
                 resume = {"auto": None, "yes": True, "no": False}[args.resume]
                 recon_part(args.scan, args.part, args.parts, input_dir, resume=resume,
                            merge=not args.no_merge, **keywords)
-        except (ReconstructionError, OSError) as exc:
+        except (AlsMicroCTError, OSError) as exc:
+            if isinstance(exc, AlsMicroCTError) and not isinstance(exc, ReconstructionError):
+                raise                                   # bad input: guarded_main gives exit status 2
             logger.error("%s: %s failed: %s: %s", args.scan, args.command, type(exc).__name__, exc)
             logger.debug("details", exc_info=True)
             return EXIT_FAILED

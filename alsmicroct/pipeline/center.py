@@ -26,10 +26,37 @@ logger = logging.getLogger(__name__)
 _SINO_STEPS = {"outliers1D", "normalize", "beam_hardening", "stripes_fw", "stripes_ti", "stripes_sf"}
 
 
-def pair_180(theta: np.ndarray, index: int = 0) -> int:
-    """Index of the projection whose angle is nearest to ``theta[index]`` + 180 deg (mod 360)."""
-    diff = np.angle(np.exp(1j * (theta - theta[index] - math.pi)))
-    return int(np.argmin(np.abs(diff)))
+def pair_180(theta: np.ndarray) -> tuple[int, int, float]:
+    """The pair of projections closest to 180 deg apart.
+
+    The first projection is used when it has a partner within 0.01 deg; otherwise every
+    projection's nearest partner is found (sorted angles, O(n log n)) and the best pair
+    taken, so a scan that does not start at a partnered angle still works.
+
+    Returns
+    -------
+    i, j : int
+        Positions of the two projections (``theta[j]`` ~ ``theta[i]`` + 180 deg, mod 360).
+    gap : float
+        How far from exactly 180 deg the pair is, radians.
+    """
+    two_pi = 2 * math.pi
+    wrapped = np.mod(theta, two_pi)
+    order = np.argsort(wrapped)
+    ordered = wrapped[order]
+    target = np.mod(wrapped + math.pi, two_pi)
+    pos = np.searchsorted(ordered, target)
+    best = (0, 0, math.inf)
+    for cand in (pos - 1, pos):
+        j = order[np.mod(cand, ordered.size)]
+        gap = np.abs(np.angle(np.exp(1j * (wrapped[j] - target))))
+        gap[j == np.arange(theta.size)] = math.inf
+        if gap[0] < math.radians(0.01):
+            return 0, int(j[0]), float(gap[0])
+        i = int(np.argmin(gap))
+        if gap[i] < best[2]:
+            best = (i, int(j[i]), float(gap[i]))
+    return best
 
 
 def _proj_range(plan: ReconPlan) -> tuple[int, int, int]:
@@ -78,13 +105,12 @@ def find_center(scan, plan: ReconPlan, method: str | None = None) -> float:
     p = plan.params
     method = method or p.corFunction
     if method == "pc":
-        j = pair_180(plan.theta)
-        gap = abs(np.angle(np.exp(1j * (plan.theta[j] - plan.theta[0] - math.pi))))
+        i, j, gap = pair_180(plan.theta)
         if gap > math.radians(1.0):
             raise ReconstructionError(
-                f"{plan.path}: no projection within 1 deg of 180 deg from the first one "
-                f"(nearest is {math.degrees(gap):.2f} deg off); use corFunction='vo' or 'nm', or give cor")
-        cor = engine.find_center_pc(_normalized_projection(scan, plan, 0), _normalized_projection(scan, plan, j),
+                f"{plan.path}: no two projections within 1 deg of 180 deg apart "
+                f"(best pair is {math.degrees(gap):.2f} deg off); use corFunction='vo' or 'nm', or give cor")
+        cor = engine.find_center_pc(_normalized_projection(scan, plan, i), _normalized_projection(scan, plan, j),
                                     tol=0.25)
     elif method == "vo":
         sino = preprocessed_sinogram(scan, plan, _default_row(plan, p.voInd))

@@ -156,52 +156,49 @@ def _sliding_median(ext, lo, hi, start, stop, limit, out_row, iqr_row, win):
 @numba.njit(parallel=True, cache=True)
 def _radial_median(pol, bounds, ks, pad):
     # edge-preserving radial baseline from the one-sided medians over [r - k, r] and
-    # [r, r + k]: their mean where they agree within the noise, else the one closer to
-    # the sample (the side that does not straddle an edge)
+    # [r, r + k]: their mean where they agree within the noise, else the side whose
+    # window does not straddle an edge (smaller spread), else the side closer to the
+    # sample. One sliding pass gives both: median[r - k, r] = forward median at r - k.
     nth, nr = pol.shape
     med = np.empty_like(pol)
     half = nth // 2
+    n_ext = nr + pad
     for i in numba.prange(nth):
         opp = (i + half) % nth
-        n_ext = nr + 2 * pad
         ext = np.empty(n_ext, dtype=np.float32)
         for q in range(pad):  # r = -(pad - q): through the centre, opposite angle
             ext[q] = pol[opp, min(pad - q, nr - 1)]
         for j in range(nr):
             ext[pad + j] = pol[i, j]
         win = np.empty(pad + 1, dtype=np.float32)
-        left = np.empty(n_ext, dtype=np.float32)
-        right = np.empty(n_ext, dtype=np.float32)
-        iqr_l = np.empty(n_ext, dtype=np.float32)
-        iqr_r = np.empty(n_ext, dtype=np.float32)
-        tol = np.empty(n_ext, dtype=np.float32)
+        fmed = np.empty(n_ext, dtype=np.float32)
+        fiqr = np.empty(n_ext, dtype=np.float32)
         for t in range(3):
-            if bounds[t + 1] > bounds[t]:
-                a = pad + bounds[t]
-                b = pad + bounds[t + 1]
-                _sliding_median(ext, -ks[t], 0, a, b, n_ext, left, iqr_l, win)
-                _sliding_median(ext, 0, ks[t], a, b, pad + nr, right, iqr_r, win)
-                # 3 sigma of the difference of two medians of about k + 1 samples, the
-                # noise sigma estimated robustly (IQR / 1.349) on the quieter side
-                for p in range(a, b):
-                    nk = min(ks[t], pad + nr - 1 - p) + 1
-                    f = 3.0 * 1.2533 * math.sqrt(1.0 / (ks[t] + 1) + 1.0 / nk) / 1.349
-                    tol[p] = f * min(iqr_l[p], iqr_r[p])
-        for j in range(nr):
-            p = pad + j
-            v = ext[p]
-            ml = left[p]
-            mr = right[p]
-            il = iqr_l[p]
-            ir = iqr_r[p]
-            if abs(ml - mr) <= tol[p]:
-                med[i, j] = 0.5 * (ml + mr)
-            elif il > 1.25 * ir:  # left window straddles an edge
-                med[i, j] = mr
-            elif ir > 1.25 * il or abs(v - ml) <= abs(v - mr):
-                med[i, j] = ml
-            else:
-                med[i, j] = mr
+            a = pad + bounds[t]
+            b = pad + bounds[t + 1]
+            k = ks[t]
+            if b <= a:
+                continue
+            _sliding_median(ext, 0, k, a - k, b, n_ext, fmed, fiqr, win)
+            for p in range(a, b):
+                ml = fmed[p - k]
+                mr = fmed[p]
+                il = fiqr[p - k]
+                ir = fiqr[p]
+                # 3 sigma of the difference of the two medians, the noise sigma
+                # estimated robustly (IQR / 1.349) on the quieter side
+                nk = min(k, n_ext - 1 - p) + 1
+                tol = 3.0 * 1.2533 * math.sqrt(1.0 / (k + 1) + 1.0 / nk) / 1.349 * min(il, ir)
+                v = ext[p]
+                if abs(ml - mr) <= tol:
+                    m = 0.5 * (ml + mr)
+                elif il > 1.25 * ir:  # left window straddles an edge
+                    m = mr
+                elif ir > 1.25 * il or abs(v - ml) <= abs(v - mr):
+                    m = ml
+                else:
+                    m = mr
+                med[i, p - pad] = m
     return med
 
 

@@ -48,7 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tilt-deg", type=float, default=0.0, help="detector tilt, degrees")
     p.add_argument("--beam-hardening", action="store_true", help="polychromatic beam")
     p.add_argument("--delta-beta", type=float, help="phase contrast with this delta/beta")
-    p.add_argument("--peak-attenuation", type=float, default=1.5, help="largest line integral")
+    p.add_argument(
+        "--peak-attenuation",
+        type=float,
+        help="largest line integral (default 1.5, or 0.05 with --delta-beta)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--no-truth", action="store_true", help="do not write the truth volume")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress")
@@ -91,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             tilt_deg=args.tilt_deg,
             beam_hardening=args.beam_hardening,
             delta_beta=args.delta_beta,
-            peak_attenuation=args.peak_attenuation,
+            peak_attenuation="auto" if args.peak_attenuation is None else args.peak_attenuation,
             seed=args.seed,
         )
     except AlsMicroCTError as exc:

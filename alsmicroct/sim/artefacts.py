@@ -260,7 +260,8 @@ def fresnel_intensity(
     energy_kev : float
         Photon energy, keV.
     pad : bool
-        Pad the wave to at least twice its size (edge values) to avoid wrap-around.
+        Pad the wave with its edge values by a margin of at least 32 pixels and 8 Fresnel
+        lengths ``sqrt(lambda z)``, so the image does not wrap around.
 
     Returns
     -------
@@ -273,21 +274,23 @@ def fresnel_intensity(
             f"delta_beta={delta_beta!r}, pixel_size_cm={pixel_size_cm!r}, dist_cm={dist_cm!r}: "
             "expected delta_beta >= 0, pixel size > 0, distance >= 0"
         )
+    from scipy import fft as sfft
+
     wave = np.exp(-0.5 * p * (1.0 + 1j * delta_beta))
     ny, nx = p.shape
+    lam = wavelength_cm(energy_kev)
     if pad:
-        from scipy.fft import next_fast_len
-
-        py = next_fast_len(2 * ny) - ny
-        px = next_fast_len(2 * nx) - nx
+        # the Fresnel kernel spreads an edge over a few sqrt(lambda z); pad well beyond that
+        margin = max(32, math.ceil(8 * math.sqrt(lam * dist_cm) / pixel_size_cm))
+        py = sfft.next_fast_len(ny + 2 * margin) - ny
+        px = sfft.next_fast_len(nx + 2 * margin) - nx
         wave = np.pad(wave, ((py // 2, py - py // 2), (px // 2, px - px // 2)), mode="edge")
     else:
         py = px = 0
-    fy = np.fft.fftfreq(wave.shape[0], d=pixel_size_cm)[:, None]
-    fx = np.fft.fftfreq(wave.shape[1], d=pixel_size_cm)[None, :]
-    lam = wavelength_cm(energy_kev)
+    fy = sfft.fftfreq(wave.shape[0], d=pixel_size_cm)[:, None]
+    fx = sfft.fftfreq(wave.shape[1], d=pixel_size_cm)[None, :]
     prop = np.exp(-1j * math.pi * lam * dist_cm * (fx**2 + fy**2))
-    out = np.fft.ifft2(np.fft.fft2(wave) * prop)
+    out = sfft.ifft2(sfft.fft2(wave) * prop)
     out = out[py // 2 : py // 2 + ny, px // 2 : px // 2 + nx]
     return np.abs(out) ** 2
 
