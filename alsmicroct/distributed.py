@@ -65,6 +65,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _LIST_SUFFIXES = (".txt", ".lst", ".list")
+_STALE_LOCK_S = 600.0
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -435,6 +436,10 @@ def _parts_complete(plan: Any, nparts: int) -> bool:
 def _merge_locked(plan: Any, nparts: int) -> Path | None:
     """Merge unless another task is merging right now (exclusive lock file)."""
     lock = plan.output_dir / f".{PROVENANCE_NAME}.merge.lock"
+    with contextlib.suppress(FileNotFoundError):
+        if time.time() - lock.stat().st_mtime > _STALE_LOCK_S:      # left by a task killed mid-merge
+            logger.warning("%s: removing a stale merge lock", lock)
+            lock.unlink(missing_ok=True)
     try:
         fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:

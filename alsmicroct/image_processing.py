@@ -510,29 +510,41 @@ def crop_Directory(
     return written
 
 
+def _iter_slices(path: Path) -> tuple[int, int, int, Iterable[np.ndarray]]:
+    """Shape and a one-slice-at-a-time iterator over a folder or a multi-page TIFF."""
+    import tifffile
+
+    if path.is_file():
+        shape, _, nz = tiff_info(path)
+
+        def pages():
+            with tifffile.TiffFile(path) as tif:
+                for page in tif.pages:
+                    yield page.asarray()
+
+        return nz, int(shape[0]), int(shape[1]), pages()
+    files = _stack_files(path)
+    shape, _ = _scan_headers(files)
+    return len(files), shape[0], shape[1], (read_tiff(f) for f in files)
+
+
 def _orthogonal_views(
     volume_or_dir: np.ndarray | str | os.PathLike,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int]]:
-    """Central xy slice, xz and yz planes; a folder is read one slice at a time."""
+    """Central xy slice, xz and yz planes; files are read one slice at a time."""
     if isinstance(volume_or_dir, (str, os.PathLike)):
         p = Path(volume_or_dir)
-        if p.is_file():
-            vol = load_TiffStack(p, mmap=False)
-            return _orthogonal_views(vol)
-        files = _stack_files(p)
-        shape, _ = _scan_headers(files)
-        nz = len(files)
-        ny, nx = shape
+        if not p.exists():
+            raise InputFileError(f"quicklook: input not found: {p}")
+        nz, ny, nx, slices = _iter_slices(p)
         xz = np.empty((nz, nx), dtype=np.float32)
         yz = np.empty((nz, ny), dtype=np.float32)
-        xy = None
-        for i, f in enumerate(files):
-            img = read_tiff(f)
+        xy = np.zeros((ny, nx), dtype=np.float32)
+        for i, img in enumerate(slices):
             xz[i] = img[ny // 2, :]
             yz[i] = img[:, nx // 2]
             if i == nz // 2:
                 xy = img.astype(np.float32)
-        assert xy is not None
         return xy, xz, yz, (nz, ny, nx)
     vol = np.asarray(volume_or_dir)
     if vol.ndim == 2:
@@ -560,8 +572,8 @@ def quicklook(
     ----------
     volume_or_dir : numpy.ndarray, str or path-like
         ``(nslices, ny, nx)`` volume, a folder of TIFF slices, or a multi-page TIFF.
-        A folder is read one slice at a time (the central slice whole, one row and one
-        column of every other slice), so memory stays flat.
+        Files are read one slice (page) at a time, keeping the central slice whole and
+        one row and one column of every other slice, so memory stays flat.
     path_png : str or path-like
         Output PNG (written atomically; its folder must exist).
     title : str, optional

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alsmicroct.apps import recon_one
+from alsmicroct.apps import convert_8bit, recon_one
 from alsmicroct.sim import simulate_scan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -103,6 +104,19 @@ def test_dry_run_validates_and_writes_nothing(raw, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_dry_run_flags_truncated_file_and_bad_centre(raw, tmp_path):
+    data = (raw / "als_scan.h5").read_bytes()
+    (tmp_path / "truncated.h5").write_bytes(data[: len(data) // 2])
+    lst = tmp_path / "l.txt"
+    lst.write_text(f"{tmp_path / 'truncated.h5'}\n{raw / 'als_scan.h5'} cor=400\n{raw / 'dx_scan.h5'}\n")
+    res = run_app("recon_batch", lst, "--dry-run", "--summary-json", tmp_path / "p.json", cwd=tmp_path)
+    assert res.returncode == 1, res.stderr
+    scans = json.loads((tmp_path / "p.json").read_text())["scans"]
+    assert [s["status"] for s in scans] == ["invalid", "invalid", "planned"]
+    assert "truncated.h5" in scans[0]["error"] and "cor=400.0 lies outside" in scans[1]["error"]
+    assert not (raw / "recdx_scan").exists() and not (tmp_path / "rectruncated").exists()
+
+
 def _check_typed(folder: Path, prov_name: str = "recon_parameters.json") -> dict:
     params = json.loads((folder / prov_name).read_text())["parameters"]
     assert params["chunk_sino"] == 1 and params["doFWringremoval"] is False
@@ -171,6 +185,16 @@ def test_convert_8bit_and_crop_on_recon_output(raw, tmp_path, capsys):
     import tifffile
 
     assert tifffile.imread(converted[0]).dtype == np.uint8
+
+    # Several folders in isolation: each goes to OUT/<folder name>; a missing one fails alone.
+    twin = tmp_path / "twin"
+    shutil.copytree(folder, twin)
+    assert convert_8bit.main([str(folder), str(tmp_path / "nope"), str(twin), "--min", "0", "--max", "1",
+                              "--output-dir", str(tmp_path / "8bit"), "--prefix", "s"]) == 1
+    table = capsys.readouterr().out
+    assert "FAILED" in table and str(tmp_path / "nope") in table
+    assert [p.name for p in tiffs(tmp_path / "8bit" / "twin")] == ["s_00001.tiff", "s_00002.tiff", "s_00003.tiff"]
+    assert len(tiffs(tmp_path / "8bit" / "recals_scan")) == 3 and not (tmp_path / "8bit" / "nope").exists()
 
     res = run_app("crop", folder, "--x", "2:40", "--y", ":30", "--z", "1:", cwd=tmp_path)
     assert res.returncode == 0, res.stderr

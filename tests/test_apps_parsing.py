@@ -76,6 +76,8 @@ def test_example_files_parse():
     assert len(sheet) == 3 and sheet[0].overrides["inputPath"] == "example"
     old = read_parameter_file(REPO / "filepath/example_input832.txt")
     assert [e.overrides.get("outputFilename") for e in old] == ["c132.5", "c133.0", None]
+    spot = read_path_list(REPO / "filepath/example_spot_list.txt")
+    assert [e.scan for e in spot] == ["20231005_120000_sample", "20231005_123000_sample_x00y01"]
     config = load_config(REPO / "filepath/example_config.toml")
     assert config["sinoused"] == (-1, 8, 1) and config["chunk_sino"] == 8
 

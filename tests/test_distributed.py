@@ -188,3 +188,22 @@ def test_cli_bad_input(raw, tmp_path):
     assert main(["part", "nothere.h5", "--input-dir", str(raw), "--part", "1", "--parts", "1"]) == 2
     assert main(["merge", "scan0.h5", "--input-dir", str(raw), "--parts", "2", "--set", "nosuchkey=1"]) == 2
     assert not Path(raw / "recnothere").exists()
+
+
+def test_merge_lock_held_then_stale(raw, tmp_path):
+    import os
+
+    from alsmicroct.distributed import main
+    from alsmicroct.pipeline.provenance import provenance_status
+
+    out = tmp_path / "recscan0"
+    out.mkdir()
+    lock = out / ".recon_parameters.json.merge.lock"
+    lock.write_text("other-host 123\n")
+    args = ["part", "scan0.h5", "--input-dir", str(raw), "--output-dir", str(tmp_path), "--part", "1",
+            "--parts", "1", "--set", "sinoused=(2,4,1)", "--set", "num_threads=1"]
+    assert main(args) == 0
+    assert provenance_status(out) is None and lock.exists()          # another task "is merging"
+    os.utime(lock, (1.0, 1.0))                                       # ... but was killed long ago
+    assert main(args) == 0
+    assert provenance_status(out) == "complete" and not lock.exists()

@@ -126,4 +126,12 @@ def test_quicklook_png(slice_dir, volume, tmp_path):
     assert 20_000 < len(data) < 2_000_000
     png2 = ip.quicklook(volume, tmp_path / "ql2.png")
     assert png2.stat().st_size > 20_000
-    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".png") == ["ql.png", "ql2.png"]
+    stack = ip.save_TiffStack(volume, tmp_path / "stack.tif", one_file=True)[0]
+    png3 = ip.quicklook(stack, tmp_path / "ql3.png")
+    assert png3.stat().st_size > 20_000
+    names = sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".png")
+    assert names == ["ql.png", "ql2.png", "ql3.png"]  # no temporary left
+    # the views read from files equal those of the array
+    xy, xz, yz, shape = ip._orthogonal_views(stack)
+    assert shape == volume.shape and np.array_equal(xz, volume[:, 12, :])
+    assert np.array_equal(yz, volume[:, :, 15]) and np.array_equal(xy, volume[6])

@@ -124,3 +124,15 @@ def test_minus_log_values_and_clamping():
     np.testing.assert_allclose(t, x, atol=2e-6, rtol=2e-6)
     with pytest.raises(ParameterError, match="floor"):
         minus_log(t, floor=0.0)
+
+
+def test_package_exports_functions():
+    import alsmicroct.prep as prep
+    import alsmicroct.prep.outliers  # noqa: F401  (binds prep.normalize to the module)
+
+    assert prep.normalize is normalize and callable(prep.normalize)
+    for name in ("remove_outlier_1d", "remove_outlier_2d", "beam_hardening",
+                 "remove_stripe_fw", "remove_stripe_ti", "remove_stripe_sf"):
+        assert callable(getattr(prep, name)) and name in prep.__all__
+    with pytest.raises(AttributeError, match="no_such"):
+        prep.no_such  # noqa: B018

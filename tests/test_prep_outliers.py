@@ -98,3 +98,16 @@ def test_outlier_errors():
         remove_outlier_2d(data, dif=0.0, size=3)
     with pytest.raises(ParameterError, match="ndim=2"):
         remove_outlier_2d(data[0], dif=1.0, size=3)
+
+
+def test_outliers_replace_nan_by_finite_median():
+    rng = np.random.default_rng(14)
+    clean = _clean_counts(rng)
+    dirty, idx = _inject(rng, clean, 40, np.nan)
+    for out in (remove_outlier_1d(dirty, dif=400.0, size=5),
+                remove_outlier_2d(dirty, dif=400.0, size=3)):
+        assert np.all(np.isfinite(out))
+        assert np.abs(out[idx] - clean[idx]).max() < 200.0
+        keep = np.ones(clean.shape, bool)
+        keep[idx] = False
+        np.testing.assert_array_equal(out[keep], dirty[keep])

@@ -212,3 +212,29 @@ def test_command_line(tmp_path, capsys):
         assert f["cor"][()] == pytest.approx(24.5)
         assert len(f["artefacts/zingers"]) > 0
     assert main([str(tmp_path / "bad.h5"), "--nangles", "1"]) == 2
+
+
+@pytest.mark.parametrize("layout", ["als", "dxchange"])
+def test_first_stage_angle(tmp_path, layout):
+    s = simulate_scan(
+        tmp_path / "f.h5",
+        layout=layout,
+        nangles=7,
+        nslices=2,
+        nrays=32,
+        first_angle=30.0,
+        write_truth=False,
+    )
+    assert np.allclose(np.rad2deg(s.angles), 240.0 - 30.0 * np.arange(7))
+    with open_scan(s.path) as scan:
+        assert np.allclose(scan.angles(), s.angles, atol=1e-12)
+        if layout == "als":
+            assert np.allclose(scan.angles(use_rot_angle=True), s.angles, atol=1e-9)
+
+
+def test_tilted_scan_has_the_same_sample():
+    a = simulate_data(nangles=2, nslices=4, nrays=64, phantom="rock", tilt_deg=0.0)
+    b = simulate_data(nangles=2, nslices=4, nrays=64, phantom="rock", tilt_deg=1.5)
+    assert np.array_equal(a.phantom.centers, b.phantom.centers)
+    assert np.array_equal(a.volume(), b.volume())
+    assert not np.array_equal(a.proj, b.proj)

@@ -187,9 +187,11 @@ def logging_setup(args: argparse.Namespace) -> Iterator[Callable[[Path], Path]]:
     console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     console.addFilter(_own_debug_only)
     handlers: list[logging.Handler] = [console]
-    old_level = root.level
+    own = logging.getLogger("alsmicroct")
+    old_levels = root.level, own.level
     root.addHandler(console)
-    root.setLevel(logging.DEBUG)
+    root.setLevel(logging.INFO)   # other libraries: INFO and up
+    own.setLevel(logging.DEBUG)   # ours: DEBUG goes to the log file (and the console with -v)
     logging.captureWarnings(True)
 
     def add_file(path: Path) -> Path:
@@ -211,7 +213,8 @@ def logging_setup(args: argparse.Namespace) -> Iterator[Callable[[Path], Path]]:
         for handler in handlers:
             root.removeHandler(handler)
             handler.close()
-        root.setLevel(old_level)
+        root.setLevel(old_levels[0])
+        own.setLevel(old_levels[1])
         logging.captureWarnings(False)
 
 
@@ -531,10 +534,12 @@ def run_batch(args: argparse.Namespace, entries: Sequence[ScanEntry], *, source:
     log_path = args.log_file or jobs[0].output_dir.parent / f"{log_stem}_{stamp}{suffix}.log"
     add_log_file(log_path)
     logger.info("batch %s: %d scan(s); log file %s", source, len(jobs), log_path)
+    logger.debug("arguments: %s", vars(args))
     results: list[JobResult] = []
     interrupted = False
     for index, job in enumerate(jobs, 1):
-        logger.info("[%d/%d] %s (%s)", index, len(jobs), job.path, job.entry.source)
+        logger.info("[%d/%d] %s (%s): %s", index, len(jobs), job.path, job.entry.source,
+                    _fmt_overrides(job.keywords))
         try:
             results.append(_run_one(job, resume=args.resume, progress=not args.no_progress))
         except KeyboardInterrupt:
@@ -572,7 +577,7 @@ def _run_one(job: ScanJob, *, resume: bool, progress: bool) -> JobResult:
         else:
             logger.exception("%s: failed with an unexpected error: %s", job.entry.source, message)
         return JobResult(job, "failed", seconds=seconds, error=message)
-    job.output_dir = Path(res.output_dir)
+    job.output_dir = Path(res.output_dir).absolute()
     return JobResult(job, "done", cor=float(res.cor), slices=len(res.files),
                      seconds=time.perf_counter() - t0, detail={"kept_slices": res.skipped})
 

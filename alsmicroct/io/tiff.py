@@ -2,7 +2,7 @@
 
 Every TIFF the package writes goes through :func:`write_tiff_atomic`: the image is
 written under a hidden temporary name in the destination folder
-(``.<name>.tmp-<pid>``), flushed and ``fsync``-ed, then renamed onto the final name with
+(``.<name>.tmp-<pid>-<thread>``), flushed and ``fsync``-ed, then renamed onto the final name with
 :func:`os.replace`. A crash or an exception during the write therefore never leaves a
 file under the final name that looks finished; at worst a hidden ``.tmp-`` file remains
 (it does not match ``*.tif``/``*.tiff`` listings).
@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -84,11 +85,11 @@ def temporary_path(path: str | os.PathLike) -> Path:
     Returns
     -------
     pathlib.Path
-        ``<folder>/.<name>.tmp-<pid>`` in the same folder (same file system, so the
-        final :func:`os.replace` is atomic).
+        ``<folder>/.<name>.tmp-<pid>-<thread>`` in the same folder (same file system,
+        so the final :func:`os.replace` is atomic; unique per process and thread).
     """
     p = Path(path)
-    return p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    return p.with_name(f".{p.name}.tmp-{os.getpid()}-{threading.get_ident()}")
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -116,7 +116,9 @@ def find_center(scan, plan: ReconPlan, method: str | None = None) -> float:
         sino = preprocessed_sinogram(scan, plan, _default_row(plan, p.voInd))
         within = np.abs(plan.theta - plan.theta[0]) <= math.pi + 1e-6   # first 180 deg (monotonic list)
         n180 = max(int(within.sum()), 2)
-        cor = engine.find_center_vo(sino[:n180], smin=p.voSMin, smax=p.voSMax, srad=p.voSRad, step=p.voStep,
+        half = sino.shape[1] // 2 - 2  # keep the coarse search on the detector for narrow rows
+        cor = engine.find_center_vo(sino[:n180], smin=max(p.voSMin, -half), smax=min(p.voSMax, half),
+                                    srad=p.voSRad, step=p.voStep,
                                     ratio=p.voRatio, drop=p.voDrop)
     elif method == "nm":
         sino = preprocessed_sinogram(scan, plan, _default_row(plan, p.nmInd))

@@ -87,19 +87,21 @@ def _stripe_fw(block: Block, plan: ReconPlan) -> np.ndarray:
     from ..prep import remove_stripe_fw
 
     p = plan.params
-    return remove_stripe_fw(block.data, level=p.ringLevel, wname=p.ringWavelet, sigma=p.ringSigma, pad=True)
+    return remove_stripe_fw(block.data, level=p.ringLevel, wname=p.ringWavelet, sigma=p.ringSigma, pad=True,
+                            num_threads=p.num_threads)
 
 
 def _stripe_ti(block: Block, plan: ReconPlan) -> np.ndarray:
     from ..prep import remove_stripe_ti
 
-    return remove_stripe_ti(block.data, nblock=plan.params.ringNBlock, alpha=plan.params.ringAlpha)
+    p = plan.params
+    return remove_stripe_ti(block.data, nblock=p.ringNBlock, alpha=p.ringAlpha, num_threads=p.num_threads)
 
 
 def _stripe_sf(block: Block, plan: ReconPlan) -> np.ndarray:
     from ..prep import remove_stripe_sf
 
-    return remove_stripe_sf(block.data, size=plan.params.ringSize)
+    return remove_stripe_sf(block.data, size=plan.params.ringSize, num_threads=plan.params.num_threads)
 
 
 def _tilt_center(plan: ReconPlan) -> tuple[float, float]:

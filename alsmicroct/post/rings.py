@@ -4,30 +4,45 @@ Same parameters and meaning as TomoPy's ``misc.corr.remove_ring`` (J. Blair's
 algorithm, 2015), re-implemented here with numba. For each slice:
 
 1. **Polar transform.** The slice is resampled on a polar grid centred on
-   ``(center_x, center_y)``: ``nr`` radii ``r = 0 .. nr-1`` pixels, where ``nr`` is the
+   ``(center_x, center_y)``: radii up to ``nr - 1`` pixels, where ``nr`` is the
    whole-pixel distance from the centre to the nearest image edge, and
    ``nth = round(2 pi nr)`` angles ``theta_i = (i + 1/2) 2 pi / nth`` (one pixel of arc at
-   the outer radius). TomoPy samples the nearest pixel; here the samples are bilinear,
-   which avoids aliasing at large radii. Values are clipped to
-   ``[thresh_min, thresh_max]`` (image units), so bright and dark objects do not bias the
-   estimate.
-2. **Radial median.** Each angular line is median-filtered along the radius with a
-   window half-width of ``m // 3``, ``2 m // 3`` and ``m`` pixels in the inner, middle and
-   outer third of the radii, ``m = 2 rwidth + 1`` (TomoPy's sizes). Near ``r = 0`` the
-   window continues through the centre onto the opposite angle (as TomoPy); at the outer
-   edge it is reflected (TomoPy pads with zeros there, which biases the outer median).
-3. **Difference and threshold.** ``d = clipped - median`` holds rings plus noise and
+   the outer radius). Like TomoPy each polar sample takes its nearest pixel, but radii are
+   sampled every half pixel (TomoPy: every pixel), which halves the radial blur of the
+   ring estimate. Values are clipped to ``[thresh_min, thresh_max]`` (image units), so
+   bright and dark objects do not bias the estimate.
+2. **Radial baseline.** Each angular line (at whole-pixel radii) is median-filtered along
+   the radius with a window half-width ``k`` of ``m // 3``, ``2 m // 3`` and ``m`` pixels
+   in the inner, middle and outer third of the radii, ``m = 2 rwidth + 1`` (TomoPy's
+   sizes). Near ``r = 0`` the window continues through the centre onto the opposite
+   angle (as TomoPy); at the outer edge it is truncated (TomoPy pads with zeros, which
+   biases the outer baseline). Unlike TomoPy's centred median, the baseline is
+   *edge-preserving*: the medians of ``[r - k, r]`` and ``[r, r + k]`` are averaged where
+   they agree within 3 sigma of the noise (estimated from their interquartile ranges);
+   otherwise the one from the window that does not straddle an edge (smaller
+   interquartile range) is used. A centred median is biased by up to ~2 noise sigma
+   next to a concentric edge (e.g. a sample container wall) and turns it into a false
+   ring; this version does not. The baseline is linearly interpolated to the
+   half-pixel radii.
+3. **Difference and threshold.** ``d = clipped - baseline`` holds rings plus noise and
    features; samples with ``|d| > thresh`` are taken for real structure and excluded.
 4. **Azimuthal mean.** ``d`` is averaged along the angle over a window of half-width
-   ``ceil(nth / 360) * theta_min`` rows (about ``theta_min`` degrees either side), again
-   with 1/3 and 2/3 of it in the inner and middle thirds. ``int_mode="WRAP"`` wraps at
-   0/360 degrees, ``"REFLECT"`` reflects at 0 and 180 degrees (each half on its own).
-   The mean is taken over the kept samples only (TomoPy divides by the full window
-   length, which shrinks the estimate next to excluded samples); where a sample was
-   excluded the ring estimate is 0 (as TomoPy).
-5. **Back to Cartesian and subtract.** The ring image is interpolated bilinearly at
-   each pixel within radius ``nr - 1`` (pixels further out are left unchanged) and
-   subtracted from the slice.
+   ``ceil(nth / 360) * theta_min`` rows (about ``theta_min`` degrees either side), with
+   1/3 and 2/3 of it in the inner and middle thirds (TomoPy's sizes).
+   ``int_mode="WRAP"`` wraps at 0/360 degrees, ``"REFLECT"`` reflects at 0 and 180
+   degrees (each half on its own). The mean is taken over the kept samples only (TomoPy
+   divides by the full window length, which shrinks the estimate next to excluded
+   samples); where a sample was excluded the ring estimate is 0 (as TomoPy).
+5. **Back to Cartesian and subtract.** The ring image is interpolated bilinearly (angle,
+   radius) at each pixel within radius ``nr - 1`` (pixels further out are left
+   unchanged) and subtracted from the slice.
+
+Measured (``tests/test_post_rings.py``, 384 x 384 slice with a cylinder, inclusions,
+noise sigma 0.05 and five 0.1-high rings of sigma 0.8 px): ring content (RMS of the
+azimuthal mean of the error) lowered 3.5x; a ring-free slice is changed by 0.006 RMS
+(0.12 noise sigma). Speed (``benchmarks/bench_post.py``, 2 shared cores): about the
+time of a 3 x 3 ``scipy.ndimage.median_filter`` of the same slice, 0.47 s per
+2048 x 2048 slice in a loaded run (TomoPy: 0.77 s).
 
 All thresholds are in the units of the slice (e.g. 1/cm), radii in pixels, angles in
 degrees. Inputs are not modified.

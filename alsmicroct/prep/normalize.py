@@ -153,7 +153,7 @@ def _denominators(flat_means: np.ndarray, dark: np.ndarray) -> np.ndarray:
     den = flat_means - dark[np.newaxis]
     nbad = int(np.count_nonzero(~(den >= DENOMINATOR_FLOOR)))
     if nbad:
-        logger.warning(
+        logger.info(
             "%d flat-field pixels have flat - dark < %g counts; their denominator is "
             "clipped to %g", nbad, DENOMINATOR_FLOOR, DENOMINATOR_FLOOR,
         )
@@ -202,7 +202,7 @@ def normalize(proj, flats, darks, *, cutoff: float | None = None) -> np.ndarray:
     -----
     Where ``mean(flat) - mean(dark)`` is below :data:`DENOMINATOR_FLOOR` (1e-6 counts;
     dead or saturated pixels) the denominator is clipped to that value, as TomoPy does,
-    so the output stays finite; a warning gives the number of such pixels.
+    so the output stays finite; an INFO log record gives the number of such pixels.
 
     Raises
     ------

@@ -14,6 +14,9 @@ the median of an even window (the upper of the two middle values) are those of
 :func:`scipy.ndimage.median_filter`, so ``size`` has the same meaning as in TomoPy's
 ``remove_outlier``/``remove_outlier1d``.
 
+NaN values are left out of the median windows and are themselves replaced by the
+median of the finite values around them.
+
 Speed: a value can only be an outlier if it differs from the window minimum (or
 maximum) by ``dif`` or more, so on smooth data almost every pixel is settled by a
 min/max scan; for the others, counting the window values that differ from it by
@@ -89,61 +92,75 @@ def _select(buf, n, k):
     return buf[k]
 
 
+@numba.njit(cache=True)
+def _decide(v, buf, nf, dif, both_sides):
+    """Value to write for ``v`` given the ``nf`` finite values ``buf[:nf]`` of its window.
+
+    The median ``m`` (rank ``nf // 2``) satisfies ``v - m >= dif`` iff more than
+    ``nf // 2`` window values ``w`` satisfy ``v - w >= dif`` (and ``m - v >= dif`` iff at
+    least ``nf - nf // 2`` satisfy ``w - v >= dif``), so counting decides without
+    sorting; the median itself is only selected for values that are replaced. A NaN
+    ``v`` is always replaced (when its window holds a finite value).
+    """
+    if nf == 0:
+        return v
+    rank = nf // 2
+    if v != v:
+        return _select(buf, nf, rank)
+    nlow = 0
+    nhigh = 0
+    for o in range(nf):
+        if v - buf[o] >= dif:
+            nlow += 1
+        elif buf[o] - v >= dif:
+            nhigh += 1
+    if nlow > rank or (both_sides and nhigh >= nf - rank):
+        return _select(buf, nf, rank)
+    return v
+
+
 @numba.njit(parallel=True, cache=True)
 def _outlier_1d_kernel(data, dif, size, out):
     nang, nrow, ncol = data.shape
     before = size // 2
-    rank = size // 2
     for idx in numba.prange(nrow * nang):
         r = idx // nang
         a = idx - r * nang
         buf = np.empty(size, dtype=np.float32)
         for c in range(ncol):
             v = data[a, r, c]
-            lo = v
-            hi = v
+            lo = np.inf
+            hi = -np.inf
+            nf = 0
             for o in range(size):
                 w = data[_reflect(a - before + o, nang), r, c]
-                buf[o] = w
-                if w < lo:
-                    lo = w
-                if w > hi:
-                    hi = w
-            # |v - median| < dif is certain when the whole window spans less than dif
-            if hi - lo < dif:
+                if w == w:  # NaN values are left out of the window
+                    buf[nf] = w
+                    nf += 1
+                    lo = min(lo, w)
+                    hi = max(hi, w)
+            # v lies in its own window: |v - median| < dif is certain when the whole
+            # window spans less than dif
+            if v == v and hi - lo < dif:
                 out[a, r, c] = v
-                continue
-            # the median m satisfies v - m >= dif (m - v >= dif) iff more than `rank`
-            # (at least size - rank) window values do: counting decides without sorting
-            nlow = 0
-            nhigh = 0
-            for o in range(size):
-                if v - buf[o] >= dif:
-                    nlow += 1
-                elif buf[o] - v >= dif:
-                    nhigh += 1
-            if nlow > rank or nhigh >= size - rank:
-                out[a, r, c] = _select(buf, size, rank)
             else:
-                out[a, r, c] = v
+                out[a, r, c] = _decide(v, buf, nf, dif, True)
 
 
 @numba.njit(parallel=True, cache=True)
 def _outlier_2d_kernel(data, dif, size, out):
     nang, nrow, ncol = data.shape
     before = size // 2
-    n = size * size
-    rank = n // 2
     for idx in numba.prange(nang * nrow):
         a = idx // nrow
         r = idx - a * nrow
-        buf = np.empty(n, dtype=np.float32)
+        buf = np.empty(size * size, dtype=np.float32)
         rows = np.empty(size, dtype=np.int64)
         for o in range(size):
             rows[o] = _reflect(r - before + o, nrow)
-        # minimum over the window rows, column by column (contiguous reads)
-        colmin = data[a, rows[0], :].copy()
-        for o in range(1, size):
+        # minimum of the finite values over the window rows, column by column
+        colmin = np.full(ncol, np.inf, dtype=np.float32)
+        for o in range(size):
             for c in range(ncol):
                 w = data[a, rows[o], c]
                 if w < colmin[c]:
@@ -151,26 +168,21 @@ def _outlier_2d_kernel(data, dif, size, out):
         for c in range(ncol):
             v = data[a, r, c]
             # the median is >= the window minimum: v - min < dif settles "not bright"
-            lo = v
+            lo = np.float32(np.inf)
             for oc in range(size):
-                w = colmin[_reflect(c - before + oc, ncol)]
-                if w < lo:
-                    lo = w
+                lo = min(lo, colmin[_reflect(c - before + oc, ncol)])
             if v - lo < dif:
                 out[a, r, c] = v
                 continue
-            k = 0
-            nlow = 0
+            nf = 0
             for oc in range(size):
                 cc = _reflect(c - before + oc, ncol)
                 for orow in range(size):
                     w = data[a, rows[orow], cc]
-                    buf[k] = w
-                    k += 1
-                    if v - w >= dif:
-                        nlow += 1
-            # v - median >= dif iff more than `rank` window values w have v - w >= dif
-            out[a, r, c] = _select(buf, n, rank) if nlow > rank else v
+                    if w == w:
+                        buf[nf] = w
+                        nf += 1
+            out[a, r, c] = _decide(v, buf, nf, dif, False)
 
 
 def _prepare(data, dif, size):
@@ -187,7 +199,8 @@ def remove_outlier_1d(data, *, dif: float, size: int = 3) -> np.ndarray:
     ``data[i - size//2 : i - size//2 + size, row, column]`` (mirror-reflected at the
     first and last projections) is computed; where ``|data - m| >= dif`` the value is
     replaced by ``m``. Catches bright zingers and dark dropouts that last fewer than
-    ``size // 2 + 1`` projections. This is a sinogram step: results do not depend on
+    ``size // 2 + 1`` projections; NaN values are replaced by the median of the finite
+    values of their window. This is a sinogram step: results do not depend on
     how rows are chunked, but all projections must be present.
 
     Parameters
@@ -220,7 +233,8 @@ def remove_outlier_2d(data, *, dif: float, size: int = 3) -> np.ndarray:
 
     For every projection the median ``m`` of the ``size x size`` neighbourhood of each
     pixel (mirror-reflected at the image borders) is computed; where
-    ``data - m >= dif`` the pixel is replaced by ``m``. Dark pixels are left alone. This
+    ``data - m >= dif`` the pixel is replaced by ``m``. Dark pixels are left alone; NaN
+    pixels are replaced by the median of the finite values around them. This
     is a projection step: projections are independent, but all rows of a projection
     must be present.
 

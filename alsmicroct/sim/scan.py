@@ -102,7 +102,8 @@ class ScanConfig:
     peak_attenuation : float, "auto" or None
         Largest line integral in the scan (attenuation scaled to it); "auto": 1.5 (about
         22 % transmission), or 0.05 with phase contrast (a weakly absorbing sample, phase
-        up to ``0.025 * delta_beta`` rad); None keeps the phantom's own values.
+        up to ``0.025 * delta_beta`` rad), and a given :class:`Phantom` unchanged; None
+        keeps the phantom's own values.
     sample_radius_mm : float or None
         Sample radius; default 90 % of the field of view around the axis.
     truth_size : int or None
@@ -289,11 +290,15 @@ class _Model:
         else:
             if cfg.sample_radius_mm is not None:
                 radius_cm = float(cfg.sample_radius_mm) / 10.0
-            tilt_reach = abs(math.sin(math.radians(cfg.tilt_deg))) * cfg.nrays / 2
+            # populated slab: the rows plus what a tilt reaches (the same sample for any
+            # tilt up to 2.8 deg, so tilted and straight scans can be compared)
+            tilt_reach = max(abs(math.sin(math.radians(cfg.tilt_deg))), 0.05) * cfg.nrays / 2
             half_h = (cfg.nslices / 2 + 2 + tilt_reach) * self.pxsize_cm
             ph = make_phantom(cfg.phantom, radius_cm, half_height_cm=half_h, seed=cfg.seed)
         target = cfg.peak_attenuation
-        if target == "auto":
+        if target == "auto" and isinstance(cfg.phantom, Phantom):
+            target = None  # a given Phantom keeps its own attenuation
+        elif target == "auto":
             target = 1.5 if cfg.delta_beta is None else 0.05
         if target is not None:
             rows = np.unique(
