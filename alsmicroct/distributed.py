@@ -41,6 +41,7 @@ import os
 import socket
 import sys
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -84,6 +85,17 @@ class DistributedBatchError(ReconstructionError):
 
 
 # ============================================================================ Dask
+def _require(module: str) -> Any:
+    """Import ``module`` (dask, distributed, dask_jobqueue) or say how to install it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ParameterError(f"{module} is needed for Dask runs ({exc}); install it with "
+                             "pip install 'alsmicroct[distributed]'") from exc
+
+
 def _process_block(plan: Any, skip_rows: frozenset[int], start: int, end: int) -> tuple[int, int, dict[str, float], str]:
     """Worker side: reconstruct and write ``plan.rows[start:end]``; returns the stage timings."""
     from .pipeline.runner import Runner
@@ -124,8 +136,7 @@ def run_on_client(client: Any, runner: Any, *, retries: int = 1) -> list[Path]:
         The first error raised by a worker, as raised (``ReconstructionError`` wrapping
         anything that is not an ``AlsMicroCTError``); the remaining blocks are cancelled.
     """
-    from distributed import as_completed
-
+    as_completed = _require("distributed").as_completed
     plan = runner.plan
     files = [plan.slice_path(int(r)) for r in plan.rows]
     skip = frozenset(int(r) for r in runner.skip_rows)
@@ -133,16 +144,23 @@ def run_on_client(client: Any, runner: Any, *, retries: int = 1) -> list[Path]:
     if not blocks:
         logger.info("all %d slices of %s already complete", plan.rows.size, plan.path.name)
         return files
+    plan.output_dir.mkdir(parents=True, exist_ok=True)
     try:
         if runner.proj_steps:
             runner.prepare_store()
-        nworkers = len(client.scheduler_info().get("workers", {}))
-        logger.info("%s: %d blocks of <= %d rows on %d Dask worker(s) (%s)", plan.path.name, len(blocks),
-                    plan.params.chunk_sino, nworkers, getattr(client, "dashboard_link", ""))
+        workers = client.scheduler_info().get("workers", {})
+        logger.info("%s: %d blocks of <= %d rows on %d Dask worker(s) %s", plan.path.name, len(blocks),
+                    plan.params.chunk_sino, len(workers), getattr(client, "dashboard_link", ""))
+        if plan.params.num_threads is None and len(workers) > 1:
+            logger.info("num_threads=None: the engine of every worker uses all the cores it sees; set "
+                        "num_threads to the threads per worker to avoid oversubscription")
         remote_plan = client.scatter(plan, broadcast=True, hash=False)
-        futures = [client.submit(_process_block, remote_plan, skip.intersection(int(r) for r in plan.rows[a:b]), a, b, pure=False, retries=retries,
-                                 key=f"alsmicroct-{plan.prefix}-{a:06d}-{b:06d}-{os.getpid()}-{time.time_ns()}")
-                   for a, b in blocks]
+        token = uuid.uuid4().hex[:8]
+        futures = []
+        for a, b in blocks:
+            kept = skip.intersection(int(r) for r in plan.rows[a:b])
+            futures.append(client.submit(_process_block, remote_plan, kept, a, b, pure=False, retries=retries,
+                                         key=f"alsmicroct-{plan.prefix}-rows{a}-{b}-{token}"))
         _gather_blocks(futures, as_completed(futures), runner, len(blocks))
     finally:
         if runner.proj_steps:
@@ -208,23 +226,19 @@ def make_cluster(kind: str = "local", *, n_workers: int = 2, threads_per_worker:
         raise ParameterError(f"n_workers={n_workers}, threads_per_worker={threads_per_worker}: expected >= 1")
     threads = str(threads_per_worker)
     if kind == "local":
-        import dask
-        from distributed import LocalCluster
-
+        dask = _require("dask")
         environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
         environ.update(dict.fromkeys(_THREAD_VARIABLES, threads))
         with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-            return LocalCluster(**{"n_workers": n_workers, "threads_per_worker": threads_per_worker,
+            return _require("distributed").LocalCluster(**{"n_workers": n_workers, "threads_per_worker": threads_per_worker,
                                    "processes": True, "dashboard_address": ":0", **options})
     if kind == "slurm":
-        from dask_jobqueue import SLURMCluster
-
         prologue = [f"export {name}={threads}" for name in _THREAD_VARIABLES]
         prologue.append("export HDF5_USE_FILE_LOCKING=FALSE")
         settings = {"cores": threads_per_worker, "processes": 1, "memory": "4GB", "python": sys.executable,
                     **options}
         settings["job_script_prologue"] = [*prologue, *settings.get("job_script_prologue", [])]
-        cluster = SLURMCluster(**settings)
+        cluster = _require("dask_jobqueue").SLURMCluster(**settings)
         logger.debug("SLURM worker job script:\n%s", cluster.job_script())
         cluster.scale(n_workers)
         return cluster
@@ -294,12 +308,10 @@ def recon_distributed(filenames_or_list: Any, inputPath: str | os.PathLike = "./
     entries = _scan_entries(filenames_or_list)
     with contextlib.ExitStack() as stack:
         if client is None:
-            from distributed import Client
-
             started = stack.enter_context(make_cluster(cluster, n_workers=n_workers,
                                                        threads_per_worker=threads_per_worker,
                                                        **dict(cluster_options or {})))
-            client = stack.enter_context(Client(started))
+            client = stack.enter_context(_require("distributed").Client(started))
             client.wait_for_workers(1, timeout=worker_timeout)
 
         def one(entry: tuple[str, dict[str, Any]]) -> Any:
@@ -324,12 +336,18 @@ def recon_distributed(filenames_or_list: Any, inputPath: str | os.PathLike = "./
 
 
 # ================================================================= SLURM row split
-def split_rows(nrows: int, nparts: int) -> list[tuple[int, int]]:
-    """Split ``range(nrows)`` into ``min(nparts, nrows)`` contiguous, balanced ``[start, end)``."""
-    if nrows < 1 or nparts < 1:
-        raise ParameterError(f"split_rows({nrows}, {nparts}): expected at least one row and one part")
-    n = min(nparts, nrows)
-    bounds = [nrows * k // n for k in range(n + 1)]
+def split_rows(nrows: int, nparts: int, *, unit: int = 1) -> list[tuple[int, int]]:
+    """Split ``range(nrows)`` into contiguous, balanced ``[start, end)`` ranges of whole units.
+
+    Every range starts at a multiple of ``unit`` (the last unit may be short); there are
+    ``min(nparts, ceil(nrows / unit))`` ranges.
+    """
+    if nrows < 1 or nparts < 1 or unit < 1:
+        raise ParameterError(f"split_rows({nrows}, {nparts}, unit={unit}): expected at least one row, "
+                             "one part and a unit >= 1")
+    nunits = -(-nrows // unit)
+    n = min(nparts, nunits)
+    bounds = [min(nrows, (nunits * k // n) * unit) for k in range(n + 1)]
     return list(itertools.pairwise(bounds))
 
 
@@ -357,11 +375,20 @@ def plan_scan(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", 
     return plan
 
 
+def _part_ranges(plan: Any, nparts: int) -> list[tuple[int, int]]:
+    """Row-index ranges of the parts: whole ``chunk_sino`` blocks, as a single run cuts them.
+
+    A part's blocks are then exactly the blocks of a single-process run (gridrec pairs
+    the rows of a block, so block boundaries show in the last bits of the result).
+    """
+    return split_rows(plan.rows.size, nparts, unit=plan.params.chunk_sino)
+
+
 def _part_rows(plan: Any, part: int, nparts: int) -> tuple[int, int, int] | None:
-    """``sinoused`` of part ``part`` (1-based), None when the scan has fewer rows than parts."""
+    """``sinoused`` of part ``part`` (1-based), None when the scan has fewer blocks than parts."""
     if not 1 <= part <= nparts:
         raise ParameterError(f"part {part} of {nparts}: expected 1 <= part <= parts")
-    ranges = split_rows(plan.rows.size, nparts)
+    ranges = _part_ranges(plan, nparts)
     if part > len(ranges):
         return None
     a, b = ranges[part - 1]
@@ -382,7 +409,8 @@ def recon_part(filename: str | os.PathLike, part: int, nparts: int, inputPath: s
     The centre is resolved on the whole scan (as a single ``recon()`` run does), the part
     is reconstructed by ``recon()`` with ``provenance_name=part_provenance_name(...)``;
     then, with ``merge``, the part that finds all parts complete merges them
-    (:func:`merge_parts`). Results equal a single-process run, except with
+    (:func:`merge_parts`). Parts are made of whole ``chunk_sino`` blocks, so at most
+    ``ceil(rows / chunk_sino)`` parts get rows. Results equal a single-process run, except with
     ``doBilateralFilter`` (a 3-D filter: slices within ``bilateral_srad`` of a part
     boundary only see their own part) and at the edges of a projection step's margin.
 
@@ -401,10 +429,10 @@ def recon_part(filename: str | os.PathLike, part: int, nparts: int, inputPath: s
 
     plan = plan_scan(filename, inputPath, **keywords)
     rows = _part_rows(plan, part, nparts)
-    nparts = min(nparts, plan.rows.size)
+    nparts = len(_part_ranges(plan, nparts))
     if rows is None:
-        logger.info("%s: %d rows for more parts than rows; part %d has nothing to do",
-                    plan.path.name, plan.rows.size, part)
+        logger.info("%s: %d rows make only %d blocks of chunk_sino=%d rows; part %d has nothing to do",
+                    plan.path.name, plan.rows.size, nparts, plan.params.chunk_sino, part)
         return None
     if plan.params.doBilateralFilter:
         logger.warning("%s: doBilateralFilter filters across slices; slices near part boundaries differ "
@@ -481,7 +509,7 @@ def merge_parts(filename: str | os.PathLike, nparts: int, inputPath: str | os.Pa
         Naming the missing or unfinished parts, or the number of missing slices.
     """
     plan = plan_scan(filename, inputPath, **keywords)
-    return _merge_plan(plan, min(nparts, plan.rows.size), quicklook=quicklook)
+    return _merge_plan(plan, len(_part_ranges(plan, nparts)), quicklook=quicklook)
 
 
 def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:

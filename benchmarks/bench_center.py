@@ -38,8 +38,13 @@ def bench(n: int, skip_nm: bool) -> None:
     # 0/180 degree projections of an n-row object whose slices change with the row
     pair = np.array([0.0, np.pi])
     rows = [
-        ellipse_sinogram(_phantom(n, 0.6 + 0.4 * np.sin(np.pi * (k + 1) / (n + 1))), pair, n,
-                         center=center, subsamples=1)
+        ellipse_sinogram(
+            _phantom(n, 0.6 + 0.4 * np.sin(np.pi * (k + 1) / (n + 1))),
+            pair,
+            n,
+            center=center,
+            subsamples=1,
+        )
         for k in range(n)
     ]
     proj = np.exp(-np.stack(rows, axis=1)) + rng.normal(0.0, 0.01, (2, n, n))

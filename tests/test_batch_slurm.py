@@ -56,8 +56,8 @@ def _env() -> dict[str, str]:
     return {**os.environ, "ALSMICROCT_PYTHON": sys.executable}
 
 
-def _sbatch(args: list[str], cwd: Path) -> str:
-    out = subprocess.run(["sbatch", "--parsable", f"--chdir={cwd}", *args], cwd=cwd, env=_env(),
+def _sbatch(args: list[str], cwd: Path, **env: str) -> str:
+    out = subprocess.run(["sbatch", "--parsable", f"--chdir={cwd}", *args], cwd=cwd, env={**_env(), **env},
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, f"sbatch {args} failed: {out.stderr}"
     return out.stdout.strip().split(";")[0]
@@ -152,6 +152,17 @@ def test_row_split_over_three_tasks(slurm, work):
     assert {p["slurm"]["slurm_array_job_id"] for p in parts} == {job}
     assert (out / "scan1_quicklook.png").is_file()
 
+    # part 2 lost a slice: rerun that part alone; it alone is recomputed, the merge redone
+    mtimes = {f: f.stat().st_mtime_ns for f in files}
+    files[3].unlink()
+    again = _sbatch(["--array=2", str(BATCH / "recon_slices.slurm"), "scan1.h5", "cfg.toml", "--output-dir", "split"],
+                    folder, ALSMICROCT_PARTS="3")
+    assert _wait(again, 1) == {2: ("COMPLETED", "0:0")}
+    assert {f: f.stat().st_mtime_ns for f in files if f != files[3]} == {f: t for f, t in mtimes.items() if f != files[3]}
+    np.testing.assert_array_equal(_stack(files), _stack(ref["scan1"].files))
+    merged = read_provenance(out)
+    assert merged["status"] == "complete" and merged["parts"][1]["slurm"]["slurm_array_job_id"] == again
+
 
 def test_dask_slurm_cluster_two_workers(slurm, work):
     pytest.importorskip("dask_jobqueue")
@@ -169,3 +180,24 @@ def test_dask_slurm_cluster_two_workers(slurm, work):
         res = recon("scan0.h5", folder, outputPath=str(folder / "dask"), client=client, quicklook=False, **KW)
     np.testing.assert_array_equal(_stack(res.files), _stack(ref["scan0"].files))
     assert res.timings["reconstruct"] > 0
+
+
+def test_row_split_merged_by_dependent_job(slurm, work):
+    """The documented alternative: tasks with --no-merge, then an afterok job merges."""
+    from alsmicroct.pipeline.provenance import read_provenance
+
+    folder, ref = work
+    job = _sbatch(["--array=1-2", str(BATCH / "recon_slices.slurm"), "scan0.h5", "cfg.toml", "--output-dir", "dep",
+                   "--no-merge"], folder)
+    merge = f"{sys.executable} -m alsmicroct.distributed merge scan0.h5 --parts 2 --config cfg.toml --output-dir dep"
+    dependent = _sbatch([f"--dependency=afterok:{job}", "-o", "merge_%j.log", "--wrap", merge], folder)
+    assert _wait(job, 2) == {1: ("COMPLETED", "0:0"), 2: ("COMPLETED", "0:0")}
+    deadline = time.monotonic() + 60
+    while subprocess.run(["squeue", "-h", "-j", dependent], capture_output=True, text=True).stdout.strip():
+        assert time.monotonic() < deadline, "merge job still queued"
+        time.sleep(1.0)
+    record = read_provenance(folder / "dep" / "recscan0")
+    assert record is not None and record["status"] == "complete", (folder / f"merge_{dependent}.log").read_text()
+    assert [p["index"] for p in record["parts"]] == [1, 2]
+    np.testing.assert_array_equal(_stack(sorted((folder / "dep" / "recscan0").glob("*.tiff"))),
+                                  _stack(ref["scan0"].files))

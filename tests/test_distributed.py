@@ -69,6 +69,9 @@ def test_split_rows_balanced_and_capped():
 
     assert split_rows(10, 3) == [(0, 3), (3, 6), (6, 10)]
     assert split_rows(2, 5) == [(0, 1), (1, 2)]
+    assert split_rows(10, 3, unit=4) == [(0, 4), (4, 8), (8, 10)]
+    assert split_rows(10, 2, unit=4) == [(0, 4), (4, 10)]
+    assert split_rows(6, 5, unit=2) == [(0, 2), (2, 4), (4, 6)]
     assert part_provenance_name(2, 3) == "recon_parameters.part002of003.json"
     with pytest.raises(ParameterError):
         split_rows(0, 2)
@@ -91,6 +94,18 @@ def test_recon_with_client_identical_and_resumes(raw, reference, client, tmp_pat
     assert again.skipped == 5 and res.files[0].is_file()
     assert {f: f.stat().st_mtime_ns for f in res.files[1:]} == kept
     np.testing.assert_array_equal(_stack(again.files), _stack(ref.files))
+
+
+def test_client_with_projection_steps_and_3d_filter(raw, client, tmp_path):
+    """Phase retrieval (pre-passes into a local store read by the workers) and the bilateral filter."""
+    from alsmicroct.reconstruction import recon
+
+    kw = dict(COMMON, doPhaseRetrieval=True, propagation_dist=10.0, kev=20.0, doBilateralFilter=True,
+              castTo8bit=True)
+    ref = recon("scan0.h5", raw, outputPath=str(tmp_path / "one"), **kw)
+    res = recon("scan0.h5", raw, outputPath=str(tmp_path / "dask"), client=client, **kw)
+    np.testing.assert_array_equal(_stack(res.files), _stack(ref.files))
+    assert not list(res.output_dir.glob(".*work*"))          # the temporary store is gone
 
 
 def test_recon_distributed_list_with_overrides(raw, reference, client, tmp_path):
@@ -129,11 +144,14 @@ def test_worker_error_is_raised_as_is(raw, client, tmp_path):
         run_on_client(client, Runner(plan), retries=0)
 
 
-def test_bad_cluster_kind():
+def test_bad_cluster_kind_and_missing_package(monkeypatch):
     from alsmicroct.distributed import make_cluster, recon_distributed
 
     with pytest.raises(ParameterError, match="cluster='pbs'"):
         make_cluster("pbs")
+    monkeypatch.setitem(sys.modules, "dask_jobqueue", None)
+    with pytest.raises(ParameterError, match=r"pip install 'alsmicroct\[distributed\]'"):
+        make_cluster("slurm")
     with pytest.raises(ParameterError, match="expected a raw file"):
         recon_distributed([], client=object())
 
@@ -168,13 +186,13 @@ def test_parts_merge_like_a_single_run(raw, reference, tmp_path):
     assert [f.stat().st_mtime_ns for f in files] == mtimes
 
 
-def test_more_parts_than_rows(raw, tmp_path):
+def test_more_parts_than_blocks(raw, tmp_path):
     from alsmicroct.distributed import main
     from alsmicroct.pipeline.provenance import provenance_status
 
     args = ["part", "scan0.h5", "--input-dir", str(raw), "--output-dir", str(tmp_path), "--parts", "9",
-            "--set", "sinoused=(1,3,1)", "--set", "num_threads=1"]
-    assert main([*args, "--part", "5"]) == 0             # nothing to do: only 2 rows
+            "--set", "sinoused=(1,3,1)", "--set", "num_threads=1", "--set", "chunk_sino=1"]
+    assert main([*args, "--part", "5"]) == 0             # nothing to do: only 2 blocks
     assert main([*args, "--part", "1"]) == 0
     assert main([*args, "--part", "2"]) == 0
     assert provenance_status(tmp_path / "recscan0") == "complete"

@@ -1,6 +1,28 @@
-"""Every legacy processing step inside recon(), on chunks, checked against ground truth."""
+"""Every legacy processing step inside recon(), on chunks, checked against ground truth.
+
+Each artefact test simulates the artefact and an artefact-free twin (same seed: same
+phantom, noise and flats; only the artefact differs), reconstructs both through recon()
+with small row chunks, and measures the step on what it targets:
+
+- zingers and rings: what is left of the artefact, ``rec(artefact scan) - rec(twin)``
+  through the same step (the step's own effect on the object cancels), and PSNR vs truth;
+- tilt and 360 -> 180: PSNR against the truth, next to the PSNR of an ideal scan;
+- phase retrieval: contrast-to-noise ratio between two phantom materials, and the
+  quantitative inversion of the simulator's Fresnel propagation on arrays;
+- beam hardening: cupping of a homogeneous cylinder and distance to the monochromatic
+  reconstruction of the same sample.
+
+Clean-scan losses (PSNR on an artefact-free scan, with vs without the step) are asserted
+per step with the figures measured here. The three stripe filters remove angle-constant
+structure by design, i.e. part of any object that is rotationally symmetric about the
+axis (a core centred on it, a container): they are measured on an off-axis sample, and
+still cost about 1 dB (TI, SF) and 3-6 dB (FW at level 3) on a 64-column scan; the
+implementations match TomoPy's published algorithms to < 0.2 % (FW) and 1e-7 (TI, SF).
+"""
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 import pytest
@@ -8,27 +30,58 @@ import pytest
 from alsmicroct.errors import ParameterError
 from alsmicroct.io.tiff import read_tiff
 from alsmicroct.reconstruction import recon
-from alsmicroct.sim import simulate_scan
+from alsmicroct.sim import Phantom, Spectrum, make_phantom, simulate_scan
 
-BASE = dict(phantom="shepp", nangles=181, nslices=6, nrays=64, cor=32.4, seed=5)
+NRAYS = 64
+PXSIZE_CM = 0.000325  # the simulator's default pixel size, cm
+BASE = dict(phantom="shepp", nangles=181, nslices=6, nrays=NRAYS, cor=32.4, seed=5)
+_RUN = itertools.count()
 
 
-def _rec(path, out, **kw):
+def _rec(path, out, chunk_sino=2, **kw):
+    """recon() with row chunks of ``chunk_sino``; returns (slices, ReconResult)."""
     kw.setdefault("doFWringremoval", False)
     kw.setdefault("filter_name", "ramlak")
-    res = recon(path, outputPath=str(out), quicklook=False, resume=False, chunk_sino=2, **kw)
+    res = recon(path, outputPath=str(out / f"run{next(_RUN)}"), quicklook=False, resume=False,
+                chunk_sino=chunk_sino, **kw)
     return np.stack([read_tiff(f) for f in res.files]), res
 
 
-def _rmse(rec, truth, rows=slice(None), frac=0.45):
-    n = truth.shape[-1]
+def _disk(n, frac=0.45):
     yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
-    m = (xx**2 + yy**2) <= (frac * n) ** 2
-    return float(np.sqrt(np.mean((rec[rows][:, m] - truth[rows][:, m]) ** 2)))
+    return (xx**2 + yy**2) <= (frac * n) ** 2
+
+
+def _rmse(rec, ref, rows=slice(None), frac=0.45):
+    m = _disk(ref.shape[-1], frac)
+    return float(np.sqrt(np.mean((rec[rows][:, m] - ref[rows][:, m]) ** 2)))
 
 
 def _psnr(rec, truth, rows=slice(None)):
+    """PSNR (dB) within 45 % of the slice width around the axis, peak = truth maximum."""
     return 20 * np.log10(truth.max() / _rmse(rec, truth, rows))
+
+
+def _ring_content(img, ref, frac=0.45):
+    """Ring metric (1/cm): the part of ``img - ref`` that is constant along circles about
+    the axis (its azimuthal mean in 1-pixel radius bins), RMS over the pixels of the disk
+    of radius ``frac`` times the slice width, i.e. the rings' share of the RMSE."""
+    diff = img - ref
+    n = diff.shape[-1]
+    yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
+    r = np.rint(np.hypot(xx, yy)).astype(int)
+    m = r < int(frac * n)
+    count = np.maximum(np.bincount(r[m]), 1)
+    means = np.array([np.bincount(r[m], weights=s[m]) / count for s in diff])
+    return float(np.sqrt(np.mean(means[:, r[m]] ** 2)))
+
+
+def _off_axis_sample(nrays, seed=5):
+    """A rock core of half the field of view, its centre 40 % of the half-width off the axis."""
+    half = nrays / 2 * PXSIZE_CM
+    p = make_phantom("rock", 0.5 * half, half_height_cm=8 * PXSIZE_CM, seed=seed)
+    return Phantom(p.centers + np.array([0.4 * half, 0.0, 0.0]), p.semi_axes, p.rotations, p.mu,
+                   p.half_heights, "off-axis rock")
 
 
 @pytest.fixture(scope="module")
@@ -37,110 +90,225 @@ def clean(tmp_path_factory):
     return simulate_scan(folder / "clean.h5", **BASE)
 
 
+@pytest.fixture(scope="module")
+def off_axis(tmp_path_factory):
+    """256-column scans of an off-axis core: artefact-free, and its twin with 2 % pixel gain
+    errors (rings); with their plain reconstructions."""
+    folder = tmp_path_factory.mktemp("offaxis")
+    kw = dict(nangles=361, nslices=4, nrays=256, cor=127.8, seed=5, peak_attenuation=1.5,
+              phantom=_off_axis_sample(256))
+    scans = simulate_scan(folder / "clean.h5", **kw), simulate_scan(folder / "rings.h5", rings=0.02, **kw)
+    return scans, [_rec(s.path, folder, chunk_sino=4, cor=kw["cor"])[0] for s in scans]
+
+
+@pytest.mark.parametrize("kw, max_loss_db", [
+    (dict(doOutliers1D=True), 0.1),
+    (dict(doOutliers2D=True, useNormalize_nf=True, doOutliers1D=True), 0.3),
+    (dict(correcttilt=0.0), 0.0),
+], ids=["outliers1D", "outliers2D+nf", "tilt0"])
+def test_step_keeps_a_clean_scan(clean, tmp_path, kw, max_loss_db):
+    truth = clean.volume()
+    ref, _ = _rec(clean.path, tmp_path, cor=clean.cor)
+    rec, _ = _rec(clean.path, tmp_path, cor=clean.cor, **kw)
+    loss = _psnr(ref, truth) - _psnr(rec, truth)
+    print(f"clean-scan loss {kw}: {loss:.2f} dB")
+    assert loss <= max_loss_db + 1e-6, f"{kw}: PSNR loss {loss:.2f} dB on a clean scan"
+
+
 @pytest.mark.parametrize("kw", [
-    dict(doOutliers1D=True), dict(doOutliers2D=True, useNormalize_nf=True, doOutliers1D=True),
-    dict(doTIringremoval=True), dict(doSFringremoval=True), dict(doFWringremoval=True, ringLevel=3),
-    dict(doBeamHardening=True), dict(doPolarRing=True, Rarc=30, Rmaxwidth=10, Rthr=5, Rtmax=5, Rtmin=-5),
+    dict(doBeamHardening=True),
     dict(castTo8bit=True, doBilateralFilter=True, bilateral_srad=1, bilateral_rrad=20, cast8bit_min=-5,
          cast8bit_max=60),
     dict(doPhaseRetrieval=True, propagation_dist=None, kev=None),
-    dict(correcttilt=0.5),
-], ids=lambda kw: "+".join(k for k, v in kw.items() if v is True or k == "correcttilt"))
-def test_each_step_runs_in_recon_and_keeps_a_clean_scan(clean, tmp_path, kw):
-    ref, _ = _rec(clean.path, tmp_path / "ref", cor=clean.cor)
-    rec, res = _rec(clean.path, tmp_path / "step", cor=clean.cor, **kw)
-    assert np.isfinite(rec).all() and rec.shape == ref.shape
-    if rec.dtype == np.float32 and not kw.get("doPhaseRetrieval") and not kw.get("doBeamHardening"):
-        truth = clean.volume()
-        loss = _psnr(ref, truth) - _psnr(rec, truth)
-        print(f"LOSS {kw}: {loss:.2f} dB")
-        assert loss < 1.0, f"{kw}: PSNR loss {loss:.2f} dB on a clean scan"
+], ids=["beam_hardening", "cast8+bilateral", "phase"])
+def test_step_runs_in_recon(clean, tmp_path, kw):
+    ref, _ = _rec(clean.path, tmp_path, cor=clean.cor)
+    rec, _ = _rec(clean.path, tmp_path, cor=clean.cor, **kw)
+    assert rec.shape == ref.shape and np.isfinite(rec).all()
+    assert rec.dtype == (np.uint8 if kw.get("castTo8bit") else np.float32)
+
+
+@pytest.mark.parametrize("kw, rings_left, min_gain_db, max_loss_db", [
+    (dict(doTIringremoval=True), 0.2, 6.0, 0.5),
+    (dict(doSFringremoval=True), 0.4, 5.0, 0.5),
+    (dict(doFWringremoval=True, ringLevel=3, ringSigma=1), 0.3, 5.0, 0.8),
+    (dict(doFWringremoval=True, ringLevel=3), 0.3, 4.5, 2.0),
+    (dict(doPolarRing=True, Rarc=30, Rmaxwidth=10, Rthr=15, Rtmax=150, Rtmin=-30), 0.6, 2.5, 0.5),
+], ids=["TI", "SF", "FW3-sigma1", "FW3-sigma3", "polar"])
+def test_ring_removal_lowers_rings_and_raises_psnr(off_axis, tmp_path, kw, rings_left, min_gain_db,
+                                                   max_loss_db):
+    (clean, ringed), (plain_c, plain_r) = off_axis
+    truth = clean.volume()
+    step_c, _ = _rec(clean.path, tmp_path, chunk_sino=4, cor=clean.cor, **kw)
+    step_r, _ = _rec(ringed.path, tmp_path, chunk_sino=4, cor=clean.cor, **kw)
+    rings_before = _ring_content(plain_r, plain_c)
+    rings_after = _ring_content(step_r, step_c)
+    gain = _psnr(step_r, truth) - _psnr(plain_r, truth)
+    loss = _psnr(plain_c, truth) - _psnr(step_c, truth)
+    print(f"{kw}: rings {rings_before:.2f} -> {rings_after:.2f} 1/cm; PSNR ringed {_psnr(plain_r, truth):.2f} "
+          f"-> {_psnr(step_r, truth):.2f} dB; clean-scan loss {loss:.2f} dB")
+    assert rings_after < rings_left * rings_before
+    assert gain > min_gain_db
+    assert loss < max_loss_db
 
 
 def test_outlier_removal_removes_zingers(tmp_path):
+    twin = simulate_scan(tmp_path / "twin.h5", **BASE)
     scan = simulate_scan(tmp_path / "z.h5", zingers=2e-3, **BASE)
     truth = scan.volume()
-    dirty, _ = _rec(scan.path, tmp_path / "a", cor=scan.cor)
-    fixed, _ = _rec(scan.path, tmp_path / "b", cor=scan.cor, doOutliers2D=True, outlier_diff2D=1000)
-    fixed1d, _ = _rec(scan.path, tmp_path / "c", cor=scan.cor, doOutliers1D=True, outlier_diff1D=1000)
-    assert _rmse(fixed, truth) < 0.8 * _rmse(dirty, truth)
-    assert _rmse(fixed1d, truth) < 0.8 * _rmse(dirty, truth)
-
-
-def test_stripe_removal_lowers_rings(tmp_path):
-    scan = simulate_scan(tmp_path / "r.h5", rings=0.02, **BASE)
-    truth = scan.volume()
-    plain, _ = _rec(scan.path, tmp_path / "a", cor=scan.cor)
-    for kw in (dict(doTIringremoval=True), dict(doSFringremoval=True)):
-        cleaned, _ = _rec(scan.path, tmp_path / "b", cor=scan.cor, **kw)
-        assert _rmse(cleaned, truth) < 0.9 * _rmse(plain, truth), kw
+    ref, _ = _rec(twin.path, tmp_path, cor=scan.cor)
+    dirty, _ = _rec(scan.path, tmp_path, cor=scan.cor)
+    for kw in (dict(doOutliers2D=True, outlier_diff2D=1000), dict(doOutliers1D=True, outlier_diff1D=1000)):
+        fixed, _ = _rec(scan.path, tmp_path, cor=scan.cor, **kw)
+        left = _rmse(fixed, ref) / _rmse(dirty, ref)
+        print(f"{kw}: zinger error left {left:.3f}; PSNR {_psnr(dirty, truth):.2f} -> {_psnr(fixed, truth):.2f} dB "
+              f"(no zingers {_psnr(ref, truth):.2f})")
+        assert left < 0.2
+        assert _psnr(fixed, truth) > _psnr(ref, truth) - 0.5
 
 
 def test_tilt_correction_restores_psnr(tmp_path):
-    kw = dict(BASE, nslices=10)
+    kw = dict(BASE, phantom="rock", nslices=12)
     ideal = simulate_scan(tmp_path / "ideal.h5", **kw)
     tilted = simulate_scan(tmp_path / "tilted.h5", tilt_deg=2.0, **kw)
     truth = ideal.volume()
-    inner = slice(3, 7)
-    a, _ = _rec(ideal.path, tmp_path / "a", cor=ideal.cor)
-    b, _ = _rec(tilted.path, tmp_path / "b", cor=ideal.cor)
-    c, _ = _rec(tilted.path, tmp_path / "c", cor=ideal.cor, correcttilt=2.0)
-    assert _psnr(c, truth, inner) > _psnr(b, truth, inner) + 1.0
-    assert _psnr(c, truth, inner) > _psnr(a, truth, inner) - 1.0
+    inner = slice(3, 9)
+    a, _ = _rec(ideal.path, tmp_path, cor=ideal.cor)
+    b, _ = _rec(tilted.path, tmp_path, cor=ideal.cor)
+    c, _ = _rec(tilted.path, tmp_path, cor=ideal.cor, correcttilt=2.0)
+    pa, pb, pc = (_psnr(x, truth, inner) for x in (a, b, c))
+    print(f"tilt 2 deg: PSNR ideal {pa:.2f}, tilted {pb:.2f}, corrected {pc:.2f} dB")
+    assert pc > pb + 2.0
+    assert pc > pa - 1.0
 
 
-def test_360_to_180_restores_psnr(tmp_path):
-    radius = 0.9 * 56 * 0.00325
-    off = simulate_scan(tmp_path / "off.h5", phantom="shepp", nangles=361, arange=360, nslices=4, nrays=64,
-                        cor=56.0, sample_radius_mm=radius, truth_size=113, seed=2)
-    ideal = simulate_scan(tmp_path / "ideal.h5", phantom="shepp", nangles=181, nslices=4, nrays=113, cor=56.0,
-                          sample_radius_mm=radius, seed=2)
+@pytest.fixture(scope="module")
+def offset_axis(tmp_path_factory):
+    """A 360 deg offset-axis scan (64 columns, axis at column 56) and the ideal 180 deg scan
+    of the same sample on a 113-column detector."""
+    folder = tmp_path_factory.mktemp("360")
+    radius = 0.9 * 56 * PXSIZE_CM * 10
+    common = dict(phantom="shepp", nslices=4, sample_radius_mm=radius, seed=2)
+    off = simulate_scan(folder / "off.h5", nangles=361, arange=360, nrays=64, cor=56.0, truth_size=113, **common)
+    ideal = simulate_scan(folder / "ideal.h5", nangles=181, nrays=113, cor=56.0, **common)
+    return off, ideal
+
+
+def test_360_to_180_restores_psnr(offset_axis, tmp_path):
+    off, ideal = offset_axis
     truth = ideal.volume()
-    a, _ = _rec(ideal.path, tmp_path / "a", cor=56.0)
-    b, res = _rec(off.path, tmp_path / "b", use360to180=True)
-    assert abs(res.cor - 56.0) < 0.5
-    assert b.shape == a.shape
+    a, _ = _rec(ideal.path, tmp_path, cor=56.0)
+    b, res = _rec(off.path, tmp_path, use360to180=True, cor=56.0)
+    assert b.shape == a.shape == truth.shape
+    print(f"360->180: PSNR ideal {_psnr(a, truth):.2f}, stitched {_psnr(b, truth):.2f} dB")
     assert _psnr(b, truth) > _psnr(a, truth) - 1.0
     with pytest.raises(ParameterError, match="360 deg scan"):
-        _rec(ideal.path, tmp_path / "c", use360to180=True)
+        _rec(ideal.path, tmp_path, use360to180=True)
+
+
+def test_360_to_180_finds_the_axis(offset_axis, tmp_path):
+    off, _ = offset_axis
+    _, res = _rec(off.path, tmp_path, use360to180=True, sinoused=(1, 2, 1))
+    print(f"360->180 automatic axis: {res.cor:.2f} (true 56.0)")
+    assert abs(res.cor - 56.0) < 0.5
+
+
+def _two_materials(truth, x):
+    """Contrast-to-noise ratio of ``x`` between the two most common non-zero materials of
+    ``truth`` (masks eroded by one pixel so that edges do not count as noise)."""
+    from scipy import ndimage
+
+    values, counts = np.unique(np.round(truth[truth > 0], 3), return_counts=True)
+    a, b = values[np.argsort(counts)[::-1][:2]]
+    ma = ndimage.binary_erosion(np.isclose(truth, a, atol=1e-3), np.ones((1, 3, 3)))
+    mb = ndimage.binary_erosion(np.isclose(truth, b, atol=1e-3), np.ones((1, 3, 3)))
+    return abs(x[ma].mean() - x[mb].mean()) / np.sqrt(0.5 * (x[ma].var() + x[mb].var()))
 
 
 def test_phase_retrieval_raises_contrast_to_noise(tmp_path):
-    scan = simulate_scan(tmp_path / "p.h5", phantom="shepp", nangles=181, nslices=4, nrays=64, delta_beta=300,
-                         distance_mm=400, pxsize_mm=0.001, seed=1)
+    # 3.25 um pixels, 75 mm, 24 keV, delta/beta 150: Paganin's kernel spans ~2 px
+    delta_beta = 150.0
+    scan = simulate_scan(tmp_path / "p.h5", phantom="shepp", nangles=181, nslices=4, nrays=NRAYS,
+                         delta_beta=delta_beta, distance_mm=75.0, seed=1)
     truth = scan.volume()
-    alpha = 1 / (4 * np.pi**2 * 300)
-    plain, _ = _rec(scan.path, tmp_path / "a", cor=scan.cor)
-    phase, res = _rec(scan.path, tmp_path / "b", cor=scan.cor, doPhaseRetrieval=True, alphaReg=alpha,
-                      propagation_dist=None, kev=None)
+    plain, _ = _rec(scan.path, tmp_path, cor=scan.cor)
+    phase, res = _rec(scan.path, tmp_path, cor=scan.cor, doPhaseRetrieval=True,
+                      alphaReg=1 / (4 * np.pi**2 * delta_beta), propagation_dist=None, kev=None)
     assert res.params.propagation_dist is None
+    m = truth > 0
+    scale = float(np.sum(phase * truth) / np.sum(truth * truth))
+    cnr_plain, cnr_phase = _two_materials(truth, plain), _two_materials(truth, phase)
+    corr_plain, corr_phase = (np.corrcoef(x[m], truth[m])[0, 1] for x in (plain, phase))
+    print(f"phase: CNR {cnr_plain:.2f} -> {cnr_phase:.2f}; correlation {corr_plain:.3f} -> {corr_phase:.3f}; "
+          f"scale {scale:.3f}")
+    assert cnr_phase > 3.0 and cnr_phase > 10 * cnr_plain
+    assert corr_phase > corr_plain + 0.15
+    assert 0.85 < scale < 1.1  # 1/cm: Paganin recovers mu for the right delta/beta
 
-    def corr(x):
-        m = truth > 0
-        return np.corrcoef(x[m], truth[m])[0, 1]
 
-    assert corr(phase) > corr(plain) + 0.05
+def test_retrieve_phase_inverts_fresnel_propagation():
+    """Alone on arrays: -log(retrieve_phase(I)) gives back the line integrals that the
+    simulator propagated (same pixel size, distance and energy units)."""
+    from alsmicroct.prep.phase import alpha_from_delta_beta, retrieve_phase
+    from alsmicroct.sim import fresnel_intensity, project
+
+    px_cm, dist_cm, kev, delta_beta = PXSIZE_CM, 7.5, 24.0, 150.0
+    phantom = make_phantom("shepp", 40 * px_cm, half_height_cm=60 * px_cm)
+    p = project(phantom, np.array([0.3]), nslices=96, nrays=96, cor=47.5, pxsize_cm=px_cm)[0]
+    p *= 0.05 / p.max()  # weak absorption, as for a light material
+    intensity = fresnel_intensity(p, delta_beta=delta_beta, pixel_size_cm=px_cm, dist_cm=dist_cm, energy_kev=kev)
+    got = -np.log(retrieve_phase(intensity.astype(np.float32), pixel_size_cm=px_cm, dist_cm=dist_cm,
+                                 energy_kev=kev, alpha=alpha_from_delta_beta(delta_beta)))
+    err = np.sqrt(np.mean((got - p) ** 2)) / p.max()
+    raw = np.sqrt(np.mean((-np.log(intensity) - p) ** 2)) / p.max()
+    print(f"phase on arrays: relative RMSE {raw:.3f} (-log I) -> {err:.4f} (Paganin)")
+    assert err < 0.04 and raw > 0.3  # measured 0.028 and 0.66
+
+
+def _cylinder(radius_cm):
+    """A homogeneous vertical cylinder on the axis (1/cm before scaling)."""
+    return Phantom(np.zeros((1, 3)), np.array([[radius_cm, radius_cm, 1.0]]), np.eye(3)[None], np.ones(1),
+                   np.ones(1), "cylinder")
+
+
+def _cupping(img, frac):
+    """(edge - centre) / mean of the radial profile of a disk of radius ``frac`` x width."""
+    n = img.shape[-1]
+    yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
+    r = np.hypot(xx, yy) / (frac * n)
+    centre, edge = img[:, r < 0.3].mean(), img[:, (r > 0.7) & (r < 0.9)].mean()
+    return float((edge - centre) / img[:, r < 0.9].mean())
 
 
 def test_beam_hardening_flattens_cupping(tmp_path):
-    from alsmicroct.sim import Spectrum
-
     spectrum = Spectrum.gaussian(24.0)
-    scan = simulate_scan(tmp_path / "bh.h5", phantom="shepp", nangles=181, nslices=4, nrays=64, noise=False,
-                         beam_hardening=spectrum, seed=1)
-    truth = scan.volume()
+    kw = dict(phantom=_cylinder(0.4 * NRAYS * PXSIZE_CM), nangles=181, nslices=4, nrays=NRAYS, noise=False,
+              peak_attenuation=2.5, seed=1)
+    mono = simulate_scan(tmp_path / "mono.h5", **kw)
+    poly = simulate_scan(tmp_path / "bh.h5", beam_hardening=spectrum, **kw)
     lin = np.linspace(0, 3, 200)
-    measured = -np.log(spectrum.transmission(lin))
-    coef = tuple(np.polyfit(measured, lin, 5)[::-1])
-    plain, _ = _rec(scan.path, tmp_path / "a", cor=scan.cor)
-    fixed, _ = _rec(scan.path, tmp_path / "b", cor=scan.cor, doBeamHardening=True, BeamHardeningCoefficients=coef)
-    assert _rmse(fixed, truth) < 0.7 * _rmse(plain, truth)
+    coef = tuple(np.polyfit(-np.log(spectrum.transmission(lin)), lin, 5)[::-1])
+    ideal, _ = _rec(mono.path, tmp_path, cor=mono.cor)
+    plain, _ = _rec(poly.path, tmp_path, cor=mono.cor)
+    fixed, _ = _rec(poly.path, tmp_path, cor=mono.cor, doBeamHardening=True, BeamHardeningCoefficients=coef)
+    cup = {k: _cupping(x, 0.4) for k, x in (("ideal", ideal), ("plain", plain), ("fixed", fixed))}
+    print(f"beam hardening: cupping {cup}; RMSE to the monochromatic scan {_rmse(plain, ideal):.3f} -> "
+          f"{_rmse(fixed, ideal):.3f} 1/cm")
+    assert cup["plain"] > 0.05
+    assert abs(cup["fixed"] - cup["ideal"]) < 0.1 * cup["plain"]
+    assert _rmse(fixed, ideal) < 0.1 * _rmse(plain, ideal)
 
 
-def test_bilateral_result_independent_of_chunks(clean, tmp_path):
-    kw = dict(cor=clean.cor, doBilateralFilter=True, bilateral_srad=1, bilateral_rrad=0.5)
-    a = recon(clean.path, outputPath=str(tmp_path / "a"), quicklook=False, chunk_sino=2, **kw)
-    b = recon(clean.path, outputPath=str(tmp_path / "b"), quicklook=False, chunk_sino=100, **kw)
-    x = np.stack([read_tiff(f) for f in a.files])
-    y = np.stack([read_tiff(f) for f in b.files])
-    np.testing.assert_allclose(x, y, atol=1e-5 * np.abs(y).max())
+@pytest.mark.parametrize("kw", [
+    dict(doOutliers2D=True, outlier_diff2D=50),
+    dict(correcttilt=1.5),
+    dict(doPhaseRetrieval=True, alphaReg=1e-3, propagation_dist=None, kev=None),
+    dict(doSFringremoval=True, doFWringremoval=True, ringLevel=2, doPolarRing=True, Rthr=15, Rtmax=400,
+         Rtmin=-100),
+    dict(doBilateralFilter=True, bilateral_srad=1, bilateral_rrad=0.5),
+], ids=["outliers2D", "tilt", "phase", "stripes+polar", "bilateral"])
+def test_steps_do_not_depend_on_chunks(clean, tmp_path, kw):
+    """Row blocks of 1 and projection chunks of 7 give the single-block result."""
+    a, _ = _rec(clean.path, tmp_path, chunk_sino=1, chunk_proj=7, cor=clean.cor, **kw)
+    b, _ = _rec(clean.path, tmp_path, chunk_sino=BASE["nslices"], chunk_proj=BASE["nangles"], cor=clean.cor, **kw)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-4 * np.abs(b).max())

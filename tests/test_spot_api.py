@@ -85,12 +85,12 @@ def test_derived_datasets(spot, root):
 def test_attributes_and_images(spot, root):
     top = spot.attributes("scan_h5", group="/scan_h5")
     assert top["nangles"] == "3" and top["dataset"] == "scan_h5"  # trailing "\r" removed
-    assert spot.attributes("scan_h5") == {}
+    assert spot.attributes("scan_h5")["dataset"] == "scan_h5"  # root attributes
     images = spot.list_images("scan_h5.h5")
-    assert images[0] == "/scan_h5/scan_h5_0000_0000.tif" and len(images) == 5
+    assert images[0] == "/scan_h5/scan_h5_0000_0000.tif" and len(images) == 3 + 2 + 1
     with h5py.File(root / "alice" / "scan_h5.h5") as f:
-        expected = f["scan_h5/scan_h5bak_0000.tif"][()]
-    img = spot.image("scan_h5", "scan_h5bak_0000.tif")
+        expected = f["scan_h5/scan_h5bak_0000_0000.tif"][()]
+    img = spot.image("scan_h5", "scan_h5bak_0000_0000.tif")
     assert img.dtype == np.uint16 and np.array_equal(img, expected)
     assert np.array_equal(spot.image("scan_h5", images[3]), spot.image("alice/scan_h5",
                                                                       images[3][9:]))
@@ -102,7 +102,7 @@ def test_other_owner_and_quoting(spot, server):
     odd = "my scan#1%"
     assert spot.raw_path(odd) == "als/bl832/alice/my%20scan%231%25/raw/my%20scan%231%25.h5"
     assert spot.attributes(odd, group=f"/{odd}")["dataset"] == odd
-    assert spot.image(odd, f"{odd}_0000_0001.tif").shape == (4, 5)
+    assert spot.image(odd, f"{odd}_0000_0001.tif").shape == (1, 4, 5)
     paths = [r.path for r in server.requests if "listimages" in r.path or "rawdata" in r.path]
     assert "/als/hdf/rawdata/als/bl832/alice/my%20scan%231%25/raw/my%20scan%231%25.h5" in paths
 

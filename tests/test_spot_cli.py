@@ -48,7 +48,7 @@ def test_search_and_info(server, tmp_path):
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
     assert info["path"] == "als/bl832/alice/scan_b/raw/scan_b.h5"
-    assert info["attributes"] == {}
+    assert info["attributes"]["dataset"] == "scan_b"
     assert [d["stage"] for d in info["derived"]] == ["raw", "norm"]
     assert info["images"][0] == "/scan_b/scan_b_0000_0000.tif"
     assert PASSWORD not in out.stdout + out.stderr

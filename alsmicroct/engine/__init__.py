@@ -12,12 +12,13 @@ from alsmicroct.engine.center import (
     find_center_vo,
 )
 from alsmicroct.engine.filters import FILTER_NAMES, filter_response
-from alsmicroct.engine.gridrec import angle_weights, default_npad, reconstruct
+from alsmicroct.engine.gridrec import angle_weights, clear_plan_cache, default_npad, reconstruct
 
 __all__ = [
     "reconstruct",
     "default_npad",
     "angle_weights",
+    "clear_plan_cache",
     "FILTER_NAMES",
     "filter_response",
     "find_center_pc",

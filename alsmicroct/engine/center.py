@@ -112,9 +112,7 @@ def find_center_pc(
     a = _as_image(proj0, "proj0", 2)
     b = _as_image(proj180, "proj180", 2)
     if a.shape != b.shape:
-        raise ParameterError(
-            f"proj180 has shape {b.shape}; expected the shape of proj0, {a.shape}"
-        )
+        raise ParameterError(f"proj180 has shape {b.shape}; expected the shape of proj0, {a.shape}")
     tol = _positive("tol", tol)
     ny, nx = a.shape
     win = np.outer(_taper(ny), _taper(nx)).astype(np.float32)
@@ -280,7 +278,9 @@ def find_center_vo(
     lo = max(-cmid, smin / fc)
     hi = min(cmid, smax / fc)
     cors = np.arange(math.floor(2 * lo) / 2.0, hi + 0.25, 0.5)
-    metric = _vo_metric(coarse, 2.0 * cors, _vo_mask(2 * coarse.shape[0], coarse.shape[1], ratio, drop))
+    metric = _vo_metric(
+        coarse, 2.0 * cors, _vo_mask(2 * coarse.shape[0], coarse.shape[1], ratio, drop)
+    )
     # binning by fc maps column j to (j - (fc - 1) / 2) / fc: centres scale about the middle
     init = mid + float(cors[int(np.argmin(metric))]) * fc
     # fine: median-filtered (3 x 3), angles binned to <= 1024 rows, full column resolution
@@ -386,7 +386,10 @@ def find_center_nm(
         return float(-np.dot(p, np.log2(p)))
 
     res = minimize(
-        cost, np.array([start]), method="Nelder-Mead", tol=tol,
+        cost,
+        np.array([start]),
+        method="Nelder-Mead",
+        tol=tol,
         options={"initial_simplex": np.array([[start], [start + 2.0]])},
     )
     logger.debug("find_center_nm: %d evaluations -> %.3f", res.nfev, float(res.x[0]))

@@ -84,8 +84,13 @@ def backproject(
         numba.set_num_threads(max(1, min(int(num_threads), numba.config.NUMBA_NUM_THREADS)))
     try:
         kernel(
-            np.ascontiguousarray(filtered, dtype=np.float32), np.cos(th), np.sin(th),
-            np.asarray(weights, dtype=np.float64), float(origin), int(size), out,
+            np.ascontiguousarray(filtered, dtype=np.float32),
+            np.cos(th),
+            np.sin(th),
+            np.asarray(weights, dtype=np.float64),
+            float(origin),
+            int(size),
+            out,
         )
     finally:
         numba.set_num_threads(old)

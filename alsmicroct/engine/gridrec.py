@@ -38,7 +38,7 @@ import scipy.fft as sfft
 from alsmicroct.engine.filters import check_filter, filter_response
 from alsmicroct.errors import ParameterError
 
-__all__ = ["reconstruct", "default_npad", "angle_weights"]
+__all__ = ["reconstruct", "default_npad", "angle_weights", "clear_plan_cache"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ WINDOW_MARGIN = 4
 _BATCH_BYTES = 768 * 2**20
 _ALGORITHMS = ("gridrec", "fbp")
 #: Projections filtered per task (small buffers stay in cache and are reused).
-_ANGLE_BLOCK = 64
+_ANGLE_BLOCK = 32
 
 
 def default_npad(ncols: int) -> int:
@@ -327,6 +327,15 @@ def reconstruct(
         Slices in 1/pixel (divide by the pixel size in cm for 1/cm), rotation axis on
         pixel ``((N - 1) / 2, (N - 1) / 2)``, row 0 at the top.
 
+    Notes
+    -----
+    The non-uniform FFT plan (points, phase factors, finufft plans) depends only on the
+    angles, N and the thread count; it is kept after the call and reused by the next
+    call with the same geometry (chunk-by-chunk reconstruction of a volume), saving
+    about one slice's time per call. :func:`clear_plan_cache` frees it. Working memory
+    beyond input and output: about ``16 * nangles * 1.42 N`` bytes per packed row pair
+    plus the plan (about 0.5 GB at N = 2048 with 3217 angles).
+
     Raises
     ------
     ParameterError
@@ -341,7 +350,14 @@ def reconstruct(
     weights = angle_weights(th)
     logger.debug(
         "%s: %d rows, %d angles, N=%d, npad=%d, window %d, fft %d, filter %s",
-        algorithm, nrows, nang, ncols, npad, geom.length, geom.nfft, name,
+        algorithm,
+        nrows,
+        nang,
+        ncols,
+        npad,
+        geom.length,
+        geom.nfft,
+        name,
     )
     out = np.empty((nrows, ncols, ncols), dtype=np.float32)
     if algorithm == "fbp":
@@ -350,12 +366,18 @@ def reconstruct(
         for r in range(nrows):
             index = np.array([r])
             q = filtered_windows(
-                data[:, r : r + 1, :], geom,
+                data[:, r : r + 1, :],
+                geom,
                 row_responses(geom, response, index, subpixel=False),
-                index=index, workers=nthreads,
+                index=index,
+                workers=nthreads,
             )[0]
             out[r] = backproject(
-                q, th, weights, origin=geom.half + float(geom.delta[r]), size=ncols,
+                q,
+                th,
+                weights,
+                origin=geom.half + float(geom.delta[r]),
+                size=ncols,
                 num_threads=nthreads,
             )
         return out
@@ -399,8 +421,14 @@ class _RegridPlan:
             import finufft
 
             plan = finufft.Plan(
-                1, (self.ncols, self.ncols), n_trans=ntrans, eps=NUFFT_EPS, isign=1,
-                dtype="complex64", nthreads=self.nthreads, upsampfac=NUFFT_UPSAMPFAC,
+                1,
+                (self.ncols, self.ncols),
+                n_trans=ntrans,
+                eps=NUFFT_EPS,
+                isign=1,
+                dtype="complex64",
+                nthreads=self.nthreads,
+                upsampfac=NUFFT_UPSAMPFAC,
                 modeord=0,
             )
             plan.setpts(self.ys, self.xs)
@@ -427,6 +455,12 @@ def _take_plan(theta, weights, ncols, length, nthreads) -> tuple[tuple, _RegridP
     return key, plan
 
 
+def clear_plan_cache() -> None:
+    """Free the regridding plan kept for the next call (a few hundred MB at N = 2048)."""
+    with _PLAN_LOCK:
+        _PLAN_CACHE.clear()
+
+
 def _return_plan(key: tuple, plan: _RegridPlan) -> None:
     with _PLAN_LOCK:
         _PLAN_CACHE.clear()  # keep one geometry only (a few hundred MB at N = 2048)
@@ -450,9 +484,7 @@ def _gridrec(data, theta, weights, geom, response, out, nthreads):
         a1 = min(nang, a0 + _ANGLE_BLOCK)
         z = np.empty((a1 - a0, length), dtype=np.complex64)
         parts = [z.real, z.imag][: r1 - r0]
-        filtered_windows(
-            data[a0:a1, r0:r1, :], geom, responses, index=np.arange(r0, r1), out=parts
-        )
+        filtered_windows(data[a0:a1, r0:r1, :], geom, responses, index=np.arange(r0, r1), out=parts)
         if r1 - r0 == 1:
             z.imag = 0.0
         z = sfft.fft(z, axis=-1, overwrite_x=True)

@@ -80,6 +80,16 @@ class RawScan:
                 f"truncated or corrupt"
             ) from exc
 
+    def _warn_mismatches(self, recorded: dict, found, template: str) -> None:
+        """Log ``template % (path, key, recorded value, value)`` (with the layout module's
+        logger) for each ``(key, value)`` of ``found`` whose recorded value differs."""
+        for key, value in found:
+            attr = recorded.get(key)
+            if attr is not None and attr != value:
+                logging.getLogger(type(self).__module__).warning(
+                    template, self.path, key, attr, value
+                )
+
     # -------------------------------------------------------------- public API
     @property
     def flat_indices(self) -> np.ndarray:
@@ -123,6 +133,15 @@ class RawScan:
         self._read_proj_into(out, p, r)
         return out
 
+    def _read_references(self, count, read_into, rows: RangeSpec) -> np.ndarray:
+        """``count()`` flat or dark images of the detector ``rows``, read by ``read_into``."""
+        self._check_open()
+        r = self._rows(rows)
+        out = np.empty((count(), len(r), self.meta.nrays), dtype=np.float32)
+        if out.shape[0]:
+            read_into(out, r)
+        return out
+
     def read_flats(self, rows: RangeSpec = None) -> np.ndarray:
         """Read every flat (bright) image, in the order of :attr:`flat_indices`.
 
@@ -136,32 +155,12 @@ class RawScan:
         ndarray of float32, shape (n_flat_images, n_rows, nrays)
             Raw counts; first axis empty when the file holds no flats.
         """
-        self._check_open()
-        r = self._rows(rows)
-        out = np.empty((self._num_flat_images(), len(r), self.meta.nrays), dtype=np.float32)
-        if out.shape[0]:
-            self._read_flats_into(out, r)
-        return out
+        return self._read_references(self._num_flat_images, self._read_flats_into, rows)
 
     def read_darks(self, rows: RangeSpec = None) -> np.ndarray:
-        """Read every dark image.
-
-        Parameters
-        ----------
-        rows : (start, end, step), slice, int or None
-            Detector rows; None: all.
-
-        Returns
-        -------
-        ndarray of float32, shape (n_dark_images, n_rows, nrays)
-            Raw counts; first axis empty when the file holds no darks.
-        """
-        self._check_open()
-        r = self._rows(rows)
-        out = np.empty((self._num_dark_images(), len(r), self.meta.nrays), dtype=np.float32)
-        if out.shape[0]:
-            self._read_darks_into(out, r)
-        return out
+        """Read every dark image: like :meth:`read_flats`, float32 ``(n_dark_images,
+        n_rows, nrays)`` raw counts, the first axis empty when the file holds no darks."""
+        return self._read_references(self._num_dark_images, self._read_darks_into, rows)
 
     def angles(
         self, proj: RangeSpec = None, *, angle_offset: float = 0.0, use_rot_angle: bool = False

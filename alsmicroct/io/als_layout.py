@@ -259,16 +259,11 @@ class AlsScan(RawScan):
         shape = self._check_shapes(self._proj + self._flats + self._darks)
         self._sel_prefix: tuple = (0,) if len(shape) == 3 else ()
         nslices, nrays = shape[-2:]
-        for key, value in ((c.ALS_ATTR_NSLICES, nslices), (c.ALS_ATTR_NRAYS, nrays)):
-            attr = attrs_g.get(key)
-            if attr is not None and attr != value:
-                logger.warning(
-                    "%s: attribute %s=%r differs from the image shape (%d); using the images",
-                    self.path,
-                    key,
-                    attr,
-                    value,
-                )
+        self._warn_mismatches(
+            attrs_g,
+            ((c.ALS_ATTR_NSLICES, nslices), (c.ALS_ATTR_NRAYS, nrays)),
+            "%s: attribute %s=%r differs from the image shape (%d); using the images",
+        )
 
         i0cycle = self._int_attr(attrs_g, c.ALS_ATTR_I0CYCLE, gname)
         if i0cycle is None:

@@ -138,21 +138,11 @@ class DxScan(RawScan):
         self._white = self._image_stack(c.DX_WHITE, data.shape)
         self._dark = self._image_stack(c.DX_DARK, data.shape)
         values = self._small_values()
-        for key, found in (
-            (c.DX_NUM_ANGLES, nangles),
-            (c.DX_DIM_Y, nslices),
-            (c.DX_DIM_X, nrays),
-        ):
-            attr = values.get(key)
-            if attr is not None and attr != found:
-                logger.warning(
-                    "%s: /%s=%r differs from /%s shape (%d); using the data",
-                    self.path,
-                    key,
-                    attr,
-                    c.DX_DATA,
-                    found,
-                )
+        self._warn_mismatches(
+            values,
+            ((c.DX_NUM_ANGLES, nangles), (c.DX_DIM_Y, nslices), (c.DX_DIM_X, nrays)),
+            f"%s: /%s=%r differs from /{c.DX_DATA} shape (%d); using the data",
+        )
 
         arange = self._number(values, c.DX_RANGE)
         theta_ds = self._dataset(c.DX_THETA, required=False)

@@ -23,7 +23,10 @@ __all__ = ["find_center", "pair_180", "preprocessed_sinogram"]
 
 logger = logging.getLogger(__name__)
 
-_SINO_STEPS = {"outliers1D", "normalize", "beam_hardening", "stripes_fw", "stripes_ti", "stripes_sf"}
+# Row-local steps applied before centre finding. Stripe filters are left out: at legacy
+# depths (ringLevel=8) FW flattens narrow sinograms, and Vo's method is insensitive to
+# stripes by construction.
+_SINO_STEPS = {"outliers1D", "normalize", "beam_hardening"}
 
 
 def pair_180(theta: np.ndarray) -> tuple[int, int, float]:
@@ -65,7 +68,7 @@ def _proj_range(plan: ReconPlan) -> tuple[int, int, int]:
 
 
 def preprocessed_sinogram(scan, plan: ReconPlan, row: int) -> np.ndarray:
-    """-log sinogram (angle, column) of absolute ``row``, with the plan's row-local steps."""
+    """-log sinogram (angle, column) of absolute ``row`` (outliers, normalisation, beam hardening)."""
     spec = (row, row + 1, 1)
     block = Block(data=scan.read_projections(proj=_proj_range(plan), rows=spec), rows=np.array([row]),
                   proj=np.arange(plan.proj_indices.size), flats=scan.read_flats(rows=spec),
@@ -116,10 +119,15 @@ def find_center(scan, plan: ReconPlan, method: str | None = None) -> float:
         sino = preprocessed_sinogram(scan, plan, _default_row(plan, p.voInd))
         within = np.abs(plan.theta - plan.theta[0]) <= math.pi + 1e-6   # first 180 deg (monotonic list)
         n180 = max(int(within.sum()), 2)
-        half = sino.shape[1] // 2 - 2  # keep the coarse search on the detector for narrow rows
-        cor = engine.find_center_vo(sino[:n180], smin=max(p.voSMin, -half), smax=min(p.voSMax, half),
-                                    srad=p.voSRad, step=p.voStep,
-                                    ratio=p.voRatio, drop=p.voDrop)
+        # Vo's metric degenerates when the mirrored sinograms barely overlap: keep the
+        # search within a quarter of the row (overlap >= half the row) on narrow detectors.
+        quarter = sino.shape[1] // 4
+        smin, smax = max(p.voSMin, -quarter), min(p.voSMax, quarter)
+        if (smin, smax) != (p.voSMin, p.voSMax):
+            logger.info("%s: Vo search limited to [%g, %g] px for a %d-pixel row", plan.path.name, smin, smax,
+                        sino.shape[1])
+        cor = engine.find_center_vo(sino[:n180], smin=smin, smax=smax, srad=min(p.voSRad, quarter),
+                                    step=p.voStep, ratio=p.voRatio, drop=p.voDrop)
     elif method == "nm":
         sino = preprocessed_sinogram(scan, plan, _default_row(plan, p.nmInd))
         cor = engine.find_center_nm(sino[:, None, :], plan.theta, init=p.nmInit, tol=p.nmTol, mask=p.nmMask,

@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Options that are not keywords of :class:`~alsmicroct.sim.ScanConfig`.
+_NOT_SCAN_PARAMETERS = ("output", "layout", "dataset", "no_truth", "verbose", "no_noise")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 on success, 2 on an error)."""
     args = build_parser().parse_args(argv)
@@ -66,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from .scan import simulate_scan
 
+    # every other option is a keyword of ScanConfig under its own name
+    params = {k: v for k, v in vars(args).items() if k not in _NOT_SCAN_PARAMETERS}
+    params["noise"] = not args.no_noise
+    if args.peak_attenuation is None:
+        params["peak_attenuation"] = "auto"
     try:
         s = simulate_scan(
             args.output,
@@ -73,30 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             dataset=args.dataset,
             write_truth=not args.no_truth,
             progress=args.verbose,
-            phantom=args.phantom,
-            nangles=args.nangles,
-            nslices=args.nslices,
-            nrays=args.nrays,
-            arange=args.arange,
-            cor=args.cor,
-            pxsize_mm=args.pxsize_mm,
-            energy_kev=args.energy_kev,
-            distance_mm=args.distance_mm,
-            i0cycle=args.i0cycle,
-            num_flats=args.num_flats,
-            num_darks=args.num_darks,
-            flux=args.flux,
-            noise=not args.no_noise,
-            rings=args.rings,
-            zingers=args.zingers,
-            dead_columns=args.dead_columns,
-            partial_columns=args.partial_columns,
-            fluctuating_columns=args.fluctuating_columns,
-            tilt_deg=args.tilt_deg,
-            beam_hardening=args.beam_hardening,
-            delta_beta=args.delta_beta,
-            peak_attenuation="auto" if args.peak_attenuation is None else args.peak_attenuation,
-            seed=args.seed,
+            **params,
         )
     except AlsMicroCTError as exc:
         print(f"alsmicroct-sim: error: {exc}", file=sys.stderr)

@@ -4,6 +4,10 @@ All lengths here are in pixels. A primitive is given by its centre ``c``, the qu
 ``A`` (inside when ``q^T A q <= 1`` for ``q = p - c``), the extent form ``M`` (half extent
 along a unit vector ``n`` is ``sqrt(n^T M n)``), a half height ``h`` (``inf`` for ellipsoids;
 inside also needs ``|q_z| <= h``) and the attenuation ``mu`` it adds.
+
+Each kernel accumulates one output row (a detector row or a slice) at a time in a
+``*_row(out, k, args)`` function, where ``args`` is a tuple of everything else; the rows
+are run in parallel (``*_parallel``) or, for small images, on one thread (``*_serial``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,23 @@ PARALLEL_MIN_PIXELS = 1 << 16
 
 
 @numba.njit(cache=True)
+def _quad_form(a_mat, p, q0, q1, q2):
+    """``q^T A q`` for primitive ``p`` (``A`` symmetric)."""
+    return (
+        a_mat[p, 0, 0] * q0 * q0
+        + a_mat[p, 1, 1] * q1 * q1
+        + a_mat[p, 2, 2] * q2 * q2
+        + 2.0 * (a_mat[p, 0, 1] * q0 * q1 + a_mat[p, 0, 2] * q0 * q2 + a_mat[p, 1, 2] * q1 * q2)
+    )
+
+
+@numba.njit(cache=True)
+def _half_extent(m_mat, p, i):
+    """Half extent of primitive ``p`` along axis ``i`` (0: x, 1: y, 2: z)."""
+    return math.sqrt(max(m_mat[p, i, i], 0.0))
+
+
+@numba.njit(cache=True)
 def _project_setup(theta, s_shift, col_centre, cos_t, sin_t, c, a_mat, m_mat):
     """Per-primitive constants of one angle: ``A d``, ``d^T A d`` and the detector box."""
     nprim = c.shape[0]
@@ -43,7 +64,7 @@ def _project_setup(theta, s_shift, col_centre, cos_t, sin_t, c, a_mat, m_mat):
         sc = c[p, 0] * ct - c[p, 1] * st
         ws2 = m_mat[p, 0, 0] * ct * ct - 2.0 * m_mat[p, 0, 1] * ct * st + m_mat[p, 1, 1] * st * st
         ws = math.sqrt(max(ws2, 0.0))
-        hz = math.sqrt(max(m_mat[p, 2, 2], 0.0))
+        hz = _half_extent(m_mat, p, 2)
         # box in (s, z) -> box in detector (u, v)
         s0 = sc - s_shift
         u0 = s0 * cos_t + c[p, 2] * sin_t
@@ -58,26 +79,10 @@ def _project_setup(theta, s_shift, col_centre, cos_t, sin_t, c, a_mat, m_mat):
 
 
 @numba.njit(cache=True)
-def _project_row(
-    out,
-    k,
-    theta,
-    z_rows,
-    s_shift,
-    col_centre,
-    cos_t,
-    sin_t,
-    s_sub,
-    z_sub,
-    c,
-    a_mat,
-    hh,
-    mu,
-    ad,
-    aa,
-    bounds,
-):
+def _project_row(out, k, args):
     """Accumulate row ``k`` of one projection (see :func:`project_kernel`)."""
+    theta, z_rows, s_shift, col_centre, cos_t, sin_t, s_sub, z_sub = args[:8]
+    c, a_mat, hh, mu, ad, aa, bounds = args[8:]
     ncols = out.shape[1]
     ct = math.cos(theta)
     st = math.sin(theta)
@@ -105,103 +110,22 @@ def _project_row(
                     if abs(q2) > hh[p]:
                         continue
                     b = ad[p, 0] * q0 + ad[p, 1] * q1 + ad[p, 2] * q2
-                    qaq = (
-                        a_mat[p, 0, 0] * q0 * q0
-                        + a_mat[p, 1, 1] * q1 * q1
-                        + a_mat[p, 2, 2] * q2 * q2
-                        + 2.0
-                        * (
-                            a_mat[p, 0, 1] * q0 * q1
-                            + a_mat[p, 0, 2] * q0 * q2
-                            + a_mat[p, 1, 2] * q1 * q2
-                        )
-                    )
-                    disc = b * b - a * (qaq - 1.0)
+                    disc = b * b - a * (_quad_form(a_mat, p, q0, q1, q2) - 1.0)
                     if disc > 0.0:
                         acc += 2.0 * math.sqrt(disc) / a
             out[k, j] += mu[p] * acc * w
 
 
 @numba.njit(cache=True, parallel=True)
-def _project_rows_parallel(
-    out,
-    theta,
-    z_rows,
-    s_shift,
-    col_centre,
-    cos_t,
-    sin_t,
-    s_sub,
-    z_sub,
-    c,
-    a_mat,
-    hh,
-    mu,
-    ad,
-    aa,
-    bounds,
-):
+def _project_parallel(out, args):
     for k in numba.prange(out.shape[0]):
-        _project_row(
-            out,
-            k,
-            theta,
-            z_rows,
-            s_shift,
-            col_centre,
-            cos_t,
-            sin_t,
-            s_sub,
-            z_sub,
-            c,
-            a_mat,
-            hh,
-            mu,
-            ad,
-            aa,
-            bounds,
-        )
+        _project_row(out, k, args)
 
 
 @numba.njit(cache=True)
-def _project_rows_serial(
-    out,
-    theta,
-    z_rows,
-    s_shift,
-    col_centre,
-    cos_t,
-    sin_t,
-    s_sub,
-    z_sub,
-    c,
-    a_mat,
-    hh,
-    mu,
-    ad,
-    aa,
-    bounds,
-):
+def _project_serial(out, args):
     for k in range(out.shape[0]):
-        _project_row(
-            out,
-            k,
-            theta,
-            z_rows,
-            s_shift,
-            col_centre,
-            cos_t,
-            sin_t,
-            s_sub,
-            z_sub,
-            c,
-            a_mat,
-            hh,
-            mu,
-            ad,
-            aa,
-            bounds,
-        )
+        _project_row(out, k, args)
 
 
 def project_kernel(
@@ -216,42 +140,27 @@ def project_kernel(
     where ``s_shift = col_centre - cor``. The ray at ``(s, z)`` is the horizontal line
     ``x cos(theta) - y sin(theta) = s``.
     """
-    ad, aa, bounds = _project_setup(theta, s_shift, col_centre, cos_t, sin_t, c, a_mat, m_mat)
-    run = _project_rows_parallel if out.size >= PARALLEL_MIN_PIXELS else _project_rows_serial
-    run(
-        out,
-        theta,
-        z_rows,
-        s_shift,
-        col_centre,
-        cos_t,
-        sin_t,
-        s_sub,
-        z_sub,
-        c,
-        a_mat,
-        hh,
-        mu,
-        ad,
-        aa,
-        bounds,
-    )
+    setup = _project_setup(theta, s_shift, col_centre, cos_t, sin_t, c, a_mat, m_mat)
+    args = (theta, z_rows, s_shift, col_centre, cos_t, sin_t, s_sub, z_sub, c, a_mat, hh, mu)
+    run = _project_parallel if out.size >= PARALLEL_MIN_PIXELS else _project_serial
+    run(out, args + setup)
 
 
 @numba.njit(cache=True)
-def _raster_row(out, k, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu):
+def _raster_row(out, k, args):
     """Accumulate slice ``k`` of :func:`rasterize_kernel`."""
+    z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu = args
     ny, nx = out.shape[1], out.shape[2]
     nsub = xy_sub.shape[0]
     nz = z_sub.shape[0]
     w = 1.0 / (nsub * nsub * nz)
     zr = z_rows[k]
     for p in range(mu.shape[0]):
-        hz = math.sqrt(max(m_mat[p, 2, 2], 0.0)) + 1.0
+        hz = _half_extent(m_mat, p, 2) + 1.0
         if abs(zr - c[p, 2]) > hz:
             continue
-        hx = math.sqrt(max(m_mat[p, 0, 0], 0.0)) + 1.0
-        hy = math.sqrt(max(m_mat[p, 1, 1], 0.0)) + 1.0
+        hx = _half_extent(m_mat, p, 0) + 1.0
+        hy = _half_extent(m_mat, p, 1) + 1.0
         i0 = max(math.floor(c[p, 1] - hy + centre), 0)
         i1 = min(math.ceil(c[p, 1] + hy + centre), ny - 1)
         j0 = max(math.floor(c[p, 0] - hx + centre), 0)
@@ -267,33 +176,22 @@ def _raster_row(out, k, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu):
                         q1 = i - centre + xy_sub[iy] - c[p, 1]
                         for ix in range(nsub):
                             q0 = j - centre + xy_sub[ix] - c[p, 0]
-                            qaq = (
-                                a_mat[p, 0, 0] * q0 * q0
-                                + a_mat[p, 1, 1] * q1 * q1
-                                + a_mat[p, 2, 2] * q2 * q2
-                                + 2.0
-                                * (
-                                    a_mat[p, 0, 1] * q0 * q1
-                                    + a_mat[p, 0, 2] * q0 * q2
-                                    + a_mat[p, 1, 2] * q1 * q2
-                                )
-                            )
-                            if qaq <= 1.0:
+                            if _quad_form(a_mat, p, q0, q1, q2) <= 1.0:
                                 cnt += 1
                 if cnt:
                     out[k, i, j] += mu[p] * cnt * w
 
 
 @numba.njit(cache=True, parallel=True)
-def _raster_parallel(out, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu):
+def _raster_parallel(out, args):
     for k in numba.prange(out.shape[0]):
-        _raster_row(out, k, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu)
+        _raster_row(out, k, args)
 
 
 @numba.njit(cache=True)
-def _raster_serial(out, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu):
+def _raster_serial(out, args):
     for k in range(out.shape[0]):
-        _raster_row(out, k, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu)
+        _raster_row(out, k, args)
 
 
 def rasterize_kernel(out, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu):
@@ -301,4 +199,4 @@ def rasterize_kernel(out, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu
     ``y = i - centre``, ``z = z_rows[k]`` (pixels), accumulated over all primitives."""
     big = out.shape[0] > 1 and out.size >= 4 * PARALLEL_MIN_PIXELS
     run = _raster_parallel if big else _raster_serial
-    run(out, z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu)
+    run(out, (z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu))

@@ -264,13 +264,12 @@ def _packed_inclusions(
 
 
 def _granular(
+    name: str,
+    phases: tuple[tuple[float, float, tuple[float, float], int], ...],
     radius_cm: float,
-    *,
     half_height_cm: float,
     mu_matrix: float,
-    phases: tuple[tuple[float, float, tuple[float, float], int], ...],
     seed: int,
-    name: str,
 ) -> Phantom:
     """Cylindrical matrix with random ellipsoidal inclusions.
 
@@ -348,14 +347,7 @@ def rock(radius_cm: float, *, half_height_cm: float, mu_cm: float = 1.0, seed: i
         (0.0, 0.004, (0.012, 0.025), 1500),  # small pores
         (2.2 * mu_cm, 0.002, (0.010, 0.020), 1500),  # small dense specks
     )
-    return _granular(
-        radius_cm,
-        half_height_cm=half_height_cm,
-        mu_matrix=mu_cm,
-        phases=phases,
-        seed=seed,
-        name="rock",
-    )
+    return _granular("rock", phases, radius_cm, half_height_cm, mu_cm, seed)
 
 
 def foam(radius_cm: float, *, half_height_cm: float, mu_cm: float = 1.0, seed: int = 0) -> Phantom:
@@ -365,14 +357,7 @@ def foam(radius_cm: float, *, half_height_cm: float, mu_cm: float = 1.0, seed: i
         (0.0, 0.45, (0.08, 0.2), 600),
         (0.0, 0.06, (0.02, 0.05), 1500),
     )
-    return _granular(
-        radius_cm,
-        half_height_cm=half_height_cm,
-        mu_matrix=mu_cm,
-        phases=phases,
-        seed=seed,
-        name="foam",
-    )
+    return _granular("foam", phases, radius_cm, half_height_cm, mu_cm, seed)
 
 
 def make_phantom(

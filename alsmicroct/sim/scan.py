@@ -237,6 +237,19 @@ class ScanConfig:
         return out
 
 
+def _detector_keywords(cfg: ScanConfig, cor: float, pxsize_cm: float) -> dict[str, Any]:
+    """Keywords of :func:`project` / :func:`project_one` for the detector of a scan."""
+    return {
+        "nslices": cfg.nslices,
+        "nrays": cfg.nrays,
+        "cor": cor,
+        "pxsize_cm": pxsize_cm,
+        "tilt_deg": cfg.tilt_deg,
+        "subsamples": cfg.subsamples,
+        "zsamples": cfg.zsamples,
+    }
+
+
 class _Model:
     """Deterministic image generator of one scan (any image in any order)."""
 
@@ -245,6 +258,7 @@ class _Model:
         n = cfg.nrays
         self.cor = float(cfg.cor) if cfg.cor is not None else round((n - 1) / 2 + 0.02 * n, 2)
         self.pxsize_cm = cfg.pxsize_mm / 10.0
+        self.detector = _detector_keywords(cfg, self.cor, self.pxsize_cm)
         self.theta = legacy_angles(cfg.nangles, cfg.arange, first_angle=cfg.first_angle)
         self.offset_axis = cfg.arange >= 359.0
         near, far = sorted((self.cor + 0.5, n - 0.5 - self.cor))
@@ -307,17 +321,7 @@ class _Model:
             pick = np.unique(
                 np.linspace(0, cfg.nangles - 1, min(cfg.nangles, 36)).round().astype(int)
             )
-            probe = project(
-                ph,
-                self.theta[pick],
-                nslices=cfg.nslices,
-                nrays=cfg.nrays,
-                cor=self.cor,
-                pxsize_cm=self.pxsize_cm,
-                rows=rows,
-                subsamples=cfg.subsamples,
-                zsamples=cfg.zsamples,
-            )
+            probe = project(ph, self.theta[pick], rows=rows, **{**self.detector, "tilt_deg": 0.0})
             peak = float(probe.max())
             if peak <= 0:
                 raise ParameterError(
@@ -330,19 +334,8 @@ class _Model:
     # -- images ----------------------------------------------------------------------
     def line_integrals(self, i: int, rows=None) -> np.ndarray:
         """Noise-free line integrals of projection ``i`` (float64 (rows, nrays))."""
-        c = self.cfg
         return project_one(
-            self.phantom,
-            self.theta[i],
-            nslices=c.nslices,
-            nrays=c.nrays,
-            cor=self.cor,
-            pxsize_cm=self.pxsize_cm,
-            rows=rows,
-            tilt_deg=c.tilt_deg,
-            subsamples=c.subsamples,
-            zsamples=c.zsamples,
-            _quadrics=self.quadrics,
+            self.phantom, self.theta[i], rows=rows, _quadrics=self.quadrics, **self.detector
         )
 
     def transmission(self, i: int) -> np.ndarray:
@@ -534,20 +527,9 @@ class SimulatedScan:
     def line_integrals(self, proj=None, rows=None) -> np.ndarray:
         """Noise-free monochromatic line integrals (with the detector tilt) as simulated,
         float32 ``(nproj, nrows, nrays)``; ``proj`` selects projections like ``rows``."""
-        c = self.config
-        idx = _row_indices(proj, c.nangles)
-        return project(
-            self.phantom,
-            self.angles[idx],
-            nslices=c.nslices,
-            nrays=c.nrays,
-            cor=self.cor,
-            pxsize_cm=self.pxsize_cm,
-            rows=rows,
-            tilt_deg=c.tilt_deg,
-            subsamples=c.subsamples,
-            zsamples=c.zsamples,
-        )
+        idx = _row_indices(proj, self.config.nangles)
+        detector = _detector_keywords(self.config, self.cor, self.pxsize_cm)
+        return project(self.phantom, self.angles[idx], rows=rows, **detector)
 
 
 def _result(model: _Model, path, truth_path, positions) -> SimulatedScan:

@@ -19,12 +19,13 @@ def write_raw_scan(
     ndarks: int = 1,
     seed: int = 0,
 ) -> Path:
-    """Write a small raw file in the beamline 8.3.2 ("als") layout.
+    """Write a small raw file in the beamline 8.3.2 ("als") layout with pseudo-random counts.
 
-    The file holds a group ``/<dataset>`` with byte-string attributes ending in
-    ``"\\r"`` (as the beamline writes them) and 2-D ``uint16`` images
-    ``<dataset>_0000_<i>.tif`` (projections), ``<dataset>bak_<i>.tif`` (flats) and
-    ``<dataset>drk_<i>.tif`` (darks).
+    A thin use of :func:`alsmicroct.io.write_scan`: a group ``/<dataset>`` with byte-string
+    attributes ending in ``"\\r"`` (as the beamline writes them, plus ``dataset``) and
+    ``(1, nrows, ncols)`` ``uint16`` images ``<dataset>_0000_<pppp>.tif`` (projections),
+    ``<dataset>bak_<kkkk>_<pppp>.tif`` (``nflats`` flats before the first and after the
+    last projection) and ``<dataset>drk_<kkkk>_<pppp>.tif`` (darks).
 
     Parameters
     ----------
@@ -32,8 +33,10 @@ def write_raw_scan(
         File to create (parent folders are created).
     dataset : str, optional
         Group name; default the file stem.
-    nangles, nrows, ncols, nflats, ndarks : int
-        Image counts and size in pixels.
+    nangles, nrows, ncols : int
+        Projections and image size in pixels.
+    nflats, ndarks : int
+        Flats per group (two groups when ``nangles > 1``) and darks.
     seed : int
         Seed of the pseudo-random pixel values.
 
@@ -42,30 +45,24 @@ def write_raw_scan(
     pathlib.Path
         The file written.
     """
-    import h5py
     import numpy as np
+
+    from ..io import write_scan
+    from ..io._common import expected_flat_positions
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     name = dataset or path.stem
     rng = np.random.default_rng(seed)
-    attrs = {
-        "nangles": nangles, "nslices": nrows, "nrays": ncols, "arange": 180,
-        "pxsize": 0.00065, "num_bright_field": nflats, "num_dark_fields": ndarks,
-        "dataset": name, "end_station": "bl832",
-    }
-    with h5py.File(path, "w") as f:
-        group = f.create_group(name)
-        for key, value in attrs.items():
-            group.attrs[key] = np.bytes_(f"{value}\r".encode())
-        images = [f"{name}_0000_{i:04d}.tif" for i in range(nangles)]
-        images += [f"{name}bak_{i:04d}.tif" for i in range(nflats)]
-        images += [f"{name}drk_{i:04d}.tif" for i in range(ndarks)]
-        for image in images:
-            ds = group.create_dataset(
-                image, data=rng.integers(0, 4096, size=(nrows, ncols), dtype=np.uint16)
-            )
-            ds.attrs["date"] = np.bytes_(b"2016-05-12 09:22:20\r")
+    nflat_images = len(expected_flat_positions(nangles, 0)) * nflats if nflats else 0
+    proj, flats, darks = (
+        rng.integers(0, 4096, size=(n, nrows, ncols), dtype=np.uint16)
+        for n in (nangles, nflat_images, ndarks)
+    )
+    write_scan(
+        path, proj, flats, darks, dataset=name, arange=180.0, pxsize_mm=0.00065,
+        num_flats=nflats, extra_attrs={"dataset": name},
+    )
     return path
 
 
