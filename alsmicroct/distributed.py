@@ -96,7 +96,8 @@ def _require(module: str) -> Any:
                              "pip install 'alsmicroct[distributed]'") from exc
 
 
-def _process_block(plan: Any, skip_rows: frozenset[int], start: int, end: int) -> tuple[int, int, dict[str, float], str]:
+def _process_block(plan: Any, skip_rows: frozenset[int], start: int,
+                   end: int) -> tuple[int, int, dict[str, float], str]:
     """Worker side: reconstruct and write ``plan.rows[start:end]``; returns the stage timings."""
     from .pipeline.runner import Runner
 
@@ -229,9 +230,21 @@ def make_cluster(kind: str = "local", *, n_workers: int = 2, threads_per_worker:
         dask = _require("dask")
         environ = dict(dask.config.get("distributed.nanny.pre-spawn-environ", {}) or {})
         environ.update(dict.fromkeys(_THREAD_VARIABLES, threads))
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-            return _require("distributed").LocalCluster(**{"n_workers": n_workers, "threads_per_worker": threads_per_worker,
-                                   "processes": True, "dashboard_address": ":0", **options})
+        # The nannies of a LocalCluster live in this process and apply pre-spawn-environ to
+        # os.environ here; restore it once the workers run, or libraries of this process
+        # (Numba refuses a changed NUMBA_NUM_THREADS) would see the workers' limits.
+        saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+        try:
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+                settings = {"n_workers": n_workers, "threads_per_worker": threads_per_worker, "processes": True,
+                            "dashboard_address": ":0", **options}
+                return _require("distributed").LocalCluster(**settings)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
     if kind == "slurm":
         prologue = [f"export {name}={threads}" for name in _THREAD_VARIABLES]
         prologue.append("export HDF5_USE_FILE_LOCKING=FALSE")
@@ -328,7 +341,8 @@ def recon_distributed(filenames_or_list: Any, inputPath: str | os.PathLike = "./
                 except Exception as exc:
                     logger.error("%s: failed: %s: %s", entry[0], type(exc).__name__, exc)
                     results.append(exc)
-    failed = [f"{name}: {type(r).__name__}: {r}" for (name, _), r in zip(entries, results) if isinstance(r, Exception)]
+    failed = [f"{name}: {type(r).__name__}: {r}" for (name, _), r in zip(entries, results)
+              if isinstance(r, Exception)]
     if failed:
         raise DistributedBatchError(f"{len(failed)} of {len(entries)} scans failed:\n  " + "\n  ".join(failed),
                                     results)
@@ -365,13 +379,13 @@ def plan_scan(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", 
     from .io import open_scan
     from .params import ReconParams
     from .pipeline.plan import make_plan, resolve_input
-    from .reconstruction import _resolve_center
+    from .reconstruction import resolve_center
 
     params = ReconParams.from_mapping(keywords, inputPath=os.fspath(inputPath))
     path = resolve_input(filename, params.inputPath)
     with open_scan(path) as scan:
         plan = make_plan(path, scan, params)
-        _resolve_center(scan, plan)
+        resolve_center(scan, plan)
     return plan
 
 
@@ -512,17 +526,32 @@ def merge_parts(filename: str | os.PathLike, nparts: int, inputPath: str | os.Pa
     return _merge_plan(plan, len(_part_ranges(plan, nparts)), quicklook=quicklook)
 
 
+def _part_problems(plan: Any, name: str, record: dict[str, Any] | None) -> list[str]:
+    """Why the part record ``name`` cannot be merged into ``plan`` (empty when it can)."""
+    if record is None or record.get("status") != "complete":
+        return [f"{name}: {'missing' if record is None else record.get('status')}"]
+    out = []
+    if not math.isclose(record["resolved"]["cor"], plan.cor, abs_tol=1e-9):
+        out.append(f"{name}: centre {record['resolved']['cor']} differs from {plan.cor}")
+    stat = plan.path.stat()
+    if (record["input"]["size_bytes"], record["input"]["mtime_s"]) != (stat.st_size, stat.st_mtime):
+        out.append(f"{name}: made from another version of {plan.path} (size or modification time differ)")
+    own = {"sinoused", "cor", "inputPath"}
+    wanted = {k: v for k, v in json.loads(json.dumps(plan.params.to_dict())).items() if k not in own}
+    changed = sorted(k for k, v in wanted.items() if record["parameters"].get(k) != v)
+    if changed:
+        out.append(f"{name}: made with other parameters ({', '.join(changed)})")
+    return out
+
+
 def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:
     from .io.tiff import is_complete_tiff
     from .pipeline.provenance import provenance_record, read_provenance, write_provenance
-    from .reconstruction import _quicklook
+    from .reconstruction import write_quicklook
 
     names = [part_provenance_name(k, nparts) for k in range(1, nparts + 1)]
     records = [read_provenance(plan.output_dir, n) for n in names]
-    problems = [f"{n}: {'missing' if r is None else r.get('status')}" for n, r in zip(names, records)
-                if r is None or r.get("status") != "complete"]
-    problems += [f"{n}: centre {r['resolved']['cor']} differs from {plan.cor}" for n, r in zip(names, records)
-                 if r is not None and not math.isclose(r["resolved"]["cor"], plan.cor, abs_tol=1e-9)]
+    problems = [problem for n, r in zip(names, records) for problem in _part_problems(plan, n, r)]
     if problems:
         raise ReconstructionError(f"{plan.output_dir}: cannot merge {nparts} parts:\n  " + "\n  ".join(problems))
     shape = (plan.width, plan.width)
@@ -537,13 +566,14 @@ def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:
             timings[key] = round(timings.get(key, 0.0) + value, 4)
     merged = provenance_record(plan, status="complete", timings=timings, nfiles=int(plan.rows.size),
                                started=min(r["started"] for r in records))
-    merged["parts"] = [{"file": n, "status": r["status"], "rows_first_last_step": r["resolved"]["rows_first_last_step"],
-                        "nrows": r["resolved"]["nrows"], "started": r["started"], "updated": r["updated"],
-                        "timings_s": r.get("timings_s", {}), **r.get("part", {})} for n, r in zip(names, records)]
+    merged["parts"] = [{"file": n, "status": r["status"], "nrows": r["resolved"]["nrows"],
+                        "rows_first_last_step": r["resolved"]["rows_first_last_step"], "started": r["started"],
+                        "updated": r["updated"], "timings_s": r.get("timings_s", {}), **r.get("part", {})}
+                       for n, r in zip(names, records)]
     path = write_provenance(plan.output_dir / PROVENANCE_NAME, merged)
     logger.info("%s: merged %d parts (%d slices) into %s", plan.path.name, nparts, plan.rows.size, path)
     if quicklook:
-        _quicklook(plan)
+        write_quicklook(plan)
     return path
 
 

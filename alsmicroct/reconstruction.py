@@ -31,7 +31,8 @@ from .params import ReconParams
 from .pipeline.plan import output_dir_for
 from .pipeline.provenance import PROVENANCE_NAME, provenance_status
 
-__all__ = ["recon", "ReconResult", "output_dir_for", "provenance_status", "find_centers", "try_centers"]
+__all__ = ["recon", "ReconResult", "output_dir_for", "provenance_status", "find_centers", "try_centers",
+           "resolve_center", "write_quicklook"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
     t0 = time.perf_counter()
     with open_scan(path) as scan:
         plan = make_plan(path, scan, params)
-        _resolve_center(scan, plan)
+        resolve_center(scan, plan)
     t_centre = time.perf_counter() - t0
     plan.output_dir.mkdir(parents=True, exist_ok=True)
     prov_path = plan.output_dir / provenance_name
@@ -149,7 +150,7 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
         write_provenance(prov_path, provenance_record(plan, status="failed", timings=timings, started=started,
                                                       error=f"{type(exc).__name__}: {exc}"))
         raise
-    look = _quicklook(plan) if quicklook else None
+    look = write_quicklook(plan) if quicklook else None
     timings = _timings(runner, t_centre, t_start)
     write_provenance(prov_path, provenance_record(plan, status="complete", timings=timings, started=started,
                                                   nfiles=len(files)))
@@ -159,8 +160,13 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
                        skipped=len(skip), quicklook=look)
 
 
-def _resolve_center(scan, plan) -> None:
-    """Fill plan.cor, plan.recon_center, the reconstruction angles, width and padding."""
+def resolve_center(scan, plan) -> None:
+    """Fill ``plan.cor``, ``plan.recon_center``, the reconstruction angles, width and padding.
+
+    ``cor`` given: used as is. ``cor`` None: found by ``corFunction`` (or, for
+    ``use360to180``, from mirrored 180 deg partners). Used by recon() and by the SLURM
+    row-split tasks, which must all agree on the centre.
+    """
     from .pipeline.center import find_center, find_center_360
     from .pipeline.plan import default_npad
 
@@ -215,7 +221,8 @@ def _timings(runner, t_centre: float, t_start: float) -> dict[str, float]:
     return out
 
 
-def _quicklook(plan) -> Path | None:
+def write_quicklook(plan) -> Path | None:
+    """Write ``<prefix>_quicklook.png`` next to the slices; a failure is logged, not raised."""
     from .image_processing import quicklook
 
     target = plan.output_dir / f"{plan.prefix}_quicklook.png"

@@ -10,13 +10,14 @@ extrapolating to many nodes.
 Usage::
 
     python benchmarks/bench_distributed.py [--rows 48] [--columns 256] [--angles 360]
-                                           [--chunk 4] [--repeat 2]
+                                           [--chunk 4] [--repeat 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--columns", type=int, default=256, help="detector columns")
     parser.add_argument("--angles", type=int, default=360, help="projections")
     parser.add_argument("--chunk", type=int, default=4, help="rows per Dask task (chunk_sino)")
-    parser.add_argument("--repeat", type=int, default=2, help="timed runs per cluster (best is kept)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per cluster (best is kept)")
     args = parser.parse_args(argv)
 
     from alsmicroct.sim import simulate_scan
@@ -69,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
                             nslices=args.rows, nrays=args.columns, cor=cor, seed=0)
         runs = {n: _measure(sim.path, folder, n, cor=cor, chunk=args.chunk, repeat=args.repeat) for n in (1, 2)}
     nchunks = -(-args.rows // args.chunk)
+    load = os.getloadavg()[0]
+    cores = len(os.sched_getaffinity(0))
+    print(f"machine: {cores} cores, load average {load:.1f} at the end"
+          + ("  (busy: other processes compete, the 2-worker figure is pessimistic)" if load > cores else ""))
     print(f"scan: {args.angles} angles x {args.rows} rows x {args.columns} columns, "
           f"{args.chunk} rows per task ({nchunks} tasks), 1 thread per worker")
     rates = {}

@@ -238,25 +238,30 @@ def test_spans_and_sweep():
 
 
 # ------------------------------------------------------- programs: bad input, exit 2
+@pytest.mark.parametrize(
+    ("program", "name", "text", "message"),
+    [
+        (recon_batch, "empty.txt", "# nothing here\n\n", "no scans listed"),
+        (recon_spreadsheet, "bad.csv", "filename,cor,ringLvl\na.h5,3,4\n",
+         "bad.csv line 1, column C: unknown column 'ringLvl'"),
+        (recon_parameters, "input832.txt", "a.h5 cor\n",
+         "input832.txt line 1: parameter 'cor' has no value"),
+    ],
+)
+def test_batch_programs_reject_bad_input(tmp_path, capsys, program, name, text, message):
+    source = tmp_path / name
+    source.write_text(text)
+    assert program.main([str(source)]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_programs_reject_bad_input_before_running(tmp_path, capsys):
-    empty = tmp_path / "empty.txt"
-    empty.write_text("# nothing here\n\n")
-    assert recon_batch.main([str(empty)]) == 2
-    assert "no scans listed" in capsys.readouterr().err
     missing = tmp_path / "missing.txt"
     missing.write_text("# scans\nnot_there.h5\n")
     assert recon_batch.main([str(missing), "--output-dir", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "missing.txt line 2" in err and "raw file not found" in err
     assert not (tmp_path / "out").exists()  # nothing written, not even a log file
-    bad = tmp_path / "bad.csv"
-    bad.write_text("filename,cor,ringLvl\na.h5,3,4\n")
-    assert recon_spreadsheet.main([str(bad)]) == 2
-    assert "bad.csv line 1, column C: unknown column 'ringLvl'" in capsys.readouterr().err
-    old = tmp_path / "input832.txt"
-    old.write_text("a.h5 cor\n")
-    assert recon_parameters.main([str(old)]) == 2
-    assert "input832.txt line 1: parameter 'cor' has no value" in capsys.readouterr().err
     assert convert_8bit.main([str(tmp_path), "--min", "5", "--max", "5"]) == 2
     assert "--min 5.0 must be smaller than --max 5.0" in capsys.readouterr().err
     assert crop.main([str(tmp_path)]) == 2

@@ -59,7 +59,8 @@ def client():
 
 
 def test_import_is_light():
-    code = "import sys, alsmicroct, alsmicroct.distributed; print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))"
+    code = ("import sys, alsmicroct, alsmicroct.distributed; "
+            "print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -180,6 +181,8 @@ def test_parts_merge_like_a_single_run(raw, reference, tmp_path):
     assert merged["resolved"]["cor"] == single["resolved"]["cor"]
     assert [p["rows_first_last_step"] for p in merged["parts"]] == [[0, 1, 1], [2, 3, 1], [4, 5, 1]]
     assert (tmp_path / out / "scan1_quicklook.png").is_file()
+    with pytest.raises(ReconstructionError, match=r"other parameters \(butterworth_order\)"):
+        merge_parts("scan1.h5", 3, raw, butterworth_order=3, **kw)
     # the merged record is what recon() itself writes: a later plain run keeps every slice
     mtimes = [f.stat().st_mtime_ns for f in files]
     assert recon("scan1.h5", raw, outputPath=str(tmp_path), chunk_sino=2, num_threads=1).skipped == 6

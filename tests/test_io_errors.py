@@ -8,19 +8,15 @@ import numpy as np
 import pytest
 
 from alsmicroct.errors import AlsMicroCTError, InputFileError, LayoutError, RangeError
-from alsmicroct.io import open_scan, write_scan
+from alsmicroct.io import open_scan
+from alsmicroct.testing import write_random_scan
 
 NANG, NSL, NRAY = 6, 4, 3
 
 
 def _write(path, layout="als", **kw):
-    rng = np.random.default_rng(7)
-    proj = rng.integers(0, 4000, (NANG, NSL, NRAY), dtype=np.uint16)
-    flats = rng.integers(0, 4000, (2, NSL, NRAY), dtype=np.uint16)
-    darks = rng.integers(0, 4000, (2, NSL, NRAY), dtype=np.uint16)
-    args = dict(layout=layout, dataset="errscan", arange=180.0, pxsize_mm=0.00065, num_flats=1)
-    args.update(kw)
-    write_scan(path, proj, flats, darks, **args)
+    write_random_scan(path, nangles=NANG, nslices=NSL, nrays=NRAY, num_darks=2, seed=7,
+                      high=4000, layout=layout, dataset="errscan", **kw)
     return path
 
 
@@ -75,12 +71,18 @@ def test_exchange_without_data(tmp_path):
         open_scan(path)
 
 
-def test_missing_pixel_size(tmp_path):
-    path = _write(tmp_path / "nopx.h5", omit_attrs=("pxsize",))
-    with pytest.raises(LayoutError, match=r"nopx\.h5.*/errscan.*'pxsize'.*mm"):
-        open_scan(path)
-    path = _write(tmp_path / "nopx_dx.h5", "dxchange", omit_attrs=("pixel_size",))
-    with pytest.raises(LayoutError, match=r"nopx_dx\.h5.*detector/pixel_size.*missing"):
+@pytest.mark.parametrize(
+    ("layout", "omit", "message"),
+    [
+        ("als", ("pxsize",), r"/errscan.*'pxsize'.*mm"),
+        ("dxchange", ("pixel_size",), r"detector/pixel_size.*missing"),
+        ("als", ("arange",), r"'arange'"),  # and no rot_angle to infer it from
+        ("dxchange", ("range", "theta"), r"theta.*range"),
+    ],
+)
+def test_missing_required_metadata(tmp_path, layout, omit, message):
+    path = _write(tmp_path / f"no_{omit[0]}.h5", layout, omit_attrs=omit)
+    with pytest.raises(LayoutError, match=rf"no_{omit[0]}\.h5.*{message}"):
         open_scan(path)
 
 
@@ -94,15 +96,6 @@ def test_non_numeric_attribute(tmp_path):
     with h5py.File(path, "r+") as f:
         f["errscan"].attrs["pxsize"] = np.bytes_(b"n/a\r")  # required
     with pytest.raises(LayoutError, match=r"txt\.h5.*'pxsize'='n/a'.*number"):
-        open_scan(path)
-
-
-def test_missing_arange_without_rot_angle(tmp_path):
-    path = _write(tmp_path / "noar.h5", omit_attrs=("arange",))
-    with pytest.raises(LayoutError, match=r"noar\.h5.*'arange'"):
-        open_scan(path)
-    path = _write(tmp_path / "noar_dx.h5", "dxchange", omit_attrs=("range", "theta"))
-    with pytest.raises(LayoutError, match=r"noar_dx\.h5.*theta.*range"):
         open_scan(path)
 
 

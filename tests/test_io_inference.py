@@ -9,30 +9,18 @@ import pytest
 from alsmicroct.errors import LayoutError
 from alsmicroct.io import open_scan, write_scan
 from alsmicroct.io._common import expected_flat_positions, infer_i0cycle
+from alsmicroct.testing import write_random_scan
 
 NSL, NRAY = 3, 4
 
 
 def _write(path, nangles, i0cycle, num_flats, num_darks, layout="als", **kw):
-    rng = np.random.default_rng(nangles + i0cycle)
-    ngroups = len(expected_flat_positions(nangles, i0cycle))
-    proj = rng.integers(0, 60000, (nangles, NSL, NRAY), dtype=np.uint16)
-    flats = rng.integers(0, 60000, (ngroups * num_flats, NSL, NRAY), dtype=np.uint16)
-    darks = rng.integers(0, 60000, (num_darks, NSL, NRAY), dtype=np.uint16)
-    write_scan(
-        path,
-        proj,
-        flats,
-        darks,
-        layout=layout,
-        dataset="inf",
-        arange=180.0,
-        pxsize_mm=0.00065,
-        i0cycle=i0cycle,
-        num_flats=num_flats,
+    scan = write_random_scan(
+        path, nangles=nangles, nslices=NSL, nrays=NRAY, i0cycle=i0cycle, num_flats=num_flats,
+        num_darks=num_darks, seed=nangles + i0cycle, high=60000, layout=layout, dataset="inf",
         **kw,
     )
-    return proj, flats, darks
+    return scan.proj, scan.flats, scan.darks
 
 
 @pytest.mark.parametrize(("nangles", "i0cycle"), [(9, 0), (9, 4), (10, 4), (12, 3)])

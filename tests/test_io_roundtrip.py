@@ -11,38 +11,31 @@ import numpy as np
 import pytest
 
 from alsmicroct.errors import OutputError, ParameterError, RangeError
-from alsmicroct.io import RawScanWriter, ScanMetadata, open_scan, write_scan
+from alsmicroct.io import RawScanWriter, ScanMetadata, open_scan
 from alsmicroct.io._common import expected_flat_positions
+from alsmicroct.testing import write_random_scan
 
 NANG, NSL, NRAY = 8, 6, 5
 
 
-def _stacks(nangles: int, i0cycle: int, num_flats: int = 2, num_darks: int = 3, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    ngroups = len(expected_flat_positions(nangles, i0cycle))
-    proj = rng.integers(0, 65536, (nangles, NSL, NRAY), dtype=np.uint16)
-    flats = rng.integers(0, 65536, (ngroups * num_flats, NSL, NRAY), dtype=np.uint16)
-    darks = rng.integers(0, 65536, (num_darks, NSL, NRAY), dtype=np.uint16)
-    return proj, flats, darks
+#: RawScanWriter keywords of a 3-projection scan of 2 x 2 pixels, one flat per group.
+TINY = dict(nangles=3, nslices=2, nrays=2, arange=180.0, pxsize_mm=0.01, num_flats=1, num_darks=1)
+
+
+def _write(path, nangles=NANG, *, num_flats=2, num_darks=3, **kw):
+    """Random counts written to ``path``: (proj, flats, darks, flat positions)."""
+    return write_random_scan(
+        path, nangles=nangles, nslices=NSL, nrays=NRAY, num_flats=num_flats,
+        num_darks=num_darks, **kw,
+    )
 
 
 @pytest.mark.parametrize("layout", ["als", "dxchange"])
 @pytest.mark.parametrize("i0cycle", [0, 3])
 def test_roundtrip_exact(tmp_path, layout, i0cycle):
-    proj, flats, darks = _stacks(NANG, i0cycle)
     path = tmp_path / f"20200101_120000_rock_{layout}.h5"
-    positions = write_scan(
-        path,
-        proj,
-        flats,
-        darks,
-        layout=layout,
-        dataset="20200101_120000_rock",
-        arange=180.0,
-        pxsize_mm=0.00065,
-        i0cycle=i0cycle,
-        num_flats=2,
-        energy_kev=24.5,
+    proj, flats, darks, positions = _write(
+        path, i0cycle=i0cycle, layout=layout, dataset="20200101_120000_rock", energy_kev=24.5,
         camera_distance_mm=60.0,
     )
     expected_pos = (0, 7) if i0cycle == 0 else (0, 3, 6, 7)
@@ -74,19 +67,8 @@ def test_roundtrip_exact(tmp_path, layout, i0cycle):
 
 @pytest.mark.parametrize("layout", ["als", "dxchange"])
 def test_subranges_with_steps(tmp_path, layout):
-    proj, flats, darks = _stacks(NANG, 0, seed=1)
     path = tmp_path / "scan.h5"
-    write_scan(
-        path,
-        proj,
-        flats,
-        darks,
-        layout=layout,
-        dataset="scan",
-        arange=180.0,
-        pxsize_mm=0.001,
-        num_flats=2,
-    )
+    proj, flats, darks, _ = _write(path, seed=1, layout=layout, pxsize_mm=0.001)
     with open_scan(path) as scan:
         cases = [
             ((1, 8, 3), (1, 6, 2), np.s_[1:8:3], np.s_[1:6:2]),
@@ -107,21 +89,10 @@ def test_subranges_with_steps(tmp_path, layout):
 
 
 def test_old_layout_is_written_as_the_beamline_did(tmp_path):
-    proj, flats, darks = _stacks(7, 3, num_flats=2, num_darks=2, seed=2)
     path = tmp_path / "s.h5"
-    write_scan(
-        path,
-        proj,
-        flats,
-        darks,
-        layout="als",
-        dataset="20151215_sample",
-        arange=360.0,
-        pxsize_mm=0.0013,
-        i0cycle=3,
-        num_flats=2,
-        owner="jdoe",
-        angles_deg=np.linspace(0, 360, 7),
+    proj, flats, _, _ = _write(
+        path, 7, i0cycle=3, num_darks=2, seed=2, dataset="20151215_sample", arange=360.0,
+        pxsize_mm=0.0013, owner="jdoe", angles_deg=np.linspace(0, 360, 7),
     )
     with h5py.File(path, "r") as f:
         assert set(f.keys()) == {"20151215_sample"}
@@ -153,18 +124,9 @@ def test_old_layout_is_written_as_the_beamline_did(tmp_path):
 
 
 def test_attribute_parsing(tmp_path):
-    proj, flats, darks = _stacks(4, 0, num_flats=1, num_darks=1)
     path = tmp_path / "a.h5"
-    write_scan(
-        path,
-        proj,
-        flats,
-        darks,
-        layout="als",
-        dataset="a",
-        arange=180.0,
-        pxsize_mm=0.00065,
-        num_flats=1,
+    _write(
+        path, 4, num_flats=1, num_darks=1,
         extra_attrs={"scurrent": 500.2, "lens_name": "10x ", "nhalfCir": 0, "exptime": "1.5e-1"},
     )
     with h5py.File(path, "r+") as f:  # a value the way some beamline files had it
@@ -186,20 +148,10 @@ def test_attribute_parsing(tmp_path):
 
 
 def test_nested_group(tmp_path):
-    proj, flats, darks = _stacks(5, 2, num_flats=1, num_darks=2, seed=3)
     path = tmp_path / "tile.h5"
-    write_scan(
-        path,
-        proj,
-        flats,
-        darks,
-        layout="als",
-        dataset="20180101_tile_x00y01",
-        arange=180.0,
-        pxsize_mm=0.0033,
-        i0cycle=2,
-        num_flats=1,
-        nest_group="20180101_tiled",
+    proj, flats, _, _ = _write(
+        path, 5, i0cycle=2, num_flats=1, num_darks=2, seed=3, dataset="20180101_tile_x00y01",
+        pxsize_mm=0.0033, nest_group="20180101_tiled",
     )
     with h5py.File(path, "r") as f:
         assert list(f.keys()) == ["20180101_tiled"]
@@ -214,20 +166,8 @@ def test_nested_group(tmp_path):
 
 @pytest.mark.parametrize("layout", ["als", "dxchange"])
 def test_file_unchanged_after_reading(tmp_path, layout):
-    proj, flats, darks = _stacks(NANG, 3, seed=4)
     path = tmp_path / "ro.h5"
-    write_scan(
-        path,
-        proj,
-        flats,
-        darks,
-        layout=layout,
-        dataset="ro",
-        arange=180.0,
-        pxsize_mm=0.00065,
-        i0cycle=3,
-        num_flats=2,
-    )
+    _write(path, i0cycle=3, seed=4, layout=layout)
     old = time.time() - 1000
     os.utime(path, (old, old))
     before = (path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest())
@@ -251,18 +191,7 @@ def test_flat_positions():
 def test_writer_streams_any_order_and_casts(tmp_path, layout):
     path = tmp_path / "w.h5"
     order = [3, 0, 2, 1]
-    with RawScanWriter(
-        path,
-        layout=layout,
-        dataset="w",
-        nangles=4,
-        nslices=2,
-        nrays=3,
-        arange=180.0,
-        pxsize_mm=0.01,
-        num_flats=1,
-        num_darks=1,
-    ) as w:
+    with RawScanWriter(path, layout=layout, dataset="w", **{**TINY, "nangles": 4, "nrays": 3}) as w:
         assert not path.exists()  # written under a temporary name
         for i in order:
             w.write_projection(i, np.full((1, 2, 3), 10.4 * i))  # float, (1, ny, nx)
@@ -278,17 +207,7 @@ def test_writer_streams_any_order_and_casts(tmp_path, layout):
 
 def test_writer_incomplete_or_failing_leaves_nothing(tmp_path):
     path = tmp_path / "inc.h5"
-    kw = dict(
-        layout="als",
-        dataset="inc",
-        nangles=3,
-        nslices=2,
-        nrays=2,
-        arange=180.0,
-        pxsize_mm=0.01,
-        num_flats=1,
-        num_darks=1,
-    )
+    kw = dict(layout="als", dataset="inc", **TINY)
     with (
         pytest.raises(OutputError, match=r"projections \[2\].*darks \[0\].*flats"),
         RawScanWriter(path, **kw) as w,
@@ -303,17 +222,7 @@ def test_writer_incomplete_or_failing_leaves_nothing(tmp_path):
 
 
 def test_writer_rejects_bad_input(tmp_path):
-    kw = dict(
-        layout="dxchange",
-        dataset="bad",
-        nangles=3,
-        nslices=2,
-        nrays=2,
-        arange=180.0,
-        pxsize_mm=0.01,
-        num_flats=1,
-        num_darks=1,
-    )
+    kw = dict(layout="dxchange", dataset="bad", **TINY)
     with pytest.raises(ParameterError, match="layout"):
         RawScanWriter(tmp_path / "x.h5", **{**kw, "layout": "tiff"})
     with pytest.raises(ParameterError, match="nangles"):

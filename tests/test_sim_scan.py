@@ -34,9 +34,7 @@ def _fbp(sino, theta, cor, size):
 
 @pytest.mark.parametrize("layout", ["als", "dxchange"])
 def test_written_file_matches_inputs(tmp_path, layout):
-    s = simulate_scan(
-        tmp_path / f"scan_{layout}.h5",
-        layout=layout,
+    params = dict(
         nangles=61,
         nslices=6,
         nrays=64,
@@ -50,6 +48,7 @@ def test_written_file_matches_inputs(tmp_path, layout):
         num_darks=4,
         seed=1,
     )
+    s = simulate_scan(tmp_path / f"scan_{layout}.h5", layout=layout, **params)
     assert s.truth_path == tmp_path / f"scan_{layout}_truth.h5"
     with open_scan(s.path) as scan:
         m = scan.meta
@@ -71,19 +70,7 @@ def test_written_file_matches_inputs(tmp_path, layout):
             proj.shape == (61, 2, 64) and flats.shape == (12, 2, 64) and darks.shape == (4, 2, 64)
         )
         # the same images as the in-memory simulation
-        mem = simulate_data(
-            nangles=61,
-            nslices=6,
-            nrays=64,
-            cor=33.4,
-            pxsize_mm=0.0013,
-            energy_kev=30.0,
-            distance_mm=50.0,
-            i0cycle=20,
-            num_flats=3,
-            num_darks=4,
-            seed=1,
-        )
+        mem = simulate_data(**params)
         assert np.array_equal(proj, mem.proj[:, 2:4].astype(np.float32))
         assert np.array_equal(flats, mem.flats[:, 2:4].astype(np.float32))
         assert np.array_equal(scan.flat_indices, mem.flat_indices)

@@ -128,12 +128,16 @@ def test_credentials_from_environment(server, monkeypatch):
         SpotSession("alice", base_url=server.base_url, **FAST)
 
 
+def _write_netrc(tmp_path, text, mode):
+    """``~/.netrc`` in the home folder set by ``_no_ambient_credentials``."""
+    netrc = tmp_path / "home" / ".netrc"
+    netrc.parent.mkdir()
+    netrc.write_text(text)
+    netrc.chmod(mode)
+
+
 def test_credentials_from_netrc(server, tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    netrc = home / ".netrc"
-    netrc.write_text(f"machine 127.0.0.1\n  login alice\n  password {PASSWORD}\n")
-    netrc.chmod(0o600)
+    _write_netrc(tmp_path, f"machine 127.0.0.1\n  login alice\n  password {PASSWORD}\n", 0o600)
     with SpotSession(base_url=server.base_url, **FAST) as spot:
         assert spot.username == "alice"
         spot.search("")
@@ -142,11 +146,7 @@ def test_credentials_from_netrc(server, tmp_path):
 
 
 def test_unsafe_netrc_reported_without_secret(server, tmp_path):
-    home = tmp_path / "home"
-    home.mkdir()
-    netrc = home / ".netrc"
-    netrc.write_text(f"machine 127.0.0.1 login alice password {PASSWORD} garbage\n")
-    netrc.chmod(0o644)
+    _write_netrc(tmp_path, f"machine 127.0.0.1 login alice password {PASSWORD} garbage\n", 0o644)
     with pytest.raises(MissingCredentialsError) as info:
         SpotSession(base_url=server.base_url, **FAST)
     assert ".netrc" in str(info.value)

@@ -50,6 +50,7 @@ __all__ = [
     "ScanEntry",
     "ScanJob",
     "add_logging_args",
+    "batch_main",
     "build_batch_parser",
     "cli_layer",
     "format_table",
@@ -58,9 +59,9 @@ __all__ = [
     "logging_setup",
     "parse_span",
     "plan_jobs",
+    "read_line_entries",
     "read_text_lines",
     "run_batch",
-    "run_folders",
     "select_line",
     "write_json_atomic",
 ]
@@ -251,6 +252,19 @@ def read_text_lines(path: str | Path, *, what: str = "list") -> list[str]:
         raise InputFileError(f"{p}: not a text file ({exc}); expected a {what} file") from None
     except OSError as exc:
         raise InputFileError(f"{p}: cannot read the {what} file ({exc.strerror or exc})") from None
+
+
+def read_line_entries(path: str | Path, parse_line: Callable[[str, str], ScanEntry | None], *,
+                      what: str = "list") -> list[ScanEntry]:
+    """Scan entries of a text file, one per line: ``parse_line(line, "<path> line <n>")``
+    (None for a line without a scan). Raises :class:`InputFileError` (unreadable file) and
+    what ``parse_line`` raises (:class:`ParameterError` for a malformed line)."""
+    entries = []
+    for number, line in enumerate(read_text_lines(path, what=what), 1):
+        entry = parse_line(line, f"{path} line {number}")
+        if entry is not None:
+            entries.append(entry)
+    return entries
 
 
 # ---------------------------------------------------------------------- arguments
@@ -553,6 +567,19 @@ def run_batch(args: argparse.Namespace, entries: Sequence[ScanEntry], *, source:
     return EXIT_FAILED if any(r.failed for r in results) else EXIT_OK
 
 
+def batch_main(args: argparse.Namespace,
+               read_entries: Callable[[argparse.Namespace], Sequence[ScanEntry]], *,
+               log_suffix: str = "batch") -> int:
+    """:func:`run_batch` on the scans ``read_entries(args)`` gets from ``args.source``, in
+    :func:`guarded_main`; the log file is ``<source stem>_<log_suffix>_<time>.log``."""
+
+    def body(add_log_file: Callable[[Path], Path]) -> int:
+        return run_batch(args, read_entries(args), source=args.source, add_log_file=add_log_file,
+                         log_stem=f"{Path(args.source).stem}_{log_suffix}")
+
+    return guarded_main(args, body)
+
+
 def _run_one(job: ScanJob, *, resume: bool, progress: bool) -> JobResult:
     """Reconstruct one scan; any exception is caught, logged and reported as failed."""
     from ..pipeline.provenance import read_provenance
@@ -723,51 +750,3 @@ def write_json_atomic(path: Path, record: Any) -> Path:
         raise OutputError(f"{path}: cannot write the JSON summary ({exc})") from exc
     return path
 
-
-# -------------------------------------------------------------------- folder tools
-def run_folders(folders: Sequence[str], action: Callable[[Path, Path | None], Sequence[str]], *,
-                what: str, output_dir: str | None) -> int:
-    """Apply ``action(folder, output)`` to each slice folder in isolation; print a summary.
-
-    Parameters
-    ----------
-    folders : sequence of str
-        Input folders of TIFF slices.
-    action : callable
-        Does the work for one folder and returns the files written.
-    what : str
-        Name of the operation, for messages ("8-bit conversion", "crop").
-    output_dir : str or None
-        With one folder: its output folder. With several: their parent, each getting
-        ``<output_dir>/<folder name>``. None: the action's default.
-
-    Returns
-    -------
-    int
-        :data:`EXIT_OK`, or :data:`EXIT_FAILED` when some folder failed.
-    """
-    from ..image_processing import get_fileList
-
-    rows: list[list[str]] = []
-    failures = 0
-    for index, name in enumerate(folders, 1):
-        folder = Path(name)
-        target = None
-        if output_dir is not None:
-            target = Path(output_dir) if len(folders) == 1 else Path(output_dir) / folder.resolve().name
-        t0 = time.perf_counter()
-        try:
-            count = len(get_fileList(folder)) if folder.is_dir() else 0
-            logger.info("[%d/%d] %s of %s (%d slices)", index, len(folders), what, folder, count)
-            written = action(folder, target)
-        except Exception as exc:
-            failures += 1
-            logger.error("%s: %s failed: %s: %s", folder, what, type(exc).__name__, exc)
-            logger.debug("traceback:\n%s", traceback.format_exc())
-            rows.append([str(folder), "FAILED", "-", f"{time.perf_counter() - t0:.1f} s",
-                         f"{type(exc).__name__}: {exc}"])
-            continue
-        out = str(Path(written[0]).parent) if written else "-"
-        rows.append([str(folder), "done", str(len(written)), f"{time.perf_counter() - t0:.1f} s", out])
-    print(format_table(rows, ("folder", "status", "slices", "time", "output folder / error")))
-    return EXIT_FAILED if failures else EXIT_OK

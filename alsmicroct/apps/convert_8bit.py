@@ -19,48 +19,45 @@ import logging
 from pathlib import Path
 
 from ..errors import ParameterError
-from ._common import add_logging_args, guarded_main, run_folders
+from ._folders import FolderAction, folder_main, folder_parser
 
 __all__ = ["main"]
 
 logger = logging.getLogger(__name__)
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="alsmicroct-convert-8bit",
-        description="Convert folders of float TIFF slices to 8 bit: --min maps to 0, --max to "
-                    "255, values outside are clipped.",
-        epilog="Example: alsmicroct-convert-8bit rec20240101_120000_rock --min -5 --max 20")
-    parser.add_argument("folders", nargs="+", metavar="DIR", help="folder(s) of TIFF slices")
+def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min", dest="vmin", type=float, default=-10.0,
                         help="value mapped to 0 (default: -10)")
     parser.add_argument("--max", dest="vmax", type=float, default=10.0,
                         help="value mapped to 255 (default: 10)")
-    parser.add_argument("--output-dir", metavar="OUT",
-                        help="output folder (several DIRs: OUT/<DIR name>); default: <DIR>_8bit")
     parser.add_argument("--prefix", help="output names <prefix>_<number>.tif (default: input names)")
-    add_logging_args(parser)
-    return parser
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    return folder_parser(
+        "alsmicroct-convert-8bit",
+        "Convert folders of float TIFF slices to 8 bit: --min maps to 0, --max to 255, values "
+        "outside are clipped.",
+        example="rec20240101_120000_rock --min -5 --max 20", suffix="_8bit", add_options=_options)
+
+
+def _converter(args: argparse.Namespace) -> FolderAction:
+    from ..image_processing import convert_DirectoryTo8Bit
+
+    if not args.vmin < args.vmax:
+        raise ParameterError(f"--min {args.vmin} must be smaller than --max {args.vmax}")
+
+    def convert(folder: Path, target: Path | None) -> list[str]:
+        return convert_DirectoryTo8Bit(folder, data_min=args.vmin, data_max=args.vmax,
+                                       outputpath=target, filename=args.prefix)
+
+    return convert
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    args = _build_parser().parse_args(argv)
-
-    def body(add_log_file) -> int:
-        from ..image_processing import convert_DirectoryTo8Bit
-
-        if not args.vmin < args.vmax:
-            raise ParameterError(f"--min {args.vmin} must be smaller than --max {args.vmax}")
-
-        def convert(folder: Path, target: Path | None) -> list[str]:
-            return convert_DirectoryTo8Bit(folder, data_min=args.vmin, data_max=args.vmax,
-                                           outputpath=target, filename=args.prefix)
-
-        return run_folders(args.folders, convert, what="8-bit conversion", output_dir=args.output_dir)
-
-    return guarded_main(args, body)
+    return folder_main(_build_parser(), argv, _converter, what="8-bit conversion")
 
 
 if __name__ == "__main__":

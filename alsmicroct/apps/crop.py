@@ -19,7 +19,8 @@ import logging
 from pathlib import Path
 
 from ..errors import ParameterError
-from ._common import add_logging_args, guarded_main, parse_span, run_folders
+from ._common import parse_span
+from ._folders import FolderAction, folder_main, folder_parser
 
 __all__ = ["main", "complete_span"]
 
@@ -34,45 +35,42 @@ def complete_span(span: tuple[int | None, int | None] | None, n: int) -> tuple[i
     return (0 if start is None else start, n if end is None else end)
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="alsmicroct-crop",
-        description="Crop folders of TIFF slices to START:END ranges (END excluded, either may "
-                    "be left out).",
-        epilog="Example: alsmicroct-crop rec20240101_120000_rock --x 100:900 --y 100:900 --z 10:")
-    parser.add_argument("folders", nargs="+", metavar="DIR", help="folder(s) of TIFF slices")
+def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--x", metavar="A:B", help="columns within each slice")
     parser.add_argument("--y", metavar="A:B", help="rows within each slice")
     parser.add_argument("--z", metavar="A:B", help="slices, by position in the sorted listing")
-    parser.add_argument("--output-dir", metavar="OUT",
-                        help="output folder (several DIRs: OUT/<DIR name>); default: <DIR>_crop")
-    add_logging_args(parser)
-    return parser
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    return folder_parser(
+        "alsmicroct-crop",
+        "Crop folders of TIFF slices to START:END ranges (END excluded, either may be left out).",
+        example="rec20240101_120000_rock --x 100:900 --y 100:900 --z 10:", suffix="_crop",
+        add_options=_options)
+
+
+def _cropper(args: argparse.Namespace) -> FolderAction:
+    from ..image_processing import crop_Directory, get_fileList
+    from ..io.tiff import tiff_info
+
+    spans = {axis: None if getattr(args, axis) is None else parse_span(getattr(args, axis), option=f"--{axis}")
+             for axis in ("x", "y", "z")}
+    if all(v is None for v in spans.values()):
+        raise ParameterError("nothing to crop: give at least one of --x, --y, --z")
+
+    def crop(folder: Path, target: Path | None) -> list[str]:
+        files = get_fileList(folder)
+        shape = tiff_info(files[0])[0] if files else (0, 0)
+        return crop_Directory(folder, x=complete_span(spans["x"], shape[-1]),
+                              y=complete_span(spans["y"], shape[-2]),
+                              z=complete_span(spans["z"], len(files)), outputpath=target)
+
+    return crop
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
-    args = _build_parser().parse_args(argv)
-
-    def body(add_log_file) -> int:
-        from ..image_processing import crop_Directory, get_fileList
-        from ..io.tiff import tiff_info
-
-        spans = {axis: None if getattr(args, axis) is None else parse_span(getattr(args, axis), option=f"--{axis}")
-                 for axis in ("x", "y", "z")}
-        if all(v is None for v in spans.values()):
-            raise ParameterError("nothing to crop: give at least one of --x, --y, --z")
-
-        def crop(folder: Path, target: Path | None) -> list[str]:
-            files = get_fileList(folder)
-            shape = tiff_info(files[0])[0] if files else (0, 0)
-            return crop_Directory(folder, x=complete_span(spans["x"], shape[-1]),
-                                  y=complete_span(spans["y"], shape[-2]),
-                                  z=complete_span(spans["z"], len(files)), outputpath=target)
-
-        return run_folders(args.folders, crop, what="crop", output_dir=args.output_dir)
-
-    return guarded_main(args, body)
+    return folder_main(_build_parser(), argv, _cropper, what="crop")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import ParameterError
 from ..params import ReconParams, parse_overrides
-from ._common import ScanEntry, build_batch_parser, guarded_main, read_text_lines, run_batch
+from ._common import ScanEntry, batch_main, build_batch_parser, read_line_entries
 
 __all__ = ["main", "read_path_list", "split_list_line"]
 
@@ -92,19 +92,10 @@ def split_list_line(line: str, source: str) -> ScanEntry | None:
 def read_path_list(path: str | Path) -> list[ScanEntry]:
     """Read a path list (see the module docstring) into scan entries.
 
-    Raises
-    ------
-    InputFileError
-        If the file cannot be read.
-    ParameterError
-        For a malformed line (naming the file and line number).
+    Raises :class:`InputFileError` if the file cannot be read, :class:`ParameterError` for a
+    malformed line (naming the file and line number).
     """
-    entries = []
-    for number, line in enumerate(read_text_lines(path), 1):
-        entry = split_list_line(line, f"{path} line {number}")
-        if entry is not None:
-            entries.append(entry)
-    return entries
+    return read_line_entries(path, split_list_line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,14 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         "Reconstruct every raw scan of a path list with recon(), each in isolation.",
         "text file: one raw file per line, optional key=value overrides after it",
         epilog=LIST_FORMAT)
-    args = parser.parse_args(argv)
-
-    def body(add_log_file) -> int:
-        entries = read_path_list(args.source)
-        return run_batch(args, entries, source=args.source, add_log_file=add_log_file,
-                         log_stem=f"{Path(args.source).stem}_batch")
-
-    return guarded_main(args, body)
+    return batch_main(parser.parse_args(argv), lambda args: read_path_list(args.source))
 
 
 if __name__ == "__main__":

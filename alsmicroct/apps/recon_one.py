@@ -15,10 +15,9 @@ Examples
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from ..params import parse_overrides
-from ._common import ScanEntry, build_batch_parser, guarded_main, run_batch
+from ._common import ScanEntry, batch_main, build_batch_parser
 
 __all__ = ["main"]
 
@@ -36,15 +35,12 @@ def main(argv: list[str] | None = None) -> int:
                "'sinoused=(-1,20,1)'\n\n")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="recon() keywords, e.g. doPhaseRetrieval=true sinoused=(-1,20,1)")
-    args = parser.parse_intermixed_args(argv)
 
-    def body(add_log_file) -> int:
+    def entries(args) -> list[ScanEntry]:
         source = "command line"
-        entry = ScanEntry(args.source, parse_overrides(args.overrides, source=source), source)
-        return run_batch(args, [entry], source=args.source, add_log_file=add_log_file,
-                         log_stem=f"{Path(args.source).stem}_recon")
+        return [ScanEntry(args.source, parse_overrides(args.overrides, source=source), source)]
 
-    return guarded_main(args, body)
+    return batch_main(parser.parse_intermixed_args(argv), entries, log_suffix="recon")
 
 
 if __name__ == "__main__":

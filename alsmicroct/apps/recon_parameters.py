@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..errors import ParameterError
 from ..params import ReconParams, suggest_key
-from ._common import ScanEntry, build_batch_parser, guarded_main, read_text_lines, run_batch
+from ._common import ScanEntry, batch_main, build_batch_parser, read_line_entries
 
 __all__ = ["main", "parse_parameter_line", "read_parameter_file"]
 
@@ -64,19 +64,10 @@ def parse_parameter_line(line: str, source: str) -> ScanEntry | None:
 def read_parameter_file(path: str | Path) -> list[ScanEntry]:
     """Read an old-format parameter file (see the module docstring) into scan entries.
 
-    Raises
-    ------
-    InputFileError
-        If the file cannot be read.
-    ParameterError
-        For a malformed line (naming the file and line number).
+    Raises :class:`InputFileError` if the file cannot be read, :class:`ParameterError` for a
+    malformed line (naming the file and line number).
     """
-    entries = []
-    for number, line in enumerate(read_text_lines(path, what="parameter"), 1):
-        entry = parse_parameter_line(line, f"{path} line {number}")
-        if entry is not None:
-            entries.append(entry)
-    return entries
+    return read_line_entries(path, parse_parameter_line, what="parameter")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,14 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "Reconstruct the scans of an old-style input832.txt parameter file (file name, then "
         "'name value' pairs per line).",
         "old-style parameter file (default name of the old program: input832.txt)")
-    args = parser.parse_args(argv)
-
-    def body(add_log_file) -> int:
-        entries = read_parameter_file(args.source)
-        return run_batch(args, entries, source=args.source, add_log_file=add_log_file,
-                         log_stem=f"{Path(args.source).stem}_batch")
-
-    return guarded_main(args, body)
+    return batch_main(parser.parse_args(argv), lambda args: read_parameter_file(args.source))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from typing import Any
 
 from ..errors import InputFileError, ParameterError
 from ..params import ReconParams, suggest_key
-from ._common import ScanEntry, build_batch_parser, guarded_main, run_batch
+from ._common import ScanEntry, batch_main, build_batch_parser
 
 __all__ = ["main", "read_spreadsheet", "rows_to_entries"]
 
@@ -211,14 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         "spreadsheet (.xlsx or .csv)",
         epilog="Empty cells mean the default; rows starting with '#' are comments.\n\n")
     parser.add_argument("--sheet", help="name of the Excel sheet (default: the first one)")
-    args = parser.parse_args(argv)
-
-    def body(add_log_file) -> int:
-        entries = read_spreadsheet(args.source, sheet=args.sheet)
-        return run_batch(args, entries, source=args.source, add_log_file=add_log_file,
-                         log_stem=f"{Path(args.source).stem}_batch")
-
-    return guarded_main(args, body)
+    return batch_main(parser.parse_args(argv),
+                      lambda args: read_spreadsheet(args.source, sheet=args.sheet))
 
 
 if __name__ == "__main__":

@@ -11,23 +11,10 @@ the reconstruction stack (NumPy is imported only by :meth:`SpotSession.image`).
 
 from __future__ import annotations
 
+from . import errors
 from .credentials import ENV_PASSWORD, ENV_USERNAME, Credentials, resolve_credentials
-from .errors import (
-    AuthenticationError,
-    DownloadError,
-    MissingCredentialsError,
-    NotFoundError,
-    ServerError,
-    SizeMismatchError,
-    SpotConnectionError,
-    SpotError,
-    SpotParameterError,
-    SpotResponseError,
-    SpotTimeoutError,
-    StagingError,
-    StagingTimeout,
-    UnexpectedContentError,
-)
+from .errors import *  # noqa: F403  (the exception tree, listed in errors.__all__)
+from .errors import SpotTimeoutError
 from .paths import (
     NERSC_DEFAULT_ARCHIVE,
     NERSC_ArchivePath,
@@ -59,20 +46,7 @@ __all__ = [
     "raw_path",
     "quote_path",
     "read_path_list",
-    "SpotError",
-    "AuthenticationError",
-    "MissingCredentialsError",
-    "NotFoundError",
-    "ServerError",
-    "SpotConnectionError",
-    "SpotTimeoutError",
-    "StagingError",
-    "StagingTimeout",
-    "DownloadError",
-    "SizeMismatchError",
-    "UnexpectedContentError",
-    "SpotResponseError",
-    "SpotParameterError",
+    *errors.__all__,
 ]
 
 TimeoutError = SpotTimeoutError

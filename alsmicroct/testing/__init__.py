@@ -6,7 +6,15 @@ when a file is written or read.
 
 from __future__ import annotations
 
-from .raw_files import make_catalogue, write_raw_scan
+from .raw_files import RandomScan, make_catalogue, write_random_scan, write_raw_scan
 from .spot_server import SESSION_COOKIE, RequestRecord, SpotServer
 
-__all__ = ["SpotServer", "RequestRecord", "SESSION_COOKIE", "write_raw_scan", "make_catalogue"]
+__all__ = [
+    "SpotServer",
+    "RequestRecord",
+    "SESSION_COOKIE",
+    "RandomScan",
+    "make_catalogue",
+    "write_random_scan",
+    "write_raw_scan",
+]

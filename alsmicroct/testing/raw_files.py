@@ -4,8 +4,73 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-__all__ = ["write_raw_scan", "make_catalogue"]
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = ["RandomScan", "make_catalogue", "write_random_scan", "write_raw_scan"]
+
+
+class RandomScan(NamedTuple):
+    """The images :func:`write_random_scan` wrote (uint16) and the flat positions."""
+
+    proj: np.ndarray
+    flats: np.ndarray
+    darks: np.ndarray
+    flat_positions: tuple[int, ...]
+
+
+def write_random_scan(
+    path: str | os.PathLike[str],
+    *,
+    nangles: int,
+    nslices: int,
+    nrays: int,
+    i0cycle: int = 0,
+    num_flats: int = 1,
+    num_darks: int = 1,
+    seed: int = 0,
+    high: int = 65536,
+    **kwargs: Any,
+) -> RandomScan:
+    """Write a raw file of pseudo-random counts with :func:`alsmicroct.io.write_scan`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        File to create (its folder must exist).
+    nangles, nslices, nrays : int
+        Projections, detector rows and columns.
+    i0cycle, num_flats, num_darks : int
+        As for :class:`alsmicroct.io.RawScanWriter`.
+    seed : int
+        Seed of the counts, drawn uniformly from ``0 .. high - 1`` (projections, flats of
+        every group, then darks).
+    **kwargs
+        Other keywords of :class:`~alsmicroct.io.RawScanWriter`; by default
+        ``layout="als"``, ``dataset`` the file stem, ``arange=180.0``, ``pxsize_mm=0.00065``.
+
+    Returns
+    -------
+    RandomScan
+    """
+    import numpy as np
+
+    from ..io import write_scan
+    from ..io._common import expected_flat_positions
+
+    rng = np.random.default_rng(seed)
+    ngroups = len(expected_flat_positions(nangles, i0cycle)) if num_flats else 0
+    proj, flats, darks = (
+        rng.integers(0, high, (n, nslices, nrays), dtype=np.uint16)
+        for n in (nangles, ngroups * num_flats, num_darks)
+    )
+    kwargs = {"layout": "als", "dataset": Path(path).stem, "arange": 180.0,
+              "pxsize_mm": 0.00065, **kwargs}
+    positions = write_scan(path, proj, flats, darks, i0cycle=i0cycle, num_flats=num_flats,
+                           **kwargs)
+    return RandomScan(proj, flats, darks, positions)
 
 
 def write_raw_scan(
@@ -21,9 +86,9 @@ def write_raw_scan(
 ) -> Path:
     """Write a small raw file in the beamline 8.3.2 ("als") layout with pseudo-random counts.
 
-    A thin use of :func:`alsmicroct.io.write_scan`: a group ``/<dataset>`` with byte-string
-    attributes ending in ``"\\r"`` (as the beamline writes them, plus ``dataset``) and
-    ``(1, nrows, ncols)`` ``uint16`` images ``<dataset>_0000_<pppp>.tif`` (projections),
+    A :func:`write_random_scan`: a group ``/<dataset>`` with byte-string attributes ending
+    in ``"\\r"`` (as the beamline writes them, plus ``dataset``) and ``(1, nrows, ncols)``
+    ``uint16`` images ``<dataset>_0000_<pppp>.tif`` (projections),
     ``<dataset>bak_<kkkk>_<pppp>.tif`` (``nflats`` flats before the first and after the
     last projection) and ``<dataset>drk_<kkkk>_<pppp>.tif`` (darks).
 
@@ -38,31 +103,19 @@ def write_raw_scan(
     nflats, ndarks : int
         Flats per group (two groups when ``nangles > 1``) and darks.
     seed : int
-        Seed of the pseudo-random pixel values.
+        Seed of the pseudo-random pixel values (0 to 4095).
 
     Returns
     -------
     pathlib.Path
         The file written.
     """
-    import numpy as np
-
-    from ..io import write_scan
-    from ..io._common import expected_flat_positions
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     name = dataset or path.stem
-    rng = np.random.default_rng(seed)
-    nflat_images = len(expected_flat_positions(nangles, 0)) * nflats if nflats else 0
-    proj, flats, darks = (
-        rng.integers(0, 4096, size=(n, nrows, ncols), dtype=np.uint16)
-        for n in (nangles, nflat_images, ndarks)
-    )
-    write_scan(
-        path, proj, flats, darks, dataset=name, arange=180.0, pxsize_mm=0.00065,
-        num_flats=nflats, extra_attrs={"dataset": name},
-    )
+    write_random_scan(path, nangles=nangles, nslices=nrows, nrays=ncols, num_flats=nflats,
+                      num_darks=ndarks, seed=seed, high=4096, dataset=name,
+                      extra_attrs={"dataset": name})
     return path
 
 
