@@ -239,7 +239,7 @@ def test_phase_retrieval_raises_contrast_to_noise(tmp_path):
     # 3.25 um pixels, 75 mm, 24 keV, delta/beta 150: Paganin's kernel spans ~2 px
     delta_beta = 150.0
     scan = simulate_scan(tmp_path / "p.h5", phantom="shepp", nangles=181, nslices=4, nrays=NRAYS,
-                         delta_beta=delta_beta, distance_mm=75.0, seed=1)
+                         delta_beta=delta_beta, distance_mm=75.0, peak_attenuation=0.05, seed=1)
     truth = scan.volume()
     plain, _ = _rec(scan.path, tmp_path, cor=scan.cor)
     phase, res = _rec(scan.path, tmp_path, cor=scan.cor, doPhaseRetrieval=True,

@@ -11,7 +11,7 @@ import pytest
 
 from alsmicroct.errors import ParameterError
 from alsmicroct.io import open_scan
-from alsmicroct.sim import simulate_data, simulate_scan
+from alsmicroct.sim import phantom_volume, simulate_data, simulate_scan
 from alsmicroct.sim.__main__ import main
 
 
@@ -225,3 +225,12 @@ def test_tilted_scan_has_the_same_sample():
     assert np.array_equal(a.phantom.centers, b.phantom.centers)
     assert np.array_equal(a.volume(), b.volume())
     assert not np.array_equal(a.proj, b.proj)
+
+
+def test_resimulating_to_the_same_path_replaces_the_truth(tmp_path):
+    first = simulate_scan(tmp_path / "same.h5", phantom="shepp", nangles=31, nslices=2, nrays=32)
+    old = first.volume()
+    second = simulate_scan(tmp_path / "same.h5", phantom="rock", nangles=31, nslices=2, nrays=32)
+    assert not np.array_equal(old, second.volume())
+    assert np.array_equal(second.volume(), phantom_volume(second.phantom, nslices=2, size=32,
+                                                          pxsize_cm=second.pxsize_cm))

@@ -235,7 +235,7 @@ class Runner:
         """Contiguous detector rows the store must hold for the final rows and the proj steps."""
         plan = self.plan
         m = self._bilateral_margin() * (int(plan.rows[1] - plan.rows[0]) if plan.rows.size > 1 else 1)
-        margin = m + int(plan.extras.get("proj_row_margin", 64))
+        margin = m + max(s.row_margin for s in self.proj_steps)
         lo = max(0, int(plan.rows[0]) - margin)
         hi = min(plan.meta.nslices, int(plan.rows[-1]) + margin + 1)
         return np.arange(lo, hi)

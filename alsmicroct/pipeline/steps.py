@@ -166,5 +166,10 @@ def build_steps(plan: ReconPlan) -> list[Step]:
     if p.use360to180:
         steps.append(Step("360to180", "sino", _stitch))
     if p.doPhaseRetrieval:
-        steps.append(Step("phase", "proj", _phase))
+        from ..prep.phase import phase_pad_widths
+
+        # rows the Paganin kernel reaches: the store must hold them around the output rows
+        _, (row_reach, _) = phase_pad_widths((plan.meta.nslices, plan.meta.nrays), pixel_size_cm=plan.pxsize_cm,
+                                             dist_cm=plan.dist_cm, energy_kev=plan.energy_kev, alpha=p.alphaReg)
+        steps.append(Step("phase", "proj", _phase, row_margin=int(row_reach)))
     return steps

@@ -695,6 +695,8 @@ def simulate_scan(
                 logger.info("%s: %d/%d projections", path.name, i + 1, cfg.nangles)
         for k in range(cfg.num_darks):
             w.write_dark(k, model.dark_image(k))
+    # a truth file left by an earlier simulation to the same path belongs to another sample
+    truth_path_for(path).unlink(missing_ok=True)
     truth = truth_path_for(path) if write_truth else None
     res = _result(model, path, truth, positions)
     if truth is not None:
