@@ -212,10 +212,6 @@ def test_ignored_projections_contribute_nothing(raw, corrupted, tmp_path):
         _rec(clean.path, tmp_path / "g", cor=clean.cor, projIgnoreList=[3, 181])
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline/center.py find_center('pc') pairs projections with "
-                   "pair_180(plan.theta) over all used projections, ignoring plan.ignore_mask: the "
-                   "centre is measured on a projection the user listed in projIgnoreList (35.44 px "
-                   "instead of 32.4 when projection 0 is spoiled)")
 def test_pc_centre_skips_ignored_projections(raw, corrupted, tmp_path):
     _, res = _rec(corrupted, tmp_path, corFunction="pc", projIgnoreList=[0, 10, 77, 150], sinoused=(4, 5, 1))
     assert abs(res.cor - raw["dxchange"].cor) <= 0.25, res.cor
@@ -400,10 +396,6 @@ def test_resume_policies(small, tmp_path):
     assert not _hidden(first.output_dir)
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline/provenance.py fingerprint() compares params.to_dict() "
-                   "whole, so inputPath (how the same file was named) and the execution-only chunk_sino/"
-                   "chunk_proj/num_threads/outputPath count as 'other parameters': a rerun recomputes every "
-                   "slice and resume=True refuses, although the slices would be identical")
 def test_resume_ignores_how_the_file_was_named_and_chunking(small, tmp_path):
     kw = dict(cor=24.1, doFWringremoval=False, quicklook=False, outputPath=str(tmp_path))
     recon(small.path, **kw)
@@ -540,9 +532,6 @@ def test_bad_input_is_refused_before_heavy_work(small, tmp_path):
     assert blocker.read_text() == "x" and not out.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline/plan.py resolve_input(): a folder given as the file name "
-                   "is reported as 'raw file not found: <folder> or <folder>.h5' although it exists; the "
-                   "message should say it is a folder and an HDF5 file is expected")
 def test_folder_as_filename_says_so(small):
     with pytest.raises(InputFileError, match="folder"):
         recon(small.path.parent, quicklook=False)

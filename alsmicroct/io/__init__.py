@@ -18,12 +18,8 @@ Two layouts are read and written:
 
 from __future__ import annotations
 
-from ._base import RawScan
-from .als_layout import AlsScan
-from .dx_layout import DxScan
-from .metadata import ScanMetadata
-from .readers import open_scan
-from .writers import RawScanWriter, write_scan
+import importlib
+from typing import TYPE_CHECKING
 
 __all__ = [
     "AlsScan",
@@ -34,3 +30,30 @@ __all__ = [
     "open_scan",
     "write_scan",
 ]
+
+# Imported on first use, so that `alsmicroct.io.tiff` (and image_processing) do not pull
+# in h5py.
+_WHERE = {
+    "RawScan": "._base", "AlsScan": ".als_layout", "DxScan": ".dx_layout", "ScanMetadata": ".metadata",
+    "open_scan": ".readers", "RawScanWriter": ".writers", "write_scan": ".writers",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._base import RawScan
+    from .als_layout import AlsScan
+    from .dx_layout import DxScan
+    from .metadata import ScanMetadata
+    from .readers import open_scan
+    from .writers import RawScanWriter, write_scan
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'alsmicroct.io' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

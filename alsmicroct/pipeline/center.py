@@ -108,7 +108,12 @@ def find_center(scan, plan: ReconPlan, method: str | None = None) -> float:
     p = plan.params
     method = method or p.corFunction
     if method == "pc":
-        i, j, gap = pair_180(plan.theta)
+        usable = np.flatnonzero(~plan.ignore_mask)  # never measure on a projection the user ignores
+        if usable.size < 2:
+            raise ReconstructionError(f"{plan.path}: projIgnoreList leaves fewer than 2 projections for "
+                                      "corFunction='pc'; give cor")
+        i, j, gap = pair_180(plan.theta[usable])
+        i, j = int(usable[i]), int(usable[j])
         if gap > math.radians(1.0):
             raise ReconstructionError(
                 f"{plan.path}: no two projections within 1 deg of 180 deg apart "

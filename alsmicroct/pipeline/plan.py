@@ -44,6 +44,8 @@ def resolve_input(filename: str | os.PathLike, input_path: str | os.PathLike = "
     for cand in candidates:
         if cand.is_file():
             return cand.resolve()
+    if base.is_dir():
+        raise InputFileError(f"{base} is a folder; expected a raw HDF5 file (e.g. {base / '<scan>.h5'})")
     tried = " or ".join(str(c) for c in candidates)
     raise InputFileError(f"raw file not found: {tried}")
 
@@ -127,12 +129,15 @@ def _angles(scan: Any, params: ReconParams, proj: np.ndarray, path: Path) -> np.
         return np.asarray(scan.angles(proj=prange, angle_offset=params.angle_offset, use_rot_angle=True),
                           dtype=np.float64)
     angles = np.asarray(params.anglelist, dtype=np.float64)
+    if params.angle_offset:
+        logger.warning("%s: angle_offset=%g is not applied to an explicit anglelist", path.name, params.angle_offset)
     if angles.size == meta.nangles:
         return angles[proj]
     if angles.size == proj.size:
         return angles
+    used = "" if proj.size == meta.nangles else f" or {proj.size} (one per projection used)"
     raise ParameterError(f"{path}: anglelist has {angles.size} angles; expected {meta.nangles} "
-                         f"(one per projection in the file) or {proj.size} (one per projection used)")
+                         f"(one per projection in the file){used}")
 
 
 def make_plan(path: Path, scan: Any, params: ReconParams) -> ReconPlan:

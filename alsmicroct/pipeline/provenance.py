@@ -48,12 +48,18 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+# How a run was executed or how its paths were spelled: the slices do not depend on them
+# (the resolved input path, size and mtime are compared instead).
+_NOT_IN_RESULT = ("inputPath", "outputPath", "chunk_proj", "chunk_sino", "num_threads")
+
+
 def fingerprint(plan: Any) -> dict[str, Any]:
     """What must match for a resumed run to be allowed to keep existing slices."""
     stat = plan.path.stat()
     return _jsonable({
         "input": str(plan.path), "input_size": stat.st_size, "input_mtime": stat.st_mtime,
-        "parameters": plan.params.to_dict(), "cor": plan.cor,
+        "parameters": {k: v for k, v in plan.params.to_dict().items() if k not in _NOT_IN_RESULT},
+        "cor": plan.cor,
     })
 
 
@@ -67,6 +73,7 @@ def provenance_record(plan: Any, *, status: str, timings: dict[str, float] | Non
     rows = [int(plan.rows[0]), int(plan.rows[-1]), int(plan.rows[1] - plan.rows[0]) if plan.rows.size > 1 else 1]
     record = {
         "status": status,
+        "host": platform.node(), "pid": os.getpid(),
         "started": started or _now(),
         "updated": _now(),
         "input": {"path": str(plan.path), "size_bytes": stat.st_size,
