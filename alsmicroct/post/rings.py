@@ -62,8 +62,9 @@ __all__ = ["remove_ring"]
 
 logger = logging.getLogger(__name__)
 
-_RSCALE = 2
+_RSCALE = 2  # polar radii per pixel; _baseline_diff assumes 2
 _NEAREST = True
+_AZI_BLOCK = 1024  # polar columns per block of the azimuthal running mean
 
 @numba.njit(parallel=True, cache=True)
 def _polar_forward(img, cx, cy, ncol, rscale, nth, lo, hi, nearest):
@@ -96,125 +97,132 @@ def _polar_forward(img, cx, cy, ncol, rscale, nth, lo, hi, nearest):
     return out
 
 
-@numba.njit(parallel=True, cache=True)
-def _masked_diff(fine, med, rscale, thresh):
-    # d = sample - baseline (baseline linearly interpolated from integer radii to
-    # radii j / rscale); samples with |d| > thresh are structure: d = 0, ok = 0
-    nth, ncol = fine.shape
-    nr = med.shape[1]
-    dm = np.empty((nth, ncol), dtype=np.float32)
-    ok = np.empty((nth, ncol), dtype=np.uint8)
-    for i in numba.prange(nth):
-        for j in range(ncol):
-            j0 = min(j // rscale, nr - 1)
-            j1 = min(j0 + 1, nr - 1)
-            f = (j - j0 * rscale) / rscale
-            d = fine[i, j] - ((1.0 - f) * med[i, j0] + f * med[i, j1])
-            if abs(d) <= thresh:
-                dm[i, j] = d
-                ok[i, j] = 1
-            else:
-                dm[i, j] = 0.0
-                ok[i, j] = 0
-    return dm, ok
-
-
 @numba.njit(cache=True, inline="always")
-def _lower_bound(win, w, value):
-    # first index q in the sorted win[:w] with win[q] >= value
-    lo = 0
-    hi = w
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if win[mid] < value:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+def _slide_step(src, dst, cap, old, new):
+    # dst[1 .. cap] = sorted src[1 .. cap] with one `old` removed and `new` inserted;
+    # src[0] = -inf and src[cap + 1] = +inf are sentinels, unused slots hold +inf. Branch
+    # free (vectorised): s'[t] = src[t] if src[t] < old else src[t + 1] drops `old`, then
+    # dst[t] = max(s'[t - 1], min(s'[t], new)) inserts `new`.
+    for t in range(cap):
+        a = src[t]
+        b = src[t + 1]
+        c = src[t + 2]
+        sp = a if a < old else b
+        sc = b if b < old else c
+        mn = sc if sc < new else new
+        dst[t + 1] = sp if sp > mn else mn
 
 
 @numba.njit(cache=True)
-def _sliding_median(ext, lo, hi, start, stop, limit, out_row, iqr_row, win):
-    # median (lower middle if even) and interquartile range of
-    # ext[p + lo .. min(p + hi, limit - 1)] for p in [start, stop), by a sorted sliding
-    # window (the window shrinks instead of reading past `limit`)
-    w = min(hi, limit - 1 - start) - lo + 1
+def _sliding_median(ext, k, start, stop, limit, out_med, out_iqr, ba, bb):
+    # median (lower middle if even) and interquartile range of ext[p .. min(p + k,
+    # limit - 1)] for p in [start, stop), by a sorted sliding window (it shrinks instead
+    # of reading past `limit`); ba, bb: work buffers of at least cap + 2 values
+    cap = (k + 16) // 16 * 16  # >= k + 1 window values, whole 16-lane vectors
+    w = min(k, limit - 1 - start) + 1
     for q in range(w):
-        win[q] = ext[start + lo + q]
-    win[:w].sort()
-    out_row[start] = win[(w - 1) // 2]
-    iqr_row[start] = win[(3 * w) // 4] - win[w // 4]
+        ba[q + 1] = ext[start + q]
+    ba[1:w + 1].sort()
+    ba[0] = -np.inf
+    bb[0] = -np.inf
+    for q in range(w + 1, cap + 2):
+        ba[q] = np.inf
+    bb[cap + 1] = np.inf
+    out_med[start] = ba[(w - 1) // 2 + 1]
+    out_iqr[start] = ba[(3 * w) // 4 + 1] - ba[w // 4 + 1]
+    flip = False
     for p in range(start + 1, stop):
-        old = ext[p + lo - 1]
-        q = _lower_bound(win, w, old)
-        if p + hi >= limit:  # nothing to add: drop `old`
-            for t in range(q, w - 1):
-                win[t] = win[t + 1]
+        old = ext[p - 1]
+        if p + k < limit:
+            new = ext[p + k]
+        else:  # nothing to add: the window shrinks
+            new = np.float32(np.inf)
             w -= 1
+        if flip:
+            _slide_step(bb, ba, cap, old, new)
+            out_med[p] = ba[(w - 1) // 2 + 1]
+            out_iqr[p] = ba[(3 * w) // 4 + 1] - ba[w // 4 + 1]
         else:
-            new = ext[p + hi]
-            if new > old:
-                # drop `old`, shift the run of values <= new left, insert `new`
-                while q + 1 < w and win[q + 1] <= new:
-                    win[q] = win[q + 1]
-                    q += 1
-                win[q] = new
-            elif new < old:
-                while q > 0 and win[q - 1] > new:
-                    win[q] = win[q - 1]
-                    q -= 1
-                win[q] = new
-        out_row[p] = win[(w - 1) // 2]
-        iqr_row[p] = win[(3 * w) // 4] - win[w // 4]
+            _slide_step(ba, bb, cap, old, new)
+            out_med[p] = bb[(w - 1) // 2 + 1]
+            out_iqr[p] = bb[(3 * w) // 4 + 1] - bb[w // 4 + 1]
+        flip = not flip
 
 
 @numba.njit(parallel=True, cache=True)
-def _radial_median(pol, bounds, ks, pad):
-    # edge-preserving radial baseline from the one-sided medians over [r - k, r] and
-    # [r, r + k]: their mean where they agree within the noise, else the side whose
-    # window does not straddle an edge (smaller spread), else the side closer to the
-    # sample. One sliding pass gives both: median[r - k, r] = forward median at r - k.
-    nth, nr = pol.shape
-    med = np.empty_like(pol)
+def _baseline_diff(fine, bounds, ks, pad, thresh):
+    # Edge-preserving radial baseline of every angular line of `fine` (radius j / 2) at
+    # whole-pixel radii from the one-sided medians over [r - k, r] and [r, r + k]: their
+    # mean where they agree within the noise, else the side whose window does not
+    # straddle an edge (smaller spread), else the side closer to the sample. One sliding
+    # pass gives both: median[r - k, r] = forward median at r - k. Then, per half-pixel
+    # radius, d = sample - baseline (linearly interpolated); |d| > thresh is structure:
+    # d = 0, ok = 0.
+    nth, ncol = fine.shape
+    nr = (ncol - 1) // 2 + 1
+    dm = np.empty((nth, ncol), dtype=np.float32)
+    ok = np.empty((nth, ncol), dtype=np.uint8)
     half = nth // 2
     n_ext = nr + pad
-    for i in numba.prange(nth):
-        opp = (i + half) % nth
+    nbuf = (pad + 16) // 16 * 16 + 2
+    nchunk = min(nth, 256)
+    for c in numba.prange(nchunk):
         ext = np.empty(n_ext, dtype=np.float32)
-        for q in range(pad):  # r = -(pad - q): through the centre, opposite angle
-            ext[q] = pol[opp, min(pad - q, nr - 1)]
-        for j in range(nr):
-            ext[pad + j] = pol[i, j]
-        win = np.empty(pad + 1, dtype=np.float32)
+        ba = np.empty(nbuf, dtype=np.float32)
+        bb = np.empty(nbuf, dtype=np.float32)
         fmed = np.empty(n_ext, dtype=np.float32)
         fiqr = np.empty(n_ext, dtype=np.float32)
-        for t in range(3):
-            a = pad + bounds[t]
-            b = pad + bounds[t + 1]
-            k = ks[t]
-            if b <= a:
-                continue
-            _sliding_median(ext, 0, k, a - k, b, n_ext, fmed, fiqr, win)
-            for p in range(a, b):
-                ml = fmed[p - k]
-                mr = fmed[p]
-                il = fiqr[p - k]
-                ir = fiqr[p]
-                # 3 sigma of the difference of the two medians, the noise sigma
-                # estimated robustly (IQR / 1.349) on the quieter side
-                nk = min(k, n_ext - 1 - p) + 1
-                tol = 3.0 * 1.2533 * math.sqrt(1.0 / (k + 1) + 1.0 / nk) / 1.349 * min(il, ir)
-                v = ext[p]
-                if abs(ml - mr) <= tol:
-                    m = 0.5 * (ml + mr)
-                elif il > 1.25 * ir:  # left window straddles an edge
-                    m = mr
-                elif ir > 1.25 * il or abs(v - ml) <= abs(v - mr):
-                    m = ml
+        med = np.empty(nr, dtype=np.float32)
+        for i in range(c * nth // nchunk, (c + 1) * nth // nchunk):
+            opp = (i + half) % nth
+            for q in range(pad):  # r = -(pad - q): through the centre, opposite angle
+                ext[q] = fine[opp, 2 * min(pad - q, nr - 1)]
+            for j in range(nr):
+                ext[pad + j] = fine[i, 2 * j]
+            for t in range(3):
+                a = pad + bounds[t]
+                b = pad + bounds[t + 1]
+                k = ks[t]
+                if b <= a:
+                    continue
+                _sliding_median(ext, k, a - k, b, n_ext, fmed, fiqr, ba, bb)
+                for p in range(a, b):
+                    ml = fmed[p - k]
+                    mr = fmed[p]
+                    il = fiqr[p - k]
+                    ir = fiqr[p]
+                    # 3 sigma of the difference of the two medians, the noise sigma
+                    # estimated robustly (IQR / 1.349) on the quieter side
+                    nk = min(k, n_ext - 1 - p) + 1
+                    tol = (
+                        3.0 * 1.2533 * math.sqrt(1.0 / (k + 1) + 1.0 / nk) / 1.349
+                        * min(il, ir)
+                    )
+                    v = ext[p]
+                    if abs(ml - mr) <= tol:
+                        m = 0.5 * (ml + mr)
+                    elif il > 1.25 * ir:  # left window straddles an edge
+                        m = mr
+                    elif ir > 1.25 * il or abs(v - ml) <= abs(v - mr):
+                        m = ml
+                    else:
+                        m = mr
+                    med[p - pad] = m
+            # d = sample - baseline at radius j / 2
+            for j in range(ncol):
+                j0 = j >> 1
+                if j & 1:
+                    base = 0.5 * med[j0] + 0.5 * med[j0 + 1]
                 else:
-                    m = mr
-                med[i, p - pad] = m
-    return med
+                    base = 1.0 * med[j0]
+                d = fine[i, j] - base
+                if abs(d) <= thresh:
+                    dm[i, j] = d
+                    ok[i, j] = 1
+                else:
+                    dm[i, j] = 0.0
+                    ok[i, j] = 0
+    return dm, ok
 
 
 @numba.njit(cache=True)
@@ -234,15 +242,17 @@ def _seg_index(i, s0, length, mode):
 @numba.njit(parallel=True, cache=True)
 def _azimuthal_mean(dm, ok, bounds, ks, segs, mode):
     # running mean of the kept differences along the angle (rows), half-width ks[t] in
-    # radial third t, within each segment (wrapped or reflected); 0 where not kept
+    # radial third t, within each segment (wrapped or reflected); 0 where not kept.
+    # Columns in blocks of _AZI_BLOCK: contiguous reads, accumulators stay in L1.
     nr = dm.shape[1]
-    out = np.zeros_like(dm)
-    nblk = (nr + 63) // 64
+    out = np.empty_like(dm)
+    blk = _AZI_BLOCK
+    nblk = (nr + blk - 1) // blk
     for b in numba.prange(nblk):
-        j0 = b * 64
-        j1 = min(j0 + 64, nr)
-        acc = np.zeros(j1 - j0, dtype=np.float64)
-        cnt = np.zeros(j1 - j0, dtype=np.int64)
+        j0 = b * blk
+        j1 = min(j0 + blk, nr)
+        acc = np.empty(j1 - j0, dtype=np.float64)
+        cnt = np.empty(j1 - j0, dtype=np.int32)
         for sgi in range(segs.shape[0]):
             s0 = segs[sgi, 0]
             length = segs[sgi, 1] - s0
@@ -252,24 +262,30 @@ def _azimuthal_mean(dm, ok, bounds, ks, segs, mode):
                 if jb <= ja:
                     continue
                 k = ks[t]
-                acc[:] = 0.0
-                cnt[:] = 0
+                for j in range(ja, jb):
+                    acc[j - j0] = 0.0
+                    cnt[j - j0] = 0
                 for q in range(-k, k + 1):
                     row = _seg_index(q, s0, length, mode)
                     for j in range(ja, jb):
                         acc[j - j0] += dm[row, j]
-                        cnt[j - j0] += ok[row, j]
+                        cnt[j - j0] += np.int32(ok[row, j])
                 for i in range(length):
+                    row = s0 + i
                     if i > 0:
                         r_in = _seg_index(i + k, s0, length, mode)
                         r_out = _seg_index(i - k - 1, s0, length, mode)
                         for j in range(ja, jb):
                             acc[j - j0] += dm[r_in, j] - dm[r_out, j]
-                            cnt[j - j0] += ok[r_in, j] - ok[r_out, j]
-                    row = s0 + i
-                    for j in range(ja, jb):
-                        if ok[row, j] and cnt[j - j0] > 0:
-                            out[row, j] = acc[j - j0] / cnt[j - j0]
+                            cnt[j - j0] += np.int32(ok[r_in, j]) - np.int32(ok[r_out, j])
+                            n = cnt[j - j0]
+                            mean = acc[j - j0] / max(n, 1)
+                            out[row, j] = mean if ok[row, j] else 0.0
+                    else:
+                        for j in range(ja, jb):
+                            n = cnt[j - j0]
+                            mean = acc[j - j0] / max(n, 1)
+                            out[row, j] = mean if ok[row, j] else 0.0
     return out
 
 
@@ -407,10 +423,8 @@ def remove_ring(
         fine = _polar_forward(
             img, cx, cy, ncol, _RSCALE, nth, float(thresh_min), float(thresh_max), _NEAREST
         )
-        coarse = np.ascontiguousarray(fine[:, ::_RSCALE])
-        med = _radial_median(coarse, bounds, rk, int(rk.max()))
-        dm, ok = _masked_diff(fine, med, _RSCALE, float(thresh))
-        del fine, coarse, med
+        dm, ok = _baseline_diff(fine, bounds, rk, int(rk.max()), float(thresh))
+        del fine
         ring = _azimuthal_mean(dm, ok, fbounds, ak, segs, mode)
         del dm, ok
         out[s] = _subtract_polar(img, ring, cx, cy, float(_RSCALE))
