@@ -132,6 +132,7 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
     plan.output_dir.mkdir(parents=True, exist_ok=True)
     prov_path = plan.output_dir / provenance_name
     skip = _rows_to_keep(plan, resume, prov_path)
+    _warn_foreign_slices(plan)
     started = provenance_record(plan, status="running")["started"]
     write_provenance(prov_path, provenance_record(plan, status="running", started=started))
     logger.info("%s: reconstructing %d rows (%d to keep) of %d x %d, %d projections, cor %.2f -> %s",
@@ -212,6 +213,20 @@ def _rows_to_keep(plan, resume: bool | None, prov_path: Path) -> set[int]:
     if keep:
         logger.info("%s: resuming, %d of %d slices already complete", plan.output_dir, len(keep), plan.rows.size)
     return keep
+
+
+def _warn_foreign_slices(plan) -> None:
+    """Log slices in the output folder that this run will not write (made by another run)."""
+    import re
+
+    pattern = re.compile(re.escape(plan.prefix) + r"_(\d{5,})\.tiff$")
+    planned = {int(r) for r in plan.rows}
+    other = sorted(int(m.group(1)) for f in plan.output_dir.glob(f"{plan.prefix}_*.tiff")
+                   if (m := pattern.match(f.name)) and int(m.group(1)) not in planned)
+    if other:
+        logger.warning("%s holds %d slice(s) of other rows (%d..%d) from an earlier run; they are kept, "
+                       "and this run's %s does not describe them", plan.output_dir, len(other), other[0],
+                       other[-1], PROVENANCE_NAME)
 
 
 def _timings(runner, t_centre: float, t_start: float) -> dict[str, float]:

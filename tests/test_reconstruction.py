@@ -159,3 +159,12 @@ def test_output_dir_for(tmp_path):
     assert output_dir_for("a/scan.h5", inputPath="/data") == tmp_path.__class__("/data/a/recscan")
     assert output_dir_for("scan", inputPath="/data", outputPath="/out") == tmp_path.__class__("/out/recscan")
     assert os.fspath(output_dir_for("/x/y/scan.h5")) == "/x/y/recscan"
+
+
+def test_slices_of_other_rows_are_kept_and_reported(sim_scans, tmp_path, caplog):
+    scan = sim_scans["als"]
+    _run(scan, tmp_path, cor=33.3)
+    with caplog.at_level("WARNING", logger="alsmicroct.reconstruction"):
+        res = _run(scan, tmp_path, cor=33.0, sinoused=(0, 2, 1))
+    assert "holds 4 slice(s) of other rows (2..5)" in caplog.text
+    assert len(list(res.output_dir.glob("*.tiff"))) == 6

@@ -62,39 +62,27 @@ __all__ = ["remove_ring"]
 
 logger = logging.getLogger(__name__)
 
-_RSCALE = 2  # polar radii per pixel; _baseline_diff assumes 2
-_NEAREST = True
-_AZI_BLOCK = 1024  # polar columns per block of the azimuthal running mean
+_RSCALE = 2  # polar radii per pixel (half-pixel steps); the kernels assume 2
+_ROWS = 4  # angular lines stepped together by the sliding radial median
+_AZI_BLOCK = 64  # polar columns per block of the azimuthal running mean
+
 
 @numba.njit(parallel=True, cache=True)
-def _polar_forward(img, cx, cy, ncol, rscale, nth, lo, hi, nearest):
-    # sample the slice at radius j / rscale, angle (i + 1/2) 2 pi / nth; clip to [lo, hi]
+def _polar_forward(img, cx, cy, nth, lo, hi, out):
+    # out[i, j] = nearest pixel at radius j / 2, angle (i + 1/2) 2 pi / nth; NaN -> 0,
+    # clipped to [lo, hi]
     ny, nx = img.shape
-    out = np.empty((nth, ncol), dtype=np.float32)
+    ncol = out.shape[1]
     for i in numba.prange(nth):
         th = (i + 0.5) * 2.0 * math.pi / nth
-        c = math.cos(th) / rscale
-        s = math.sin(th) / rscale
+        c = math.cos(th) / _RSCALE
+        s = math.sin(th) / _RSCALE
         for j in range(ncol):
-            x = cx + j * c
-            y = cy + j * s
-            if nearest:
-                xi = min(max(math.floor(x + 0.5), 0), nx - 1)
-                yi = min(max(math.floor(y + 0.5), 0), ny - 1)
-                v = img[yi, xi]
-            else:
-                x0 = min(max(math.floor(x), 0), nx - 2)
-                y0 = min(max(math.floor(y), 0), ny - 2)
-                fx = min(max(x - x0, 0.0), 1.0)
-                fy = min(max(y - y0, 0.0), 1.0)
-                v = (
-                    (1.0 - fy) * ((1.0 - fx) * img[y0, x0] + fx * img[y0, x0 + 1])
-                    + fy * ((1.0 - fx) * img[y0 + 1, x0] + fx * img[y0 + 1, x0 + 1])
-                )
-            if v != v:  # NaN
-                v = 0.0
+            xi = min(max(math.floor(cx + j * c + 0.5), 0), nx - 1)
+            yi = min(max(math.floor(cy + j * s + 0.5), 0), ny - 1)
+            v = img[yi, xi]
+            v = 0.0 if v != v else v
             out[i, j] = min(max(v, lo), hi)
-    return out
 
 
 @numba.njit(cache=True, inline="always")
@@ -115,70 +103,91 @@ def _slide_step(src, dst, cap, old, new):
 
 @numba.njit(cache=True)
 def _sliding_median(ext, k, start, stop, limit, out_med, out_iqr, ba, bb):
-    # median (lower middle if even) and interquartile range of ext[p .. min(p + k,
-    # limit - 1)] for p in [start, stop), by a sorted sliding window (it shrinks instead
-    # of reading past `limit`); ba, bb: work buffers of at least cap + 2 values
+    # median (lower middle if even) and interquartile range of ext[r, p .. min(p + k,
+    # limit - 1)] for p in [start, stop) and each of the _ROWS rows r, by sorted sliding
+    # windows (they shrink instead of reading past `limit`); ba, bb: (_ROWS, >= cap + 2)
+    # work buffers. The rows are independent chains of memory-carried updates: stepping
+    # them together overlaps their latencies.
     cap = (k + 16) // 16 * 16  # >= k + 1 window values, whole 16-lane vectors
     w = min(k, limit - 1 - start) + 1
-    for q in range(w):
-        ba[q + 1] = ext[start + q]
-    ba[1:w + 1].sort()
-    ba[0] = -np.inf
-    bb[0] = -np.inf
-    for q in range(w + 1, cap + 2):
-        ba[q] = np.inf
-    bb[cap + 1] = np.inf
-    out_med[start] = ba[(w - 1) // 2 + 1]
-    out_iqr[start] = ba[(3 * w) // 4 + 1] - ba[w // 4 + 1]
+    for r in range(_ROWS):
+        for q in range(w):
+            ba[r, q + 1] = ext[r, start + q]
+        ba[r, 1:w + 1].sort()
+        ba[r, 0] = -np.inf
+        bb[r, 0] = -np.inf
+        for q in range(w + 1, cap + 2):
+            ba[r, q] = np.inf
+        bb[r, cap + 1] = np.inf
+        out_med[r, start] = ba[r, (w - 1) // 2 + 1]
+        out_iqr[r, start] = ba[r, (3 * w) // 4 + 1] - ba[r, w // 4 + 1]
     flip = False
     for p in range(start + 1, stop):
-        old = ext[p - 1]
-        if p + k < limit:
-            new = ext[p + k]
-        else:  # nothing to add: the window shrinks
-            new = np.float32(np.inf)
+        add = p + k < limit
+        if not add:  # nothing to add: the window shrinks
             w -= 1
-        if flip:
-            _slide_step(bb, ba, cap, old, new)
-            out_med[p] = ba[(w - 1) // 2 + 1]
-            out_iqr[p] = ba[(3 * w) // 4 + 1] - ba[w // 4 + 1]
-        else:
-            _slide_step(ba, bb, cap, old, new)
-            out_med[p] = bb[(w - 1) // 2 + 1]
-            out_iqr[p] = bb[(3 * w) // 4 + 1] - bb[w // 4 + 1]
+        q1 = w // 4 + 1
+        q2 = (w - 1) // 2 + 1
+        q3 = (3 * w) // 4 + 1
+        for r in range(_ROWS):
+            old = ext[r, p - 1]
+            new = ext[r, p + k] if add else np.float32(np.inf)
+            if flip:
+                _slide_step(bb[r], ba[r], cap, old, new)
+                out_med[r, p] = ba[r, q2]
+                out_iqr[r, p] = ba[r, q3] - ba[r, q1]
+            else:
+                _slide_step(ba[r], bb[r], cap, old, new)
+                out_med[r, p] = bb[r, q2]
+                out_iqr[r, p] = bb[r, q3] - bb[r, q1]
         flip = not flip
 
 
 @numba.njit(parallel=True, cache=True)
-def _baseline_diff(fine, bounds, ks, pad, thresh):
-    # Edge-preserving radial baseline of every angular line of `fine` (radius j / 2) at
-    # whole-pixel radii from the one-sided medians over [r - k, r] and [r, r + k]: their
-    # mean where they agree within the noise, else the side whose window does not
-    # straddle an edge (smaller spread), else the side closer to the sample. One sliding
-    # pass gives both: median[r - k, r] = forward median at r - k. Then, per half-pixel
-    # radius, d = sample - baseline (linearly interpolated); |d| > thresh is structure:
-    # d = 0, ok = 0.
-    nth, ncol = fine.shape
+def _baseline_diff(pol, bounds, ks, pad, thresh):
+    # In place: pol (polar samples, radius j / 2) becomes d = sample - baseline, NaN where
+    # |d| > thresh (structure). Baseline of each angular line at whole-pixel radii: from
+    # the one-sided medians over [r - k, r] and [r, r + k], their mean where they agree
+    # within the noise, else the side whose window does not straddle an edge (smaller
+    # spread), else the side closer to the sample; one sliding pass gives both (median
+    # [r - k, r] = forward median at r - k); linear in between. Angular lines in groups
+    # of _ROWS (the last group repeats its last line).
+    nth, ncol = pol.shape
     nr = (ncol - 1) // 2 + 1
-    dm = np.empty((nth, ncol), dtype=np.float32)
-    ok = np.empty((nth, ncol), dtype=np.uint8)
     half = nth // 2
     n_ext = nr + pad
+    # samples at radii 0 .. pad: read through the centre by the opposite line
+    cen = np.empty((nth, pad + 1), dtype=np.float32)
+    for i in numba.prange(nth):
+        for q in range(pad + 1):
+            cen[i, q] = pol[i, 2 * q]
+    # tolerance on |median left - median right| per unit noise IQR: 3 sigma of their
+    # difference, the noise sigma estimated robustly (IQR / 1.349) on the quieter side
+    fac = np.zeros(n_ext, dtype=np.float64)
+    for t in range(3):
+        k = ks[t]
+        for p in range(pad + bounds[t], pad + bounds[t + 1]):
+            nk = min(k, n_ext - 1 - p) + 1
+            fac[p] = 3.0 * 1.2533 * math.sqrt(1.0 / (k + 1) + 1.0 / nk) / 1.349
     nbuf = (pad + 16) // 16 * 16 + 2
-    nchunk = min(nth, 256)
+    ngrp = (nth + _ROWS - 1) // _ROWS
+    nchunk = min(ngrp, 256)
     for c in numba.prange(nchunk):
-        ext = np.empty(n_ext, dtype=np.float32)
-        ba = np.empty(nbuf, dtype=np.float32)
-        bb = np.empty(nbuf, dtype=np.float32)
-        fmed = np.empty(n_ext, dtype=np.float32)
-        fiqr = np.empty(n_ext, dtype=np.float32)
-        med = np.empty(nr, dtype=np.float32)
-        for i in range(c * nth // nchunk, (c + 1) * nth // nchunk):
-            opp = (i + half) % nth
-            for q in range(pad):  # r = -(pad - q): through the centre, opposite angle
-                ext[q] = fine[opp, 2 * min(pad - q, nr - 1)]
-            for j in range(nr):
-                ext[pad + j] = fine[i, 2 * j]
+        ext = np.empty((_ROWS, n_ext), dtype=np.float32)
+        ba = np.empty((_ROWS, nbuf), dtype=np.float32)
+        bb = np.empty((_ROWS, nbuf), dtype=np.float32)
+        fmed = np.empty((_ROWS, n_ext), dtype=np.float32)
+        fiqr = np.empty((_ROWS, n_ext), dtype=np.float32)
+        med = np.empty((_ROWS, nr), dtype=np.float32)
+        base = np.empty(ncol, dtype=np.float64)
+        for g in range(c * ngrp // nchunk, (c + 1) * ngrp // nchunk):
+            for r in range(_ROWS):
+                i = min(g * _ROWS + r, nth - 1)
+                opp = (i + half) % nth
+                for q in range(pad):  # r = -(pad - q): through the centre, opposite angle
+                    ext[r, q] = cen[opp, pad - q]
+                for j in range(nr):
+                    ext[r, pad + j] = pol[i, 2 * j]
             for t in range(3):
                 a = pad + bounds[t]
                 b = pad + bounds[t + 1]
@@ -186,43 +195,27 @@ def _baseline_diff(fine, bounds, ks, pad, thresh):
                 if b <= a:
                     continue
                 _sliding_median(ext, k, a - k, b, n_ext, fmed, fiqr, ba, bb)
-                for p in range(a, b):
-                    ml = fmed[p - k]
-                    mr = fmed[p]
-                    il = fiqr[p - k]
-                    ir = fiqr[p]
-                    # 3 sigma of the difference of the two medians, the noise sigma
-                    # estimated robustly (IQR / 1.349) on the quieter side
-                    nk = min(k, n_ext - 1 - p) + 1
-                    tol = (
-                        3.0 * 1.2533 * math.sqrt(1.0 / (k + 1) + 1.0 / nk) / 1.349
-                        * min(il, ir)
-                    )
-                    v = ext[p]
-                    if abs(ml - mr) <= tol:
-                        m = 0.5 * (ml + mr)
-                    elif il > 1.25 * ir:  # left window straddles an edge
-                        m = mr
-                    elif ir > 1.25 * il or abs(v - ml) <= abs(v - mr):
-                        m = ml
-                    else:
-                        m = mr
-                    med[p - pad] = m
-            # d = sample - baseline at radius j / 2
-            for j in range(ncol):
-                j0 = j >> 1
-                if j & 1:
-                    base = 0.5 * med[j0] + 0.5 * med[j0 + 1]
-                else:
-                    base = 1.0 * med[j0]
-                d = fine[i, j] - base
-                if abs(d) <= thresh:
-                    dm[i, j] = d
-                    ok[i, j] = 1
-                else:
-                    dm[i, j] = 0.0
-                    ok[i, j] = 0
-    return dm, ok
+                for r in range(_ROWS):
+                    for p in range(a, b):
+                        ml = fmed[r, p - k]
+                        mr = fmed[r, p]
+                        il = fiqr[r, p - k]
+                        ir = fiqr[r, p]
+                        v = ext[r, p]
+                        # branch free (vectorised) choice, see above
+                        agree = abs(ml - mr) <= fac[p] * min(il, ir)
+                        use_l = ir > 1.25 * il or abs(v - ml) <= abs(v - mr)
+                        one = mr if il > 1.25 * ir else (ml if use_l else mr)
+                        med[r, p - pad] = 0.5 * (ml + mr) if agree else one
+            for r in range(min(_ROWS, nth - g * _ROWS)):
+                i = g * _ROWS + r
+                for j0 in range(nr - 1):
+                    base[2 * j0] = med[r, j0]
+                    base[2 * j0 + 1] = 0.5 * med[r, j0] + 0.5 * med[r, j0 + 1]
+                base[ncol - 1] = med[r, nr - 1]
+                for j in range(ncol):
+                    d = pol[i, j] - base[j]
+                    pol[i, j] = d if abs(d) <= thresh else np.nan
 
 
 @numba.njit(cache=True)
@@ -239,87 +232,119 @@ def _seg_index(i, s0, length, mode):
             i = period - i
     return s0 + i
 
+
 @numba.njit(parallel=True, cache=True)
-def _azimuthal_mean(dm, ok, bounds, ks, segs, mode):
-    # running mean of the kept differences along the angle (rows), half-width ks[t] in
-    # radial third t, within each segment (wrapped or reflected); 0 where not kept.
-    # Columns in blocks of _AZI_BLOCK: contiguous reads, accumulators stay in L1.
-    nr = dm.shape[1]
-    out = np.empty_like(dm)
+def _azimuthal_mean(dm, bounds, ks, segs, mode, scratch):
+    # In place: dm (differences, NaN = not kept) becomes the running mean of the kept
+    # differences along the angle (rows), half-width ks[t] in radial third t, within each
+    # segment (wrapped or reflected); 0 where not kept. Columns in blocks of _AZI_BLOCK,
+    # each first copied to scratch[thread] (rows contiguous, the originals stay readable).
+    nth, nr = dm.shape
     blk = _AZI_BLOCK
     nblk = (nr + blk - 1) // blk
-    for b in numba.prange(nblk):
-        j0 = b * blk
-        j1 = min(j0 + blk, nr)
-        acc = np.empty(j1 - j0, dtype=np.float64)
-        cnt = np.empty(j1 - j0, dtype=np.int32)
-        for sgi in range(segs.shape[0]):
-            s0 = segs[sgi, 0]
-            length = segs[sgi, 1] - s0
-            for t in range(3):
-                ja = max(j0, bounds[t])
-                jb = min(j1, bounds[t + 1])
-                if jb <= ja:
-                    continue
-                k = ks[t]
-                for j in range(ja, jb):
-                    acc[j - j0] = 0.0
-                    cnt[j - j0] = 0
-                for q in range(-k, k + 1):
-                    row = _seg_index(q, s0, length, mode)
+    nchunk = scratch.shape[0]
+    for c in numba.prange(nchunk):
+        src = scratch[c]
+        acc = np.empty(blk, dtype=np.float64)
+        cnt = np.empty(blk, dtype=np.int32)
+        for bi in range(c * nblk // nchunk, (c + 1) * nblk // nchunk):
+            j0 = bi * blk
+            w = min(blk, nr - j0)
+            for i in range(nth):
+                for j in range(w):
+                    src[i, j] = dm[i, j0 + j]
+            for sgi in range(segs.shape[0]):
+                s0 = segs[sgi, 0]
+                length = segs[sgi, 1] - s0
+                for t in range(3):
+                    ja = max(0, bounds[t] - j0)
+                    jb = min(w, bounds[t + 1] - j0)
+                    if jb <= ja:
+                        continue
+                    k = ks[t]
                     for j in range(ja, jb):
-                        acc[j - j0] += dm[row, j]
-                        cnt[j - j0] += np.int32(ok[row, j])
-                for i in range(length):
-                    row = s0 + i
-                    if i > 0:
-                        r_in = _seg_index(i + k, s0, length, mode)
-                        r_out = _seg_index(i - k - 1, s0, length, mode)
+                        acc[j] = 0.0
+                        cnt[j] = 0
+                    for q in range(-k, k + 1):
+                        row = _seg_index(q, s0, length, mode)
                         for j in range(ja, jb):
-                            acc[j - j0] += dm[r_in, j] - dm[r_out, j]
-                            cnt[j - j0] += np.int32(ok[r_in, j]) - np.int32(ok[r_out, j])
-                            n = cnt[j - j0]
-                            mean = acc[j - j0] / max(n, 1)
-                            out[row, j] = mean if ok[row, j] else 0.0
-                    else:
+                            v = src[row, j]
+                            acc[j] += 0.0 if v != v else v
+                            cnt[j] += 0 if v != v else 1
+                    for i in range(length):
+                        row = s0 + i
+                        if i > 0:
+                            r_in = _seg_index(i + k, s0, length, mode)
+                            r_out = _seg_index(i - k - 1, s0, length, mode)
+                            for j in range(ja, jb):
+                                vi = src[r_in, j]
+                                vo = src[r_out, j]
+                                ni = vi != vi
+                                no = vo != vo
+                                acc[j] += (
+                                    (np.float32(0.0) if ni else vi)
+                                    - (np.float32(0.0) if no else vo)
+                                )
+                                cnt[j] += (0 if ni else 1) - (0 if no else 1)
                         for j in range(ja, jb):
-                            n = cnt[j - j0]
-                            mean = acc[j - j0] / max(n, 1)
-                            out[row, j] = mean if ok[row, j] else 0.0
-    return out
+                            v = src[row, j]
+                            mean = acc[j] / max(cnt[j], 1)
+                            dm[row, j0 + j] = 0.0 if v != v else mean
+
+
+@numba.njit(cache=True, inline="always")
+def _angle(dy, dx):
+    # atan2(dy, dx) mapped to [0, 2 pi), branch free so that the pixel loop vectorises:
+    # octant reduction to z in [-tan(pi/8), tan(pi/8)] and an odd degree-13 fit of
+    # atan(z); absolute error < 1e-11 rad (math.atan2 is a scalar library call)
+    ax = abs(dx)
+    ay = abs(dy)
+    a = min(ax, ay) / max(ax, ay, 1e-300)
+    big = a > 0.41421356237309503  # tan(pi / 8)
+    z = (a - 1.0) / (a + 1.0) if big else a
+    u = z * z
+    p = 0.04556733948398108
+    p = p * u - 0.08371975620330332
+    p = p * u + 0.11022367127155139
+    p = p * u - 0.14279715562956358
+    p = p * u + 0.19999789633719803
+    p = p * u - 0.33333330063340455
+    p = p * u + 0.9999999998526236
+    th = p * z + (0.7853981633974483 if big else 0.0)
+    th = 1.5707963267948966 - th if ay > ax else th
+    th = 3.141592653589793 - th if dx < 0.0 else th
+    return 6.283185307179586 - th if dy < 0.0 else th
 
 
 @numba.njit(parallel=True, cache=True)
-def _subtract_polar(img, ring, cx, cy, rscale):
+def _subtract_polar(img, ring, cx, cy, out):
+    # out = img minus the ring image interpolated bilinearly (angle, radius j / 2) at
+    # each pixel within radius (nr - 1) / 2; branch free inner loop (vectorised, gathers)
     ny, nx = img.shape
     nth, nr = ring.shape
-    out = np.empty((ny, nx), dtype=np.float32)
-    rmax = (nr - 1.0) / rscale
+    rmax = (nr - 1.0) / _RSCALE
     scale = nth / (2.0 * math.pi)
     for y in numba.prange(ny):
         dy = y - cy
         for x in range(nx):
             dx = x - cx
             r = math.sqrt(dx * dx + dy * dy)
+            t = _angle(dy, dx) * scale - 0.5
+            i0f = math.floor(t)
+            ft = t - i0f
+            i0 = int(i0f)
+            i0 = i0 + nth if i0 < 0 else i0
+            i0 = i0 - nth if i0 >= nth else i0
+            i1 = i0 + 1
+            i1 = 0 if i1 >= nth else i1
+            rs = min(r * _RSCALE, nr - 1.0)
+            j0 = int(rs)
+            j1 = min(j0 + 1, nr - 1)
+            fr = rs - j0
+            a = (1.0 - fr) * ring[i0, j0] + fr * ring[i0, j1]
+            c = (1.0 - fr) * ring[i1, j0] + fr * ring[i1, j1]
             v = img[y, x]
-            if r <= rmax:
-                th = math.atan2(dy, dx)
-                if th < 0.0:
-                    th += 2.0 * math.pi
-                t = th * scale - 0.5
-                i0f = math.floor(t)
-                ft = t - i0f
-                i0 = int(i0f) % nth
-                i1 = (i0 + 1) % nth
-                rs = r * rscale
-                j0 = min(int(rs), nr - 1)
-                j1 = min(j0 + 1, nr - 1)
-                fr = rs - j0
-                a = (1.0 - fr) * ring[i0, j0] + fr * ring[i0, j1]
-                c = (1.0 - fr) * ring[i1, j0] + fr * ring[i1, j1]
-                v = v - ((1.0 - ft) * a + ft * c)
-            out[y, x] = v
-    return out
+            out[y, x] = v - ((1.0 - ft) * a + ft * c) if r <= rmax else v
 
 
 def _thirds(n: int) -> np.ndarray:
@@ -418,16 +443,17 @@ def remove_ring(
     ncol = (nr - 1) * _RSCALE + 1
     fbounds = bounds * _RSCALE
     fbounds[-1] = ncol
+    # work arrays, reused for every slice: the polar grid (samples, then differences,
+    # then ring values, in place) and one column block per thread
+    pol = np.empty((nth, ncol), dtype=np.float32)
+    nchunk = max(1, min(numba.get_num_threads(), -(-ncol // _AZI_BLOCK)))
+    scratch = np.empty((nchunk, nth, _AZI_BLOCK), dtype=np.float32)
     for s in range(vol.shape[0]):
         img = np.ascontiguousarray(vol[s], dtype=np.float32)
-        fine = _polar_forward(
-            img, cx, cy, ncol, _RSCALE, nth, float(thresh_min), float(thresh_max), _NEAREST
-        )
-        dm, ok = _baseline_diff(fine, bounds, rk, int(rk.max()), float(thresh))
-        del fine
-        ring = _azimuthal_mean(dm, ok, fbounds, ak, segs, mode)
-        del dm, ok
-        out[s] = _subtract_polar(img, ring, cx, cy, float(_RSCALE))
+        _polar_forward(img, cx, cy, nth, float(thresh_min), float(thresh_max), pol)
+        _baseline_diff(pol, bounds, rk, int(rk.max()), float(thresh))
+        _azimuthal_mean(pol, fbounds, ak, segs, mode, scratch)
+        _subtract_polar(img, pol, cx, cy, out[s])
     logger.debug(
         "remove_ring: %d slice(s), polar grid %d x %d, radial k=%s, azimuthal k=%s",
         vol.shape[0], nth, nr, rk.tolist(), ak.tolist(),
