@@ -40,8 +40,10 @@ logger = logging.getLogger(__name__)
 
 
 @numba.njit(inline="always")
-def _reflect(i, n):
-    """Index ``i`` folded into ``[0, n)`` by mirror reflection (edge sample repeated)."""
+def reflect_index(i, n):
+    """Index ``i`` folded into ``[0, n)`` by mirror reflection with the edge sample repeated
+    (``... x1 x0 | x0 x1 ... xn-1 | xn-1 xn-2 ...``: scipy's 'reflect', PyWavelets'
+    'symmetric'). Used by the numba kernels of the pre-processing stage."""
     if 0 <= i < n:
         return i
     if n == 1:
@@ -133,7 +135,7 @@ def _outlier_1d_kernel(data, dif, size, out):
             hi = -np.inf
             nf = 0
             for o in range(size):
-                w = data[_reflect(a - before + o, nang), r, c]
+                w = data[reflect_index(a - before + o, nang), r, c]
                 if w == w:  # NaN values are left out of the window
                     buf[nf] = w
                     nf += 1
@@ -157,7 +159,7 @@ def _outlier_2d_kernel(data, dif, size, out):
         buf = np.empty(size * size, dtype=np.float32)
         rows = np.empty(size, dtype=np.int64)
         for o in range(size):
-            rows[o] = _reflect(r - before + o, nrow)
+            rows[o] = reflect_index(r - before + o, nrow)
         # minimum of the finite values over the window rows, column by column
         colmin = np.full(ncol, np.inf, dtype=np.float32)
         for o in range(size):
@@ -170,13 +172,13 @@ def _outlier_2d_kernel(data, dif, size, out):
             # the median is >= the window minimum: v - min < dif settles "not bright"
             lo = np.float32(np.inf)
             for oc in range(size):
-                lo = min(lo, colmin[_reflect(c - before + oc, ncol)])
+                lo = min(lo, colmin[reflect_index(c - before + oc, ncol)])
             if v - lo < dif:
                 out[a, r, c] = v
                 continue
             nf = 0
             for oc in range(size):
-                cc = _reflect(c - before + oc, ncol)
+                cc = reflect_index(c - before + oc, ncol)
                 for orow in range(size):
                     w = data[a, rows[orow], cc]
                     if w == w:

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from .normalize import as_float32_3d, check_number, check_positive_int
+from .outliers import reflect_index
 
 __all__ = ["remove_stripe_fw", "remove_stripe_ti", "remove_stripe_sf"]
 
@@ -93,23 +94,6 @@ def _padded_length(nang: int, filter_length: int) -> int:
     return max(minimum, 2 * fast - filter_length + 1)
 
 
-@numba.njit(inline="always")
-def _mirror(i, n):
-    """Index ``i`` folded into ``[0, n)`` by half-sample symmetric extension, the
-    PyWavelets 'symmetric' mode (``... x1 x0 | x0 x1 ... xn-1 | xn-1 xn-2 ...``)."""
-    if 0 <= i < n:
-        return i
-    if n == 1:
-        return 0
-    period = 2 * n
-    i = i % period
-    if i < 0:
-        i += period
-    if i >= n:
-        i = period - 1 - i
-    return i
-
-
 @numba.njit(nogil=True, cache=True)
 def _analysis_axis0(x, dec_lo, dec_hi, lo, hi):
     """One DWT level along axis 0 (angles), identical to ``pywt.dwt(x, axis=0,
@@ -121,7 +105,7 @@ def _analysis_axis0(x, dec_lo, dec_hi, lo, hi):
         lo[k, :] = 0.0
         hi[k, :] = 0.0
         for j in range(nf):
-            src = _mirror(2 * k + 1 - j, n)
+            src = reflect_index(2 * k + 1 - j, n)
             a = dec_lo[j]
             b = dec_hi[j]
             for c in range(m):
