@@ -40,9 +40,22 @@ algorithm, 2015), re-implemented here with numba. For each slice:
 Measured (``tests/test_post_rings.py``, 384 x 384 slice with a cylinder, inclusions,
 noise sigma 0.05 and five 0.1-high rings of sigma 0.8 px): ring content (RMS of the
 azimuthal mean of the error) lowered 3.5x; a ring-free slice is changed by 0.006 RMS
-(0.12 noise sigma). Speed (``benchmarks/bench_post.py``, 2 shared cores): about the
-time of a 3 x 3 ``scipy.ndimage.median_filter`` of the same slice, 0.47 s per
-2048 x 2048 slice in a loaded run (TomoPy: 0.77 s).
+(0.12 noise sigma).
+
+Implementation (numba, ``prange`` over angular lines, column blocks or image rows):
+the radial medians and interquartile ranges come from sorted sliding windows updated
+without branches (drop the outgoing sample, insert the incoming one: a vectorised
+min/max pass over the window, four angular lines stepped together); the azimuthal mean
+from running sums over contiguous copies of 64-column blocks. One polar grid (``nth x
+(2 nr - 1)`` float32, 53 MB for a 2048 x 2048 slice) holds the samples, then the
+differences (NaN = excluded), then the ring image, in place, and is reused for every
+slice of a stack. All of this is exact: the medians, differences and means are the
+ones of the direct algorithm above, to the rounding of the sums (float64). The one
+approximation: the pixel angle in step 5 is a polynomial ``atan2`` (absolute error
+< 1e-11 rad, vectorisable); outputs differ from a ``math.atan2`` version by at most
+one float32 rounding step (``tests/test_post_rings.py`` checks the whole function
+against a slow numpy version of the steps above: max difference < 1e-5, measured
+8e-8). Speed (``benchmarks/bench_post.py``, 2 shared cores): SPEED_PLACEHOLDER
 
 All thresholds are in the units of the slice (e.g. 1/cm), radii in pixels, angles in
 degrees. Inputs are not modified.
@@ -73,6 +86,7 @@ def _polar_forward(img, cx, cy, nth, lo, hi, out):
     # clipped to [lo, hi]
     ny, nx = img.shape
     ncol = out.shape[1]
+    flat = img.ravel()
     for i in numba.prange(nth):
         th = (i + 0.5) * 2.0 * math.pi / nth
         c = math.cos(th) / _RSCALE
@@ -80,7 +94,7 @@ def _polar_forward(img, cx, cy, nth, lo, hi, out):
         for j in range(ncol):
             xi = min(max(math.floor(cx + j * c + 0.5), 0), nx - 1)
             yi = min(max(math.floor(cy + j * s + 0.5), 0), ny - 1)
-            v = img[yi, xi]
+            v = flat[np.uint64(yi * nx + xi)]  # unsigned: no negative-index checks
             v = 0.0 if v != v else v
             out[i, j] = min(max(v, lo), hi)
 
@@ -184,10 +198,14 @@ def _baseline_diff(pol, bounds, ks, pad, thresh):
             for r in range(_ROWS):
                 i = min(g * _ROWS + r, nth - 1)
                 opp = (i + half) % nth
+                e_r = ext[r]
+                c_o = cen[opp]
                 for q in range(pad):  # r = -(pad - q): through the centre, opposite angle
-                    ext[r, q] = cen[opp, pad - q]
+                    e_r[q] = c_o[pad - q]
+                e_in = ext[r, pad:]
+                p_i = pol[i]
                 for j in range(nr):
-                    ext[r, pad + j] = pol[i, 2 * j]
+                    e_in[j] = p_i[2 * j]
             for t in range(3):
                 a = pad + bounds[t]
                 b = pad + bounds[t + 1]
@@ -195,18 +213,26 @@ def _baseline_diff(pol, bounds, ks, pad, thresh):
                 if b <= a:
                     continue
                 _sliding_median(ext, k, a - k, b, n_ext, fmed, fiqr, ba, bb)
+                fac_t = fac[a:b]
                 for r in range(_ROWS):
-                    for p in range(a, b):
-                        ml = fmed[r, p - k]
-                        mr = fmed[r, p]
-                        il = fiqr[r, p - k]
-                        ir = fiqr[r, p]
-                        v = ext[r, p]
-                        # branch free (vectorised) choice, see above
-                        agree = abs(ml - mr) <= fac[p] * min(il, ir)
+                    # views from index 0: no negative-index checks (vectorised)
+                    ml_v = fmed[r, a - k:b - k]
+                    mr_v = fmed[r, a:b]
+                    il_v = fiqr[r, a - k:b - k]
+                    ir_v = fiqr[r, a:b]
+                    v_v = ext[r, a:b]
+                    med_v = med[r, a - pad:b - pad]
+                    for p in range(b - a):
+                        ml = ml_v[p]
+                        mr = mr_v[p]
+                        il = il_v[p]
+                        ir = ir_v[p]
+                        v = v_v[p]
+                        # branch free choice, see above
+                        agree = abs(ml - mr) <= fac_t[p] * min(il, ir)
                         use_l = ir > 1.25 * il or abs(v - ml) <= abs(v - mr)
                         one = mr if il > 1.25 * ir else (ml if use_l else mr)
-                        med[r, p - pad] = 0.5 * (ml + mr) if agree else one
+                        med_v[p] = 0.5 * (ml + mr) if agree else one
             for r in range(min(_ROWS, nth - g * _ROWS)):
                 i = g * _ROWS + r
                 for j0 in range(nr - 1):
@@ -233,12 +259,13 @@ def _seg_index(i, s0, length, mode):
     return s0 + i
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, error_model="numpy")  # no division checks
 def _azimuthal_mean(dm, bounds, ks, segs, mode, scratch):
     # In place: dm (differences, NaN = not kept) becomes the running mean of the kept
     # differences along the angle (rows), half-width ks[t] in radial third t, within each
     # segment (wrapped or reflected); 0 where not kept. Columns in blocks of _AZI_BLOCK,
     # each first copied to scratch[thread] (rows contiguous, the originals stay readable).
+    # Inner loops run over views from index 0 (no negative-index checks: vectorised).
     nth, nr = dm.shape
     blk = _AZI_BLOCK
     nblk = (nr + blk - 1) // blk
@@ -251,8 +278,7 @@ def _azimuthal_mean(dm, bounds, ks, segs, mode, scratch):
             j0 = bi * blk
             w = min(blk, nr - j0)
             for i in range(nth):
-                for j in range(w):
-                    src[i, j] = dm[i, j0 + j]
+                src[i, :w] = dm[i, j0:j0 + w]
             for sgi in range(segs.shape[0]):
                 s0 = segs[sgi, 0]
                 length = segs[sgi, 1] - s0
@@ -261,45 +287,49 @@ def _azimuthal_mean(dm, bounds, ks, segs, mode, scratch):
                     jb = min(w, bounds[t + 1] - j0)
                     if jb <= ja:
                         continue
+                    n = jb - ja
                     k = ks[t]
-                    for j in range(ja, jb):
-                        acc[j] = 0.0
-                        cnt[j] = 0
+                    acc_t = acc[ja:jb]
+                    cnt_t = cnt[ja:jb]
+                    acc_t[:] = 0.0
+                    cnt_t[:] = 0
                     for q in range(-k, k + 1):
-                        row = _seg_index(q, s0, length, mode)
-                        for j in range(ja, jb):
-                            v = src[row, j]
-                            acc[j] += 0.0 if v != v else v
-                            cnt[j] += 0 if v != v else 1
+                        v_q = src[_seg_index(q, s0, length, mode), ja:jb]
+                        for j in range(n):
+                            v = v_q[j]
+                            acc_t[j] += 0.0 if v != v else v
+                            cnt_t[j] += 0 if v != v else 1
                     for i in range(length):
                         row = s0 + i
+                        cur = src[row, ja:jb]
+                        dst = dm[row, j0 + ja:j0 + jb]
                         if i > 0:
-                            r_in = _seg_index(i + k, s0, length, mode)
-                            r_out = _seg_index(i - k - 1, s0, length, mode)
-                            for j in range(ja, jb):
-                                vi = src[r_in, j]
-                                vo = src[r_out, j]
-                                ni = vi != vi
-                                no = vo != vo
-                                acc[j] += (
-                                    (np.float32(0.0) if ni else vi)
-                                    - (np.float32(0.0) if no else vo)
+                            vin = src[_seg_index(i + k, s0, length, mode), ja:jb]
+                            vout = src[_seg_index(i - k - 1, s0, length, mode), ja:jb]
+                            for j in range(n):
+                                a = vin[j]
+                                b = vout[j]
+                                na = a != a
+                                nb = b != b
+                                acc_t[j] += (np.float32(0.0) if na else a) - (
+                                    np.float32(0.0) if nb else b
                                 )
-                                cnt[j] += (0 if ni else 1) - (0 if no else 1)
-                        for j in range(ja, jb):
-                            v = src[row, j]
-                            mean = acc[j] / max(cnt[j], 1)
-                            dm[row, j0 + j] = 0.0 if v != v else mean
+                                cnt_t[j] += (0 if na else 1) - (0 if nb else 1)
+                        for j in range(n):
+                            v = cur[j]
+                            dst[j] = 0.0 if v != v else acc_t[j] / max(cnt_t[j], 1)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _angle(dy, dx):
     # atan2(dy, dx) mapped to [0, 2 pi), branch free so that the pixel loop vectorises:
     # octant reduction to z in [-tan(pi/8), tan(pi/8)] and an odd degree-13 fit of
     # atan(z); absolute error < 1e-11 rad (math.atan2 is a scalar library call)
     ax = abs(dx)
     ay = abs(dy)
-    a = min(ax, ay) / max(ax, ay, 1e-300)
+    mx = ax if ax > ay else ay
+    mn = ay if ax > ay else ax
+    a = mn / (mx if mx > 1e-300 else 1e-300)
     big = a > 0.41421356237309503  # tan(pi / 8)
     z = (a - 1.0) / (a + 1.0) if big else a
     u = z * z
@@ -316,35 +346,51 @@ def _angle(dy, dx):
     return 6.283185307179586 - th if dy < 0.0 else th
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, error_model="numpy")  # no division checks
 def _subtract_polar(img, ring, cx, cy, out):
     # out = img minus the ring image interpolated bilinearly (angle, radius j / 2) at
-    # each pixel within radius (nr - 1) / 2; branch free inner loop (vectorised, gathers)
+    # each pixel within radius (nr - 1) / 2. Per image row: first the angles, radii and
+    # weights (branch free, vectorised), then the gathers (scalar).
     ny, nx = img.shape
     nth, nr = ring.shape
     rmax = (nr - 1.0) / _RSCALE
     scale = nth / (2.0 * math.pi)
-    for y in numba.prange(ny):
-        dy = y - cy
-        for x in range(nx):
-            dx = x - cx
-            r = math.sqrt(dx * dx + dy * dy)
-            t = _angle(dy, dx) * scale - 0.5
-            i0f = math.floor(t)
-            ft = t - i0f
-            i0 = int(i0f)
-            i0 = i0 + nth if i0 < 0 else i0
-            i0 = i0 - nth if i0 >= nth else i0
-            i1 = i0 + 1
-            i1 = 0 if i1 >= nth else i1
-            rs = min(r * _RSCALE, nr - 1.0)
-            j0 = int(rs)
-            j1 = min(j0 + 1, nr - 1)
-            fr = rs - j0
-            a = (1.0 - fr) * ring[i0, j0] + fr * ring[i0, j1]
-            c = (1.0 - fr) * ring[i1, j0] + fr * ring[i1, j1]
-            v = img[y, x]
-            out[y, x] = v - ((1.0 - ft) * a + ft * c) if r <= rmax else v
+    flat = ring.ravel()
+    nchunk = min(ny, 64)
+    for ch in numba.prange(nchunk):
+        k0 = np.empty(nx, dtype=np.int64)  # flat index of (i0, j0)
+        k1 = np.empty(nx, dtype=np.int64)  # flat index of (i1, j0)
+        dj = np.empty(nx, dtype=np.int64)  # j1 - j0 (0 at the outer edge)
+        wt = np.empty(nx, dtype=np.float64)  # angular weight of i1
+        wr = np.empty(nx, dtype=np.float64)  # radial weight of j1
+        for y in range(ch * ny // nchunk, (ch + 1) * ny // nchunk):
+            dy = y - cy
+            for x in range(nx):
+                dx = x - cx
+                r = math.sqrt(dx * dx + dy * dy)
+                t = _angle(dy, dx) * scale - 0.5
+                i0f = np.floor(t)
+                i0 = int(i0f)
+                i0 = i0 + nth if i0 < 0 else i0
+                i0 = i0 - nth if i0 >= nth else i0
+                i1 = i0 + 1
+                i1 = 0 if i1 >= nth else i1
+                rs = min(r * _RSCALE, nr - 1.0)
+                j0 = int(rs)
+                k0[x] = i0 * nr + j0
+                k1[x] = i1 * nr + j0
+                dj[x] = 1 if j0 + 1 < nr else 0
+                wt[x] = t - i0f if r <= rmax else -1.0  # < 0: outside, unchanged
+                wr[x] = rs - j0
+            img_y = img[y]
+            out_y = out[y]
+            for x in range(nx):
+                v = img_y[x]
+                ft = wt[x]
+                fr = wr[x]
+                a = (1.0 - fr) * flat[k0[x]] + fr * flat[k0[x] + dj[x]]
+                c = (1.0 - fr) * flat[k1[x]] + fr * flat[k1[x] + dj[x]]
+                out_y[x] = v - ((1.0 - ft) * a + ft * c) if ft >= 0.0 else v
 
 
 def _thirds(n: int) -> np.ndarray:
