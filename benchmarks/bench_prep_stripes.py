@@ -62,6 +62,21 @@ def make_block(nang: int, nrows: int, ncol: int, seed: int = 0) -> tuple[np.ndar
     return sino, counts
 
 
+
+def best_times(timed: dict, repeat: int) -> dict[str, float]:
+    """Best wall time of each callable over ``repeat`` rounds, seconds.
+
+    The callables are interleaved within each round, so the reference and the steps all
+    see the same machine load.
+    """
+    best = dict.fromkeys(timed, float("inf"))
+    for _ in range(repeat):
+        for name, func in timed.items():
+            t0 = time.perf_counter()
+            func()
+            best[name] = min(best[name], time.perf_counter() - t0)
+    return best
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=4, help="sinograms per call")
@@ -85,13 +100,7 @@ def main(argv=None) -> None:
     one = np.ascontiguousarray(sino[:, 0, :])
     timed = {"rfft": lambda: np.fft.rfft(one, axis=0)}
     timed.update({name: (lambda f=func, d=data: f(d)) for name, (func, data) in steps.items()})
-    # interleave the reference with the steps so that all see the same machine load
-    best = dict.fromkeys(timed, float("inf"))
-    for _ in range(args.repeat):
-        for name, func in timed.items():
-            t0 = time.perf_counter()
-            func()
-            best[name] = min(best[name], time.perf_counter() - t0)
+    best = best_times(timed, args.repeat)
     ref = best.pop("rfft")
     try:
         ncores = len(os.sched_getaffinity(0))

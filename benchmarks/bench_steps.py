@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -144,12 +143,7 @@ def main(argv: list[str] | None = None) -> None:
         "ndimage.rotate": lambda: ndimage.rotate(square, TILT_DEG, reshape=False, order=3),
     }
     timed.update({name: call for name, (call, _, _) in steps.items()})
-    best = dict.fromkeys(timed, float("inf"))
-    for _ in range(args.repeat):
-        for name, call in timed.items():
-            t0 = time.perf_counter()
-            call()
-            best[name] = min(best[name], time.perf_counter() - t0)
+    best = bench_prep_stripes.best_times(timed, args.repeat)
     ref = best.pop("reference")
     if "correct_tilt" in steps:
         TOMOPY["correct_tilt"] = best["ndimage.rotate"] * args.angles / 2048
