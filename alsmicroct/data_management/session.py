@@ -113,7 +113,10 @@ class SpotSession:
         Exponential backoff: retry ``k`` waits ``backoff * 2**(k-1)`` s, at most
         ``max_backoff``.
     verify : bool or str
-        TLS verification (``True``) or a CA bundle path. Never disable it in production.
+        TLS verification with the default CAs (``True``; a site's ``REQUESTS_CA_BUNDLE``
+        is honoured then) or the path of a CA bundle, which the environment never
+        overrides. A certificate that fails verification raises ``SpotConnectionError``
+        at once (not retried). Never disable verification in production.
     login : bool
         Log in immediately (default); otherwise at the first call.
     prompt : bool
@@ -249,6 +252,12 @@ class SpotSession:
                     timeout=self.timeout, stream=stream, allow_redirects=True,
                     verify=self._verify,  # explicit, so REQUESTS_CA_BUNDLE cannot override
                 )
+            except requests.exceptions.SSLError as exc:
+                # not retried: an untrusted certificate stays untrusted
+                raise SpotConnectionError(
+                    f"{what}: TLS verification failed, the server's certificate is not trusted "
+                    "(give the site's CA bundle with verify='/path/to/ca-bundle.pem')", path=path
+                ) from exc
             except requests.Timeout as exc:
                 failure: SpotError = SpotTimeoutError(
                     f"{what}: no answer within {self.timeout} s", path=path

@@ -26,6 +26,7 @@ import os
 import re
 import secrets
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -134,6 +135,9 @@ class _HTTPServer(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         conn, addr = super().get_request()
+        if self.spot.ssl_context is not None:
+            # handshake lazily, in the handler thread, so a stalled client cannot block accept()
+            conn = self.spot.ssl_context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False)
         with self.conn_lock:
             self.connections.add(conn)
         return conn, addr
@@ -142,6 +146,10 @@ class _HTTPServer(ThreadingHTTPServer):
         with self.conn_lock:
             self.connections.discard(request)
         super().shutdown_request(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that rejects our certificate or drops the line is an expected event here
+        logger.debug("SPOT test server: connection from %s ended with an error", client_address, exc_info=True)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -419,11 +427,16 @@ class SpotServer:
         Bytes written per send in downloads.
     accept_ranges : bool
         Honour ``Range`` requests (206); when false, always send the whole file (200).
+    host : str
+        Address to bind (loopback by default).
+    ssl_context : ssl.SSLContext, optional
+        Serve HTTPS with this server-side context (e.g. a self-signed certificate made by
+        the test), to exercise the client's certificate verification.
 
     Attributes
     ----------
     base_url : str
-        ``http://127.0.0.1:<port>/als`` (valid while started).
+        ``http(s)://127.0.0.1:<port>/als`` (valid while started).
     newt_url : str
         URL of the NEWT-style auth endpoint.
     requests : list of RequestRecord
@@ -447,6 +460,7 @@ class SpotServer:
         chunk_size: int = 256 * 1024,
         accept_ranges: bool = True,
         host: str = "127.0.0.1",
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.root_dir = Path(root_dir)
         self.users = dict(users if users is not None else {"alice": "secret"})
@@ -457,6 +471,7 @@ class SpotServer:
         self.chunk_size = int(chunk_size)
         self.accept_ranges = bool(accept_ranges)
         self.host = host
+        self.ssl_context = ssl_context
         self.faults = _Faults()
         self.requests: list[RequestRecord] = []
         self.login_count = 0
@@ -515,14 +530,19 @@ class SpotServer:
         return self._httpd.server_address[1]
 
     @property
+    def scheme(self) -> str:
+        """``"https"`` when started with an ``ssl_context``, else ``"http"``."""
+        return "http" if self.ssl_context is None else "https"
+
+    @property
     def base_url(self) -> str:
         """API root URL, e.g. ``http://127.0.0.1:40123/als``."""
-        return f"http://{self.host}:{self.port}{self.base_path}"
+        return f"{self.scheme}://{self.host}:{self.port}{self.base_path}"
 
     @property
     def newt_url(self) -> str:
         """NEWT-style auth URL."""
-        return f"http://{self.host}:{self.port}{self.newt_path}"
+        return f"{self.scheme}://{self.host}:{self.port}{self.newt_path}"
 
     # ------------------------------------------------------- fault injection
     def fail_next(self, n: int, status: int = 500, *, endpoint: str = "",
