@@ -118,7 +118,7 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
     """
     from .io import open_scan
     from .pipeline.plan import make_plan, resolve_input
-    from .pipeline.provenance import provenance_record, write_provenance
+    from .pipeline.provenance import now, provenance_record, write_provenance
     from .pipeline.runner import Runner
 
     t_start = time.perf_counter()
@@ -133,7 +133,7 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
     prov_path = plan.output_dir / provenance_name
     skip = _rows_to_keep(plan, resume, prov_path)
     _warn_foreign_slices(plan)
-    started = provenance_record(plan, status="running")["started"]
+    started = now()
     write_provenance(prov_path, provenance_record(plan, status="running", started=started))
     logger.info("%s: reconstructing %d rows (%d to keep) of %d x %d, %d projections, cor %.2f -> %s",
                 path.name, plan.rows.size, len(skip), plan.meta.nslices, plan.meta.nrays,

@@ -63,6 +63,14 @@ def make_block(nang: int, nrows: int, ncol: int, seed: int = 0) -> tuple[np.ndar
 
 
 
+def available_cores() -> int:
+    """Cores this process may run on (the affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 def best_times(timed: dict, repeat: int) -> dict[str, float]:
     """Best wall time of each callable over ``repeat`` rounds, seconds.
 
@@ -102,10 +110,7 @@ def main(argv=None) -> None:
     timed.update({name: (lambda f=func, d=data: f(d)) for name, (func, data) in steps.items()})
     best = best_times(timed, args.repeat)
     ref = best.pop("rfft")
-    try:
-        ncores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover
-        ncores = os.cpu_count()
+    ncores = available_cores()
     print(f"block: {args.angles} angles x {args.rows} rows x {args.columns} columns, "
           f"{ncores} cores, best of {args.repeat}")
     print(f"reference: numpy.fft.rfft of one sinogram along angles: {ref:.4f} s")

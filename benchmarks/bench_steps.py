@@ -35,7 +35,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -148,10 +147,7 @@ def main(argv: list[str] | None = None) -> None:
     if "correct_tilt" in steps:
         TOMOPY["correct_tilt"] = best["ndimage.rotate"] * args.angles / 2048
     best.pop("ndimage.rotate")
-    try:
-        ncores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        ncores = os.cpu_count()
+    ncores = bench_prep_stripes.available_cores()
     print(f"{args.angles} angles x {args.columns} columns ({args.rows} rows per sinogram call), "
           f"2048 x 2048 projections and slices; {ncores} cores; best of {args.repeat}")
     print(f"reference: numpy.fft.rfft of one sinogram along the angles: {ref:.4f} s")

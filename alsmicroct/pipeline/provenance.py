@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["PROVENANCE_NAME", "provenance_record", "write_provenance", "read_provenance",
-           "provenance_status", "fingerprint"]
+           "provenance_status", "fingerprint", "now"]
 
 PROVENANCE_NAME = "recon_parameters.json"
 
@@ -74,8 +74,8 @@ def provenance_record(plan: Any, *, status: str, timings: dict[str, float] | Non
     record = {
         "status": status,
         "host": platform.node(), "pid": os.getpid(),
-        "started": started or _now(),
-        "updated": _now(),
+        "started": started or now(),
+        "updated": now(),
         "input": {"path": str(plan.path), "size_bytes": stat.st_size,
                   "mtime": _dt.datetime.fromtimestamp(stat.st_mtime, _dt.timezone.utc).isoformat(),
                   "mtime_s": stat.st_mtime, "layout": plan.meta.layout, "dataset": plan.meta.dataset},
@@ -128,5 +128,6 @@ def provenance_status(output_dir: str | os.PathLike, name: str = PROVENANCE_NAME
     return None if record is None else record.get("status")
 
 
-def _now() -> str:
+def now() -> str:
+    """Current UTC time, ISO 8601 to the second (the record's timestamps)."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")

@@ -76,7 +76,6 @@ class Runner:
         self.proj_steps: list[Step] = steps[first_proj:]
         self.row_margin = sum(s.row_margin for s in self.sino_steps)
         self.store_path: Path | None = plan.extras.get("store")
-        self.files: list[Path] = []
 
     # ------------------------------------------------------------------ public
     def run(self) -> list[Path]:
