@@ -24,6 +24,8 @@ from .errors import ParameterError
 __all__ = [
     "ReconParams",
     "parse_overrides",
+    "parse_resume",
+    "expand_env",
     "parse_value",
     "suggest_key",
 ]
@@ -53,7 +55,8 @@ class ReconParams:
 
     inputPath: str = _spec("str", "./", doc="folder of the raw file")
     outputPath: str | None = _spec("str", None, optional=True, doc="output root (default: inputPath)")
-    outputFilename: str | None = _spec("str", None, optional=True, doc="slice file prefix (default: file stem)")
+    outputFilename: str | None = _spec("str", None, optional=True, filename=True,
+                                       doc="slice file prefix, a plain name (default: file stem)")
     doOutliers1D: bool = _spec("bool", False, doc="median outlier removal along the angle axis (raw counts)")
     outlier_diff1D: float = _spec("float", 750.0, min=0.0, doc="threshold, counts")
     outlier_size1D: int = _spec("int", 3, min=1, doc="median size along angles")
@@ -225,6 +228,53 @@ def suggest_key(key: str, names: Iterable[str] | None = None) -> str:
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
 
 
+_ENV_VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def expand_env(text: str, *, source: str | None = None) -> str:
+    """Expand ``$NAME`` and ``${NAME}`` from the environment (as a shell does); ``$$`` is a ``$``.
+
+    Raises
+    ------
+    ParameterError
+        Naming the variable (and ``source``) when it is not set: a path list that says
+        ``$SCRATCH/raw/scan.h5`` must never be read as a folder literally called ``$SCRATCH``.
+    """
+    import os
+
+    def sub(match: re.Match) -> str:
+        name = match.group(1) or match.group(2)
+        if name not in os.environ:
+            where = f" ({source})" if source else ""
+            raise ParameterError(f"environment variable ${name} in {text!r} is not set{where}")
+        return os.environ[name]
+
+    parts = text.split("$$")
+    return "$".join(_ENV_VAR.sub(sub, part) for part in parts)
+
+
+def parse_resume(value: Any) -> bool | None:
+    """The ``resume`` policy from a Python value or text.
+
+    ``True``/yes/1: keep the slices the earlier run's record proves; ``False``/no/0 (or
+    "overwrite"): replace the earlier run; ``None``/"auto"/"none": the default (keep what the
+    record proves, else compute). Anything else is a :class:`ParameterError`.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE or low == "overwrite":
+            return False
+        if low in _NONE or low == "auto":
+            return None
+    elif isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ParameterError(f"resume={value!r}: expected True (keep), False (overwrite) or None (auto)")
+
+
 def parse_value(name: str, value: Any) -> Any:
     """Convert ``value`` (possibly a string) for parameter ``name`` and check it."""
     return _convert(_field(name), value)
@@ -247,6 +297,9 @@ def parse_overrides(tokens: Iterable[str], *, source: str | None = None) -> dict
             raise ParameterError(f"expected key=value, got {token!r}{where}")
         if key not in ReconParams.field_names():
             raise ParameterError(f"unknown parameter {key!r} in {token!r}{where}{suggest_key(key)}")
+        if key in out:
+            raise ParameterError(f"{key} given twice ({key}={out[key]!r} and {token!r}){where}: "
+                                 "keep one value")
         try:
             out[key] = parse_value(key, text.strip())
         except ParameterError as exc:
@@ -267,6 +320,8 @@ def _convert(f: dataclasses.Field, value: Any) -> Any:
         return None
     converter = _CONVERTERS[kind]
     result = converter(name, value, meta)
+    if meta.get("filename"):
+        _check_plain_name(name, result)
     if kind in ("int", "float"):
         _check_bounds(name, result, meta)
     if "choices" in meta and result not in meta["choices"]:
@@ -381,6 +436,14 @@ def _to_anglelist(name: str, value: Any, meta: Mapping) -> tuple[float, ...] | i
     if isinstance(value, str) and value.strip() == "-1":
         return -1
     return _to_floats(name, value, meta)
+
+
+def _check_plain_name(name: str, value: str) -> None:
+    """A file-name prefix: one plain name, no folder parts, so that outputs stay in their folder."""
+    if (not value.strip() or value in (".", "..") or any(c in value for c in "/\\\0")
+            or value != value.strip() or value.startswith(".")):
+        raise ParameterError(f"{name}={value!r}: expected a plain file-name prefix (no '/', '\\', "
+                             "'..', leading '.' or surrounding spaces); choose the folder with outputPath")
 
 
 def _check_bounds(name: str, value: float, meta: Mapping) -> None:

@@ -10,6 +10,8 @@ List format (parsed, never executed)::
 One raw file per line (absolute, or relative to ``--input-dir``; ".h5" may be left out),
 then optional ``key=value`` overrides (recon() keyword names) for that scan only. Tokens
 are split like a shell does (:mod:`shlex`): quote a path or a value that contains spaces.
+``$NAME`` / ``${NAME}`` are replaced by environment variables (an unset one is an error;
+``$$`` is a literal ``$``). A keyword given twice on one line is an error.
 
 Examples
 --------
@@ -27,7 +29,7 @@ import shlex
 from pathlib import Path
 
 from ..errors import ParameterError
-from ..params import ReconParams, parse_overrides
+from ..params import ReconParams, expand_env, parse_overrides
 from ._common import ScanEntry, batch_main, build_batch_parser, read_line_entries
 
 __all__ = ["main", "read_path_list", "split_list_line"]
@@ -78,6 +80,7 @@ def split_list_line(line: str, source: str) -> ScanEntry | None:
         raise ParameterError(f"{source}: cannot split the line ({exc}); check the quotes") from None
     if not tokens:
         return None
+    tokens = [expand_env(t, source=source) for t in tokens]
     scan, rest = tokens[0], tokens[1:]
     key = scan.partition("=")[0]
     if "=" in scan and key in ReconParams.field_names():

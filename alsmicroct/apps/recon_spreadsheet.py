@@ -175,8 +175,30 @@ def _excel_rows(path: Path, sheet: str | None) -> Iterator[tuple[int, list[Any]]
             ws = book[sheet]
         else:
             raise ParameterError(f"{path}: no sheet named {sheet!r}; sheets are {book.sheetnames}")
+        formulas = _uncached_formulas(path, ws.title)
         for number, cells in enumerate(ws.iter_rows(values_only=True), 1):
-            yield number, list(cells)
+            cells = list(cells)
+            for col, value in enumerate(cells):
+                if value is None and (number, col) in formulas:
+                    from openpyxl.utils import get_column_letter
+
+                    raise ParameterError(
+                        f"{path} sheet {ws.title!r} cell {get_column_letter(col + 1)}{number}: formula "
+                        f"{formulas[number, col]!r} has no saved value (the file was written by a program "
+                        "that does not compute formulas); open and save it in Excel/LibreOffice, or type the value")
+            yield number, cells
+    finally:
+        book.close()
+
+
+def _uncached_formulas(path: Path, title: str) -> dict[tuple[int, int], str]:
+    """Formula cells of sheet ``title``, keyed by (1-based row, 0-based column)."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        return {(r, c): v for r, row in enumerate(book[title].iter_rows(values_only=True), 1)
+                for c, v in enumerate(row) if isinstance(v, str) and v.startswith("=")}
     finally:
         book.close()
 
