@@ -34,9 +34,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
-import json
 import logging
-import math
 import os
 import socket
 import sys
@@ -365,9 +363,18 @@ def split_rows(nrows: int, nparts: int, *, unit: int = 1) -> list[tuple[int, int
     return list(itertools.pairwise(bounds))
 
 
-def part_provenance_name(part: int, nparts: int) -> str:
-    """Provenance file of part ``part`` (1-based) of ``nparts``: ``recon_parameters.partKKKofNNN.json``."""
-    return f"{Path(PROVENANCE_NAME).stem}.part{part:03d}of{nparts:03d}.json"
+def part_provenance_name(part: int, nparts: int, record: str = PROVENANCE_NAME) -> str:
+    """Record of part ``part`` (1-based) of ``nparts`` of the run whose record is ``record``:
+    ``recon_parameters.partKKKofNNN.json`` for the default prefix."""
+    from .io.outputs import part_record_name
+
+    return part_record_name(record, part, nparts)
+
+
+def _record(plan: Any) -> str:
+    from .io.outputs import record_name
+
+    return record_name(plan.prefix, plan.path.stem)
 
 
 def plan_scan(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", **keywords: Any) -> Any:
@@ -433,12 +440,7 @@ def recon_part(filename: str | os.PathLike, part: int, nparts: int, inputPath: s
     ReconResult or None
         None when the scan has fewer rows than parts and this part has none.
     """
-    from .pipeline.provenance import (
-        fingerprint,
-        provenance_record,
-        read_provenance,
-        write_provenance,
-    )
+    from .pipeline.provenance import read_provenance, write_provenance
     from .reconstruction import recon
 
     plan = plan_scan(filename, inputPath, **keywords)
@@ -452,10 +454,7 @@ def recon_part(filename: str | os.PathLike, part: int, nparts: int, inputPath: s
         logger.warning("%s: doBilateralFilter filters across slices; slices near part boundaries differ "
                        "from a single-process run (use the Dask path for identical results)", plan.path.name)
     plan.output_dir.mkdir(parents=True, exist_ok=True)
-    merged = read_provenance(plan.output_dir)
-    if merged is not None and merged.get("fingerprint") != json.loads(json.dumps(fingerprint(plan))):
-        write_provenance(plan.output_dir / PROVENANCE_NAME, provenance_record(plan, status="running"))
-    name = part_provenance_name(part, nparts)
+    name = part_provenance_name(part, nparts, _record(plan))
     logger.info("%s: part %d/%d, rows %d..%d step %d, cor %.3f -> %s", plan.path.name, part, nparts,
                 rows[0], rows[1] - 1, rows[2], plan.cor, plan.output_dir / name)
     kw = {**{k: v for k, v in keywords.items() if k != "inputPath"}, "sinoused": rows, "cor": plan.cor}
@@ -471,13 +470,13 @@ def recon_part(filename: str | os.PathLike, part: int, nparts: int, inputPath: s
 def _parts_complete(plan: Any, nparts: int) -> bool:
     from .pipeline.provenance import provenance_status
 
-    return all(provenance_status(plan.output_dir, part_provenance_name(k, nparts)) == "complete"
+    return all(provenance_status(plan.output_dir, part_provenance_name(k, nparts, _record(plan))) == "complete"
                for k in range(1, nparts + 1))
 
 
 def _merge_locked(plan: Any, nparts: int) -> Path | None:
     """Merge unless another task is merging right now (exclusive lock file)."""
-    lock = plan.output_dir / f".{PROVENANCE_NAME}.merge.lock"
+    lock = plan.output_dir / f".{_record(plan)}.merge.lock"
     with contextlib.suppress(FileNotFoundError):
         if time.time() - lock.stat().st_mtime > _STALE_LOCK_S:      # left by a task killed mid-merge
             logger.warning("%s: removing a stale merge lock", lock)
@@ -528,20 +527,12 @@ def merge_parts(filename: str | os.PathLike, nparts: int, inputPath: str | os.Pa
 
 def _part_problems(plan: Any, name: str, record: dict[str, Any] | None) -> list[str]:
     """Why the part record ``name`` cannot be merged into ``plan`` (empty when it can)."""
+    from .pipeline.provenance import fingerprint, run_differences
+
     if record is None or record.get("status") != "complete":
         return [f"{name}: {'missing' if record is None else record.get('status')}"]
-    out = []
-    if not math.isclose(record["resolved"]["cor"], plan.cor, abs_tol=1e-9):
-        out.append(f"{name}: centre {record['resolved']['cor']} differs from {plan.cor}")
-    stat = plan.path.stat()
-    if (record["input"]["size_bytes"], record["input"]["mtime_s"]) != (stat.st_size, stat.st_mtime):
-        out.append(f"{name}: made from another version of {plan.path} (size or modification time differ)")
-    own = {"sinoused", "cor", "inputPath"}
-    wanted = {k: v for k, v in json.loads(json.dumps(plan.params.to_dict())).items() if k not in own}
-    changed = sorted(k for k, v in wanted.items() if record["parameters"].get(k) != v)
-    if changed:
-        out.append(f"{name}: made with other parameters ({', '.join(changed)})")
-    return out
+    return [f"{name}: made by another run: {d}"
+            for d in run_differences(record.get("fingerprint"), fingerprint(plan), ignore=("sinoused",))]
 
 
 def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:
@@ -549,7 +540,7 @@ def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:
     from .pipeline.provenance import provenance_record, read_provenance, write_provenance
     from .reconstruction import write_quicklook
 
-    names = [part_provenance_name(k, nparts) for k in range(1, nparts + 1)]
+    names = [part_provenance_name(k, nparts, _record(plan)) for k in range(1, nparts + 1)]
     records = [read_provenance(plan.output_dir, n) for n in names]
     problems = [problem for n, r in zip(names, records) for problem in _part_problems(plan, n, r)]
     if problems:
@@ -570,7 +561,7 @@ def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:
                         "rows_first_last_step": r["resolved"]["rows_first_last_step"], "started": r["started"],
                         "updated": r["updated"], "timings_s": r.get("timings_s", {}), **r.get("part", {})}
                        for n, r in zip(names, records)]
-    path = write_provenance(plan.output_dir / PROVENANCE_NAME, merged)
+    path = write_provenance(plan.output_dir / _record(plan), merged)
     logger.info("%s: merged %d parts (%d slices) into %s", plan.path.name, nparts, plan.rows.size, path)
     if quicklook:
         write_quicklook(plan)

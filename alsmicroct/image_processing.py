@@ -29,6 +29,7 @@ from alsmicroct.errors import (
     ParameterError,
     RangeError,
 )
+from alsmicroct.io.outputs import clean_output
 from alsmicroct.io.tiff import (
     natural_sort_key,
     read_tiff,
@@ -46,6 +47,8 @@ __all__ = [
     "crop_Array",
     "crop_Directory",
     "quicklook",
+    "clean_output",
+    "stack_files",
 ]
 
 logger = logging.getLogger(__name__)
@@ -89,10 +92,32 @@ def get_fileList(
     return [str(folder / n) for n in names]
 
 
-def _stack_files(path: Path) -> list[str]:
-    files = get_fileList(path)
+def stack_files(path: str | os.PathLike, prefix: str | None = None) -> list[str]:
+    """The slices of the one run in folder ``path`` (see :mod:`alsmicroct.io.outputs`).
+
+    A folder written by ``recon()`` holds one run per prefix, each with its record: only
+    that run's slices are read (``prefix`` chooses one when there are several). A folder
+    without records is read whole (every TIFF). Other TIFFs next to a run's slices are
+    ignored with a log line.
+    """
+    from alsmicroct.io.outputs import run_slices, select_run_prefix
+
+    path = Path(path)
+    if not path.is_dir():
+        raise InputFileError(f"not a folder: {path}")
+    chosen = select_run_prefix(path, prefix)
+    if chosen is None:
+        files = get_fileList(path)
+    else:
+        slices = run_slices(path, chosen)
+        files = [str(slices[r]) for r in sorted(slices)]
+        others = len(get_fileList(path)) - len(files)
+        if others:
+            logger.info("%s: reading the %d slices of run %r; %d other TIFF file(s) ignored", path, len(files),
+                        chosen, others)
     if not files:
-        raise InputFileError(f"no .tif/.tiff files in folder {path}")
+        what = f"slices {chosen}_NNNNN.tiff" if chosen else ".tif/.tiff files"
+        raise InputFileError(f"no {what} in folder {path}")
     return files
 
 
@@ -137,6 +162,7 @@ def load_TiffStack(
     imagerange: str | Sequence[int] = "all",
     *,
     mmap: bool = False,
+    prefix: str | None = None,
 ) -> np.ndarray:
     """Load a folder of TIFF slices, or a multi-page TIFF, as a 3-D array.
 
@@ -151,6 +177,9 @@ def load_TiffStack(
         uncompressed multi-page file are mapped read-only in place; a folder is copied
         slice by slice into an anonymous temporary file (deleted when the array is
         released), so stacks larger than memory can be loaded.
+    prefix : str, optional
+        For a ``recon()`` output folder that holds several runs: the run's slice prefix.
+        A folder with one run reads that run's slices only.
 
     Returns
     -------
@@ -168,7 +197,7 @@ def load_TiffStack(
     """
     p = Path(path)
     if p.is_dir():
-        files = _stack_files(p)
+        files = stack_files(p, prefix)
         n = len(files)
     elif p.is_file():
         shape, dtype, n = tiff_info(p)
@@ -365,6 +394,8 @@ def convert_DirectoryTo8Bit(
     basepath: str | os.PathLike | None = None,
     outputpath: str | os.PathLike | None = None,
     filename: str | None = None,
+    *,
+    prefix: str | None = None,
 ) -> list[str]:
     """Convert a folder of float TIFF slices to 8 bit, one slice at a time.
 
@@ -383,6 +414,8 @@ def convert_DirectoryTo8Bit(
         Output name prefix: files become ``<filename>_<number>.tif(f)`` where
         ``<number>`` is the last number of the input name (zero padding kept);
         default: the input file names.
+    prefix : str, optional
+        Run to read from a ``recon()`` folder that holds several (see :func:`load_TiffStack`).
 
     Returns
     -------
@@ -400,7 +433,7 @@ def convert_DirectoryTo8Bit(
 
     src = _resolve(inputpath, basepath)
     to_uint8(np.zeros(1, np.float32), dmin=data_min, dmax=data_max)  # validate first
-    files = _stack_files(src)
+    files = stack_files(src, prefix)
     out = _resolve(outputpath, basepath) if outputpath is not None else _sibling(src, "_8bit")
     written = _stream_directory(
         files, out, lambda a: to_uint8(a, dmin=data_min, dmax=data_max), filename
@@ -466,6 +499,8 @@ def crop_Directory(
     y: Sequence[int] | None = None,
     z: Sequence[int] | None = None,
     outputpath: str | os.PathLike | None = None,
+    *,
+    prefix: str | None = None,
 ) -> list[str]:
     """Crop a folder of TIFF slices, one slice at a time.
 
@@ -481,6 +516,8 @@ def crop_Directory(
     outputpath : str or path-like, optional
         Output folder; default ``<inputpath>_crop`` next to the input folder. File names
         (and their numbers) are kept.
+    prefix : str, optional
+        Run to read from a ``recon()`` folder that holds several (see :func:`load_TiffStack`).
 
     Returns
     -------
@@ -495,7 +532,7 @@ def crop_Directory(
         Empty/unreadable folder, mixed sizes, unwritable output.
     """
     src = Path(inputpath)
-    files = _stack_files(src)
+    files = stack_files(src, prefix)
     z0, z1 = _check_range(z, len(files), "z")
     shape, _, _ = tiff_info(files[z0])
     if len(shape) != 2:
@@ -510,7 +547,7 @@ def crop_Directory(
     return written
 
 
-def _iter_slices(path: Path) -> tuple[int, int, int, Iterable[np.ndarray]]:
+def _iter_slices(path: Path, prefix: str | None = None) -> tuple[int, int, int, Iterable[np.ndarray]]:
     """Shape and a one-slice-at-a-time iterator over a folder or a multi-page TIFF."""
     import tifffile
 
@@ -523,20 +560,21 @@ def _iter_slices(path: Path) -> tuple[int, int, int, Iterable[np.ndarray]]:
                     yield page.asarray()
 
         return nz, int(shape[0]), int(shape[1]), pages()
-    files = _stack_files(path)
+    files = stack_files(path, prefix)
     shape, _ = _scan_headers(files)
     return len(files), shape[0], shape[1], (read_tiff(f) for f in files)
 
 
 def _orthogonal_views(
     volume_or_dir: np.ndarray | str | os.PathLike,
+    prefix: str | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int]]:
     """Central xy slice, xz and yz planes; files are read one slice at a time."""
     if isinstance(volume_or_dir, (str, os.PathLike)):
         p = Path(volume_or_dir)
         if not p.exists():
             raise InputFileError(f"quicklook: input not found: {p}")
-        nz, ny, nx, slices = _iter_slices(p)
+        nz, ny, nx, slices = _iter_slices(p, prefix)
         xz = np.empty((nz, nx), dtype=np.float32)
         yz = np.empty((nz, ny), dtype=np.float32)
         xy = np.zeros((ny, nx), dtype=np.float32)
@@ -565,6 +603,7 @@ def quicklook(
     path_png: str | os.PathLike,
     *,
     title: str | None = None,
+    prefix: str | None = None,
 ) -> Path:
     """PNG with the central xy, xz and yz slices, a colour bar and a histogram.
 
@@ -578,6 +617,8 @@ def quicklook(
         Output PNG (written atomically; its folder must exist).
     title : str, optional
         Figure title (default: the input's name and shape).
+    prefix : str, optional
+        Run to read from a ``recon()`` folder that holds several (see :func:`load_TiffStack`).
 
     Returns
     -------
@@ -587,7 +628,7 @@ def quicklook(
     # a bare Figure renders through Agg without touching pyplot or the global backend
     from matplotlib.figure import Figure
 
-    xy, xz, yz, (nz, ny, nx) = _orthogonal_views(volume_or_dir)
+    xy, xz, yz, (nz, ny, nx) = _orthogonal_views(volume_or_dir, prefix)
     values = np.concatenate([xy.ravel(), xz.ravel(), yz.ravel()])
     finite = values[np.isfinite(values)]
     if finite.size:

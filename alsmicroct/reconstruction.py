@@ -18,7 +18,6 @@ TomoPy-based reconstructions (see docs/geometry.md), without TomoPy's half-pixel
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import os
 import time
@@ -26,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ParameterError
+from .errors import InputFileError
 from .params import ReconParams
 from .pipeline.plan import output_dir_for
-from .pipeline.provenance import PROVENANCE_NAME, provenance_status
+from .pipeline.provenance import provenance_status
 
 __all__ = ["recon", "ReconResult", "output_dir_for", "provenance_status", "find_centers", "try_centers",
            "resolve_center", "write_quicklook"]
@@ -78,7 +77,7 @@ class ReconResult:
 
 def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
           resume: bool | None = None, progress: bool = False, client: Any = None,
-          quicklook: bool = True, provenance_name: str = PROVENANCE_NAME, **kwargs: Any) -> ReconResult:
+          quicklook: bool = True, provenance_name: str | None = None, **kwargs: Any) -> ReconResult:
     """Reconstruct a raw scan (old ALS or Data Exchange layout) into a TIFF stack.
 
     Parameters
@@ -88,19 +87,24 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
     inputPath : str or path-like
         Folder of the raw file (default "./").
     resume : bool or None
-        ``True``: keep complete slices of an earlier run (refused if that run used other
-        parameters or another input). ``False``: recompute and overwrite everything.
-        ``None`` (default): keep complete slices only when the earlier run's provenance
-        matches exactly (same input file, size, mtime, parameters and centre), else
-        recompute.
+        One output folder holds one run per slice prefix, described by its record (see
+        :mod:`alsmicroct.io.outputs`). ``None`` (default) or ``True``: keep the complete
+        slices that a record of the same run describes (same input file, size, mtime,
+        parameters, rows and centre) and compute the rest; if the folder holds another run
+        of this prefix, or slices that no record describes, nothing is written and an
+        ``OutputError`` says what differs. ``False``: replace the earlier run of this prefix
+        (its slices, record and quick-look are removed first). Strings "yes"/"no"/"auto"
+        are accepted.
     progress : bool
         Show a progress bar over chunks (notebook-friendly, tqdm.auto).
     client : dask.distributed.Client, optional
         Spread the row chunks over a Dask cluster (see :mod:`alsmicroct.distributed`).
     quicklook : bool
         Write ``<outputFilename>_quicklook.png`` (central orthogonal slices, histogram).
-    provenance_name : str
-        File name of the provenance record (SLURM tasks sharing a folder use their own).
+    provenance_name : str, optional
+        File name of the record (default ``recon_parameters.json``, or
+        ``recon_parameters_<outputFilename>.json`` for a non-default prefix; the parts of a
+        split run use their own).
     **kwargs
         The legacy keywords (``cor``, ``sinoused``, ``doFWringremoval``, ...); see
         :class:`~alsmicroct.params.ReconParams` for names, defaults and units. Unknown
@@ -117,22 +121,26 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
         ``OutputError`` before any heavy work; ``ReconstructionError`` if a step fails.
     """
     from .io import open_scan
+    from .io.outputs import record_name
+    from .params import parse_resume
+    from .pipeline.claim import claim_output
     from .pipeline.plan import make_plan, resolve_input
     from .pipeline.provenance import now, provenance_record, write_provenance
     from .pipeline.runner import Runner
 
     t_start = time.perf_counter()
-    params = ReconParams.from_mapping(kwargs, inputPath=os.fspath(inputPath))
-    path = resolve_input(filename, params.inputPath)
+    resume = parse_resume(resume)
+    params = ReconParams.from_mapping(kwargs, inputPath=_path_arg("inputPath", inputPath))
+    path = resolve_input(_path_arg("filename", filename), params.inputPath)
     t0 = time.perf_counter()
     with open_scan(path) as scan:
         plan = make_plan(path, scan, params)
         resolve_center(scan, plan)
     t_centre = time.perf_counter() - t0
+    provenance_name = provenance_name or record_name(plan.prefix, path.stem)
+    skip = claim_output(plan, record=provenance_name, resume=resume)
     plan.output_dir.mkdir(parents=True, exist_ok=True)
     prov_path = plan.output_dir / provenance_name
-    skip = _rows_to_keep(plan, resume, prov_path)
-    _warn_foreign_slices(plan)
     started = now()
     write_provenance(prov_path, provenance_record(plan, status="running", started=started))
     logger.info("%s: reconstructing %d rows (%d to keep) of %d x %d, %d projections, cor %.2f -> %s",
@@ -190,43 +198,14 @@ def resolve_center(scan, plan) -> None:
     plan.extras["recon_theta"] = plan.theta
 
 
-def _rows_to_keep(plan, resume: bool | None, prov_path: Path) -> set[int]:
-    from .io.tiff import is_complete_tiff
-    from .pipeline.provenance import fingerprint, read_provenance
-
-    if resume is False:
-        return set()
-    old = read_provenance(prov_path.parent, prov_path.name)
-    same = old is not None and old.get("fingerprint") == json.loads(json.dumps(fingerprint(plan)))
-    if old is not None and not same:
-        if resume:
-            raise ParameterError(
-                f"{prov_path}: the slices in {plan.output_dir} come from another input or other parameters; "
-                "resume=True would mix them. Use resume=False to overwrite, or another outputPath")
-        logger.info("%s: earlier output made with other parameters; recomputing every slice", plan.output_dir)
-        return set()
-    if old is None and not resume:
-        return set()
-    shape = (plan.width, plan.width)
-    keep = {int(r) for r in plan.rows
-            if is_complete_tiff(plan.slice_path(int(r)), shape=shape, dtype=plan.out_dtype)}
-    if keep:
-        logger.info("%s: resuming, %d of %d slices already complete", plan.output_dir, len(keep), plan.rows.size)
-    return keep
-
-
-def _warn_foreign_slices(plan) -> None:
-    """Log slices in the output folder that this run will not write (made by another run)."""
-    import re
-
-    pattern = re.compile(re.escape(plan.prefix) + r"_(\d{5,})\.tiff$")
-    planned = {int(r) for r in plan.rows}
-    other = sorted(int(m.group(1)) for f in plan.output_dir.glob(f"{plan.prefix}_*.tiff")
-                   if (m := pattern.match(f.name)) and int(m.group(1)) not in planned)
-    if other:
-        logger.warning("%s holds %d slice(s) of other rows (%d..%d) from an earlier run; they are kept, "
-                       "and this run's %s does not describe them", plan.output_dir, len(other), other[0],
-                       other[-1], PROVENANCE_NAME)
+def _path_arg(name: str, value: Any) -> str:
+    """``value`` as a path string; anything else (None, a number) is an InputFileError naming ``name``."""
+    if isinstance(value, str) or hasattr(value, "__fspath__"):
+        text = os.fspath(value)
+        if isinstance(text, str) and text.strip():
+            return text
+    raise InputFileError(f"{name}={value!r}: expected the path of a raw HDF5 file (text or path-like)"
+                         if name == "filename" else f"{name}={value!r}: expected a folder path")
 
 
 def _timings(runner, t_centre: float, t_start: float) -> dict[str, float]:
@@ -242,7 +221,8 @@ def write_quicklook(plan) -> Path | None:
 
     target = plan.output_dir / f"{plan.prefix}_quicklook.png"
     try:
-        return Path(quicklook(plan.output_dir, target, title=f"{plan.prefix}  cor={plan.cor:.2f}"))
+        return Path(quicklook(plan.output_dir, target, title=f"{plan.prefix}  cor={plan.cor:.2f}",
+                              prefix=plan.prefix))
     except Exception as exc:  # a picture must never fail a finished reconstruction
         logger.warning("%s: quick-look picture not written: %s", target, exc)
         return None
@@ -303,7 +283,7 @@ def _signature() -> inspect.Signature:
         if name != "inputPath":
             params.append(inspect.Parameter(name, kw, default=ReconParams.__dataclass_fields__[name].default))
     for name, default in (("resume", None), ("progress", False), ("client", None), ("quicklook", True),
-                          ("provenance_name", PROVENANCE_NAME)):
+                          ("provenance_name", None)):
         params.append(inspect.Parameter(name, kw, default=default))
     return inspect.Signature(params, return_annotation=ReconResult)
 

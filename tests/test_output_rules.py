@@ -163,3 +163,38 @@ def test_filename_of_wrong_type_is_a_clear_error(tmp_path):
     for bad in (None, 5, 3.5):
         with pytest.raises(AlsMicroCTError):
             recon(bad, inputPath=tmp_path)
+
+
+def test_clean_command(scan, tmp_path):
+    folder = tmp_path / "f"
+    folder.mkdir()
+    dead = 2**22 + 54321
+    stale = folder / f".x.work-{dead}.h5"
+    stale.write_bytes(b"z" * 10)
+    keep = folder / "x_00001.tiff"
+    keep.write_bytes(b"")
+    dry = subprocess.run([sys.executable, str(REPO / "applications" / "clean.py"), str(folder), "--dry-run"],
+                         capture_output=True, text=True, timeout=60)
+    assert dry.returncode == 0 and "would remove 1" in dry.stdout and stale.exists()
+    res = subprocess.run([sys.executable, str(REPO / "applications" / "clean.py"), str(folder)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "removed 1" in res.stdout and not stale.exists() and keep.exists()
+    bad = subprocess.run([sys.executable, str(REPO / "applications" / "clean.py"), str(tmp_path / "none")],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "not a folder" in bad.stderr + bad.stdout
+
+
+def test_crop_and_convert_choose_a_run(scan, tmp_path):
+    out = tmp_path / "rec"
+    recon(scan.name, inputPath=scan.parent, outputPath=out, cor=23.6, **KW)
+    other = recon(scan.name, inputPath=scan.parent, outputPath=out, cor=24.0, outputFilename="c24",
+                  sinoused=(0, 2, 1), **KW)
+    res = _run_app("crop", other.output_dir, "--x", "0:10", cwd=tmp_path)
+    assert res.returncode != 0 and "--run" in res.stdout + res.stderr and "c24" in res.stdout + res.stderr
+    res = _run_app("crop", other.output_dir, "--x", "0:10", "--run", "c24", "--output-dir", tmp_path / "c",
+                   cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert len(list((tmp_path / "c").glob("*.tiff"))) == 2
+    res = _run_app("convert_8bit", other.output_dir, "--run", "s", "--output-dir", tmp_path / "e", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert len(list((tmp_path / "e").glob("*.tif*"))) == 6

@@ -375,8 +375,12 @@ def test_resume_policies(small, tmp_path):
     # default, nothing changed: every slice kept, none rewritten
     same = recon(small.path, **kw)
     assert same.skipped == 8 and [f.stat().st_mtime_ns for f in same.files] == stamps
-    # default after a parameter change: all recomputed, with the new parameter
-    changed = recon(small.path, **{**kw, "cor": 24.6})
+    # default after a parameter change: refused, nothing touched (the folder holds another run)
+    with pytest.raises(OutputError, match=r"another run.*cor=24.1 \(not 24.6\)"):
+        recon(small.path, **{**kw, "cor": 24.6})
+    assert [f.stat().st_mtime_ns for f in first.files] == stamps
+    # resume=False replaces the earlier run, with the new parameter
+    changed = recon(small.path, resume=False, **{**kw, "cor": 24.6})
     b = np.stack([read_tiff(f) for f in changed.files])
     assert changed.skipped == 0 and np.abs(b - a).max() > 1.0
     assert all(read_tiff_metadata(f)["cor"] == 24.6 for f in changed.files)
@@ -387,12 +391,12 @@ def test_resume_policies(small, tmp_path):
     again = recon(small.path, resume=False, **{**kw, "cor": 24.6})
     assert again.skipped == 0 and all(f.stat().st_mtime_ns > s for f, s in zip(again.files, stamps))
     np.testing.assert_array_equal(np.stack([read_tiff(f) for f in again.files]), b)
-    # the input changed on disk (new mtime): recomputed by default, refused with resume=True
+    # the input changed on disk (new mtime): another run, refused by default and with resume=True
     os.utime(small.path, ns=(time.time_ns(), small.path.stat().st_mtime_ns + 10**9))
-    assert recon(small.path, **{**kw, "cor": 24.6}).skipped == 0
-    os.utime(small.path, ns=(time.time_ns(), small.path.stat().st_mtime_ns + 10**9))
-    with pytest.raises(ParameterError, match="resume=True would mix"):
-        recon(small.path, resume=True, **{**kw, "cor": 24.6})
+    for resume in (None, True):
+        with pytest.raises(OutputError, match="another version of"):
+            recon(small.path, resume=resume, **{**kw, "cor": 24.6})
+    assert recon(small.path, resume=False, **{**kw, "cor": 24.6}).skipped == 0
     assert not _hidden(first.output_dir)
 
 
@@ -462,7 +466,7 @@ def test_provenance_records_everything(raw, tmp_path):
     res = recon(scan.path, outputPath=str(tmp_path), cor=32.4, projused=(1, 181, 2), sinoused=(-1, 4, 2),
                 angle_offset=12.5, doFWringremoval=False, quicklook=False, outputFilename="prov")
     rec = json.loads(res.provenance_path.read_text())
-    assert res.provenance_path == res.output_dir / "recon_parameters.json"
+    assert res.provenance_path == res.output_dir / "recon_parameters_prov.json"  # outputFilename=prov
     assert rec["status"] == "complete" and rec["nfiles"] == 2 and rec["error"] is None
     # every parameter, as used
     assert list(rec["parameters"]) == list(ReconParams.field_names())

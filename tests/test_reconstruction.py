@@ -102,10 +102,10 @@ def test_resume_rewrites_only_missing(sim_scans, tmp_path):
     assert again.skipped == 4
     assert kept.stat().st_mtime_ns == mtime
     np.testing.assert_array_equal(_stack(again.files), ref)
-    with pytest.raises(ParameterError, match="resume=True would mix"):
-        _run(scan, tmp_path, cor=34.0, resume=True)
-    # default policy: other parameters -> everything recomputed
-    third = _run(scan, tmp_path, cor=34.0)
+    for resume in (True, None):  # other parameters: refused
+        with pytest.raises(OutputError, match="another run"):
+            _run(scan, tmp_path, cor=34.0, resume=resume)
+    third = _run(scan, tmp_path, cor=34.0, resume=False)  # replaced on request
     assert third.skipped == 0
 
 
@@ -161,10 +161,10 @@ def test_output_dir_for(tmp_path):
     assert os.fspath(output_dir_for("/x/y/scan.h5")) == "/x/y/recscan"
 
 
-def test_slices_of_other_rows_are_kept_and_reported(sim_scans, tmp_path, caplog):
+def test_slices_of_other_rows_are_another_run(sim_scans, tmp_path):
     scan = sim_scans["als"]
-    _run(scan, tmp_path, cor=33.3)
-    with caplog.at_level("WARNING", logger="alsmicroct.reconstruction"):
-        res = _run(scan, tmp_path, cor=33.0, sinoused=(0, 2, 1))
-    assert "holds 4 slice(s) of other rows (2..5)" in caplog.text
-    assert len(list(res.output_dir.glob("*.tiff"))) == 6
+    first = _run(scan, tmp_path, cor=33.3)
+    with pytest.raises(OutputError, match=r"sinoused=None \(not \[0, 2, 1\]\)"):
+        _run(scan, tmp_path, cor=33.3, sinoused=(0, 2, 1))
+    assert len(list(first.output_dir.glob("*.tiff"))) == 6
+

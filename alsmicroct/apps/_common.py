@@ -322,6 +322,8 @@ def build_batch_parser(prog: str, description: str, source_help: str, *,
                      help="print the resolved plan and check every raw file opens; write nothing")
     run.add_argument("--resume", action="store_true",
                      help="skip scans whose output is complete and finish partial ones")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace an earlier run with other parameters in the output folder (default: refuse)")
     if list_input:
         run.add_argument("--line", type=int, metavar="K",
                          help="process only the K-th scan (1-based, counting scan lines only)")
@@ -478,28 +480,21 @@ def plan_jobs(entries: Sequence[ScanEntry], *, config: Mapping[str, Any], cli: M
 
 
 def _name_provenance(jobs: Sequence[ScanJob]) -> None:
-    """Give scans that share an output folder their own provenance record.
-
-    The classic manual centre sweep lists one raw file several times with different
-    ``cor`` and ``outputFilename``; the slices live side by side in one folder, and each
-    run gets ``recon_parameters_<outputFilename>.json`` so that ``--resume`` can tell them
-    apart. Two scans writing the same slice names only get a warning.
+    """Each job's record: ``recon_parameters.json`` or ``recon_parameters_<outputFilename>.json``
+    (:func:`~alsmicroct.io.outputs.record_name`, the name ``recon()`` uses). Scans that share an
+    output folder (the classic manual centre sweep: one raw file listed with several ``cor`` and
+    ``outputFilename``) are separate runs side by side; two writing the same slice names are an error.
     """
-    groups: dict[Path, list[ScanJob]] = {}
+    from ..io.outputs import record_name
+
+    seen: dict[tuple[Path, str], ScanJob] = {}
     for job in jobs:
-        groups.setdefault(job.output_dir, []).append(job)
-    for folder, group in groups.items():
-        if len(group) < 2:
-            continue
-        seen: dict[str, ScanJob] = {}
-        for job in group:
-            prefix = job.params.outputFilename or job.path.stem
-            if prefix in seen:
-                logger.warning("%s and %s write the same slices %s_*.tiff in %s; give them different "
-                               "outputFilename values", seen[prefix].entry.source, job.entry.source,
-                               prefix, folder)
-            seen[prefix] = job
-            job.provenance_name = f"recon_parameters_{prefix}.json"
+        prefix = job.params.outputFilename or job.path.stem
+        job.provenance_name = record_name(prefix, job.path.stem)
+        other = seen.setdefault((job.output_dir, prefix), job)
+        if other is not job:
+            raise ParameterError(f"{other.entry.source} and {job.entry.source} would both write {prefix}_*.tiff in "
+                                 f"{job.output_dir}; give them different outputFilename (or outputPath) values")
 
 
 def _rows_planned(params: ReconParams, nslices: int) -> int:
@@ -555,7 +550,8 @@ def run_batch(args: argparse.Namespace, entries: Sequence[ScanEntry], *, source:
         logger.info("[%d/%d] %s (%s): %s", index, len(jobs), job.path, job.entry.source,
                     _fmt_overrides(job.keywords))
         try:
-            results.append(_run_one(job, resume=args.resume, progress=not args.no_progress))
+            results.append(_run_one(job, resume=args.resume, overwrite=args.overwrite,
+                                    progress=not args.no_progress))
         except KeyboardInterrupt:
             results.append(JobResult(job, "failed", error="interrupted"))
             results.extend(JobResult(j, "not run") for j in jobs[index:])
@@ -580,7 +576,7 @@ def batch_main(args: argparse.Namespace,
     return guarded_main(args, body)
 
 
-def _run_one(job: ScanJob, *, resume: bool, progress: bool) -> JobResult:
+def _run_one(job: ScanJob, *, resume: bool, progress: bool, overwrite: bool = False) -> JobResult:
     """Reconstruct one scan; any exception is caught, logged and reported as failed."""
     from ..pipeline.provenance import read_provenance
     from ..reconstruction import recon
@@ -593,7 +589,8 @@ def _run_one(job: ScanJob, *, resume: bool, progress: bool) -> JobResult:
             return JobResult(job, "skipped", cor=record.get("resolved", {}).get("cor"),
                              slices=record.get("nfiles"), seconds=0.0)
     try:
-        res = recon(job.path.name, inputPath=str(job.path.parent), resume=True if resume else None,
+        res = recon(job.path.name, inputPath=str(job.path.parent),
+                    resume=False if overwrite else (True if resume else None),
                     progress=progress, provenance_name=job.provenance_name, **job.keywords)
     except Exception as exc:
         seconds = time.perf_counter() - t0
@@ -610,12 +607,12 @@ def _run_one(job: ScanJob, *, resume: bool, progress: bool) -> JobResult:
 
 
 def _same_run(job: ScanJob, record: Mapping[str, Any]) -> bool:
-    """Whether a provenance record was made from this job's input with its parameters."""
-    if record.get("input", {}).get("path") != str(job.path):
-        return False
-    recorded = record.get("parameters", {})
-    wanted = job.params.to_dict()
-    return all(recorded.get(k) == wanted[k] for k in job.keywords if k != "outputPath")
+    """Whether a record was made by this job's run (the one rule,
+    :func:`~alsmicroct.pipeline.provenance.same_run`; an automatic centre is not compared)."""
+    from ..pipeline.provenance import fingerprint_of, same_run
+
+    ignore = ("cor",) if job.params.cor is None else ()
+    return same_run(record.get("fingerprint"), fingerprint_of(job.path, job.params, job.params.cor), ignore=ignore)
 
 
 def _dry_run(job: ScanJob, *, resume: bool) -> JobResult:

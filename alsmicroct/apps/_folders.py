@@ -28,6 +28,8 @@ def folder_parser(prog: str, description: str, *, example: str, suffix: str,
                                      epilog=f"Example: {prog} {example}")
     parser.add_argument("folders", nargs="+", metavar="DIR", help="folder(s) of TIFF slices")
     add_options(parser)
+    parser.add_argument("--run", metavar="PREFIX",
+                        help="in a recon() folder that holds several runs: the run (slice prefix) to read")
     parser.add_argument("--output-dir", metavar="OUT",
                         help=f"output folder (several DIRs: OUT/<DIR name>); default: <DIR>{suffix}")
     add_logging_args(parser)

@@ -50,7 +50,7 @@ def _converter(args: argparse.Namespace) -> FolderAction:
 
     def convert(folder: Path, target: Path | None) -> list[str]:
         return convert_DirectoryTo8Bit(folder, data_min=args.vmin, data_max=args.vmax,
-                                       outputpath=target, filename=args.prefix)
+                                       outputpath=target, filename=args.prefix, prefix=args.run)
 
     return convert
 

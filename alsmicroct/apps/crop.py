@@ -50,7 +50,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cropper(args: argparse.Namespace) -> FolderAction:
-    from ..image_processing import crop_Directory, get_fileList
+    from ..image_processing import crop_Directory, stack_files
     from ..io.tiff import tiff_info
 
     spans = {axis: None if getattr(args, axis) is None else parse_span(getattr(args, axis), option=f"--{axis}")
@@ -59,11 +59,11 @@ def _cropper(args: argparse.Namespace) -> FolderAction:
         raise ParameterError("nothing to crop: give at least one of --x, --y, --z")
 
     def crop(folder: Path, target: Path | None) -> list[str]:
-        files = get_fileList(folder)
-        shape = tiff_info(files[0])[0] if files else (0, 0)
+        files = stack_files(folder, args.run)
+        shape = tiff_info(files[0])[0]
         return crop_Directory(folder, x=complete_span(spans["x"], shape[-1]),
                               y=complete_span(spans["y"], shape[-2]),
-                              z=complete_span(spans["z"], len(files)), outputpath=target)
+                              z=complete_span(spans["z"], len(files)), outputpath=target, prefix=args.run)
 
     return crop
 

@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PROVENANCE_NAME", "provenance_record", "write_provenance", "read_provenance",
-           "provenance_status", "fingerprint", "now"]
+from ..io.outputs import PROVENANCE_NAME
 
-PROVENANCE_NAME = "recon_parameters.json"
+__all__ = ["PROVENANCE_NAME", "provenance_record", "write_provenance", "read_provenance",
+           "provenance_status", "fingerprint", "fingerprint_of", "same_run", "run_differences", "now"]
 
 
 def _versions() -> dict[str, str]:
@@ -55,12 +55,47 @@ _NOT_IN_RESULT = ("inputPath", "outputPath", "chunk_proj", "chunk_sino", "num_th
 
 def fingerprint(plan: Any) -> dict[str, Any]:
     """What must match for a resumed run to be allowed to keep existing slices."""
-    stat = plan.path.stat()
-    return _jsonable({
-        "input": str(plan.path), "input_size": stat.st_size, "input_mtime": stat.st_mtime,
-        "parameters": {k: v for k, v in plan.params.to_dict().items() if k not in _NOT_IN_RESULT},
-        "cor": plan.cor,
-    })
+    return fingerprint_of(plan.path, plan.params, plan.cor)
+
+
+def fingerprint_of(path: Path, params: Any, cor: float | None) -> dict[str, Any]:
+    """Fingerprint of a run of ``params`` on raw file ``path`` with centre ``cor`` (JSON-normalised)."""
+    stat = Path(path).stat()
+    return json.loads(json.dumps(_jsonable({
+        "input": str(path), "input_size": stat.st_size, "input_mtime": stat.st_mtime,
+        "parameters": {k: v for k, v in params.to_dict().items() if k not in _NOT_IN_RESULT},
+        "cor": cor,
+    })))
+
+
+def run_differences(recorded: dict[str, Any] | None, wanted: dict[str, Any], *,
+                    ignore: tuple[str, ...] = ()) -> list[str]:
+    """What differs between two fingerprints (empty: the same run).
+
+    This is the one "same run" rule, used by resume, by batch ``--resume`` and by the merge
+    of a split run's parts. ``ignore`` names parameters (or ``"cor"``) not to compare: a
+    part of a split run differs from the whole only by ``sinoused``; a batch job whose
+    centre is found automatically does not know it yet.
+    """
+    if not recorded:
+        return ["no fingerprint recorded"]
+    out = []
+    if recorded.get("input") != wanted.get("input"):
+        out.append(f"input {recorded.get('input')} (not {wanted.get('input')})")
+    elif (recorded.get("input_size"), recorded.get("input_mtime")) != (wanted["input_size"], wanted["input_mtime"]):
+        out.append(f"another version of {wanted.get('input')} (size or modification time differ)")
+    if "cor" not in ignore and recorded.get("cor") != wanted.get("cor"):
+        out.append(f"cor={recorded.get('cor')} (not {wanted.get('cor')})")
+    theirs, ours = recorded.get("parameters") or {}, wanted.get("parameters") or {}
+    for key in sorted(set(theirs) | set(ours)):  # "cor" as given: the resolved centre above decides
+        if key not in ignore and key not in (*_NOT_IN_RESULT, "cor") and theirs.get(key) != ours.get(key):
+            out.append(f"{key}={theirs.get(key)!r} (not {ours.get(key)!r})")
+    return out
+
+
+def same_run(recorded: dict[str, Any] | None, wanted: dict[str, Any], *, ignore: tuple[str, ...] = ()) -> bool:
+    """Whether fingerprint ``recorded`` describes the run ``wanted`` (see :func:`run_differences`)."""
+    return not run_differences(recorded, wanted, ignore=ignore)
 
 
 def provenance_record(plan: Any, *, status: str, timings: dict[str, float] | None = None,

@@ -20,7 +20,6 @@ are bit-identical.)
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -244,10 +243,11 @@ class Runner:
         import h5py
 
         from ..io import open_scan
+        from ..io.outputs import work_store_path
 
         plan = self.plan
         rows = self._store_rows()
-        self.store_path = plan.output_dir / f".{plan.prefix}.work-{os.getpid()}.h5"
+        self.store_path = work_store_path(plan.output_dir, plan.prefix)
         plan.extras["store"] = self.store_path
         plan.extras["store_row0"] = int(rows[0])
         plan.output_dir.mkdir(parents=True, exist_ok=True)

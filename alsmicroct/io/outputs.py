@@ -1,0 +1,195 @@
+"""Names of a reconstruction's files, which files belong to which run, and crash debris.
+
+One output folder may hold several runs side by side, one per slice prefix
+(``outputFilename``, default the raw file's stem). A run's files are
+
+- its slices ``<prefix>_<NNNNN>.tiff`` (NNNNN = absolute detector row, 5 digits or more),
+- its record: ``recon_parameters.json`` for the default prefix (the raw file's stem),
+  ``recon_parameters_<prefix>.json`` for any other prefix,
+- the records of the parts of a split run: ``<record stem>.partKKKofNNN.json``,
+- ``<prefix>_quicklook.png``.
+
+Writers use hidden temporaries in the same folder: ``.<name>.tmp-<pid>[-<thread>]`` for
+atomic writes and ``.<prefix>.work-<pid>.h5`` for the phase-retrieval work store. A
+temporary whose process is gone is debris: :func:`stale_temporaries` finds it and
+:func:`clean_output` removes it (``recon()`` does that before it writes into a folder).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputFileError, ParameterError
+
+__all__ = [
+    "PROVENANCE_NAME",
+    "clean_output",
+    "part_record_name",
+    "record_name",
+    "record_prefix",
+    "rows_of",
+    "run_records",
+    "run_slices",
+    "select_run_prefix",
+    "slice_name",
+    "stale_temporaries",
+    "work_store_path",
+]
+
+PART_RECORD = re.compile(r"\.part\d{3}of\d{3}\.json$")
+
+logger = logging.getLogger(__name__)
+
+PROVENANCE_NAME = "recon_parameters.json"
+_RECORD = re.compile(r"^recon_parameters(?:_(?P<prefix>.+?))?(?:\.part(?P<part>\d{3})of(?P<of>\d{3}))?\.json$")
+_TEMP = re.compile(r"^\..+\.(?:tmp-(?P<pid>\d+)(?:-\d+)?|work-(?P<wpid>\d+)\.h5)$")
+
+
+def record_name(prefix: str, stem: str) -> str:
+    """File name of the record of the run writing ``<prefix>_NNNNN.tiff`` from raw file ``<stem>.h5``."""
+    return PROVENANCE_NAME if prefix == stem else f"recon_parameters_{prefix}.json"
+
+
+def part_record_name(record: str, part: int, nparts: int) -> str:
+    """Record of part ``part`` (1-based) of ``nparts`` of a split run whose record is ``record``."""
+    return f"{Path(record).stem}.part{part:03d}of{nparts:03d}.json"
+
+
+def slice_name(prefix: str, row: int) -> str:
+    """File name of the slice of absolute detector row ``row``."""
+    return f"{prefix}_{row:05d}.tiff"
+
+
+def work_store_path(folder: Path, prefix: str) -> Path:
+    """Hidden phase-retrieval work store of this process for ``prefix`` in ``folder``."""
+    return Path(folder) / f".{prefix}.work-{os.getpid()}.h5"
+
+
+def run_slices(folder: str | os.PathLike, prefix: str) -> dict[int, Path]:
+    """Slices of run ``prefix`` in ``folder``, by absolute row."""
+    pattern = re.compile(re.escape(prefix) + r"_(\d{5,})\.tiff$")
+    out = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            m = pattern.match(entry.name)
+            if m and entry.is_file():
+                out[int(m.group(1))] = Path(entry.path)
+    return out
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            record = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def record_prefix(record: dict[str, Any]) -> str | None:
+    """The slice prefix a record describes (from its ``resolved.file_pattern``)."""
+    pattern = (record.get("resolved") or {}).get("file_pattern", "")
+    return pattern.split("_NNNNN", 1)[0] if "_NNNNN" in pattern else None
+
+
+def run_records(folder: str | os.PathLike, prefix: str | None = None) -> dict[str, dict[str, Any]]:
+    """Readable records in ``folder`` (main and part records), by file name; only those of
+    ``prefix`` when given. An unreadable record is returned as ``{}`` (it still claims its run)."""
+    out: dict[str, dict[str, Any]] = {}
+    folder = Path(folder)
+    if not folder.is_dir():
+        return out
+    for entry in os.scandir(folder):
+        if not _RECORD.match(entry.name):
+            continue
+        record = _read(Path(entry.path))
+        if record is None:
+            out[entry.name] = {}
+            continue
+        if prefix is None or record_prefix(record) == prefix:
+            out[entry.name] = record
+    return out
+
+
+def select_run_prefix(folder: str | os.PathLike, prefix: str | None = None) -> str | None:
+    """The prefix of the one run in ``folder`` (None: no record, a plain folder of TIFFs).
+
+    Raises
+    ------
+    ParameterError
+        The folder holds several runs and ``prefix`` does not choose one (the message
+        lists them), or ``prefix`` names none of them.
+    """
+    prefixes = sorted({p for r in run_records(folder).values() if r and (p := record_prefix(r))})
+    if prefix is not None:
+        if prefixes and prefix not in prefixes:
+            raise ParameterError(f"{folder}: no run with prefix {prefix!r}; runs here: {', '.join(prefixes)}")
+        return prefix
+    if len(prefixes) > 1:
+        raise ParameterError(f"{folder} holds {len(prefixes)} runs ({', '.join(prefixes)}): choose one with "
+                             "prefix= (command line: --run PREFIX)")
+    return prefixes[0] if prefixes else None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Hidden temporaries in ``folder`` whose writing process (on this host) is gone."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    out = []
+    for entry in os.scandir(folder):
+        m = _TEMP.match(entry.name)
+        if m and not _alive(int(m.group("pid") or m.group("wpid"))):
+            out.append(Path(entry.path))
+    return sorted(out)
+
+
+def clean_output(folder: str | os.PathLike, *, dry_run: bool = False) -> list[Path]:
+    """Remove the crash debris of ``folder`` (see :func:`stale_temporaries`); returns what was removed.
+
+    Temporaries of live processes are never touched. Raises :class:`InputFileError` if
+    ``folder`` is not a folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputFileError(f"not a folder: {folder}")
+    removed = []
+    for path in stale_temporaries(folder):
+        if not dry_run:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                logger.warning("%s: cannot remove stale temporary: %s", path, exc.strerror)
+                continue
+        removed.append(path)
+    if removed:
+        size = sum(p.stat().st_size for p in removed if p.exists())
+        logger.info("%s: %s %d stale temporary file(s) of crashed runs%s", folder,
+                    "would remove" if dry_run else "removed", len(removed), f" ({size} bytes)" if dry_run else "")
+    return removed
+
+
+def rows_of(record: dict[str, Any]) -> Iterable[int]:
+    """Absolute rows a record says its run reconstructs."""
+    first, last, step = (record.get("resolved") or {}).get("rows_first_last_step", (0, -1, 1))
+    return range(int(first), int(last) + 1, max(int(step), 1))

@@ -1,0 +1,132 @@
+"""Claiming an output folder for a run: one run, one record, never mixed (see
+:mod:`alsmicroct.io.outputs` for the file names).
+
+Before a run writes anything it claims its prefix in the output folder:
+
+- crash debris of dead writers is removed;
+- every record of the prefix (the run's own, other runs', the parts of a split run) must
+  describe the same run (:func:`~alsmicroct.pipeline.provenance.same_run`; parts of a split
+  differ only by their rows), and every slice of the prefix must be described by one of
+  them; otherwise the run is refused with an :class:`~alsmicroct.errors.OutputError` that
+  says what differs and how to go on, and nothing is written;
+- ``resume=False`` (``--overwrite``) replaces the earlier run of the prefix: its slices,
+  records and quick-look are removed first (a part of a split run never removes others');
+- a slice is kept only when it is complete and a record of the same run describes it.
+
+Other prefixes in the same folder are other runs: they are never touched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+from ..errors import OutputError
+from ..io.outputs import PART_RECORD, clean_output, rows_of, run_records, run_slices
+from .provenance import fingerprint, run_differences
+
+__all__ = ["claim_output"]
+
+logger = logging.getLogger(__name__)
+
+
+def _live_writer(record: dict[str, Any]) -> bool:
+    if record.get("status") != "running" or record.get("host") != platform.node():
+        return False
+    pid = record.get("pid")
+    if not isinstance(pid, int) or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
+    """Check (and with ``resume=False`` clear) the output folder; return the rows to keep.
+
+    Parameters
+    ----------
+    plan : ReconPlan
+        The resolved plan (centre included).
+    record : str
+        File name of this run's record in ``plan.output_dir``.
+    resume : bool or None
+        ``None``/``True``: keep the complete slices a record of the same run describes;
+        ``False``: replace the earlier run of this prefix.
+
+    Raises
+    ------
+    OutputError
+        Another live process is writing this run's record, or the folder holds another run
+        of this prefix (other input, parameters, centre or rows) or slices no record
+        describes, and ``resume`` is not ``False``.
+    """
+    from ..io.tiff import is_complete_tiff
+
+    folder = Path(plan.output_dir)
+    if not folder.is_dir():
+        return set()
+    clean_output(folder)
+    is_part = bool(PART_RECORD.search(record))
+    wanted = fingerprint(plan)
+    records = run_records(folder, plan.prefix)
+    own = records.get(record)
+    if own and _live_writer(own):
+        raise OutputError(f"{folder / record}: another process (pid {own.get('pid')} on {own.get('host')}) is "
+                          "writing this run right now; wait for it, or stop it first")
+    covered: set[int] = set()
+    conflicts = []
+    for name, rec in sorted(records.items()):
+        if not rec:
+            conflicts.append(f"{name} cannot be read")
+            continue
+        ignore = ("sinoused",) if is_part or PART_RECORD.search(name) else ()
+        diff = run_differences(rec.get("fingerprint"), wanted, ignore=ignore)
+        if diff:
+            conflicts.append(f"{name} describes another run: " + "; ".join(diff[:6])
+                             + (f"; and {len(diff) - 6} more" if len(diff) > 6 else ""))
+        else:
+            covered.update(rows_of(rec))
+    slices = run_slices(folder, plan.prefix)
+    unrecorded = sorted(set(slices) - covered)
+    if unrecorded and not conflicts:
+        conflicts.append(f"{len(unrecorded)} slice(s) {plan.prefix}_*.tiff (rows {unrecorded[0]}..{unrecorded[-1]}) "
+                         "that no record describes")
+    if conflicts and not (resume is False and not is_part):
+        raise OutputError(
+            f"{folder}: the slices {plan.prefix}_NNNNN.tiff there belong to another run, so this run would mix with "
+            "it:\n  " + "\n  ".join(conflicts) + "\nNothing was written. To replace that run, use resume=False "
+            "(command line: --overwrite); to keep it, choose another outputPath (--output-dir) or outputFilename.")
+    if resume is False:
+        if not is_part:
+            _remove_run(folder, plan.prefix, [*records], slices)
+        return set()
+    shape = (plan.width, plan.width)
+    keep = {int(r) for r in plan.rows if int(r) in covered and int(r) in slices
+            and is_complete_tiff(slices[int(r)], shape=shape, dtype=plan.out_dtype)}
+    if keep:
+        logger.info("%s: resuming, %d of %d slices already complete", folder, len(keep), plan.rows.size)
+    return keep
+
+
+def _remove_run(folder: Path, prefix: str, records: list[str], slices: dict[int, Path]) -> None:
+    """Remove the earlier run of ``prefix`` (asked for with resume=False)."""
+    victims = [folder / n for n in records] + list(slices.values()) + [folder / f"{prefix}_quicklook.png"]
+    n = 0
+    for path in victims:
+        try:
+            path.unlink()
+            n += 1
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot remove the earlier run's file ({exc.strerror})") from None
+    if n:
+        logger.warning("%s: resume=False: removed the earlier run of %s (%d file(s))", folder, prefix, n)

@@ -1,0 +1,3 @@
+from alsmicroct.apps.clean import main
+
+raise SystemExit(main())
