@@ -25,6 +25,8 @@ __all__ = [
     "ReconParams",
     "parse_overrides",
     "parse_resume",
+    "parameter_help",
+    "PARAMETER_GROUPS",
     "expand_env",
     "parse_value",
     "suggest_key",
@@ -206,6 +208,45 @@ class ReconParams:
         if self.correcttilt:
             steps.insert(steps.index("use360to180") if "use360to180" in steps else len(steps), "correcttilt")
         return steps
+
+
+#: Parameters grouped by pipeline step, in pipeline order (for ``help(recon)`` and docs).
+PARAMETER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Input and output", ("inputPath", "outputPath", "outputFilename", "sinoused", "projused", "projIgnoreList",
+                          "castTo8bit", "cast8bit_min", "cast8bit_max")),
+    ("Angles", ("angle_offset", "anglelist")),
+    ("Outliers (zingers)", ("doOutliers1D", "outlier_diff1D", "outlier_size1D", "doOutliers2D", "outlier_diff2D",
+                            "outlier_size2D")),
+    ("Flat-field normalisation", ("useNormalize_nf", "doBeamHardening", "BeamHardeningCoefficients")),
+    ("Ring (stripe) removal", ("doFWringremoval", "ringLevel", "ringSigma", "ringWavelet", "doTIringremoval",
+                               "ringNBlock", "ringAlpha", "doSFringremoval", "ringSize")),
+    ("Tilt and 360 deg scans", ("correcttilt", "tiltcenter_slice", "tiltcenter_det", "use360to180")),
+    ("Phase retrieval (Paganin)", ("doPhaseRetrieval", "alphaReg", "propagation_dist", "kev")),
+    ("Centre of rotation", ("cor", "corFunction", "voInd", "voSMin", "voSMax", "voSRad", "voStep", "voRatio",
+                            "voDrop", "nmInd", "nmInit", "nmTol", "nmMask", "nmRatio", "nmSinoOrder")),
+    ("Reconstruction", ("algorithm", "filter_name", "butterworth_cutoff", "butterworth_order", "npad")),
+    ("Post-processing", ("doPolarRing", "Rarc", "Rmaxwidth", "Rtmax", "Rthr", "Rtmin", "doBilateralFilter",
+                         "bilateral_srad", "bilateral_rrad")),
+    ("Running", ("chunk_proj", "chunk_sino", "num_threads")),
+)
+
+
+def parameter_help() -> str:
+    """Every parameter, one line each (name, default, meaning with units), grouped by step."""
+    fields = {f.name: f for f in dataclasses.fields(ReconParams)}
+    grouped = [name for _, names in PARAMETER_GROUPS for name in names]
+    groups = [*PARAMETER_GROUPS, ("Other", tuple(n for n in fields if n not in grouped))]
+    width = max(len(n) for n in fields) + 2
+    lines = []
+    for title, names in groups:
+        names = tuple(n for n in names if n in fields)
+        if not names:
+            continue
+        lines += ["", f"{title}:"]
+        for name in names:
+            f = fields[name]
+            lines.append(f"    {name:<{width}} {f.metadata['doc']} (default {f.default!r})")
+    return "\n".join(lines[1:])
 
 
 # --------------------------------------------------------------------- conversion

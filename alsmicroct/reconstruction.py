@@ -27,6 +27,7 @@ from typing import Any
 
 from .errors import InputFileError
 from .params import ReconParams
+from .params import parameter_help as _parameter_help
 from .pipeline.plan import output_dir_for
 from .pipeline.provenance import provenance_status
 
@@ -289,3 +290,5 @@ def _signature() -> inspect.Signature:
 
 
 recon.__signature__ = _signature()  # help(recon) lists every legacy keyword and default
+recon.__doc__ = f"{recon.__doc__}\n    Keywords by step\n    ----------------\n" + "\n".join(
+    f"    {line}" if line else "" for line in _parameter_help().splitlines())
