@@ -151,11 +151,13 @@ def apply_masked(
     snr: float = 3.0,
     size: int = 31,
     dilate: int = 2,
+    narrow: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Apply a stripe filter only on stripe columns.
 
-    ``out = data + mask * (func(data) - data)``, with ``mask`` from :func:`detect_stripes`
-    (dilated by ``dilate`` columns) unless given.
+    ``out = data + mask * c`` with the correction ``c = func(data) - data``, less (with
+    ``narrow``) its running mean over ``size`` columns, and ``mask`` from
+    :func:`detect_stripes` (dilated by ``dilate`` columns) unless given.
 
     Parameters
     ----------
@@ -165,7 +167,11 @@ def apply_masked(
         ``functools.partial(remove_stripe_fw, level=8)``).
     mask : ndarray of bool, shape (row, column), optional
     snr, size, dilate
-        Passed to :func:`detect_stripes` when ``mask`` is None.
+        Passed to :func:`detect_stripes` when ``mask`` is None (``size`` also sets the
+        width of the ``narrow`` high-pass).
+    narrow : bool
+        Keep only the narrow (stripe-like) part of the correction. False: the filtered
+        values replace the data on the mask exactly.
 
     Returns
     -------
@@ -178,10 +184,15 @@ def apply_masked(
     mask = np.asarray(mask, bool)
     if mask.shape != arr.shape[1:]:
         raise ParameterError(f"mask shape {mask.shape} does not match (row, column) {arr.shape[1:]}")
-    filtered = func(arr)
+    corr = func(arr) - arr
+    if narrow:
+        # keep only the part of the correction narrower than ``size`` columns: a filter
+        # that also changes wide structure (FW at a deep level) would otherwise leave
+        # steps, i.e. new stripes, at the edges of the mask
+        corr -= ndimage.uniform_filter1d(corr, size=size, axis=2, mode="nearest")
     out = arr.copy()
     rows, cols = np.nonzero(mask)
-    out[:, rows, cols] = filtered[:, rows, cols]
+    out[:, rows, cols] += corr[:, rows, cols]
     return out, mask
 
 
