@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ParameterError
 from .center import _vo_mask, _vo_metric, find_center_pc, find_center_vo
 
-__all__ = ["CenterEstimate", "estimate_center"]
+__all__ = ["CenterEstimate", "estimate_center", "estimate_tilt"]
 
 logger = logging.getLogger(__name__)
 
@@ -178,3 +178,46 @@ def estimate_center(
     return CenterEstimate(float(center), float(unc), label, tuple(reasons), pc, vo,
                           tuple(int(r) for r in picks), tuple(float(c) for c in row_c),
                           slope, significant, per_row, contrast)
+
+
+def estimate_tilt(proj0, proj180, *, band: int = 8) -> tuple[float, float]:
+    """Detector tilt from the 0/180 degree pair, degrees (counter-clockwise as displayed,
+    the sign of :func:`alsmicroct.prep.correct_tilt`'s ``tilt``), and its standard error.
+
+    The centre of rotation is measured by phase correlation of the pair on bands of
+    ``band`` rows; on a tilted detector it moves linearly down the rows, and the slope of
+    a straight-line fit is ``tan(tilt)``.
+
+    Parameters
+    ----------
+    proj0, proj180 : ndarray, shape (rows, columns)
+        -log (or transmission) projections at 0 and 180 degrees.
+    band : int
+        Rows per centre estimate (>= 2).
+
+    Returns
+    -------
+    (float, float)
+        Tilt and its standard error, degrees. (0, inf) with a warning when fewer than
+        three bands fit on the detector.
+    """
+    a = np.asarray(proj0, np.float32)
+    b = np.asarray(proj180, np.float32)
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ParameterError(f"proj0 {a.shape} and proj180 {b.shape}: expected equal 2-D shapes")
+    if band < 2:
+        raise ParameterError(f"band={band!r}: expected >= 2 rows")
+    nb = a.shape[0] // band
+    if nb < 3:
+        logger.warning("estimate_tilt: %d rows give fewer than 3 bands of %d; tilt not "
+                       "estimated", a.shape[0], band)
+        return 0.0, float("inf")
+    ys, cs = [], []
+    for k in range(nb):
+        sl = slice(k * band, (k + 1) * band)
+        ys.append(k * band + (band - 1) / 2.0)
+        cs.append(find_center_pc(a[sl], b[sl], tol=0.02))
+    coef, cov = np.polyfit(np.asarray(ys), np.asarray(cs), 1, cov=True)
+    tilt = math.degrees(math.atan(coef[0]))
+    err = math.degrees(math.sqrt(max(cov[0, 0], 0.0)))
+    return tilt, err
