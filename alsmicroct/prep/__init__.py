@@ -34,6 +34,13 @@ __all__ = [
     "remove_stripe_fw",
     "remove_stripe_ti",
     "remove_stripe_sf",
+    "detect_stripes",
+    "apply_masked",
+    "remove_stripe_based_sorting",
+    "remove_large_stripe",
+    "remove_dead_stripe",
+    "remove_all_stripe",
+    "remove_stripe_auto",
     "correct_tilt",
     "sino_360_to_180",
     "find_center_360",
@@ -48,6 +55,13 @@ _SOURCES = {
     "remove_stripe_fw": "stripes",
     "remove_stripe_ti": "stripes",
     "remove_stripe_sf": "stripes",
+    "detect_stripes": "stripes_vo",
+    "apply_masked": "stripes_vo",
+    "remove_stripe_based_sorting": "stripes_vo",
+    "remove_large_stripe": "stripes_vo",
+    "remove_dead_stripe": "stripes_vo",
+    "remove_all_stripe": "stripes_vo",
+    "remove_stripe_auto": "stripes_vo",
     "correct_tilt": "tilt",
     "sino_360_to_180": "stitch",
     "find_center_360": "stitch",
@@ -60,6 +74,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from .phase import retrieve_phase
     from .stitch import find_center_360, sino_360_to_180
     from .stripes import remove_stripe_fw, remove_stripe_sf, remove_stripe_ti
+    from .stripes_vo import (
+        apply_masked,
+        detect_stripes,
+        remove_all_stripe,
+        remove_dead_stripe,
+        remove_large_stripe,
+        remove_stripe_auto,
+        remove_stripe_based_sorting,
+    )
     from .tilt import correct_tilt
 
 

@@ -1,0 +1,223 @@
+"""A centre of rotation with an uncertainty, a confidence label and a per-row drift fit.
+
+Two independent estimates are compared: phase correlation of the 0/180 degree pair
+(:func:`alsmicroct.engine.center.find_center_pc`) and Vo's Fourier metric
+(:func:`alsmicroct.engine.center.find_center_vo`) on a few rows (top, middle, bottom).
+The spread gives the uncertainty; a line fitted to the per-row centres detects a drifting
+axis.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import ParameterError
+from .center import _vo_mask, _vo_metric, find_center_pc, find_center_vo
+
+__all__ = ["CenterEstimate", "estimate_center", "estimate_tilt"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CenterEstimate:
+    """Result of :func:`estimate_center` (pixels from the left edge, pixel centres).
+
+    Attributes
+    ----------
+    center : float
+        Best single centre (at the middle row when a drift is significant).
+    uncertainty : float
+        Estimated error, px.
+    label : {"high", "low"}
+    reasons : tuple of str
+        Why the label is low (empty when high).
+    pc, vo : float or None
+        The two estimates (vo: median over the rows).
+    rows, row_centers : tuple
+        Rows used for the per-row estimates and their Vo centres.
+    slope : float
+        Fitted drift, px per row (0 when not significant).
+    drift_significant : bool
+    per_row : ndarray or None
+        One centre per row of the block (``center + slope * (row - middle)``) when the
+        drift is significant, else None.
+    curve_contrast : float
+        ``(median - min) / median`` of the Vo metric around the minimum (small: no clear
+        minimum).
+    """
+
+    center: float
+    uncertainty: float
+    label: str
+    reasons: tuple[str, ...]
+    pc: float | None
+    vo: float | None
+    rows: tuple[int, ...]
+    row_centers: tuple[float, ...]
+    slope: float = 0.0
+    drift_significant: bool = False
+    per_row: np.ndarray | None = field(default=None, repr=False)
+    curve_contrast: float = float("nan")
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (for the provenance record)."""
+        return {
+            "center": self.center, "uncertainty_px": self.uncertainty, "label": self.label,
+            "reasons": list(self.reasons), "pc": self.pc, "vo": self.vo,
+            "rows": list(self.rows), "row_centers": list(self.row_centers),
+            "slope_px_per_row": self.slope, "drift_significant": self.drift_significant,
+            "curve_contrast": self.curve_contrast,
+        }
+
+
+def _pair_indices(theta: np.ndarray, tol: float) -> tuple[int, int] | None:
+    """First projection and the one closest to 180 degrees after it, within ``tol`` rad."""
+    d = np.abs(np.abs(theta - theta[0]) - np.pi)
+    j = int(np.argmin(d))
+    return (0, j) if d[j] <= tol else None
+
+
+def _curve_contrast(sino: np.ndarray, center: float, srad: float = 6.0) -> float:
+    ncol = sino.shape[1]
+    mid = (ncol - 1) / 2.0
+    cands = center + np.arange(-srad, srad + 0.25, 0.5)
+    cands = cands[(cands >= 0) & (cands <= ncol - 1)]
+    if cands.size < 3:
+        return 0.0
+    m = _vo_metric(sino.astype(np.float64), 2.0 * (cands - mid),
+                   _vo_mask(2 * sino.shape[0], ncol, 2.0, 20))
+    med = float(np.median(m))
+    return float((med - m.min()) / med) if med > 0 else 0.0
+
+
+def estimate_center(
+    data,
+    theta,
+    *,
+    rows: int = 3,
+    max_disagreement: float = 1.0,
+    min_contrast: float = 0.05,
+    drift_threshold: float = 1.0,
+) -> CenterEstimate:
+    """Centre of rotation with an uncertainty, a label and a per-row drift fit.
+
+    Parameters
+    ----------
+    data : ndarray, shape (angle, row, column)
+        -log data (a few rows are enough; all rows of the block give the drift span).
+    theta : ndarray, shape (angle,)
+        Angles, radians.
+    rows : int
+        Rows for the Vo estimates, spread from top to bottom (>= 1).
+    max_disagreement : float
+        pc and vo further apart than this (px): label low.
+    min_contrast : float
+        Metric curve contrast below this: no clear minimum, label low.
+    drift_threshold : float
+        A fitted drift over the block's rows larger than this (px), and larger than three
+        times its standard error, is significant.
+
+    Returns
+    -------
+    CenterEstimate
+    """
+    arr = np.asarray(data, np.float32)
+    th = np.asarray(theta, np.float64)
+    if arr.ndim != 3 or th.shape != (arr.shape[0],):
+        raise ParameterError(f"data shape {arr.shape} / theta shape {th.shape}: expected "
+                             "(angle, row, column) and one angle per projection")
+    nang, nrow, ncol = arr.shape
+    reasons: list[str] = []
+    if nang < 16:
+        reasons.append(f"only {nang} angles")
+    step = float(np.median(np.abs(np.diff(th)))) if nang > 1 else math.pi
+    pair = _pair_indices(th, 0.51 * step)
+    pc = None
+    if pair is None:
+        reasons.append("no 0/180 degree projection pair")
+    else:
+        pc = find_center_pc(arr[pair[0]], arr[pair[1]])
+    picks = np.unique(np.linspace(0, nrow - 1, max(1, min(rows, nrow))).round().astype(int))
+    row_c = [find_center_vo(arr, ind=int(r), theta=th) for r in picks]
+    vo = float(np.median(row_c))
+    mid_row = (nrow - 1) / 2.0
+    slope, significant, per_row = 0.0, False, None
+    if len(picks) >= 3:
+        coef, cov = np.polyfit(picks - mid_row, row_c, 1, cov=True)
+        span = abs(coef[0]) * (nrow - 1)
+        se = math.sqrt(max(cov[0, 0], 0.0)) * (nrow - 1)
+        if span > drift_threshold and span > 3 * se:
+            slope, significant = float(coef[0]), True
+            vo = float(coef[1])
+            per_row = (vo + slope * (np.arange(nrow) - mid_row)).astype(np.float64)
+    resid = (np.std(np.asarray(row_c) - (vo + slope * (picks - mid_row)))
+             if len(picks) > 1 else 0.0)
+    contrast = _curve_contrast(arr[:, int(picks[len(picks) // 2])], vo)
+    if contrast < min_contrast:
+        reasons.append(f"metric curve without a clear minimum (contrast {contrast:.3f})")
+    # at the middle row pc (on all rows) and vo should agree
+    if pc is not None:
+        gap = abs(pc - vo)
+        if gap > max_disagreement:
+            reasons.append(f"pc {pc:.2f} and vo {vo:.2f} disagree by {gap:.2f} px")
+        center = 0.5 * (pc + vo) if gap <= max_disagreement else vo
+        unc = max(0.5 * gap, float(resid), 0.1)
+    else:
+        center = vo
+        unc = max(float(resid), 0.5)
+    if not 0 <= center <= ncol - 1:
+        reasons.append(f"centre {center:.1f} outside the detector")
+    label = "low" if reasons else "high"
+    if reasons:
+        logger.warning("centre %.2f px has low confidence: %s", center, "; ".join(reasons))
+    return CenterEstimate(float(center), float(unc), label, tuple(reasons), pc, vo,
+                          tuple(int(r) for r in picks), tuple(float(c) for c in row_c),
+                          slope, significant, per_row, contrast)
+
+
+def estimate_tilt(proj0, proj180, *, band: int = 8) -> tuple[float, float]:
+    """Detector tilt from the 0/180 degree pair, degrees (counter-clockwise as displayed,
+    the sign of :func:`alsmicroct.prep.correct_tilt`'s ``tilt``), and its standard error.
+
+    The centre of rotation is measured by phase correlation of the pair on bands of
+    ``band`` rows; on a tilted detector it moves linearly down the rows, and the slope of
+    a straight-line fit is ``tan(tilt)``.
+
+    Parameters
+    ----------
+    proj0, proj180 : ndarray, shape (rows, columns)
+        -log (or transmission) projections at 0 and 180 degrees.
+    band : int
+        Rows per centre estimate (>= 2).
+
+    Returns
+    -------
+    (float, float)
+        Tilt and its standard error, degrees. (0, inf) with a warning when fewer than
+        three bands fit on the detector.
+    """
+    a = np.asarray(proj0, np.float32)
+    b = np.asarray(proj180, np.float32)
+    if a.ndim != 2 or a.shape != b.shape:
+        raise ParameterError(f"proj0 {a.shape} and proj180 {b.shape}: expected equal 2-D shapes")
+    if band < 2:
+        raise ParameterError(f"band={band!r}: expected >= 2 rows")
+    nb = a.shape[0] // band
+    if nb < 3:
+        logger.warning("estimate_tilt: %d rows give fewer than 3 bands of %d; tilt not "
+                       "estimated", a.shape[0], band)
+        return 0.0, float("inf")
+    ys, cs = [], []
+    for k in range(nb):
+        sl = slice(k * band, (k + 1) * band)
+        ys.append(k * band + (band - 1) / 2.0)
+        cs.append(find_center_pc(a[sl], b[sl], tol=0.02))
+    coef, cov = np.polyfit(np.asarray(ys), np.asarray(cs), 1, cov=True)
+    tilt = math.degrees(math.atan(coef[0]))
+    err = math.degrees(math.sqrt(max(cov[0, 0], 0.0)))
+    return tilt, err

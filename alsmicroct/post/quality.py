@@ -1,0 +1,109 @@
+"""Quality figures of a reconstruction and of its raw data (pure array functions).
+
+- :func:`ring_index`: rings' share of a slice (or of a difference to a reference);
+- :func:`psnr`: peak signal-to-noise ratio within the reconstruction disk;
+- :func:`sharpness`: mean gradient energy of a slice;
+- :func:`raw_pixel_fractions`: saturated and zero-count fractions of raw images;
+- :func:`flat_drift`: relative change of the flat field between flat groups;
+- :func:`range_8bit`: suggested value range for an 8-bit conversion (a suggestion).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError
+
+__all__ = ["ring_index", "psnr", "sharpness", "raw_pixel_fractions", "flat_drift", "range_8bit"]
+
+
+def _disk(n: int, frac: float) -> np.ndarray:
+    yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
+    return np.hypot(xx, yy) <= frac * n
+
+
+def ring_index(img, ref=None, *, frac: float = 0.45, highpass: int = 0) -> float:
+    """RMS of the azimuthal mean (1-pixel radius bins) of ``img - ref`` over the disk of
+    radius ``frac`` times the slice width: the part that is constant along circles about
+    the axis (rings), in the units of ``img``.
+
+    Parameters
+    ----------
+    img : ndarray, shape (n, n) or (rows, n, n)
+    ref : ndarray, optional
+        Same shape (e.g. the ring-free twin); None: 0.
+    frac : float
+    highpass : int
+        If > 0, subtract a running mean of the radial profile over this many radii (keeps
+        the ring part only, without a reference).
+
+    Returns
+    -------
+    float
+    """
+    diff = np.asarray(img, float) - (0.0 if ref is None else np.asarray(ref, float))
+    if diff.ndim == 2:
+        diff = diff[None]
+    if diff.ndim != 3 or diff.shape[-1] != diff.shape[-2]:
+        raise ParameterError(f"ring_index: expected square slices, got shape {diff.shape}")
+    n = diff.shape[-1]
+    yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
+    r = np.rint(np.hypot(xx, yy)).astype(int)
+    m = r < int(frac * n)
+    count = np.maximum(np.bincount(r[m]), 1)
+    means = np.array([np.bincount(r[m], weights=s[m]) / count for s in diff])
+    if highpass > 0:
+        k = np.ones(highpass) / highpass
+        means = means - np.array([np.convolve(np.pad(p, highpass, mode="edge"), k, "same")
+                                  [highpass:-highpass] for p in means])
+    return float(np.sqrt(np.mean(means[:, r[m]] ** 2)))
+
+
+def psnr(rec, truth, *, frac: float = 0.45) -> float:
+    """PSNR (dB) of ``rec`` against ``truth`` within the disk of radius ``frac`` times the
+    width, peak = maximum of ``truth``."""
+    rec = np.asarray(rec, float)
+    truth = np.asarray(truth, float)
+    m = _disk(truth.shape[-1], frac)
+    err = np.sqrt(np.mean((rec[..., m] - truth[..., m]) ** 2))
+    return float(20 * np.log10(truth.max() / err)) if err > 0 else float("inf")
+
+
+def sharpness(img, *, frac: float = 0.45) -> float:
+    """Mean squared gradient (units of ``img`` squared per pixel squared) within the disk,
+    relative to the variance of the image there (dimensionless; larger = sharper)."""
+    a = np.asarray(img, float)
+    gy, gx = np.gradient(a, axis=(-2, -1))
+    m = _disk(a.shape[-1], frac)
+    var = a[..., m].var()
+    return float(np.mean(gx[..., m] ** 2 + gy[..., m] ** 2) / var) if var > 0 else 0.0
+
+
+def raw_pixel_fractions(images, *, saturation: int = 65535) -> dict[str, float]:
+    """Fractions of raw pixels at or above ``saturation`` and at 0 counts."""
+    a = np.asarray(images)
+    n = max(a.size, 1)
+    return {"saturated": float(np.count_nonzero(a >= saturation) / n),
+            "zero": float(np.count_nonzero(a <= 0) / n)}
+
+
+def flat_drift(flats, groups, dark=None) -> float:
+    """Largest relative change of the mean flat (dark subtracted) between flat groups."""
+    f = np.asarray(flats, float)
+    g = np.asarray(groups)
+    d = 0.0 if dark is None else float(np.mean(dark))
+    means = np.array([f[g == k].mean() - d for k in np.unique(g)])
+    if means.size < 2 or not means.max() > 0:
+        return 0.0
+    return float((means.max() - means.min()) / means.max())
+
+
+def range_8bit(img, *, low: float = 0.001, high: float = 0.999) -> tuple[float, float]:
+    """Suggested (min, max) for an 8-bit conversion: the ``low`` and ``high`` quantiles
+    of the finite values (a suggestion, never applied by this function)."""
+    a = np.asarray(img, float)
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        raise ParameterError("range_8bit: no finite values")
+    lo, hi = np.quantile(a, [low, high])
+    return float(lo), float(hi)

@@ -1,0 +1,53 @@
+"""Centre with a confidence: two estimates, label, drift fit."""
+
+import numpy as np
+import pytest
+
+from alsmicroct.engine.center_confidence import estimate_center
+from alsmicroct.prep import minus_log, normalize
+from alsmicroct.sim import simulate_data
+
+
+def _data(**kw):
+    s = simulate_data(**{**dict(nangles=361, nslices=4, nrays=256, phantom="rock",
+                                seed=2), **kw})
+    return s, minus_log(normalize(s.proj, s.flats, s.darks))
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(flux=2000.0), dict(cor=140.37)])
+def test_center_within_a_quarter_pixel(kw):
+    scan, data = _data(**kw)
+    est = estimate_center(data, scan.angles)
+    assert abs(est.center - scan.cor) <= 0.25
+    assert est.label == "high", est.reasons
+    assert est.uncertainty <= 1.0 and not est.drift_significant
+
+
+def test_missing_pair_is_low_confidence(caplog):
+    scan, data = _data(nangles=181, arange=170.0)
+    est = estimate_center(data, scan.angles)
+    assert est.label == "low" and any("pair" in r for r in est.reasons)
+    assert "low confidence" in caplog.text
+
+
+def test_drift_fit_gives_per_row_centres():
+    """Rows built with a 3 px axis drift top to bottom, from one simulated row each."""
+    rows = []
+    for shift in np.linspace(-1.5, 1.5, 5):
+        scan, d = _data(nslices=1, cor=127.5 + 0.02 * 256 + shift, seed=2)
+        rows.append(d[:, 0])
+    data = np.stack(rows, axis=1)
+    est = estimate_center(data, scan.angles, rows=5)
+    assert est.drift_significant
+    assert est.per_row is not None and abs((est.per_row[-1] - est.per_row[0]) - 3.0) < 0.5
+
+
+@pytest.mark.parametrize("tilt", [1.0, -1.0])
+def test_tilt_from_the_pair(tilt):
+    """Prototype: within 0.1 deg on 64 rows (the 0.05 deg target is not met yet)."""
+    from alsmicroct.engine.center_confidence import estimate_tilt
+
+    scan, data = _data(nangles=181, nslices=64, tilt_deg=tilt)
+    j = int(np.argmin(np.abs(np.abs(scan.angles - scan.angles[0]) - np.pi)))
+    est, err = estimate_tilt(data[0], data[j])
+    assert abs(est - tilt) < 0.1 and err < 0.2
