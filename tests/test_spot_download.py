@@ -150,10 +150,10 @@ def test_download_name_must_be_a_file_name(spot, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_existing_file_replaced_atomically(spot, root, tmp_path):
+def test_existing_file_replaced_atomically_when_asked(spot, root, tmp_path):
     target = tmp_path / "small.h5"
     target.write_bytes(b"old content")
-    spot.download("small", downloadPath=tmp_path)
+    spot.download("small", downloadPath=tmp_path, overwrite=True)
     assert target.read_bytes() == _source(root, "small")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
+from typing import ClassVar
 
 import pytest
 
@@ -41,7 +42,7 @@ def evil(root):
 
 
 class _Recorder(http.server.SimpleHTTPRequestHandler):
-    seen: list[dict[str, str]] = []
+    seen: ClassVar[list[dict[str, str]]] = []
 
     def log_message(self, *args):  # keep test output quiet
         pass
