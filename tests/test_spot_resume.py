@@ -17,6 +17,7 @@ import pytest
 
 from alsmicroct.data_management import DownloadError, SpotSession
 from alsmicroct.testing import SpotServer, make_catalogue
+from alsmicroct.testing.spot_server import downloaded_files
 
 USERS = {"alice": "secret"}
 FAST = {"timeout": 3.0, "retries": 2, "backoff": 0.01, "progress": False}
@@ -32,7 +33,8 @@ with SpotSession("alice", "secret", base_url=sys.argv[1], chunk_size=4096, progr
 
 @pytest.fixture
 def root(tmp_path_factory):
-    return make_catalogue(tmp_path_factory.mktemp("spot"), {"alice": [BIG, "small"]},
+    return make_catalogue(tmp_path_factory.mktemp("spot"),
+                          {"alice": [BIG, "small"], "bob": ["small"]},
                           nangles=12, nrows=64, ncols=64)
 
 
@@ -55,6 +57,7 @@ def _source(root, name=BIG):
 
 def _downloads(server):
     return [r for r in server.requests if "/hdf/download/" in r.path]
+
 
 
 def _partial_from_killed_process(server, folder, min_bytes=20_000):
@@ -90,7 +93,7 @@ def test_resume_after_kill_9(server, spot, root, tmp_path):
     assert resumed[0].headers.get("Range") == f"bytes={kept}-"
     assert resumed[0].headers.get("If-Range", "").startswith('"')  # the ETag
     assert len(resumed) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{BIG}.h5"]
+    assert downloaded_files(tmp_path) == [f"{BIG}.h5"]
 
 
 def test_remote_changed_since_the_crash_restarts_cleanly(server, spot, root, tmp_path):
@@ -105,7 +108,7 @@ def test_remote_changed_since_the_crash_restarts_cleanly(server, spot, root, tmp
         assert fh.read() == src.read_bytes()
     first = _downloads(server)[before]
     assert first.headers.get("Range") and first.headers.get("If-Range")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{BIG}.h5"]
+    assert downloaded_files(tmp_path) == [f"{BIG}.h5"]
 
 
 def test_partial_without_its_record_is_not_trusted(server, spot, root, tmp_path):
@@ -114,7 +117,7 @@ def test_partial_without_its_record_is_not_trusted(server, spot, root, tmp_path)
     with open(path, "rb") as fh:
         assert fh.read() == _source(root)
     assert _downloads(server)[-1].headers.get("Range") is None
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{BIG}.h5"]
+    assert downloaded_files(tmp_path) == [f"{BIG}.h5"]
 
 
 def test_complete_file_is_skipped(server, spot, root, tmp_path):
@@ -127,7 +130,31 @@ def test_complete_file_is_skipped(server, spot, root, tmp_path):
     # at most a probe of the remote size, never the whole file again
     probes = _downloads(server)[before:]
     assert len(probes) == 1 and probes[0].headers.get("Range") == "bytes=0-0"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.h5"]
+    assert downloaded_files(tmp_path) == ["small.h5"]
+
+
+def test_file_of_another_dataset_with_the_same_name_is_not_taken(server, spot, root, tmp_path):
+    spot.download("alice/small", downloadPath=tmp_path)
+    with pytest.raises(DownloadError) as info:
+        spot.download("bob/small", downloadPath=tmp_path)
+    assert "alice/small" in str(info.value) and "overwrite" in str(info.value)
+    assert (tmp_path / "small.h5").read_bytes() == _source(root, "small")
+    spot.download("bob/small", downloadPath=tmp_path, overwrite=True)
+    assert (tmp_path / "small.h5").read_bytes() == (root / "bob" / "small.h5").read_bytes()
+    spot.download("bob/small", downloadPath=tmp_path)  # now complete: skipped
+
+
+def test_file_replaced_on_the_server_with_the_same_size(server, spot, root, tmp_path):
+    spot.download("small", downloadPath=tmp_path)
+    src = root / "alice" / "small.h5"
+    data = bytearray(src.read_bytes())
+    data[-1] ^= 0xFF
+    src.write_bytes(bytes(data))
+    os.utime(src, ns=(time.time_ns(), time.time_ns() + 5_000_000_000))
+    with pytest.raises(DownloadError, match="changed on the server"):
+        spot.download("small", downloadPath=tmp_path)
+    spot.download("small", downloadPath=tmp_path, overwrite=True)
+    assert (tmp_path / "small.h5").read_bytes() == bytes(data)
 
 
 def test_existing_different_file_is_not_replaced_silently(server, spot, root, tmp_path):
@@ -140,7 +167,7 @@ def test_existing_different_file_is_not_replaced_silently(server, spot, root, tm
     assert target.read_bytes() == b"old content"
     spot.download("small", downloadPath=tmp_path, overwrite=True)
     assert target.read_bytes() == _source(root, "small")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.h5"]
+    assert downloaded_files(tmp_path) == ["small.h5"]
 
 
 def test_same_size_but_not_hdf5_is_not_taken_as_complete(server, spot, root, tmp_path):

@@ -29,6 +29,7 @@ from .errors import (
     SpotParameterError,
     SpotResponseError,
     SpotTimeoutError,
+    StagingError,
     StagingTimeout,
 )
 from .paths import quote_path, raw_path, split_dataset
@@ -54,6 +55,15 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 _PENDING = ("unknown", "staging")
 
 Timeout = float | tuple[float, float]
+
+
+def _check_timeout(timeout: Timeout) -> Timeout:
+    values = timeout if isinstance(timeout, tuple) else (timeout,)
+    if not 1 <= len(values) <= 2 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in values):
+        raise SpotParameterError(f"timeout must be seconds > 0, or a (connect, read) pair of "
+                                 f"them, got {timeout!r}")
+    return timeout
 
 
 def _short_error(resp: requests.Response) -> str:
@@ -148,8 +158,19 @@ class SpotSession:
         )
         newt = newt_url or os.environ.get(ENV_NEWT_URL)
         self.newt_url = check_url(newt, "newt_url") if newt else None
-        self.timeout = timeout
-        self.policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff)
+        self.timeout = _check_timeout(timeout)
+        try:
+            self.policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff)
+        except (TypeError, ValueError) as exc:
+            raise SpotParameterError(
+                f"retries={retries!r}, backoff={backoff!r}, max_backoff={max_backoff!r}: {exc}"
+            ) from None
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise SpotParameterError(f"chunk_size must be a positive number of bytes, got "
+                                     f"{chunk_size!r}")
+        if isinstance(verify, str) and not os.path.exists(verify):
+            raise SpotParameterError(f"verify: CA bundle {verify!r} does not exist (give the "
+                                     "path of a PEM file, or True for the default CAs)")
         self.progress = progress
         self.chunk_size = int(chunk_size)
         self.download_redirects = check_origins(download_redirects, "download_redirects")
@@ -589,9 +610,16 @@ class SpotSession:
         if not isinstance(payload, dict) or "data" not in payload:
             raise SpotResponseError("GET hdf/rawdata: answer has no 'data'")
         try:
-            return np.asarray(payload["data"], dtype=payload.get("dtype"))
+            array = np.asarray(payload["data"], dtype=payload.get("dtype"))
         except (TypeError, ValueError) as exc:
             raise SpotResponseError(f"GET hdf/rawdata: unusable image data ({exc})") from None
+        shape = payload.get("shape")
+        if shape is not None and list(array.shape) != list(shape):
+            raise SpotResponseError(
+                f"GET hdf/rawdata: image {group!r} has shape {list(array.shape)} but the "
+                f"answer announces {shape}"
+            )
+        return array
 
     def stage(
         self,
@@ -633,6 +661,13 @@ class SpotSession:
             if not isinstance(answer, dict) or "location" not in answer:
                 raise SpotResponseError(f"GET {endpoint}: answer has no 'location'")
             location = answer["location"]
+            if location not in _PENDING and not (
+                    isinstance(location, str) and location.startswith("/")):
+                raise StagingError(
+                    f"GET {self._path(endpoint)}: staging of {dataset!r} failed: location "
+                    f"{location!r} is neither a path on disk nor pending (status "
+                    f"{answer.get('status')!r})", path=self._path(endpoint),
+                )
             if location not in _PENDING or not wait:
                 return answer
             remaining = deadline - time.monotonic()

@@ -42,7 +42,7 @@ from .retry import RetryPolicy
 if TYPE_CHECKING:  # pragma: no cover
     from tqdm import tqdm
 
-__all__ = ["stream_download", "prepare_folder", "partial_paths", "is_hdf5"]
+__all__ = ["stream_download", "prepare_folder", "partial_paths", "done_record", "is_hdf5"]
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +95,16 @@ def partial_paths(target: str | os.PathLike[str]) -> tuple[Path, Path]:
     target = Path(target)
     return (target.with_name(f".{target.name}.part"),
             target.with_name(f".{target.name}.part.json"))
+
+
+def done_record(target: str | os.PathLike[str]) -> Path:
+    """Record of a completed download: ``raw/.scan.h5.spot.json`` for ``raw/scan.h5``.
+
+    It holds the URL path, size and validators of the remote file, so that a rerun can
+    tell a complete file of this dataset from another dataset's or an older version.
+    """
+    target = Path(target)
+    return target.with_name(f".{target.name}.spot.json")
 
 
 def prepare_folder(folder: str | os.PathLike[str]) -> Path:
@@ -372,37 +382,72 @@ class _Download:
             )
 
 
-def _remote_size(opener: Opener, url_path: str) -> int | None:
-    """Size of the remote file from a one-byte range request (or the full length)."""
+def _remote(opener: Opener, url_path: str) -> _State:
+    """Size and validators of the remote file, from a one-byte range request."""
     resp = opener({"Accept-Encoding": "identity", "Range": "bytes=0-0"})
+    remote = _State()
     with contextlib.closing(resp):
         if resp.status_code not in (200, 206):
-            return None
+            return remote
         _check_content(resp, b"", url_path)
+        remote.etag = resp.headers.get("ETag")
+        remote.last_modified = resp.headers.get("Last-Modified")
         if resp.status_code == 200:
-            return _header_int(resp, "Content-Length")
-        match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", "").strip())
-        return int(match.group(3)) if match and match.group(3) != "*" else None
+            remote.total = _header_int(resp, "Content-Length")
+        else:
+            match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", "").strip())
+            remote.total = int(match.group(3)) if match and match.group(3) != "*" else None
+    return remote
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
+
+
+def _changed(saved: dict[str, Any], remote: _State) -> bool:
+    """Whether the validators recorded at download time differ from the remote's now."""
+    for key, now in (("etag", remote.etag), ("last_modified", remote.last_modified)):
+        if saved.get(key) and now:
+            return saved[key] != now
+    return False
 
 
 def _check_existing(opener: Opener, target: Path, url_path: str) -> int | None:
-    """Size of a complete existing ``target`` (skip it), ``None`` when there is none."""
+    """Size of a complete existing ``target`` (skip it), ``None`` when there is none.
+
+    Complete means: the size of the remote file, the HDF5 signature and -- when the
+    record of its download (``.<name>.spot.json``) is there -- the same URL path and
+    the same validators (``ETag`` / ``Last-Modified``) as the remote file now.
+    """
     if not target.exists():
         return None
     local = target.stat().st_size if target.is_file() else -1
-    remote = _remote_size(opener, url_path)
-    hdf5 = local > 0 and is_hdf5(target)
-    if remote is not None and local == remote and hdf5:
+    remote = _remote(opener, url_path)
+    saved = _read_record(done_record(target))
+    if local < 0:
+        problem = "is not a file"
+    elif saved is not None and saved.get("url_path") != url_path:
+        problem = f"was downloaded from {saved.get('url_path')}, another dataset"
+    elif remote.total is None or local != remote.total:
+        size = "an unknown number of" if remote.total is None else remote.total
+        problem = f"has {local} bytes, but {url_path} has {size} bytes"
+    elif not is_hdf5(target):
+        problem = f"has {local} bytes but is not an HDF5 file"
+    elif saved is not None and _changed(saved, remote):
+        problem = (f"is an earlier version: {url_path} changed on the server since it was "
+                   "downloaded (ETag / Last-Modified differ)")
+    else:
         logger.info("%s already complete (%d bytes, the size of %s); skipped",
                     target, local, url_path)
         return local
-    what = ("is not a file" if local < 0 else
-            f"has {local} bytes{'' if hdf5 else ' and is not HDF5'}")
     raise DownloadError(
-        f"{str(target)!r} already exists and {what}, but {url_path} has "
-        f"{'an unknown number of' if remote is None else remote} bytes; nothing was "
-        "downloaded: remove it, choose another downloadName/downloadPath, or pass "
-        "overwrite=True (alsmicroct-spot download --overwrite) to replace it",
+        f"{str(target)!r} already exists and {problem}; nothing was downloaded: remove it, "
+        "choose another downloadName/downloadPath, or pass overwrite=True "
+        "(alsmicroct-spot download --overwrite) to replace it",
         path=url_path,
     )
 
@@ -500,9 +545,9 @@ def stream_download(
                 job.verify(target, partial, expected_size)
                 fh.flush()
                 os.fsync(fh.fileno())
+            job.save()
             os.replace(partial, target)
-            with contextlib.suppress(FileNotFoundError):
-                record.unlink()
+            os.replace(record, done_record(target))
         except SpotError:
             raise
         except OSError as exc:  # a local write failed (disk full, ...)

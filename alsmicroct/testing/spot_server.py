@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["SpotServer", "RequestRecord", "SESSION_COOKIE"]
+__all__ = ["SpotServer", "RequestRecord", "SESSION_COOKIE", "downloaded_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,12 @@ class _Faults:
     def clear(self) -> None:
         with self._lock:
             self._queues.clear()
+
+
+def downloaded_files(folder: str | os.PathLike[str]) -> list[str]:
+    """Sorted names in a download folder, leaving out the records of completed downloads
+    (``.<name>.spot.json``) that :meth:`SpotSession.download` keeps next to each file."""
+    return sorted(p.name for p in Path(folder).iterdir() if not p.name.endswith(".spot.json"))
 
 
 def _lookup(record: dict[str, Any], dotted: str) -> Any:
@@ -243,6 +249,10 @@ class _Handler(BaseHTTPRequestHandler):
         faults = self.server.spot.faults
         slow = faults.take("slow", endpoint)
         if slow is not None and self.server.spot._stopping.wait(slow["delay"]):
+            return True
+        canned = faults.take("answer", endpoint)
+        if canned is not None:
+            self._json(canned["payload"], canned["status"])
             return True
         moved = faults.take("redirect", endpoint)
         if moved is not None:
@@ -626,6 +636,10 @@ class SpotServer:
                       endpoint: str = "") -> None:
         """Answer the next ``n`` API calls (under ``endpoint``) with a redirect."""
         self.faults.add("redirect", n, endpoint, status=status, location=location)
+
+    def answer_next(self, n: int, payload: Any, *, endpoint: str, status: int = 200) -> None:
+        """Answer the next ``n`` API calls under ``endpoint`` with this JSON payload."""
+        self.faults.add("answer", n, endpoint, payload=payload, status=status)
 
     def encode_downloads(self, times: int = 1) -> None:
         """Send the next ``times`` download bodies gzip-compressed (``Content-Encoding``)."""
