@@ -111,6 +111,18 @@ def test_remote_changed_since_the_crash_restarts_cleanly(server, spot, root, tmp
     assert downloaded_files(tmp_path) == [f"{BIG}.h5"]
 
 
+def test_changed_size_detected_when_the_server_ignores_if_range(server, spot, root, tmp_path):
+    _partial_from_killed_process(server, tmp_path)
+    src = root / "alice" / f"{BIG}.h5"
+    src.write_bytes((root / "alice" / "small.h5").read_bytes() * 2)  # another size
+    server.honour_if_range = False  # it would serve the range of the new file
+    before = len(_downloads(server))
+    path = spot.download(BIG, downloadPath=tmp_path)
+    with open(path, "rb") as fh:
+        assert fh.read() == src.read_bytes()
+    assert _downloads(server)[before + 1].headers.get("Range") is None
+
+
 def test_partial_without_its_record_is_not_trusted(server, spot, root, tmp_path):
     (tmp_path / f".{BIG}.h5.part").write_bytes(b"leftover of something else")
     path = spot.download(BIG, downloadPath=tmp_path)
@@ -198,3 +210,25 @@ def test_unwritable_download_folder_fails_before_staging(server, spot, tmp_path)
         spot.download(BIG, downloadPath=folder)
     assert str(folder) in str(info.value) and "writ" in str(info.value)
     assert not any("stageifneeded" in r.path for r in server.requests[before:])
+
+
+def test_crash_between_verification_and_rename(server, spot, root, tmp_path, monkeypatch):
+    real_replace = os.replace
+
+    def crash_on_rename(src, dst):
+        if str(dst).endswith(f"{BIG}.h5"):
+            raise KeyboardInterrupt  # the process dies just before the rename
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash_on_rename)
+    with pytest.raises(KeyboardInterrupt):
+        spot.download(BIG, downloadPath=tmp_path)
+    monkeypatch.setattr(os, "replace", real_replace)
+    assert (tmp_path / f".{BIG}.h5.part").stat().st_size == len(_source(root))
+    before = len(_downloads(server))
+    path = spot.download(BIG, downloadPath=tmp_path)
+    with open(path, "rb") as fh:
+        assert fh.read() == _source(root)
+    # the complete partial file is checked against the remote, not fetched again
+    assert [r.headers.get("Range") for r in _downloads(server)[before:]] == ["bytes=0-0"]
+    assert downloaded_files(tmp_path) == [f"{BIG}.h5"]

@@ -335,8 +335,17 @@ class SpotSession:
                               redirects=redirects)
             expired = resp.status_code in (401, 403)
             payload = None
-            if not expired and not stream:
-                payload = self._json(resp, f"{method} {path}")
+            small = resp.headers.get("Content-Length", "").isdigit() and int(
+                resp.headers["Content-Length"]) < 65536
+            json_body = small and resp.headers.get("Content-Type", "").startswith(
+                "application/json")
+            if not expired and (not stream or json_body):
+                # a streamed JSON answer is no file: read it to see if the session expired
+                try:
+                    payload = self._json(resp, f"{method} {path}")
+                except SpotResponseError:
+                    if not stream:
+                        raise
                 expired = isinstance(payload, dict) and payload.get("auth") is False
             if not expired:
                 return resp if stream else payload

@@ -327,6 +327,15 @@ class _Download:
     def run(self, policy: RetryPolicy) -> None:
         """Attempts until the announced size is reached, or the retries are spent."""
         state, url_path = self.state, self.url_path
+        if state.total is not None and state.offset == state.total:
+            # complete but not renamed by an earlier run: still the remote's version?
+            remote = _remote(self.opener, url_path)
+            if remote.total == state.total and not _changed(state.record(url_path), remote):
+                return
+            logger.info("%s: the remote file changed since the earlier run; restarting from 0",
+                        url_path)
+            self.restart()
+            state = self.state
         failures = 0
         while True:
             before = state.offset
@@ -541,8 +550,9 @@ def stream_download(
                 except SizeMismatchError:
                     discard = True
                     raise
-                discard = True  # from here on, a failure means the bytes are unusable
+                discard = True  # a failed verification means the bytes are unusable
                 job.verify(target, partial, expected_size)
+                discard = False
                 fh.flush()
                 os.fsync(fh.fileno())
             job.save()

@@ -398,7 +398,8 @@ class _Handler(BaseHTTPRequestHandler):
             headers["ETag"] = etag
         match = _RANGE.fullmatch(self.headers.get("Range", "").strip())
         if_range = self.headers.get("If-Range")
-        fresh = if_range is None or if_range in ((etag,) if spot.send_etag else ()) + (modified,)
+        fresh = (if_range is None or not spot.honour_if_range
+                 or if_range in ((etag,) if spot.send_etag else ()) + (modified,))
         if match and spot.accept_ranges and fresh:
             start = int(match.group(1))
             end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
@@ -498,6 +499,9 @@ class SpotServer:
         validator is accepted in ``If-Range``).
     throttle : float
         Seconds to pause after each download chunk (to kill a client mid-transfer).
+    honour_if_range : bool
+        Send the whole file when ``If-Range`` does not match (as HTTP says); when false,
+        serve the range anyway, as some servers and proxies do.
 
     Attributes
     ----------
@@ -529,6 +533,7 @@ class SpotServer:
         ssl_context: ssl.SSLContext | None = None,
         send_etag: bool = True,
         throttle: float = 0.0,
+        honour_if_range: bool = True,
     ) -> None:
         self.root_dir = Path(root_dir)
         self.users = dict(users if users is not None else {"alice": "secret"})
@@ -542,6 +547,7 @@ class SpotServer:
         self.ssl_context = ssl_context
         self.send_etag = bool(send_etag)
         self.throttle = float(throttle)
+        self.honour_if_range = bool(honour_if_range)
         self.faults = _Faults()
         self.requests: list[RequestRecord] = []
         self.login_count = 0
