@@ -123,6 +123,20 @@ def test_changed_size_detected_when_the_server_ignores_if_range(server, spot, ro
     assert _downloads(server)[before + 1].headers.get("Range") is None
 
 
+def test_same_size_change_detected_when_the_server_ignores_if_range(server, spot, root,
+                                                                    tmp_path):
+    _partial_from_killed_process(server, tmp_path)
+    src = root / "alice" / f"{BIG}.h5"
+    data = bytearray(src.read_bytes())
+    data[5000] ^= 0xFF  # inside the part already downloaded
+    src.write_bytes(bytes(data))
+    os.utime(src, ns=(time.time_ns(), time.time_ns() + 5_000_000_000))
+    server.honour_if_range = False
+    path = spot.download(BIG, downloadPath=tmp_path)
+    with open(path, "rb") as fh:
+        assert fh.read() == bytes(data)
+
+
 def test_partial_without_its_record_is_not_trusted(server, spot, root, tmp_path):
     (tmp_path / f".{BIG}.h5.part").write_bytes(b"leftover of something else")
     path = spot.download(BIG, downloadPath=tmp_path)

@@ -68,6 +68,15 @@ class _State:
         self.last_modified: str | None = None
         self.use_range = True
 
+    @classmethod
+    def of(cls, resp: requests.Response, total: int | None) -> _State:
+        """The size and validators an answer announces."""
+        state = cls()
+        state.total = total
+        state.etag = resp.headers.get("ETag")
+        state.last_modified = resp.headers.get("Last-Modified")
+        return state
+
     def validator(self) -> str | None:
         """The ``If-Range`` value: a strong ETag, else ``Last-Modified``."""
         if self.etag and not self.etag.startswith("W/"):
@@ -295,16 +304,17 @@ class _Download:
                 self.restart()
                 raise _Interrupted("bad Content-Range")
             total = None if match.group(3) == "*" else int(match.group(3))
-            if asked and total is not None and total != state.total:
-                logger.info("%s: the remote file is now %d bytes, not %s; restarting from 0",
-                            url_path, total, state.total)
+            if asked and (total != state.total
+                          or _changed(state.record(url_path), _State.of(resp, total))):
+                # a server that ignores If-Range serves a range of another version
+                logger.info("%s: the remote file changed (size %s, was %s; or other ETag / "
+                            "Last-Modified); restarting from 0", url_path, total, state.total)
                 self.restart()
                 raise _Interrupted("the remote file changed")
         state = self.state  # a new one after a restart
         if state.offset == 0:
-            state.total = total
-            state.etag = resp.headers.get("ETag")
-            state.last_modified = resp.headers.get("Last-Modified")
+            fresh = _State.of(resp, total)
+            state.total, state.etag, state.last_modified = total, fresh.etag, fresh.last_modified
             self.save()
             self.bar.reset(total=total)
 
@@ -394,19 +404,14 @@ class _Download:
 def _remote(opener: Opener, url_path: str) -> _State:
     """Size and validators of the remote file, from a one-byte range request."""
     resp = opener({"Accept-Encoding": "identity", "Range": "bytes=0-0"})
-    remote = _State()
     with contextlib.closing(resp):
         if resp.status_code not in (200, 206):
-            return remote
+            return _State()
         _check_content(resp, b"", url_path)
-        remote.etag = resp.headers.get("ETag")
-        remote.last_modified = resp.headers.get("Last-Modified")
         if resp.status_code == 200:
-            remote.total = _header_int(resp, "Content-Length")
-        else:
-            match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", "").strip())
-            remote.total = int(match.group(3)) if match and match.group(3) != "*" else None
-    return remote
+            return _State.of(resp, _header_int(resp, "Content-Length"))
+        match = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", "").strip())
+        return _State.of(resp, int(match.group(3)) if match and match.group(3) != "*" else None)
 
 
 def _read_record(path: Path) -> dict[str, Any] | None:
