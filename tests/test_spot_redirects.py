@@ -148,3 +148,13 @@ def test_download_redirects_option_validated():
     with pytest.raises(SpotError, match="download_redirects"):
         SpotSession("a", "b", base_url="http://127.0.0.1:1/als", login=False,
                     download_redirects=["not a url"])
+
+
+def test_plain_http_to_a_remote_host_warns(caplog):
+    caplog.set_level("WARNING", logger="alsmicroct.data_management")
+    SpotSession("a", "b", base_url="http://portal.example.org/als", login=False).close()
+    assert "unencrypted" in caplog.text and "portal.example.org" in caplog.text
+    caplog.clear()
+    SpotSession("a", "b", base_url="http://127.0.0.1:1/als", login=False).close()
+    SpotSession("a", "b", base_url="https://portal.example.org/als", login=False).close()
+    assert caplog.text == ""

@@ -16,6 +16,7 @@ every request with ``allow_redirects=False`` and lets :func:`follow_redirects` d
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -52,7 +53,17 @@ def check_url(url: str, what: str) -> str:
         raise SpotParameterError(
             f"{what} must not contain credentials, a query or a fragment"
         )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        logger.warning("%s %s uses plain http: the SPOT password and session cookie would "
+                       "travel unencrypted; use https", what, _where(url))
     return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
 
 
 def origin(url: str) -> str:
