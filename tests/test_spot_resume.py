@@ -246,3 +246,17 @@ def test_crash_between_verification_and_rename(server, spot, root, tmp_path, mon
     # the complete partial file is checked against the remote, not fetched again
     assert [r.headers.get("Range") for r in _downloads(server)[before:]] == ["bytes=0-0"]
     assert downloaded_files(tmp_path) == [f"{BIG}.h5"]
+
+
+def test_clean_partials_removes_only_unlocked_partials(server, spot, tmp_path):
+    from alsmicroct.data_management.transfer import clean_partials
+
+    _partial_from_killed_process(server, tmp_path)
+    busy = tmp_path / ".busy.h5.part"
+    busy.write_bytes(b"x")
+    (tmp_path / "keep.h5").write_bytes(b"y")
+    with open(busy, "ab") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a download still running
+        removed = clean_partials(tmp_path)
+    assert sorted(p.name for p in removed) == [f".{BIG}.h5.part", f".{BIG}.h5.part.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".busy.h5.part", "keep.h5"]

@@ -42,7 +42,10 @@ from .retry import RetryPolicy
 if TYPE_CHECKING:  # pragma: no cover
     from tqdm import tqdm
 
-__all__ = ["stream_download", "prepare_folder", "partial_paths", "done_record", "is_hdf5"]
+__all__ = [
+    "stream_download", "prepare_folder", "partial_paths", "done_record", "is_hdf5",
+    "clean_partials",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -140,6 +143,42 @@ def prepare_folder(folder: str | os.PathLike[str]) -> Path:
             "choose another downloadPath (-o)"
         ) from None
     return folder
+
+
+def clean_partials(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove the partial downloads of a folder that no process is writing any more.
+
+    A partial file (``.<name>.h5.part``) is what a later download of the same file resumes
+    from, so only an explicit clean-up should call this. Partial files locked by a
+    running download are left alone.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        A download folder.
+
+    Returns
+    -------
+    list of Path
+        The files removed (partial files and their records).
+    """
+    removed: list[Path] = []
+    for partial in sorted(Path(folder).glob(".*.h5.part")):
+        try:
+            fh = open(partial, "rb")  # noqa: SIM115 (closed just below)
+        except OSError:
+            continue
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            for path in (partial, partial.with_name(partial.name + ".json")):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed.append(path)
+    logger.info("removed %d stale partial download files in %s", len(removed), folder)
+    return removed
 
 
 def is_hdf5(path: str | os.PathLike[str]) -> bool:
