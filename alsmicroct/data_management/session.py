@@ -5,7 +5,9 @@ idempotent ones are retried with exponential backoff on connection errors, timeo
 5xx answers; an expired session (401/403, or ``{"auth": false}``) is re-authenticated
 once, transparently. Errors are mapped onto :class:`~.errors.SpotError` subclasses
 whose messages name the URL path only. Passwords and session ids never reach logs,
-messages, reprs or URLs: they only travel in POST bodies and cookies.
+messages, reprs or URLs: they only travel in POST bodies and cookies, and never follow a
+redirect to another origin (:mod:`.redirects`). Downloads are verified and resumable
+across runs (:mod:`.transfer`).
 """
 
 from __future__ import annotations
