@@ -55,6 +55,7 @@ if mode == "client":
     path = spot.download(dataset, downloadPath=out_dir)
     nbytes = os.path.getsize(path)
     os.unlink(path)
+    os.unlink(os.path.join(out_dir, f".{dataset}.h5.spot.json"))  # record of the download
 else:
     nbytes = 0
     sink_path = os.devnull if mode == "reference" else os.path.join(out_dir, "plain.h5")

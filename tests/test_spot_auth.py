@@ -223,3 +223,42 @@ def test_credential_hygiene(root, caplog):
     for where, text in haystacks.items():
         for secret in secrets:
             assert secret not in text, f"a secret leaked into {where}"
+
+
+def test_netrc_readable_by_others_warns_like_ssh(server, tmp_path, caplog):
+    _write_netrc(tmp_path, f"machine 127.0.0.1 login alice password {PASSWORD}\n", 0o644)
+    caplog.set_level(logging.WARNING, logger="alsmicroct.data_management")
+    with SpotSession(base_url=server.base_url, **FAST) as spot:
+        assert spot.username == "alice"
+    netrc = str(tmp_path / "home" / ".netrc")
+    assert netrc in caplog.text and "0644" in caplog.text and "chmod 600" in caplog.text
+    assert PASSWORD not in caplog.text
+
+
+def test_private_netrc_does_not_warn(server, tmp_path, caplog):
+    _write_netrc(tmp_path, f"machine 127.0.0.1 login alice password {PASSWORD}\n", 0o600)
+    caplog.set_level(logging.WARNING, logger="alsmicroct.data_management")
+    with SpotSession(base_url=server.base_url, **FAST):
+        pass
+    assert ".netrc" not in caplog.text
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("machine 127.0.0.1 login alice\n", "no password"),
+    ("machine 127.0.0.1 password only-a-password\n", "no login"),
+    ("machine 127.0.0.1 login alice password\n", "no password"),
+    ("machine 127.0.0.1 login alice password only-a-password bogus\n", "syntax error at line"),
+    (b"machine 127.0.0.1 login alice password \xff\xfe\n", "UTF-8"),
+])
+def test_malformed_netrc_entry_is_a_clear_error(server, tmp_path, text, expected):
+    netrc = tmp_path / "home" / ".netrc"
+    netrc.parent.mkdir()
+    if isinstance(text, bytes):
+        netrc.write_bytes(text)
+    else:
+        netrc.write_text(text)
+    netrc.chmod(0o600)
+    with pytest.raises(MissingCredentialsError) as info:
+        SpotSession(base_url=server.base_url, **FAST)
+    assert str(netrc) in str(info.value) and expected in str(info.value)
+    assert "only-a-password" not in str(info.value)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from alsmicroct.testing import SpotServer, make_catalogue
+from alsmicroct.testing.spot_server import downloaded_files
 
 PASSWORD = "cli-Secret-77"
 
@@ -36,6 +37,7 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
         env=env, cwd=cwd, capture_output=True, text=True, timeout=60,
         stdin=subprocess.DEVNULL,
     )
+
 
 
 def test_search_and_info(server, tmp_path):
@@ -65,7 +67,7 @@ def test_stage_and_download_from_list(server, tmp_path):
                 "-o", "raw", "--no-progress"], env, tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["raw/scan_a.h5", "raw/bob_scan.h5", "raw/scan_c.h5"]
-    assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == [
+    assert downloaded_files(tmp_path / "raw") == [
         "bob_scan.h5", "scan_a.h5", "scan_c.h5"]
     assert "logged in" in out.stderr and PASSWORD not in out.stderr
 
@@ -101,3 +103,38 @@ def test_console_script_and_wrapper(server, tmp_path):
                              stdin=subprocess.DEVNULL)
         assert out.returncode == 0, out.stderr
         assert out.stdout.startswith("bob_scan\tbob\t")
+
+
+def test_rerun_skips_complete_files_and_refuses_different_ones(server, tmp_path):
+    env = _env(tmp_path)
+    args = ["--base-url", server.base_url, "download", "scan_a", "-o", "raw", "--no-progress"]
+    first = _run(args, env, tmp_path)
+    assert first.returncode == 0, first.stderr
+    data = (tmp_path / "raw" / "scan_a.h5").read_bytes()
+    again = _run(args, env, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "raw" / "scan_a.h5").read_bytes() == data
+    (tmp_path / "raw" / "scan_a.h5").write_bytes(b"another file")
+    refused = _run(args, env, tmp_path)
+    assert refused.returncode == 1 and "--overwrite" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert (tmp_path / "raw" / "scan_a.h5").read_bytes() == b"another file"
+    replaced = _run([*args, "--overwrite"], env, tmp_path)
+    assert replaced.returncode == 0, replaced.stderr
+    assert (tmp_path / "raw" / "scan_a.h5").read_bytes() == data
+    assert downloaded_files(tmp_path / "raw") == ["scan_a.h5"]
+
+
+def test_bad_inputs_give_messages_not_tracebacks(server, tmp_path):
+    env = _env(tmp_path)
+    (tmp_path / "file").write_text("x")
+    cases = [
+        ["--base-url", server.base_url, "download", "scan_a", "-o", str(tmp_path / "file" / "d")],
+        ["--base-url", server.base_url, "--retries", "-1", "search"],
+        ["--base-url", server.base_url, "--allow-redirect", "nohost", "search"],
+        ["--base-url", server.base_url, "--ca-bundle", str(tmp_path / "none.pem"), "search"],
+    ]
+    for args in cases:
+        out = _run(args, env, tmp_path)
+        assert out.returncode == 1, (args, out.stderr)
+        assert "Traceback" not in out.stderr and "alsmicroct-spot" in out.stderr, args

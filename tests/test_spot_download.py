@@ -15,6 +15,7 @@ from alsmicroct.data_management import (
     UnexpectedContentError,
 )
 from alsmicroct.testing import SpotServer, make_catalogue
+from alsmicroct.testing.spot_server import downloaded_files
 
 USERS = {"alice": "secret"}
 FAST = {"timeout": 3.0, "retries": 2, "backoff": 0.01, "progress": False}
@@ -49,6 +50,7 @@ def _downloads(server):
     return [r for r in server.requests if "/hdf/download/" in r.path]
 
 
+
 def test_plain_download(spot, server, root, tmp_path):
     path = spot.download(f"{BIG}.h5", downloadPath=tmp_path / "new" / "dir")
     assert path == str(tmp_path / "new" / "dir" / f"{BIG}.h5")
@@ -58,7 +60,7 @@ def test_plain_download(spot, server, root, tmp_path):
     assert any("stageifneeded" in r.path for r in server.requests)
     renamed = spot.download("alice/small", downloadPath=tmp_path, downloadName="renamed.h5")
     assert renamed == str(tmp_path / "renamed.h5")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["new", "renamed.h5"]
+    assert downloaded_files(tmp_path) == ["new", "renamed.h5"]
 
 
 def test_interrupted_twice_and_resumed(spot, server, root, tmp_path, caplog):
@@ -73,7 +75,7 @@ def test_interrupted_twice_and_resumed(spot, server, root, tmp_path, caplog):
     assert ranges == [None, "bytes=25000-", "bytes=50000-"]
     assert all(r.headers.get("If-Range") for r in _downloads(server)[1:])
     assert sum("interrupted at byte" in r.getMessage() for r in caplog.records) == 2
-    assert [p.name for p in tmp_path.iterdir()] == [f"{BIG}.h5"]
+    assert downloaded_files(tmp_path) == [f"{BIG}.h5"]
 
 
 def test_server_without_range_support(spot, server, root, tmp_path, caplog):
@@ -84,7 +86,7 @@ def test_server_without_range_support(spot, server, root, tmp_path, caplog):
     with open(path, "rb") as fh:
         assert fh.read() == _source(root)
     assert "ignored the Range request" in caplog.text
-    assert [p.name for p in tmp_path.iterdir()] == [f"{BIG}.h5"]
+    assert downloaded_files(tmp_path) == [f"{BIG}.h5"]
 
 
 def test_drop_before_any_byte_then_gives_up(spot, server, tmp_path):
@@ -150,10 +152,10 @@ def test_download_name_must_be_a_file_name(spot, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_existing_file_replaced_atomically(spot, root, tmp_path):
+def test_existing_file_replaced_atomically_when_asked(spot, root, tmp_path):
     target = tmp_path / "small.h5"
     target.write_bytes(b"old content")
-    spot.download("small", downloadPath=tmp_path)
+    spot.download("small", downloadPath=tmp_path, overwrite=True)
     assert target.read_bytes() == _source(root, "small")
 
 

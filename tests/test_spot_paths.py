@@ -100,6 +100,15 @@ def test_nersc_retrieve_data(tmp_path, monkeypatch, caplog):
     assert (dest / "a.h5").read_bytes() == (archive / "alice/a/raw/a.h5").read_bytes()
     assert "b.h5 already complete" in caplog.text
     assert sorted(p.name for p in dest.iterdir()) == ["a.h5", "b.h5"]
+    # Same size but another file (other modification time): not taken for complete.
+    (dest / "b.h5").write_bytes(os.urandom(2000))
+    NERSC_RetrieveData(["b"], dest, "alice", archive)
+    assert (dest / "b.h5").read_bytes() == (archive / "alice/b/raw/b.h5").read_bytes()
+    # The partial copy of a killed run has a fixed name: the next run replaces it.
+    (dest / ".a.h5.part").write_bytes(b"left by a killed copy")
+    (dest / "a.h5").unlink()
+    NERSC_RetrieveData(["a"], dest, "alice", archive)
+    assert sorted(p.name for p in dest.iterdir()) == ["a.h5", "b.h5"]
     with pytest.raises(InputFileError, match="missing"):
         NERSC_RetrieveData("missing", dest, "alice", archive)
     assert sorted(p.name for p in dest.iterdir()) == ["a.h5", "b.h5"]

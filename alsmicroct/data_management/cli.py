@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     parser.add_argument("--retries", type=int, default=3, help="retries of failed requests")
     parser.add_argument("--ca-bundle", help="CA bundle for TLS verification")
+    parser.add_argument("--allow-redirect", action="append", default=[], metavar="ORIGIN",
+                        help="origin (https://host[:port]) downloads may be redirected to "
+                        "(repeatable; by default redirects to other hosts are refused)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -75,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default=".", help="destination folder")
     p.add_argument("--name", help="file name (only with a single dataset)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing files that differ from the remote ones")
     return parser
 
 
@@ -137,7 +142,8 @@ def _each(spot: SpotSession, args: argparse.Namespace) -> int:
                 path = spot.download(name, args.owner, args.output, args.name,
                                      stage_timeout=args.stage_timeout,
                                      poll_interval=args.poll_interval,
-                                     progress=False if args.no_progress else None)
+                                     progress=False if args.no_progress else None,
+                                     overwrite=args.overwrite)
                 print(path)
         except SpotError as exc:
             failed += 1
@@ -160,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             timeout=args.timeout,
             retries=args.retries,
             verify=args.ca_bundle or True,
+            download_redirects=args.allow_redirect,
             prompt=False,
         ) as spot:
             handler = {"search": _search, "info": _info}.get(args.command, _each)

@@ -12,6 +12,8 @@ import getpass
 import logging
 import netrc
 import os
+import shlex
+import stat
 import sys
 from dataclasses import dataclass, field
 
@@ -45,8 +47,26 @@ class Credentials:
     source: str = "arguments"
 
 
+def _netrc_path() -> str:
+    return os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+
+
+def _warn_if_exposed(path: str) -> None:
+    """Warn, as ``ssh`` does for its keys, when others can read the netrc file."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return
+    if mode & 0o077:
+        logger.warning(
+            "permissions %04o for netrc file %r are too open: it holds your SPOT password "
+            "and is readable or writable by group/others; run: chmod 600 %s",
+            mode, path, shlex.quote(path),
+        )
+
+
 def _from_netrc(host: str, username: str | None) -> Credentials | None:
-    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    path = _netrc_path()
     if not os.path.isfile(path):
         return None
     try:
@@ -55,16 +75,27 @@ def _from_netrc(host: str, username: str | None) -> Credentials | None:
         # The parser's message may quote a token of the file (possibly a password):
         # report only the file and line.
         raise MissingCredentialsError(
-            f"cannot use netrc file {exc.filename or path!r}: syntax or permission "
-            f"problem at line {exc.lineno}"
+            f"cannot use netrc file {exc.filename or path!r}: syntax error at line "
+            f"{exc.lineno} (expected 'machine <host> login <user> password <password>')"
+        ) from None
+    except UnicodeDecodeError:
+        raise MissingCredentialsError(
+            f"cannot use netrc file {path!r}: it is not UTF-8 text"
         ) from None
     except OSError as exc:
         logger.warning("cannot read netrc file %s: %s", path, exc.strerror)
         return None
     if entry is None:
         return None
+    _warn_if_exposed(path)
     login, _account, password = entry
-    if not login or not password or (username is not None and login != username):
+    missing = [what for what, value in (("login", login), ("password", password)) if not value]
+    if missing:
+        raise MissingCredentialsError(
+            f"netrc file {path!r}: the entry for machine {host} has no {' and no '.join(missing)}"
+            f" (expected 'machine {host} login <user> password <password>')"
+        )
+    if username is not None and login != username:
         return None
     return Credentials(login, password, "netrc")
 

@@ -82,7 +82,11 @@ class StagingTimeout(StagingError, SpotTimeoutError):
 
 
 class DownloadError(SpotError):
-    """A download could not be completed; no partial ``.h5`` file is left behind."""
+    """A download could not be completed or verified; no unverified ``.h5`` is written.
+
+    After an interruption the hidden partial file (``.<name>.h5.part``) is kept, so the
+    next download of the same file resumes it; bytes that failed verification are removed.
+    """
 
 
 class SizeMismatchError(DownloadError):

@@ -8,10 +8,10 @@ the URL path with every component percent-encoded.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import quote
@@ -200,7 +200,8 @@ def NERSC_RetrieveData(  # legacy name, kept for old scripts
 
     Each copy goes to a temporary file in the destination and is renamed into place, so
     an interrupted copy never leaves a truncated ``.h5`` behind. A destination file that
-    already has the size of its source is considered complete and skipped.
+    already has the size and modification time of its source is considered complete and
+    skipped; any other is replaced by a fresh copy.
 
     Parameters
     ----------
@@ -240,7 +241,7 @@ def NERSC_RetrieveData(  # legacy name, kept for old scripts
             size = source.stat().st_size
         except OSError as exc:
             raise InputFileError(f"archive file {str(source)!r} is not readable: {exc}") from exc
-        if target.exists() and target.stat().st_size == size:
+        if _same_file_stat(source, target):
             logger.info("%s already complete (%d bytes); skipped", target, size)
             out.append(str(target))
             continue
@@ -250,18 +251,41 @@ def NERSC_RetrieveData(  # legacy name, kept for old scripts
     return out
 
 
-def _copy_atomically(source: Path, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
+def _same_file_stat(source: Path, target: Path) -> bool:
+    """Whether ``target`` is a complete copy: same size and modification time (the copy
+    keeps the source's times), so a same-sized other file is not taken for it."""
     try:
+        src, dst = source.stat(), target.stat()
+    except OSError:
+        return False
+    return src.st_size == dst.st_size and abs(src.st_mtime - dst.st_mtime) < 1e-3
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    # A fixed name, so the partial copy of a killed run is overwritten by the next run;
+    # locked, so two jobs copying the same file wait for each other instead of mixing.
+    tmp = target.with_name(f".{target.name}.part")
+    try:
+        out = open(tmp, "ab")  # noqa: SIM115 (closed below, after the rename)
+    except OSError as exc:
+        raise OutputError(f"cannot write {str(tmp)!r} in {str(target.parent)!r}: "
+                          f"{exc.strerror or exc}") from None
+    with out:
+        fcntl.flock(out, fcntl.LOCK_EX)
+        if _same_file_stat(source, target):  # another job finished it meanwhile
+            return
         try:
-            shutil.copyfile(source, tmp)
+            out.truncate(0)
+            with open(source, "rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+            shutil.copystat(source, tmp)
+            os.replace(tmp, target)
         except OSError as exc:
             failed = source if not source.is_file() else target
             kind = InputFileError if failed == source else OutputError
             raise kind(f"cannot copy {str(source)!r} to {str(target)!r}: {exc}") from exc
-        shutil.copystat(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        finally:
+            if tmp.exists():
+                tmp.unlink()

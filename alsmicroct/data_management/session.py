@@ -5,7 +5,9 @@ idempotent ones are retried with exponential backoff on connection errors, timeo
 5xx answers; an expired session (401/403, or ``{"auth": false}``) is re-authenticated
 once, transparently. Errors are mapped onto :class:`~.errors.SpotError` subclasses
 whose messages name the URL path only. Passwords and session ids never reach logs,
-messages, reprs or URLs: they only travel in POST bodies and cookies.
+messages, reprs or URLs: they only travel in POST bodies and cookies, and never follow a
+redirect to another origin (:mod:`.redirects`). Downloads are verified and resumable
+across runs (:mod:`.transfer`).
 """
 
 from __future__ import annotations
@@ -13,18 +15,15 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
-from pathlib import Path
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import requests
-import requests.auth
 
 from .credentials import Credentials, resolve_credentials
 from .errors import (
     AuthenticationError,
-    DownloadError,
     NotFoundError,
     ServerError,
     SpotConnectionError,
@@ -32,11 +31,13 @@ from .errors import (
     SpotParameterError,
     SpotResponseError,
     SpotTimeoutError,
+    StagingError,
     StagingTimeout,
 )
 from .paths import quote_path, raw_path, split_dataset
+from .redirects import NoAuth, check_origins, check_url, follow_redirects
 from .retry import RetryPolicy
-from .transfer import stream_download
+from .transfer import prepare_folder, stream_download
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -58,15 +59,13 @@ _PENDING = ("unknown", "staging")
 Timeout = float | tuple[float, float]
 
 
-def _check_url(url: str, what: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise SpotParameterError(f"{what} must be an http(s) URL, got {parts.scheme!r} scheme")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise SpotParameterError(
-            f"{what} must not contain credentials, a query or a fragment"
-        )
-    return url.rstrip("/")
+def _check_timeout(timeout: Timeout) -> Timeout:
+    values = timeout if isinstance(timeout, tuple) else (timeout,)
+    if not 1 <= len(values) <= 2 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in values):
+        raise SpotParameterError(f"timeout must be seconds > 0, or a (connect, read) pair of "
+                                 f"them, got {timeout!r}")
+    return timeout
 
 
 def _short_error(resp: requests.Response) -> str:
@@ -80,13 +79,6 @@ def _short_error(resp: requests.Response) -> str:
             if isinstance(payload.get(key), str):
                 return f": {payload[key][:200]}"
     return ""
-
-
-class _NoAuth(requests.auth.AuthBase):
-    """Leaves requests untouched (disables requests' implicit netrc Basic auth)."""
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        return request
 
 
 class SpotSession:
@@ -125,6 +117,12 @@ class SpotSession:
         Download progress bar; ``None``: only when stderr is a terminal.
     chunk_size : int
         Download chunk in bytes.
+    download_redirects : iterable of str
+        Origins (``"https://data.example.org"``, ``scheme://host[:port]``) to which the
+        portal may redirect a *download*. By default every redirect to another scheme,
+        host or port is refused. An allowed origin gets the download request without
+        the session cookie. Logins are never redirected (the password is posted only to
+        the configured URL), and API calls follow redirects only within the API's origin.
 
     Notes
     -----
@@ -155,16 +153,29 @@ class SpotSession:
         prompt: bool = True,
         progress: bool | None = None,
         chunk_size: int = 1 << 20,
+        download_redirects: Iterable[str] = (),
     ) -> None:
-        self.base_url = _check_url(
+        self.base_url = check_url(
             base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL, "base_url"
         )
         newt = newt_url or os.environ.get(ENV_NEWT_URL)
-        self.newt_url = _check_url(newt, "newt_url") if newt else None
-        self.timeout = timeout
-        self.policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff)
+        self.newt_url = check_url(newt, "newt_url") if newt else None
+        self.timeout = _check_timeout(timeout)
+        try:
+            self.policy = RetryPolicy(retries=retries, backoff=backoff, max_backoff=max_backoff)
+        except (TypeError, ValueError) as exc:
+            raise SpotParameterError(
+                f"retries={retries!r}, backoff={backoff!r}, max_backoff={max_backoff!r}: {exc}"
+            ) from None
+        if not isinstance(chunk_size, int) or chunk_size < 1:
+            raise SpotParameterError(f"chunk_size must be a positive number of bytes, got "
+                                     f"{chunk_size!r}")
+        if isinstance(verify, str) and not os.path.exists(verify):
+            raise SpotParameterError(f"verify: CA bundle {verify!r} does not exist (give the "
+                                     "path of a PEM file, or True for the default CAs)")
         self.progress = progress
         self.chunk_size = int(chunk_size)
+        self.download_redirects = check_origins(download_redirects, "download_redirects")
         self.username: str | None = None
         self.authenticated = False
         self._given = (username, password)
@@ -175,7 +186,7 @@ class SpotSession:
         self._http = requests.Session()
         # Proxies from the environment are honoured, but requests must never turn a
         # ~/.netrc entry into an Authorization header: a no-op auth blocks that.
-        self._http.auth = _NoAuth()
+        self._http.auth = NoAuth()
         self._http.headers["User-Agent"] = "alsmicroct-spot/0.1"
         if login:
             try:
@@ -232,11 +243,13 @@ class SpotSession:
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
         retry: bool | None = None,
+        redirects: frozenset[str] = frozenset(),
     ) -> requests.Response:
-        """One request with timeout, retries and error mapping.
+        """One request with timeout, retries, redirect policy and error mapping.
 
         Returns the answer for 1xx-3xx and 401/403 (authentication is the caller's
-        business); raises a :class:`SpotError` subclass for everything else.
+        business); raises a :class:`SpotError` subclass for everything else. Redirects
+        are followed by :meth:`_follow` (``redirects``: other origins allowed).
         """
         if self._closed:
             raise SpotError(f"{method} {urlsplit(url).path}: the session is closed")
@@ -249,8 +262,12 @@ class SpotSession:
             try:
                 resp = self._http.request(
                     method, url, params=params, data=data, headers=headers,
-                    timeout=self.timeout, stream=stream, allow_redirects=True,
+                    timeout=self.timeout, stream=stream, allow_redirects=False,
                     verify=self._verify,  # explicit, so REQUESTS_CA_BUNDLE cannot override
+                )
+                resp = follow_redirects(
+                    resp, self._http, method, headers, allowed=redirects, stream=stream,
+                    timeout=self.timeout, verify=self._verify,
                 )
             except requests.exceptions.SSLError as exc:
                 # not retried: an untrusted certificate stays untrusted
@@ -306,6 +323,7 @@ class SpotSession:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         stream: bool = False,
+        redirects: frozenset[str] = frozenset(),
     ) -> Any:
         """Authenticated API call; JSON payload (or the raw answer when ``stream``).
 
@@ -315,11 +333,21 @@ class SpotSession:
         url = self._url(endpoint)
         path = urlsplit(url).path
         for renewed in (False, True):
-            resp = self._send(method, url, params=params, headers=headers, stream=stream)
+            resp = self._send(method, url, params=params, headers=headers, stream=stream,
+                              redirects=redirects)
             expired = resp.status_code in (401, 403)
             payload = None
-            if not expired and not stream:
-                payload = self._json(resp, f"{method} {path}")
+            small = resp.headers.get("Content-Length", "").isdigit() and int(
+                resp.headers["Content-Length"]) < 65536
+            json_body = small and resp.headers.get("Content-Type", "").startswith(
+                "application/json")
+            if not expired and (not stream or json_body):
+                # a streamed JSON answer is no file: read it to see if the session expired
+                try:
+                    payload = self._json(resp, f"{method} {path}")
+                except SpotResponseError:
+                    if not stream:
+                        raise
                 expired = isinstance(payload, dict) and payload.get("auth") is False
             if not expired:
                 return resp if stream else payload
@@ -593,9 +621,16 @@ class SpotSession:
         if not isinstance(payload, dict) or "data" not in payload:
             raise SpotResponseError("GET hdf/rawdata: answer has no 'data'")
         try:
-            return np.asarray(payload["data"], dtype=payload.get("dtype"))
+            array = np.asarray(payload["data"], dtype=payload.get("dtype"))
         except (TypeError, ValueError) as exc:
             raise SpotResponseError(f"GET hdf/rawdata: unusable image data ({exc})") from None
+        shape = payload.get("shape")
+        if shape is not None and list(array.shape) != list(shape):
+            raise SpotResponseError(
+                f"GET hdf/rawdata: image {group!r} has shape {list(array.shape)} but the "
+                f"answer announces {shape}"
+            )
+        return array
 
     def stage(
         self,
@@ -637,6 +672,13 @@ class SpotSession:
             if not isinstance(answer, dict) or "location" not in answer:
                 raise SpotResponseError(f"GET {endpoint}: answer has no 'location'")
             location = answer["location"]
+            if location not in _PENDING and not (
+                    isinstance(location, str) and location.startswith("/")):
+                raise StagingError(
+                    f"GET {self._path(endpoint)}: staging of {dataset!r} failed: location "
+                    f"{location!r} is neither a path on disk nor pending (status "
+                    f"{answer.get('status')!r})", path=self._path(endpoint),
+                )
             if location not in _PENDING or not wait:
                 return answer
             remaining = deadline - time.monotonic()
@@ -661,12 +703,18 @@ class SpotSession:
         stage_timeout: float = 3600.0,
         poll_interval: float = 3.0,
         progress: bool | None = None,
+        overwrite: bool = False,
     ) -> str:
-        """Stage (if needed) and download a raw dataset.
+        """Stage (if needed) and download a raw dataset, verified and resumable.
 
-        The file is streamed to a temporary file in ``downloadPath``, resumed with
-        HTTP Range requests after interruptions, checked against the announced size,
-        and renamed to ``<downloadPath>/<downloadName or name>.h5`` only when complete.
+        The file is streamed to ``<downloadPath>/.<file>.part`` and renamed to
+        ``<downloadPath>/<downloadName or name>.h5`` only when verified (exact size
+        announced by the server, not empty, not encoded, not an error page, HDF5
+        signature). Interruptions are resumed with HTTP Range requests guarded by
+        ``If-Range``, in this call or -- after a crash or a failed call -- in the next
+        one, which continues the partial file; a remote file that changed meanwhile is
+        downloaded again from the start. An existing complete ``.h5`` (same size as the
+        remote file, HDF5) is skipped without downloading it again.
 
         Parameters
         ----------
@@ -682,16 +730,24 @@ class SpotSession:
             Passed to :meth:`stage`.
         progress : bool or None
             Progress bar; default the session's setting.
+        overwrite : bool
+            Replace an existing file that differs from the remote one (different size,
+            or not HDF5); without it that is a :class:`~.errors.DownloadError`.
 
         Returns
         -------
         str
-            Path of the downloaded file.
+            Path of the downloaded (or already complete) file.
 
         Raises
         ------
         DownloadError
-            Interrupted too often, size mismatch, or an error page instead of data.
+            Unwritable folder, interrupted too often (the partial file is kept for the
+            next call), size mismatch, no announced size, an encoded body or an error
+            page instead of data, not HDF5, a different existing file without
+            ``overwrite``, or another process downloading the same file.
+        SpotResponseError
+            A redirect to an origin not in ``download_redirects``.
         """
         name = split_dataset(dataset, username)[1]
         out_name = name
@@ -702,21 +758,19 @@ class SpotSession:
                     f"downloadName {downloadName!r} must be a file name; put folders in "
                     "downloadPath"
                 )
-        folder = Path(downloadPath)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DownloadError(f"cannot create download folder {str(folder)!r}: {exc}") from exc
+        folder = prepare_folder(downloadPath)  # fail before a long staging, not after
         self.stage(dataset, username, poll_interval=poll_interval, timeout=stage_timeout)
         endpoint = f"hdf/download/{self.raw_path(dataset, username)}"
         target = folder / f"{out_name}.h5"
         stream_download(
-            lambda headers: self._call("GET", endpoint, headers=headers, stream=True),
+            lambda headers: self._call("GET", endpoint, headers=headers, stream=True,
+                                       redirects=self.download_redirects),
             target,
             url_path=self._path(endpoint),
             policy=self.policy,
             chunk_size=self.chunk_size,
             progress=self.progress if progress is None else progress,
             label=name,
+            overwrite=overwrite,
         )
         return str(target)

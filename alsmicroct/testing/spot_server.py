@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import email.utils
+import gzip
 import json
 import logging
 import os
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["SpotServer", "RequestRecord", "SESSION_COOKIE"]
+__all__ = ["SpotServer", "RequestRecord", "SESSION_COOKIE", "downloaded_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,12 +50,18 @@ _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 
 @dataclass(frozen=True)
 class RequestRecord:
-    """One request seen by the server (no body, no cookies)."""
+    """One request seen by the server (no body, no cookie values).
+
+    ``cookies`` holds the *names* of the cookies the client sent, and ``form_keys`` the
+    field names of a POSTed form, so tests can check where credentials travelled.
+    """
 
     method: str
     path: str
     query: str
     headers: dict[str, str]
+    cookies: tuple[str, ...] = ()
+    form_keys: tuple[str, ...] = ()
 
 
 @dataclass
@@ -104,6 +112,12 @@ class _Faults:
     def clear(self) -> None:
         with self._lock:
             self._queues.clear()
+
+
+def downloaded_files(folder: str | os.PathLike[str]) -> list[str]:
+    """Sorted names in a download folder, leaving out the records of completed downloads
+    (``.<name>.spot.json``) that :meth:`SpotSession.download` keeps next to each file."""
+    return sorted(p.name for p in Path(folder).iterdir() if not p.name.endswith(".spot.json"))
 
 
 def _lookup(record: dict[str, Any], dotted: str) -> Any:
@@ -207,8 +221,10 @@ class _Handler(BaseHTTPRequestHandler):
         spot = self.server.spot
         split = urlsplit(self.path)
         headers = {k: v for k, v in self.headers.items() if k.lower() != "cookie"}
-        spot._record(RequestRecord(self.command, split.path, split.query, headers))
         form = self._form() if self.command == "POST" else {}
+        cookies = tuple(SimpleCookie(self.headers.get("Cookie", "")).keys())
+        spot._record(RequestRecord(self.command, split.path, split.query, headers, cookies,
+                                   tuple(form)))
         query = {k: v[0] for k, v in parse_qs(split.query).items()}
         try:
             if split.path == spot.newt_path:
@@ -233,6 +249,14 @@ class _Handler(BaseHTTPRequestHandler):
         faults = self.server.spot.faults
         slow = faults.take("slow", endpoint)
         if slow is not None and self.server.spot._stopping.wait(slow["delay"]):
+            return True
+        canned = faults.take("answer", endpoint)
+        if canned is not None:
+            self._json(canned["payload"], canned["status"])
+            return True
+        moved = faults.take("redirect", endpoint)
+        if moved is not None:
+            self._json({"moved": True}, moved["status"], {"Location": moved["location"]})
             return True
         fail = faults.take("fail", endpoint)
         if fail is not None:
@@ -362,46 +386,84 @@ class _Handler(BaseHTTPRequestHandler):
         if entry.ready_at is None or time.monotonic() < entry.ready_at:
             self._error(409, "file is on tape; stage it first")
             return
-        size = entry.file.stat().st_size
-        etag = f'"{size:x}-{entry.file.stat().st_mtime_ns:x}"'
+        st = entry.file.stat()
+        size = st.st_size
+        etag = f'"{size:x}-{st.st_mtime_ns:x}"'
+        modified = email.utils.formatdate(st.st_mtime, usegmt=True)
         start, end = 0, size - 1
         status = 200
-        headers = {"Accept-Ranges": "bytes", "ETag": etag,
+        headers = {"Accept-Ranges": "bytes", "Last-Modified": modified,
                    "Content-Disposition": f'attachment; filename="{entry.name}.h5"'}
+        if spot.send_etag:
+            headers["ETag"] = etag
         match = _RANGE.fullmatch(self.headers.get("Range", "").strip())
         if_range = self.headers.get("If-Range")
-        if match and spot.accept_ranges and (if_range is None or if_range == etag):
+        fresh = (if_range is None or not spot.honour_if_range
+                 or if_range in ((etag,) if spot.send_etag else ()) + (modified,))
+        if match and spot.accept_ranges and fresh:
             start = int(match.group(1))
             end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
             if start >= size or start > end:
                 self._send(416, b"", "application/json", {"Content-Range": f"bytes */{size}"})
                 return
             status = 206
-            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-        length = end - start + 1
-        lie = spot.faults.take("lie", "hdf/download")
-        drop = spot.faults.take("drop", "hdf/download")
-        announced = length + (lie["extra"] if lie else 0)
+            shift = spot.faults.take("shift", "hdf/download")
+            told = start + (shift["by"] if shift else 0)
+            headers["Content-Range"] = f"bytes {told}-{end}/{size}"
+        with entry.file.open("rb") as fh:
+            fh.seek(start)
+            self._send_body(status, fh, end - start + 1, headers)
+
+    def _send_body(self, status: int, fh: Any, length: int, headers: dict[str, str]) -> None:
+        """Stream ``length`` bytes of ``fh``, applying the injected download faults."""
+        spot = self.server.spot
+        faults = spot.faults
+        lie = faults.take("lie", "hdf/download")
+        drop = faults.take("drop", "hdf/download")
+        encode = faults.take("encode", "hdf/download")
+        unsized = faults.take("unsized", "hdf/download")
+        if faults.take("empty", "hdf/download") is not None:
+            length = 0
+        if encode is not None:  # the whole body, gzip-compressed, whatever was asked
+            packed = gzip.compress(fh.read(length))
+            headers["Content-Encoding"] = "gzip"
+            length, fh = len(packed), _BytesReader(packed)
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(announced))
+        if unsized is None:
+            self.send_header("Content-Length", str(length + (lie["extra"] if lie else 0)))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         for key, value in headers.items():
             self.send_header(key, value)
         self.end_headers()
         if self.command == "HEAD":
             return
         limit = min(length, drop["after"]) if drop else length
-        with entry.file.open("rb") as fh:
-            fh.seek(start)
-            sent = 0
-            while sent < limit:
-                chunk = fh.read(min(spot.chunk_size, limit - sent))
-                if not chunk:
-                    break
-                self.wfile.write(chunk)
-                sent += len(chunk)
-        if drop or lie:
+        sent = 0
+        while sent < limit:
+            chunk = fh.read(min(spot.chunk_size, limit - sent))
+            if not chunk:
+                break
+            self.wfile.write(chunk)
+            sent += len(chunk)
+            if spot.throttle and sent < limit and spot._stopping.wait(spot.throttle):
+                break
+        if drop or lie or unsized:
             self._drop()
+
+
+class _BytesReader:
+    """Minimal ``read(n)`` over bytes (for encoded bodies)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data, self._pos = data, 0
+
+    def read(self, n: int) -> bytes:
+        chunk = self._data[self._pos:self._pos + n]
+        self._pos += len(chunk)
+        return chunk
 
 
 class SpotServer:
@@ -432,6 +494,14 @@ class SpotServer:
     ssl_context : ssl.SSLContext, optional
         Serve HTTPS with this server-side context (e.g. a self-signed certificate made by
         the test), to exercise the client's certificate verification.
+    send_etag : bool
+        Send an ``ETag`` with downloads (``Last-Modified`` is always sent, and either
+        validator is accepted in ``If-Range``).
+    throttle : float
+        Seconds to pause after each download chunk (to kill a client mid-transfer).
+    honour_if_range : bool
+        Send the whole file when ``If-Range`` does not match (as HTTP says); when false,
+        serve the range anyway, as some servers and proxies do.
 
     Attributes
     ----------
@@ -461,6 +531,9 @@ class SpotServer:
         accept_ranges: bool = True,
         host: str = "127.0.0.1",
         ssl_context: ssl.SSLContext | None = None,
+        send_etag: bool = True,
+        throttle: float = 0.0,
+        honour_if_range: bool = True,
     ) -> None:
         self.root_dir = Path(root_dir)
         self.users = dict(users if users is not None else {"alice": "secret"})
@@ -472,6 +545,9 @@ class SpotServer:
         self.accept_ranges = bool(accept_ranges)
         self.host = host
         self.ssl_context = ssl_context
+        self.send_etag = bool(send_etag)
+        self.throttle = float(throttle)
+        self.honour_if_range = bool(honour_if_range)
         self.faults = _Faults()
         self.requests: list[RequestRecord] = []
         self.login_count = 0
@@ -561,6 +637,31 @@ class SpotServer:
     def lie_about_length(self, extra: int, times: int = 1) -> None:
         """Announce ``extra`` more bytes than the next ``times`` downloads hold."""
         self.faults.add("lie", times, "hdf/download", extra=extra)
+
+    def redirect_next(self, n: int, location: str, *, status: int = 302,
+                      endpoint: str = "") -> None:
+        """Answer the next ``n`` API calls (under ``endpoint``) with a redirect."""
+        self.faults.add("redirect", n, endpoint, status=status, location=location)
+
+    def answer_next(self, n: int, payload: Any, *, endpoint: str, status: int = 200) -> None:
+        """Answer the next ``n`` API calls under ``endpoint`` with this JSON payload."""
+        self.faults.add("answer", n, endpoint, payload=payload, status=status)
+
+    def encode_downloads(self, times: int = 1) -> None:
+        """Send the next ``times`` download bodies gzip-compressed (``Content-Encoding``)."""
+        self.faults.add("encode", times, "hdf/download")
+
+    def unsized_downloads(self, times: int = 1) -> None:
+        """Send the next ``times`` downloads without ``Content-Length`` (body ends at close)."""
+        self.faults.add("unsized", times, "hdf/download")
+
+    def empty_downloads(self, times: int = 1) -> None:
+        """Answer the next ``times`` downloads with an empty body (``Content-Length: 0``)."""
+        self.faults.add("empty", times, "hdf/download")
+
+    def shift_content_range(self, by: int, times: int = 1) -> None:
+        """Misstate the start of the next ``times`` ``Content-Range`` headers by ``by``."""
+        self.faults.add("shift", times, "hdf/download", by=by)
 
     def html_error_next(self, n: int = 1, *, endpoint: str = "hdf/download") -> None:
         """Serve an HTML error page with status 200 for the next ``n`` calls."""
