@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ParameterError
-from .params import ReconParams
+from .params import ReconParams, parse_switch
 from .pipeline.plan import output_dir_for
 from .pipeline.provenance import PROVENANCE_NAME, provenance_status
 
@@ -116,12 +116,13 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
         ``ParameterError``, ``RangeError``, ``InputFileError``, ``LayoutError``,
         ``OutputError`` before any heavy work; ``ReconstructionError`` if a step fails.
     """
-    from .io import open_scan
+    from .io.readers import check_path_arg, open_scan
     from .pipeline.plan import make_plan, resolve_input
     from .pipeline.provenance import now, provenance_record, write_provenance
     from .pipeline.runner import Runner
 
     t_start = time.perf_counter()
+    resume, _ = parse_switch("resume", resume), check_path_arg(filename, "filename")
     params = ReconParams.from_mapping(kwargs, inputPath=os.fspath(inputPath))
     path = resolve_input(filename, params.inputPath)
     t0 = time.perf_counter()
