@@ -212,3 +212,16 @@ def test_recon_refuses_bad_raw_data_with_or_without_cor(tmp_path, bad, cor):
     with pytest.raises(AlsMicroCTError, match=rf"{bad}\.h5"):
         recon(path.name, inputPath=str(tmp_path), cor=cor, corFunction="vo", doFWringremoval=False,
               outputPath=str(tmp_path / "out"), quicklook=False)
+
+
+def test_ignored_projections_are_not_checked(tmp_path):
+    """projIgnoreList frames are zeroed later: a dropped frame there is no reason to refuse."""
+    path = _scan(tmp_path / "ign.h5")
+    _set(path, "als", "proj", 3, 0)
+    with open_scan(path, skip_projections=[3]) as scan:
+        data = scan.read_projections()
+        assert not data[3].any() and data[4].all()
+    with open_scan(path, skip_projections=[2]) as scan, pytest.raises(LayoutError, match="bad_0000_0003"):
+        scan.read_projections()
+    with open_scan(path, skip_projections=[3]) as scan:
+        assert scan.read_projections(proj=3).shape[0] == 1

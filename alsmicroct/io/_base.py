@@ -39,16 +39,20 @@ class RawScan:
     bad_data : {"error", "repair"}
         What the read methods do with raw data that cannot be right (NaN/inf, all-zero
         rows, darks as bright as flats): see :mod:`alsmicroct.io.sanity`.
+    skip_projections : frozenset of int
+        Projection indices that are not checked (the user's ``projIgnoreList``: they are
+        zeroed after normalisation, so whatever they hold does not matter).
     """
 
     layout = ""
 
     def __init__(self, path: Path, h5file: h5py.File, *, bad_data: str = "error",
-                 pixel_size: float | None = None) -> None:
+                 pixel_size: float | None = None, skip_projections=()) -> None:
         self.path = Path(path)
         self._h5 = h5file
         self.bad_data = sanity.check_bad_data_policy(bad_data)
         self._pixel_size_kw = pixel_size
+        self.skip_projections = frozenset(int(i) for i in skip_projections)
         self._ref_means: dict[str, tuple[tuple, np.ndarray]] = {}
         self._refs_checked: set[tuple] = set()
         self._dead_reported = False
@@ -158,11 +162,18 @@ class RawScan:
         r = self._rows(rows)
         out = np.empty((len(p), len(r), self.meta.nrays), dtype=np.float32)
         self._read_proj_into(out, p, r)
-        return sanity.check_images(
-            out, kind="projection", names=self.image_names("projection", p), rows=r,
-            where=str(self.path), policy=self.bad_data,
+        keep = [k for k, i in enumerate(p) if i not in self.skip_projections]
+        if not keep:
+            return out
+        checked = out if len(keep) == len(p) else out[keep]
+        checked = sanity.check_images(
+            checked, kind="projection", names=self.image_names("projection", [p[k] for k in keep]),
+            rows=r, where=str(self.path), policy=self.bad_data,
             may_be_nonfinite=self._stored_float("projection"),
             fill_rows=lambda local: self._mean_flat_rows([r[int(i)] for i in local]))
+        if checked is not out:
+            out[keep] = checked
+        return out
 
     def _mean_flat_rows(self, rows: list[int]) -> np.ndarray:
         """Mean flat of the absolute detector ``rows`` (used to repair projection rows)."""

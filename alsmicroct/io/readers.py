@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import h5py
@@ -52,7 +53,7 @@ def _open_h5(path: Path) -> h5py.File:
 
 
 def open_scan(path: str | os.PathLike, *, bad_data: str = "error",
-              pixel_size: float | None = None) -> RawScan:
+              pixel_size: float | None = None, skip_projections: Iterable[int] = ()) -> RawScan:
     """Open a raw scan file read-only and detect its layout.
 
     Parameters
@@ -69,6 +70,9 @@ def open_scan(path: str | os.PathLike, *, bad_data: str = "error",
         Detector pixel size in mm; wins over the file's. When neither gives one the
         scan opens with a warning, ``meta.pxsize_source == "none"`` and a 1 cm pixel
         (reconstructions in 1/pixel).
+    skip_projections : iterable of int
+        Projection indices left unchecked (pass ``projIgnoreList``: those frames are
+        zeroed later, so a dropped frame there is no reason to refuse the scan).
 
     Returns
     -------
@@ -105,7 +109,7 @@ def open_scan(path: str | os.PathLike, *, bad_data: str = "error",
     h5 = _open_h5(p)
     try:
         cls = DxScan if "exchange" in h5 else AlsScan
-        return cls(p, h5, bad_data=bad_data, pixel_size=pixel_size)
+        return cls(p, h5, bad_data=bad_data, pixel_size=pixel_size, skip_projections=skip_projections)
     except BaseException:
         h5.close()
         raise
