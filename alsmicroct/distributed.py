@@ -385,12 +385,12 @@ def plan_scan(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", 
     """
     from .io import open_scan
     from .params import ReconParams
-    from .pipeline.plan import make_plan, resolve_input
+    from .pipeline.plan import make_plan, resolve_input, scan_options
     from .reconstruction import resolve_center
 
     params = ReconParams.from_mapping(keywords, inputPath=os.fspath(inputPath))
     path = resolve_input(filename, params.inputPath)
-    with open_scan(path) as scan:
+    with open_scan(path, **scan_options(params)) as scan:
         plan = make_plan(path, scan, params)
         resolve_center(scan, plan)
     return plan

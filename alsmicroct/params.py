@@ -28,6 +28,7 @@ __all__ = [
     "parameter_help",
     "PARAMETER_GROUPS",
     "expand_env",
+    "parse_switch",
     "parse_value",
     "suggest_key",
 ]
@@ -64,7 +65,9 @@ class ReconParams:
     outlier_size1D: int = _spec("int", 3, min=1, doc="median size along angles")
     doOutliers2D: bool = _spec("bool", False, doc="2-D median bright-outlier removal per projection")
     outlier_diff2D: float = _spec("float", 750.0, min=0.0, doc="threshold, counts")
-    outlier_size2D: int = _spec("int", 3, min=1, doc="median size, pixels")
+    outlier_size2D: int = _spec("int", 3, min=1, max=255,
+                                hint="; a wider median window removes structure, not outliers",
+                                doc="median size, pixels (1..255)")
     doFWringremoval: bool = _spec("bool", True, doc="Fourier-wavelet stripe removal (Muench)")
     doTIringremoval: bool = _spec("bool", False, doc="Titarenko stripe removal")
     doSFringremoval: bool = _spec("bool", False, doc="smoothing-filter stripe removal (Rivers)")
@@ -113,14 +116,19 @@ class ReconParams:
     useNormalize_nf: bool = _spec("bool", False, doc="normalise with the nearest flat group")
     chunk_proj: int = _spec("int", 100, min=1, doc="projections per chunk (projection steps)")
     chunk_sino: int = _spec("int", 100, min=1, doc="rows per chunk (sinogram steps)")
-    npad: int | None = _spec("int", None, optional=True, min=0, doc="edge padding each side, pixels")
+    npad: int | None = _spec("int", None, optional=True, min=0, max=100_000,
+                             hint="; the legacy default (None) pads to the row's diagonal",
+                             doc="edge padding each side, pixels (0..100000)")
     projused: tuple[int, ...] | None = _spec("range", None, optional=True, doc="(start, end, step) of projections")
     sinoused: tuple[int, ...] | None = _spec("range", None, optional=True,
                                              doc="(start, end, step) of rows; (-1, N, step) = central N rows")
     correcttilt: float = _spec("float", 0.0, doc="detector tilt to correct, degrees")
     tiltcenter_slice: float | None = _spec("float", None, optional=True, doc="tilt centre row, pixels")
     tiltcenter_det: float | None = _spec("float", None, optional=True, doc="tilt centre column, pixels")
-    angle_offset: float = _spec("float", 0.0, doc="added to the legacy angles, degrees")
+    angle_offset: float = _spec("float", 0.0, min=-360.0, max=360.0,
+                                hint="; an offset of more than one turn is almost surely a typo "
+                                     "(degrees, not radians or hundredths?): give it modulo 360",
+                                doc="added to the legacy angles, degrees (-360..360: one turn at most)")
     anglelist: tuple[float, ...] | int | None = _spec(
         "anglelist", None, optional=True,
         doc="None: legacy angles; -1: per-projection rot_angle; or one angle per projection, radians")
@@ -132,6 +140,12 @@ class ReconParams:
     algorithm: str = _spec("str", "gridrec", choices=("gridrec", "fbp"), doc="reconstruction algorithm")
     filter_name: str = _spec("str", "butterworth", choices=_FILTERS, doc="gridrec filter")
     num_threads: int | None = _spec("int", None, optional=True, min=1, doc="threads (default: all cores)")
+    badData: str = _spec("str", "error", choices=("error", "repair"),
+                         doc="raw NaN/inf, all-zero rows, darks >= flats: 'error' refuses, 'repair' "
+                             "interpolates with a warning (alsmicroct.io.sanity)")
+    pixel_size: float | None = _spec("float", None, optional=True, min_excl=0.0,
+                                     doc="detector pixel size, mm (None: from the raw file; without "
+                                         "either the output is in 1/pixel)")
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -213,6 +227,7 @@ class ReconParams:
 #: Parameters grouped by pipeline step, in pipeline order (for ``help(recon)`` and docs).
 PARAMETER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Input and output", ("inputPath", "outputPath", "outputFilename", "sinoused", "projused", "projIgnoreList",
+                          "badData", "pixel_size",
                           "castTo8bit", "cast8bit_min", "cast8bit_max")),
     ("Angles", ("angle_offset", "anglelist")),
     ("Outliers (zingers)", ("doOutliers1D", "outlier_diff1D", "outlier_size1D", "doOutliers2D", "outlier_diff2D",
@@ -372,6 +387,20 @@ def _convert(f: dataclasses.Field, value: Any) -> Any:
     return result
 
 
+def parse_switch(name: str, value: Any) -> bool | None:
+    """A three-way switch such as ``recon(resume=...)``: True, False or None ("auto").
+
+    Accepts booleans, None, 0/1 and the strings yes/no, true/false, on/off, y/n, t/f, 1/0,
+    none/null/auto/empty (-> None), case-insensitive. Anything else is a ParameterError:
+    ``resume="no"`` must never read as true.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().strip("'\"").strip().lower() in _NONE | {"auto"}:
+        return None
+    return _to_bool(name, value.strip() if isinstance(value, str) else value, {})
+
+
 def _to_bool(name: str, value: Any, meta: Mapping) -> bool:
     if isinstance(value, bool):
         return value
@@ -488,12 +517,13 @@ def _check_plain_name(name: str, value: str) -> None:
 
 
 def _check_bounds(name: str, value: float, meta: Mapping) -> None:
+    hint = meta.get("hint", "")
     if "min" in meta and value < meta["min"]:
-        raise ParameterError(f"{name}={value!r}: must be >= {meta['min']}")
+        raise ParameterError(f"{name}={value!r}: must be >= {meta['min']}{hint}")
     if "min_excl" in meta and value <= meta["min_excl"]:
-        raise ParameterError(f"{name}={value!r}: must be > {meta['min_excl']}")
+        raise ParameterError(f"{name}={value!r}: must be > {meta['min_excl']}{hint}")
     if "max" in meta and value > meta["max"]:
-        raise ParameterError(f"{name}={value!r}: must be <= {meta['max']}")
+        raise ParameterError(f"{name}={value!r}: must be <= {meta['max']}{hint}")
 
 
 def _check_wavelet(name: str) -> None:

@@ -125,7 +125,7 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
     from .io.outputs import record_name
     from .params import parse_resume
     from .pipeline.claim import claim_output
-    from .pipeline.plan import make_plan, resolve_input
+    from .pipeline.plan import make_plan, resolve_input, scan_options
     from .pipeline.provenance import now, provenance_record, write_provenance
     from .pipeline.runner import Runner
 
@@ -134,7 +134,7 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
     params = ReconParams.from_mapping(kwargs, inputPath=_path_arg("inputPath", inputPath))
     path = resolve_input(_path_arg("filename", filename), params.inputPath)
     t0 = time.perf_counter()
-    with open_scan(path) as scan:
+    with open_scan(path, **scan_options(params)) as scan:
         plan = make_plan(path, scan, params)
         resolve_center(scan, plan)
     t_centre = time.perf_counter() - t0
@@ -237,12 +237,12 @@ def find_centers(filename: str | os.PathLike, inputPath: str | os.PathLike = "./
     """
     from .io import open_scan
     from .pipeline.center import find_center
-    from .pipeline.plan import make_plan, resolve_input
+    from .pipeline.plan import make_plan, resolve_input, scan_options
 
     params = ReconParams.from_mapping(kwargs, inputPath=os.fspath(inputPath))
     path = resolve_input(filename, params.inputPath)
     out: dict[str, float] = {}
-    with open_scan(path) as scan:
+    with open_scan(path, **scan_options(params)) as scan:
         plan = make_plan(path, scan, params)
         for method in methods:
             try:

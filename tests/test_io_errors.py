@@ -74,10 +74,8 @@ def test_exchange_without_data(tmp_path):
 @pytest.mark.parametrize(
     ("layout", "omit", "message"),
     [
-        ("als", ("pxsize",), r"/errscan.*'pxsize'.*mm"),
-        ("dxchange", ("pixel_size",), r"detector/pixel_size.*missing"),
         ("als", ("arange",), r"'arange'"),  # and no rot_angle to infer it from
-        ("dxchange", ("range", "theta"), r"theta.*range"),
+        # missing pixel size and angles are warnings with a fallback: test_io_foreign.py
     ],
 )
 def test_missing_required_metadata(tmp_path, layout, omit, message):
@@ -94,9 +92,9 @@ def test_non_numeric_attribute(tmp_path):
     with open_scan(path) as scan:
         assert (scan.meta.nangles, scan.meta.i0cycle) == (NANG, 0)
     with h5py.File(path, "r+") as f:
-        f["errscan"].attrs["pxsize"] = np.bytes_(b"n/a\r")  # required
-    with pytest.raises(LayoutError, match=r"txt\.h5.*'pxsize'='n/a'.*number"):
-        open_scan(path)
+        f["errscan"].attrs["pxsize"] = np.bytes_(b"n/a\r")  # optional: warning, 1/pixel fallback
+    with open_scan(path) as scan:
+        assert scan.meta.pxsize_source == "none"
 
 
 def test_missing_projection_image(tmp_path):

@@ -194,14 +194,14 @@ def test_writer_streams_any_order_and_casts(tmp_path, layout):
     with RawScanWriter(path, layout=layout, dataset="w", **{**TINY, "nangles": 4, "nrays": 3}) as w:
         assert not path.exists()  # written under a temporary name
         for i in order:
-            w.write_projection(i, np.full((1, 2, 3), 10.4 * i))  # float, (1, ny, nx)
+            w.write_projection(i, np.full((1, 2, 3), 10.4 * i + 1))  # float, (1, ny, nx)
         for p in w.flat_positions:
             w.write_flat(p, 0, np.full((2, 3), 1000 + p, dtype=np.int64))
         w.write_dark(0, np.zeros((2, 3), dtype=np.uint8))
     assert path.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["w.h5"]
     with open_scan(path) as scan:
-        np.testing.assert_array_equal(scan.read_projections()[:, 0, 0], [0, 10, 21, 31])
+        np.testing.assert_array_equal(scan.read_projections()[:, 0, 0], [1, 11, 22, 32])
         np.testing.assert_array_equal(scan.read_flats()[:, 1, 2], [1000, 1003])
 
 

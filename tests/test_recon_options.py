@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 import pytest
 
-from alsmicroct.errors import InputFileError, OutputError, ParameterError, RangeError
+from alsmicroct.errors import InputFileError, LayoutError, OutputError, ParameterError, RangeError
 from alsmicroct.io.tiff import is_complete_tiff, read_tiff, read_tiff_metadata
 from alsmicroct.params import ReconParams
 from alsmicroct.pipeline.plan import default_npad
@@ -194,7 +194,9 @@ def test_ignored_projections_contribute_nothing(raw, corrupted, tmp_path):
     spoiled_ign, _ = _rec(corrupted, tmp_path / "a", cor=clean.cor, projIgnoreList=ig)
     clean_ign, _ = _rec(clean.path, tmp_path / "b", cor=clean.cor, projIgnoreList=ig)
     clean_all, _ = _rec(clean.path, tmp_path / "c", cor=clean.cor)
-    spoiled_all, _ = _rec(corrupted, tmp_path / "d", cor=clean.cor)
+    with pytest.raises(LayoutError, match="all-zero"):  # impossible frames are refused unless ignored
+        _rec(corrupted, tmp_path / "d0", cor=clean.cor)
+    spoiled_all, _ = _rec(corrupted, tmp_path / "d", cor=clean.cor, badData="repair")
     # whatever the ignored frames hold, the slices are bit for bit the same
     np.testing.assert_array_equal(spoiled_ign, clean_ign)
     truth = clean.volume()

@@ -618,12 +618,13 @@ def _same_run(job: ScanJob, record: Mapping[str, Any]) -> bool:
 def _dry_run(job: ScanJob, *, resume: bool) -> JobResult:
     """Open the raw file and report what would be done; never writes."""
     from ..io import open_scan
+    from ..pipeline.plan import scan_options
     from ..pipeline.provenance import provenance_status
 
     if job.missing:
         return JobResult(job, "missing", error=job.missing)
     try:
-        with open_scan(job.path) as scan:
+        with open_scan(job.path, **scan_options(job.params)) as scan:
             m = scan.meta
             detail = {"layout": m.layout, "nangles": m.nangles, "nslices": m.nslices, "nrays": m.nrays}
     except Exception as exc:

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputFileError, LayoutError
+from . import sanity
 from ._common import RangeSpec, normalize_range
 from .metadata import ScanMetadata
 
@@ -35,13 +36,26 @@ class RawScan:
         The file.
     meta : ScanMetadata
         The scan's metadata.
+    bad_data : {"error", "repair"}
+        What the read methods do with raw data that cannot be right (NaN/inf, all-zero
+        rows, darks as bright as flats): see :mod:`alsmicroct.io.sanity`.
+    skip_projections : frozenset of int
+        Projection indices that are not checked (the user's ``projIgnoreList``: they are
+        zeroed after normalisation, so whatever they hold does not matter).
     """
 
     layout = ""
 
-    def __init__(self, path: Path, h5file: h5py.File) -> None:
+    def __init__(self, path: Path, h5file: h5py.File, *, bad_data: str = "error",
+                 pixel_size: float | None = None, skip_projections=()) -> None:
         self.path = Path(path)
         self._h5 = h5file
+        self.bad_data = sanity.check_bad_data_policy(bad_data)
+        self._pixel_size_kw = pixel_size
+        self.skip_projections = frozenset(int(i) for i in skip_projections)
+        self._ref_means: dict[str, tuple[tuple, np.ndarray]] = {}
+        self._refs_checked: set[tuple] = set()
+        self._dead_reported = False
         self._flat_indices = np.zeros(0, dtype=np.int64)
         self.meta: ScanMetadata = self._build_meta()
         self._flat_indices.setflags(write=False)
@@ -62,6 +76,18 @@ class RawScan:
 
     def _angles_deg(self, angle_offset: float, use_rot_angle: bool) -> np.ndarray:
         raise LayoutError(f"{self.path}: no reader for this layout")  # pragma: no cover
+
+    def image_names(self, kind: str, indices: range | None = None) -> list[str]:  # pragma: no cover
+        """Names in the raw layout of the ``kind`` ("projection", "flat", "dark") images."""
+        raise LayoutError(f"{self.path}: no reader for this layout")
+
+    def _stored_float(self, kind: str) -> bool:  # pragma: no cover - abstract
+        """True when the ``kind`` images are stored as floats (NaN/inf possible)."""
+        return True
+
+    def _pixel_size(self, recorded: float | None, key: str) -> tuple[float, str]:
+        """Pixel size in mm and where it comes from (see :class:`ScanMetadata`)."""
+        return pixel_size_fallback(self.path, recorded, key, self._pixel_size_kw)
 
     def _num_flat_images(self) -> int:
         return int(self._flat_indices.size)
@@ -125,22 +151,66 @@ class RawScan:
             ``proj`` or ``rows`` outside the data.
         InputFileError
             The file cannot be read (truncated, corrupt).
+        LayoutError
+            NaN/inf counts or all-zero rows (unless :attr:`bad_data` is ``"repair"``),
+            naming the file, the images and the count; see :mod:`alsmicroct.io.sanity`.
+            Flats and darks are checked the same way by :meth:`read_flats` and
+            :meth:`read_darks`, which also refuse darks as bright as the flats.
         """
         self._check_open()
         p = normalize_range(proj, self.meta.nangles, what="proj", where=str(self.path))
         r = self._rows(rows)
         out = np.empty((len(p), len(r), self.meta.nrays), dtype=np.float32)
         self._read_proj_into(out, p, r)
+        keep = [k for k, i in enumerate(p) if i not in self.skip_projections]
+        if not keep:
+            return out
+        checked = out if len(keep) == len(p) else out[keep]
+        checked = sanity.check_images(
+            checked, kind="projection", names=self.image_names("projection", [p[k] for k in keep]),
+            rows=r, where=str(self.path), policy=self.bad_data,
+            may_be_nonfinite=self._stored_float("projection"),
+            fill_rows=lambda local: self._mean_flat_rows([r[int(i)] for i in local]))
+        if checked is not out:
+            out[keep] = checked
         return out
 
-    def _read_references(self, count, read_into, rows: RangeSpec) -> np.ndarray:
-        """``count()`` flat or dark images of the detector ``rows``, read by ``read_into``."""
+    def _mean_flat_rows(self, rows: list[int]) -> np.ndarray:
+        """Mean flat of the absolute detector ``rows`` (used to repair projection rows)."""
+        if self._num_flat_images() == 0:
+            raise LayoutError(f"{self.path}: no flats to repair the projection rows {rows} with")
+        return np.stack([self.read_flats(rows=(row, row + 1, 1)).mean(axis=0, dtype=np.float64)[0]
+                         for row in rows]).astype(np.float32)
+
+    def _read_references(self, kind: str, count, read_into, rows: RangeSpec) -> np.ndarray:
+        """``count()`` flat or dark images of the detector ``rows``, read by ``read_into``,
+        checked; the mean is kept so that flats and darks of the same rows are compared."""
         self._check_open()
         r = self._rows(rows)
         out = np.empty((count(), len(r), self.meta.nrays), dtype=np.float32)
         if out.shape[0]:
             read_into(out, r)
+            out = sanity.check_images(out, kind=kind, names=self.image_names(kind), rows=r,
+                                      where=str(self.path), policy=self.bad_data,
+                                      may_be_nonfinite=self._stored_float(kind))
+            key = (r.start, r.stop, r.step)
+            self._ref_means[kind] = (key, out.mean(axis=0, dtype=np.float64))
+            self._compare_references(key, r)
         return out
+
+    def _compare_references(self, key: tuple, rows: range) -> None:
+        flat, dark = self._ref_means.get("flat"), self._ref_means.get("dark")
+        if flat is None or dark is None or flat[0] != key or dark[0] != key or key in self._refs_checked:
+            return
+        dead = sanity.check_references(flat[1], dark[1], rows=rows, where=str(self.path),
+                                       flat_names=self.image_names("flat"),
+                                       dark_names=self.image_names("dark"))
+        self._refs_checked.add(key)
+        if dead and not self._dead_reported:
+            self._dead_reported = True
+            logger.warning("%s: %d dead pixel(s) with mean dark >= mean flat in rows %d..%d (reported once "
+                           "per file); their normalisation denominator is floored", self.path, dead,
+                           rows.start, rows.stop - 1)
 
     def read_flats(self, rows: RangeSpec = None) -> np.ndarray:
         """Read every flat (bright) image, in the order of :attr:`flat_indices`.
@@ -155,12 +225,12 @@ class RawScan:
         ndarray of float32, shape (n_flat_images, n_rows, nrays)
             Raw counts; first axis empty when the file holds no flats.
         """
-        return self._read_references(self._num_flat_images, self._read_flats_into, rows)
+        return self._read_references("flat", self._num_flat_images, self._read_flats_into, rows)
 
     def read_darks(self, rows: RangeSpec = None) -> np.ndarray:
         """Read every dark image: like :meth:`read_flats`, float32 ``(n_dark_images,
         n_rows, nrays)`` raw counts, the first axis empty when the file holds no darks."""
-        return self._read_references(self._num_dark_images, self._read_darks_into, rows)
+        return self._read_references("dark", self._num_dark_images, self._read_darks_into, rows)
 
     def angles(
         self, proj: RangeSpec = None, *, angle_offset: float = 0.0, use_rot_angle: bool = False
@@ -233,3 +303,31 @@ class RawScan:
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
         return f"<{type(self).__name__} {state} {self.meta.summary()}>"
+
+
+#: Pixel size (mm) used when neither the file nor a ``pixel_size`` keyword gives one: 1 cm,
+#: so that values written "in 1/cm" are in 1/pixel.
+UNIT_PIXEL_MM = 10.0
+
+
+def pixel_size_fallback(path: Path, recorded: float | None, key: str,
+                        keyword: float | None) -> tuple[float, str]:
+    """The pixel size to use, in mm, and its source: ``"keyword"`` (``pixel_size`` given,
+    wins over the file), ``"file"`` (the file's ``key``), or ``"none"`` (neither: a warning,
+    and :data:`UNIT_PIXEL_MM`, so the output is in 1/pixel)."""
+    if keyword is not None:
+        value = float(keyword)
+        if not (np.isfinite(value) and value > 0):
+            raise LayoutError(f"{path}: pixel_size={keyword!r}; expected a positive size in mm")
+        if recorded is not None and not np.isclose(recorded, value):
+            logger.warning("%s: pixel_size=%g mm given; the file records %s=%g mm (using %g)",
+                           path, value, key, recorded, value)
+        return value, "keyword"
+    if recorded is None:
+        logger.warning("%s: no detector pixel size (%s); reconstructions are in 1/pixel, not 1/cm "
+                       "(give pixel_size in mm to get 1/cm)", path, key)
+        return UNIT_PIXEL_MM, "none"
+    if not recorded > 0:
+        raise LayoutError(f"{path}: {key}={recorded!r}; expected a positive pixel size in mm "
+                          "(or give pixel_size in mm)")
+    return float(recorded), "file"

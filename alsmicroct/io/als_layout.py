@@ -295,14 +295,10 @@ class AlsScan(RawScan):
                 f"{self.path}: group {gname!r} attribute 'arange'={arange!r}; expected a "
                 f"positive angular range in degrees"
             )
-        pxsize = self._float_attr(
-            attrs_g, c.ALS_ATTR_PXSIZE, gname, required="detector pixel size in mm"
+        pxsize, pxsource = self._pixel_size(
+            self._float_attr(attrs_g, c.ALS_ATTR_PXSIZE, gname),
+            f"group {gname!r} attribute {c.ALS_ATTR_PXSIZE!r}",
         )
-        if pxsize <= 0:
-            raise LayoutError(
-                f"{self.path}: group {gname!r} attribute 'pxsize'={pxsize!r}; expected a "
-                f"positive pixel size in mm"
-            )
         energy_ev = self._float_attr(attrs_g, c.ALS_ATTR_ENERGY, gname)
         all_attrs: dict[str, Any] = dict(attrs_g)
         for key, value in root_attrs.items():
@@ -325,6 +321,7 @@ class AlsScan(RawScan):
             rot_angles=rot_angles,
             first_angle=first_angle,
             attrs=all_attrs,
+            pxsize_source=pxsource,
         )
 
     def _check_count(self, attrs: dict, key: str, found: int, group: str) -> None:
@@ -341,6 +338,16 @@ class AlsScan(RawScan):
             )
 
     # ------------------------------------------------------------------ reading
+    def image_names(self, kind: str, indices: range | None = None) -> list[str]:
+        """Dataset names (``<ds>_0000_<pppp>.tif``, ...) of the ``kind`` images, in read order."""
+        dsets = {"projection": self._proj, "flat": self._flats, "dark": self._darks}[kind]
+        chosen = dsets if indices is None else [dsets[i] for i in indices]
+        return [d.name.rsplit("/", 1)[-1] for d in chosen]
+
+    def _stored_float(self, kind: str) -> bool:
+        dsets = {"projection": self._proj, "flat": self._flats, "dark": self._darks}[kind]
+        return any(d.dtype.kind == "f" for d in dsets)
+
     def _read_list_into(self, dsets: list[h5py.Dataset], out: np.ndarray, rows: range) -> None:
         sel = (*self._sel_prefix, slice(rows.start, rows.stop, rows.step), slice(None))
         for k, dset in enumerate(dsets):

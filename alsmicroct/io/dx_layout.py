@@ -157,9 +157,13 @@ class DxScan(RawScan):
                 arange = abs(float(theta[-1] - theta[0])) if nangles > 1 else 0.0
         else:
             if arange is None:
-                raise LayoutError(
-                    f"{self.path}: both '/{c.DX_THETA}' and '/{c.DX_RANGE}' are missing; "
-                    f"the projection angles cannot be inferred"
+                arange = 180.0
+                logger.warning(
+                    "%s: neither /%s nor /%s; assuming a 180 deg scan (as TomoPy's angles() "
+                    "does); give anglelist if it is not",
+                    self.path,
+                    c.DX_THETA,
+                    c.DX_RANGE,
                 )
             theta = np.linspace(0.0, float(arange), nangles)
             logger.warning(
@@ -170,11 +174,8 @@ class DxScan(RawScan):
                 arange,
             )
         self._theta = theta
-        pxsize = self._number(values, c.DX_PIXEL_SIZE, required="detector pixel size in mm")
-        if pxsize <= 0:
-            raise LayoutError(
-                f"{self.path}: '/{c.DX_PIXEL_SIZE}'={pxsize!r}; expected a positive size in mm"
-            )
+        self._warn_short_range(theta)
+        pxsize, pxsource = self._pixel_size(self._number(values, c.DX_PIXEL_SIZE), f"/{c.DX_PIXEL_SIZE}")
         i0cycle = self._number(values, c.DX_I0CYCLE, integer=True)
         num_flats = self._number(values, c.DX_NUM_FLATS, integer=True)
         nwhite = 0 if self._white is None else int(self._white.shape[0])
@@ -212,7 +213,25 @@ class DxScan(RawScan):
             rot_angles=theta,
             first_angle=float(theta[0]),
             attrs=values,
+            pxsize_source=pxsource,
         )
+
+    def _warn_short_range(self, theta: np.ndarray) -> None:
+        """Warn when the angles cover clearly less than 180 deg (a limited-angle scan
+        reconstructs with streaks; nothing is refused)."""
+        if theta.size < 2:
+            return
+        span = float(np.ptp(theta))
+        step = span / (theta.size - 1)
+        if span + 1.5 * step < 180.0:
+            logger.warning(
+                "%s: /%s covers %.4g deg (%d angles); a reconstruction needs 180 deg, so "
+                "expect limited-angle artefacts (the centre method 'pc' needs a 180 deg pair)",
+                self.path,
+                c.DX_THETA,
+                span,
+                theta.size,
+            )
 
     def _infer_i0cycle(self, nwhite: int, nangles: int, num_flats: int | None) -> int:
         """An i0cycle whose flat groups match the number of flats (0 if none does).
@@ -244,6 +263,17 @@ class DxScan(RawScan):
         return best
 
     # ------------------------------------------------------------------ reading
+    def image_names(self, kind: str, indices: range | None = None) -> list[str]:
+        """``/exchange/data[i]``, ``/exchange/data_white[k]``, ``/exchange/data_dark[k]``."""
+        key, count = {"projection": (c.DX_DATA, int(self._data.shape[0])),
+                      "flat": (c.DX_WHITE, self._num_flat_images()),
+                      "dark": (c.DX_DARK, self._num_dark_images())}[kind]
+        return [f"/{key}[{i}]" for i in (range(count) if indices is None else indices)]
+
+    def _stored_float(self, kind: str) -> bool:
+        dset = {"projection": self._data, "flat": self._white, "dark": self._dark}[kind]
+        return dset is not None and dset.dtype.kind == "f"
+
     def _read_proj_into(self, out: np.ndarray, proj: range, rows: range) -> None:
         sel = (
             slice(proj.start, proj.stop, proj.step),

@@ -31,6 +31,11 @@ class ScanMetadata:
         Angular range in degrees.
     pxsize_mm : float
         Detector pixel size in mm (``pxsize_cm`` is the same in cm).
+    pxsize_source : {"file", "keyword", "none"}
+        Where ``pxsize_mm`` comes from: the raw file, the ``pixel_size`` keyword of
+        :func:`~alsmicroct.io.open_scan` (wins over the file), or neither -- then
+        ``pxsize_mm`` is 10 (1 cm) so that values computed "in 1/cm" are in 1/pixel, and a
+        warning is logged. Record it with the output.
     i0cycle : int
         Flat-group period in projections (0: flats only at the first and last projection).
     num_flats : int
@@ -74,6 +79,7 @@ class ScanMetadata:
     rot_angles: np.ndarray | None
     first_angle: float
     attrs: MappingProxyType[str, Any]
+    pxsize_source: str = "file"
     pxsize_cm: float = field(init=False)
 
     def __post_init__(self) -> None:
@@ -89,8 +95,9 @@ class ScanMetadata:
     def summary(self) -> str:
         """One-line description for logs."""
         energy = "?" if self.energy_kev is None else f"{self.energy_kev:g} keV"
+        pixel = "pixel size unknown" if self.pxsize_source == "none" else f"{self.pxsize_mm * 1000:g} um"
         return (
             f"{self.path.name} [{self.layout}] {self.dataset}: {self.nangles} x {self.nslices} x "
-            f"{self.nrays}, {self.arange:g} deg, {self.pxsize_mm * 1000:g} um, {energy}, "
+            f"{self.nrays}, {self.arange:g} deg, {pixel}, {energy}, "
             f"{self.num_flats} flats x {len(self.flat_positions)} groups, {self.num_darks} darks"
         )

@@ -4,18 +4,33 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import h5py
 
 from ..errors import InputFileError
+from . import sanity
 from ._base import RawScan
 from .als_layout import AlsScan
 from .dx_layout import DxScan
 
-__all__ = ["open_scan"]
+__all__ = ["check_path_arg", "open_scan"]
 
 logger = logging.getLogger(__name__)
+
+
+def check_path_arg(value: object, what: str = "filename") -> Path:
+    """``value`` as a Path when it is a str or path-like, else an InputFileError naming it.
+
+    Used by :func:`open_scan` and by ``recon()`` for its ``filename``: ``None`` or a number
+    is a clear error, not a TypeError from deep inside.
+    """
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if not isinstance(value, str | os.PathLike) or (isinstance(value, str) and not value.strip()):
+        raise InputFileError(f"{what}={value!r}: expected the path of a raw HDF5 file (str or path-like)")
+    return Path(os.fspath(value)).expanduser()
 
 
 def _open_h5(path: Path) -> h5py.File:
@@ -37,7 +52,8 @@ def _open_h5(path: Path) -> h5py.File:
     return h5py.File(fid)
 
 
-def open_scan(path: str | os.PathLike) -> RawScan:
+def open_scan(path: str | os.PathLike, *, bad_data: str = "error",
+              pixel_size: float | None = None, skip_projections: Iterable[int] = ()) -> RawScan:
     """Open a raw scan file read-only and detect its layout.
 
     Parameters
@@ -45,6 +61,18 @@ def open_scan(path: str | os.PathLike) -> RawScan:
     path : str or path-like
         HDF5 file in the old ALS layout (one dataset per image) or the Data Exchange
         layout (``/exchange/data``).
+    bad_data : {"error", "repair"}
+        Raw data that cannot be right (NaN/inf counts, all-zero projection or flat rows,
+        darks as bright as the flats) raise a LayoutError naming the file, the image and
+        the count (``"error"``), or are repaired with a warning (``"repair"``); see
+        :mod:`alsmicroct.io.sanity`. Checked on every read.
+    pixel_size : float, optional
+        Detector pixel size in mm; wins over the file's. When neither gives one the
+        scan opens with a warning, ``meta.pxsize_source == "none"`` and a 1 cm pixel
+        (reconstructions in 1/pixel).
+    skip_projections : iterable of int
+        Projection indices left unchecked (pass ``projIgnoreList``: those frames are
+        zeroed later, so a dropped frame there is no reason to refuse the scan).
 
     Returns
     -------
@@ -66,7 +94,8 @@ def open_scan(path: str | os.PathLike) -> RawScan:
     ...     sino = scan.read_projections(rows=(1000, 1008))
     ...     theta = scan.angles()
     """
-    p = Path(path)
+    p = check_path_arg(path, "path")
+    sanity.check_bad_data_policy(bad_data)
     if not p.exists():
         raise InputFileError(f"{p}: raw scan file not found")
     if not p.is_file():
@@ -80,7 +109,7 @@ def open_scan(path: str | os.PathLike) -> RawScan:
     h5 = _open_h5(p)
     try:
         cls = DxScan if "exchange" in h5 else AlsScan
-        return cls(p, h5)
+        return cls(p, h5, bad_data=bad_data, pixel_size=pixel_size, skip_projections=skip_projections)
     except BaseException:
         h5.close()
         raise

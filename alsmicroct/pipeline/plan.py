@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import InputFileError, OutputError, ParameterError, RangeError
 from ..params import ReconParams
 
-__all__ = ["ReconPlan", "resolve_input", "output_dir_for", "make_plan", "default_npad"]
+__all__ = ["ReconPlan", "resolve_input", "output_dir_for", "make_plan", "default_npad", "scan_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -138,6 +138,13 @@ def _angles(scan: Any, params: ReconParams, proj: np.ndarray, path: Path) -> np.
     used = "" if proj.size == meta.nangles else f" or {proj.size} (one per projection used)"
     raise ParameterError(f"{path}: anglelist has {angles.size} angles; expected {meta.nangles} "
                          f"(one per projection in the file){used}")
+
+
+def scan_options(params: ReconParams) -> dict[str, Any]:
+    """Keywords of :func:`alsmicroct.io.open_scan` that ``params`` decide (one place for every
+    reader of a run: bad-data policy, pixel-size override, projections left unchecked)."""
+    return {"bad_data": params.badData, "pixel_size": params.pixel_size,
+            "skip_projections": tuple(params.projIgnoreList or ())}
 
 
 def make_plan(path: Path, scan: Any, params: ReconParams) -> ReconPlan:

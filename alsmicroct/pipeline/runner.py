@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ReconstructionError
-from .plan import ReconPlan
+from .plan import ReconPlan, scan_options
 from .steps import Block, Step, build_steps
 
 __all__ = ["Runner", "block_ranges"]
@@ -101,7 +101,7 @@ class Runner:
         """Reconstruct and write rows ``plan.rows[start:end]`` (used by Dask workers)."""
         from ..io import open_scan
 
-        with open_scan(self.plan.path) as scan:
+        with open_scan(self.plan.path, **scan_options(self.plan.params)) as scan:
             block = self._load_final(scan, start, end)
             self._compute_and_write(block, start, end, writer=None)
         return [self.plan.slice_path(int(r)) for r in self.plan.rows[start:end]]
@@ -123,7 +123,7 @@ class Runner:
         from ..io import open_scan
 
         bar = _progress_bar(len(blocks), f"recon {self.plan.path.name}", self.progress)
-        with open_scan(self.plan.path) as scan, \
+        with open_scan(self.plan.path, **scan_options(self.plan.params)) as scan, \
                 ThreadPoolExecutor(1, thread_name_prefix="alsmicroct-read") as reader, \
                 ThreadPoolExecutor(2, thread_name_prefix="alsmicroct-write") as writer:
             pending: Future | None = None
@@ -253,7 +253,7 @@ class Runner:
         plan.output_dir.mkdir(parents=True, exist_ok=True)
         blocks = block_ranges(rows.size, plan.params.chunk_sino)
         bar = _progress_bar(len(blocks), f"pre-process {plan.path.name}", self.progress)
-        with open_scan(plan.path) as scan, h5py.File(self.store_path, "w") as store:
+        with open_scan(plan.path, **scan_options(plan.params)) as scan, h5py.File(self.store_path, "w") as store:
             dset = None
             for start, end in blocks:
                 block = self._sino_block(scan, rows[start:end])

@@ -23,12 +23,12 @@ def center_sweep_files(filename, params: ReconParams, centers: list[float], *,
     from ..io import open_scan
     from ..io.tiff import write_tiff_atomic
     from .center import preprocessed_sinogram
-    from .plan import make_plan, resolve_input
+    from .plan import make_plan, resolve_input, scan_options
 
     if not centers:
         raise ParameterError("try_centers needs at least one centre")
     path = resolve_input(filename, params.inputPath)
-    with open_scan(path) as scan:
+    with open_scan(path, **scan_options(params)) as scan:
         plan = make_plan(path, scan, params)
         row = int(plan.rows[plan.rows.size // 2]) if row is None else int(row)
         if not 0 <= row < plan.meta.nslices:

@@ -45,8 +45,8 @@ def write_random_scan(
     i0cycle, num_flats, num_darks : int
         As for :class:`alsmicroct.io.RawScanWriter`.
     seed : int
-        Seed of the counts, drawn uniformly from ``0 .. high - 1`` (projections, flats of
-        every group, then darks).
+        Seed of the counts, drawn uniformly (projections from ``1 .. high - 1``, flats of
+        every group from ``high // 2 .. high - 1``, then darks from ``0 .. high // 8 - 1``).
     **kwargs
         Other keywords of :class:`~alsmicroct.io.RawScanWriter`; by default
         ``layout="als"``, ``dataset`` the file stem, ``arange=180.0``, ``pxsize_mm=0.00065``.
@@ -62,9 +62,13 @@ def write_random_scan(
 
     rng = np.random.default_rng(seed)
     ngroups = len(expected_flat_positions(nangles, i0cycle)) if num_flats else 0
+    # Counts a detector could give (flats brighter than darks, no all-zero rows), so that
+    # the readers' sanity checks pass: projections 1..high-1, flats in the upper half,
+    # darks in the lowest eighth.
     proj, flats, darks = (
-        rng.integers(0, high, (n, nslices, nrays), dtype=np.uint16)
-        for n in (nangles, ngroups * num_flats, num_darks)
+        rng.integers(lo, hi, (n, nslices, nrays), dtype=np.uint16)
+        for n, lo, hi in ((nangles, 1, high), (ngroups * num_flats, high // 2, high),
+                          (num_darks, 0, max(high // 8, 1)))
     )
     kwargs = {"layout": "als", "dataset": Path(path).stem, "arange": 180.0,
               "pxsize_mm": 0.00065, **kwargs}
