@@ -31,6 +31,7 @@ __all__ = [
     "PROVENANCE_NAME",
     "clean_output",
     "part_record_name",
+    "pid_alive",
     "record_name",
     "record_prefix",
     "rows_of",
@@ -137,7 +138,8 @@ def select_run_prefix(folder: str | os.PathLike, prefix: str | None = None) -> s
     return prefixes[0] if prefixes else None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (this process counts as alive)."""
     if pid == os.getpid():
         return True
     try:
@@ -157,7 +159,7 @@ def stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     out = []
     for entry in os.scandir(folder):
         m = _TEMP.match(entry.name)
-        if m and not _alive(int(m.group("pid") or m.group("wpid"))):
+        if m and not pid_alive(int(m.group("pid") or m.group("wpid"))):
             out.append(Path(entry.path))
     return sorted(out)
 

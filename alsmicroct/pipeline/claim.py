@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import OutputError
-from ..io.outputs import PART_RECORD, clean_output, rows_of, run_records, run_slices
+from ..io.outputs import PART_RECORD, clean_output, pid_alive, rows_of, run_records, run_slices
 from .provenance import fingerprint, run_differences
 
 __all__ = ["claim_output"]
@@ -37,15 +37,7 @@ def _live_writer(record: dict[str, Any]) -> bool:
     if record.get("status") != "running" or record.get("host") != platform.node():
         return False
     pid = record.get("pid")
-    if not isinstance(pid, int) or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return isinstance(pid, int) and pid != os.getpid() and pid_alive(pid)
 
 
 def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
