@@ -5,6 +5,11 @@ Public modules (imported lazily, so ``import alsmicroct`` stays light):
 - :mod:`alsmicroct.data_management` -- :class:`SpotSession`, the SPOT data portal client.
 - :mod:`alsmicroct.reconstruction` -- :func:`recon`, raw HDF5 in, TIFF stack out.
 - :mod:`alsmicroct.image_processing` -- 8-bit conversion, cropping, TIFF stacks.
+- :mod:`alsmicroct.io`, :mod:`alsmicroct.sim`, :mod:`alsmicroct.prep`, :mod:`alsmicroct.engine`,
+  :mod:`alsmicroct.post` -- readers, the simulator and the array-in/array-out stages.
+- :mod:`alsmicroct.jobs` -- many scans, many nodes (batches, Dask, SLURM parts).
+
+The layers and where each kind of change goes: ``docs/ARCHITECTURE.md``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ __all__ = [
     "reconstruction",
 ]
 
-_LAZY = {"data_management", "reconstruction", "image_processing", "sim", "io", "distributed"}
+_LAZY = {"data_management", "reconstruction", "image_processing", "sim", "io", "prep", "engine", "post", "jobs",
+         "distributed"}
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import data_management, image_processing, reconstruction

@@ -12,7 +12,6 @@ Conventions: a volume is ``(nslices, ny, nx)``; ranges are Python slice ranges
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -29,11 +28,11 @@ from alsmicroct.errors import (
     ParameterError,
     RangeError,
 )
+from alsmicroct.io.atomic import atomic_file
 from alsmicroct.io.outputs import clean_output
 from alsmicroct.io.tiff import (
     natural_sort_key,
     read_tiff,
-    temporary_path,
     tiff_info,
     write_tiff_atomic,
 )
@@ -663,19 +662,6 @@ def quicklook(
     hax.set_ylabel("count")
     fig.suptitle(title if title is not None else f"{name}  {nz} x {ny} x {nx}")
     out = Path(path_png)
-    if not out.parent.is_dir():
-        raise OutputError(f"cannot write {out}: folder {out.parent} does not exist")
-    tmp = temporary_path(out)
-    try:
-        with open(tmp, "wb") as fh:
-            fig.savefig(fh, format="png")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError):
-            raise OutputError(f"cannot write {out}: {exc}") from exc
-        raise
+    with atomic_file(out, "wb", what="quick-look picture") as fh:
+        fig.savefig(fh, format="png")
     return out

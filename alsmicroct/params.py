@@ -213,16 +213,6 @@ class ReconParams:
             out[name] = list(value) if isinstance(value, tuple) else value
         return out
 
-    def enabled_steps(self) -> list[str]:
-        """Names of the optional processing steps switched on, in pipeline order."""
-        flags = ["doOutliers1D", "doOutliers2D", "useNormalize_nf", "doBeamHardening",
-                 "doFWringremoval", "doTIringremoval", "doSFringremoval", "use360to180",
-                 "doPhaseRetrieval", "doPolarRing", "castTo8bit", "doBilateralFilter"]
-        steps = [f for f in flags if getattr(self, f)]
-        if self.correcttilt:
-            steps.insert(steps.index("use360to180") if "use360to180" in steps else len(steps), "correcttilt")
-        return steps
-
 
 #: Parameters grouped by pipeline step, in pipeline order (for ``help(recon)`` and docs).
 PARAMETER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (

@@ -31,8 +31,7 @@ from .params import parameter_help as _parameter_help
 from .pipeline.plan import output_dir_for
 from .pipeline.provenance import provenance_status
 
-__all__ = ["recon", "ReconResult", "output_dir_for", "provenance_status", "find_centers", "try_centers",
-           "resolve_center", "write_quicklook"]
+__all__ = ["ReconResult", "find_centers", "output_dir_for", "provenance_status", "recon", "try_centers"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +98,7 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
     progress : bool
         Show a progress bar over chunks (notebook-friendly, tqdm.auto).
     client : dask.distributed.Client, optional
-        Spread the row chunks over a Dask cluster (see :mod:`alsmicroct.distributed`).
+        Spread the row chunks over a Dask cluster (see :mod:`alsmicroct.jobs.clusters`).
     quicklook : bool
         Write ``<outputFilename>_quicklook.png`` (central orthogonal slices, histogram).
     provenance_name : str, optional
@@ -121,82 +120,19 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
         ``ParameterError``, ``RangeError``, ``InputFileError``, ``LayoutError``,
         ``OutputError`` before any heavy work; ``ReconstructionError`` if a step fails.
     """
-    from .io import open_scan
-    from .io.outputs import record_name
     from .params import parse_resume
-    from .pipeline.claim import claim_output
-    from .pipeline.plan import make_plan, resolve_input, scan_options
-    from .pipeline.provenance import now, provenance_record, write_provenance
-    from .pipeline.runner import Runner
+    from .pipeline.execute import execute
+    from .pipeline.prepare import prepare
 
     t_start = time.perf_counter()
     resume = parse_resume(resume)
     params = ReconParams.from_mapping(kwargs, inputPath=_path_arg("inputPath", inputPath))
-    path = resolve_input(_path_arg("filename", filename), params.inputPath)
-    t0 = time.perf_counter()
-    with open_scan(path, **scan_options(params)) as scan:
-        plan = make_plan(path, scan, params)
-        resolve_center(scan, plan)
-    t_centre = time.perf_counter() - t0
-    provenance_name = provenance_name or record_name(plan.prefix, path.stem)
-    skip = claim_output(plan, record=provenance_name, resume=resume)
-    plan.output_dir.mkdir(parents=True, exist_ok=True)
-    prov_path = plan.output_dir / provenance_name
-    started = now()
-    write_provenance(prov_path, provenance_record(plan, status="running", started=started))
-    logger.info("%s: reconstructing %d rows (%d to keep) of %d x %d, %d projections, cor %.2f -> %s",
-                path.name, plan.rows.size, len(skip), plan.meta.nslices, plan.meta.nrays,
-                plan.proj_indices.size, plan.cor, plan.output_dir)
-    runner = Runner(plan, skip_rows=skip, progress=progress)
-    try:
-        if client is not None:
-            from .distributed import run_on_client
-
-            files = run_on_client(client, runner)
-        else:
-            files = runner.run()
-    except BaseException as exc:
-        timings = _timings(runner, t_centre, t_start)
-        write_provenance(prov_path, provenance_record(plan, status="failed", timings=timings, started=started,
-                                                      error=f"{type(exc).__name__}: {exc}"))
-        raise
-    look = write_quicklook(plan) if quicklook else None
-    timings = _timings(runner, t_centre, t_start)
-    write_provenance(prov_path, provenance_record(plan, status="complete", timings=timings, started=started,
-                                                  nfiles=len(files)))
-    logger.info("%s: %d slices in %s (%.1f s)", path.name, len(files), plan.output_dir, timings["total"])
-    return ReconResult(cor=float(plan.cor), output_dir=plan.output_dir, files=files, timings=timings,
-                       params=params, provenance_path=prov_path, rows=[int(r) for r in plan.rows],
-                       skipped=len(skip), quicklook=look)
-
-
-def resolve_center(scan, plan) -> None:
-    """Fill ``plan.cor``, ``plan.recon_center``, the reconstruction angles, width and padding.
-
-    ``cor`` given: used as is. ``cor`` None: found by ``corFunction`` (or, for
-    ``use360to180``, from mirrored 180 deg partners). Used by recon() and by the SLURM
-    row-split tasks, which must all agree on the centre.
-    """
-    from .pipeline.center import find_center, find_center_360
-    from .pipeline.plan import default_npad
-
-    p = plan.params
-    if p.use360to180:
-        from .prep.stitch import angles_360_to_180, stitched_width
-
-        if p.cor is None:
-            plan.cor, plan.rotation = find_center_360(scan, plan)
-        else:
-            plan.cor = p.cor
-            plan.rotation = "right" if p.cor > (plan.meta.nrays - 1) / 2 else "left"
-        plan.width, plan.recon_center = stitched_width(plan.meta.nrays, plan.cor, rotation=plan.rotation)
-        plan.extras["recon_theta"] = angles_360_to_180(plan.theta)
-        if p.npad is None:
-            plan.npad = default_npad(plan.width)
-        return
-    plan.cor = p.cor if p.cor is not None else find_center(scan, plan)
-    plan.recon_center = plan.cor
-    plan.extras["recon_theta"] = plan.theta
+    plan = prepare(_path_arg("filename", filename), params)
+    run = execute(plan, record=provenance_name, resume=resume, progress=progress, client=client,
+                  quicklook=quicklook, t_centre=time.perf_counter() - t_start, t_start=t_start)
+    return ReconResult(cor=float(plan.cor), output_dir=plan.output_dir, files=run.files, timings=run.timings,
+                       params=params, provenance_path=run.record, rows=[int(r) for r in plan.rows],
+                       skipped=run.skipped, quicklook=run.quicklook)
 
 
 def _path_arg(name: str, value: Any) -> str:
@@ -209,41 +145,19 @@ def _path_arg(name: str, value: Any) -> str:
                          if name == "filename" else f"{name}={value!r}: expected a folder path")
 
 
-def _timings(runner, t_centre: float, t_start: float) -> dict[str, float]:
-    out = {"centre": round(t_centre, 4)}
-    out.update({k: round(v, 4) for k, v in runner.timer.times.items()})
-    out["total"] = round(time.perf_counter() - t_start, 4)
-    return out
-
-
-def write_quicklook(plan) -> Path | None:
-    """Write ``<prefix>_quicklook.png`` next to the slices; a failure is logged, not raised."""
-    from .image_processing import quicklook
-
-    target = plan.output_dir / f"{plan.prefix}_quicklook.png"
-    try:
-        return Path(quicklook(plan.output_dir, target, title=f"{plan.prefix}  cor={plan.cor:.2f}",
-                              prefix=plan.prefix))
-    except Exception as exc:  # a picture must never fail a finished reconstruction
-        logger.warning("%s: quick-look picture not written: %s", target, exc)
-        return None
-
-
 def find_centers(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
                  methods: tuple[str, ...] = ("pc", "vo", "nm"), **kwargs: Any) -> dict[str, float]:
     """Centre of rotation by each of ``methods`` (pixels from the left edge).
 
     A method that fails is logged and reported as NaN; the others still run.
     """
-    from .io import open_scan
     from .pipeline.center import find_center
-    from .pipeline.plan import make_plan, resolve_input, scan_options
+    from .pipeline.prepare import open_planned
 
-    params = ReconParams.from_mapping(kwargs, inputPath=os.fspath(inputPath))
-    path = resolve_input(filename, params.inputPath)
+    params = ReconParams.from_mapping(kwargs, inputPath=_path_arg("inputPath", inputPath))
     out: dict[str, float] = {}
-    with open_scan(path, **scan_options(params)) as scan:
-        plan = make_plan(path, scan, params)
+    with open_planned(_path_arg("filename", filename), params) as (scan, plan):
+        path = plan.path
         for method in methods:
             try:
                 out[method] = find_center(scan, plan, method)

@@ -1,3 +1,3 @@
-from alsmicroct.apps.clean import main
+from alsmicroct.cli.clean import main
 
 raise SystemExit(main())

@@ -1,3 +1,3 @@
-from alsmicroct.apps.convert_8bit import main
+from alsmicroct.cli.convert_8bit import main
 
 raise SystemExit(main())

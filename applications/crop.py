@@ -1,3 +1,3 @@
-from alsmicroct.apps.crop import main
+from alsmicroct.cli.crop import main
 
 raise SystemExit(main())

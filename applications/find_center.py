@@ -1,3 +1,3 @@
-from alsmicroct.apps.find_center import main
+from alsmicroct.cli.find_center import main
 
 raise SystemExit(main())

@@ -1,3 +1,3 @@
-from alsmicroct.apps.recon_batch import main
+from alsmicroct.cli.recon_batch import main
 
 raise SystemExit(main())

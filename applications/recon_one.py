@@ -1,3 +1,3 @@
-from alsmicroct.apps.recon_one import main
+from alsmicroct.cli.recon_one import main
 
 raise SystemExit(main())

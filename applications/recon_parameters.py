@@ -1,3 +1,3 @@
-from alsmicroct.apps.recon_parameters import main
+from alsmicroct.cli.recon_parameters import main
 
 raise SystemExit(main())

@@ -1,3 +1,3 @@
-from alsmicroct.apps.recon_spreadsheet import main
+from alsmicroct.cli.recon_spreadsheet import main
 
 raise SystemExit(main())

@@ -1,4 +1,4 @@
-from alsmicroct.data_management.cli import main
+from alsmicroct.cli.spot import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -109,7 +109,11 @@ def test_parse_overrides_and_value():
 
 
 def test_enabled_steps_order():
-    p = ReconParams(doOutliers1D=True, correcttilt=0.5, use360to180=True, doPhaseRetrieval=True)
-    steps = p.enabled_steps()
-    assert steps.index("doOutliers1D") < steps.index("correcttilt") < steps.index("use360to180")
-    assert steps.index("use360to180") < steps.index("doPhaseRetrieval")
+    from alsmicroct.pipeline.steps import STEPS, enabled_step_names
+
+    p = ReconParams(doOutliers1D=True, correcttilt=0.5, use360to180=True, doPhaseRetrieval=True, castTo8bit=True)
+    steps = enabled_step_names(p)
+    assert steps.index("outliers1D") < steps.index("tilt") < steps.index("360to180")
+    assert steps.index("360to180") < steps.index("phase") < steps.index("cast_8bit")
+    for spec in STEPS:                       # the table names real parameter fields only
+        assert set(spec.fields) <= set(ReconParams.field_names()), spec.name

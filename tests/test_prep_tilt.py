@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
@@ -81,8 +82,8 @@ def test_row_blocks_with_margins_equal_whole_detector():
 
 
 def test_matches_simulator_tilt_convention():
-    project = pytest.importorskip("alsmicroct.sim.project")
-    phantom = pytest.importorskip("alsmicroct.sim.phantom")
+    project = importlib.import_module("alsmicroct.sim.project")
+    phantom = importlib.import_module("alsmicroct.sim.phantom")
     ph = phantom.rock(0.004, half_height_cm=0.004, mu_cm=5.0)
     theta = np.deg2rad([30.0, 100.0])
     kw = {"nslices": 64, "nrays": 96, "pxsize_cm": 1e-4}

@@ -1,1 +1,1 @@
-"""Console programs of alsmicroct; each module has ``main(argv=None)``."""
+"""Compatibility package (one release): the console programs moved to :mod:`alsmicroct.cli`."""

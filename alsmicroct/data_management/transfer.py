@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import requests
 import urllib3
 
+from ..io.atomic import write_json_atomic
 from .errors import (
     DownloadError,
     SizeMismatchError,
@@ -275,9 +276,7 @@ class _Download:
                     self.url_path, size, state.total)
 
     def save(self) -> None:
-        tmp = self.record_path.with_name(self.record_path.name + ".tmp")
-        tmp.write_text(json.dumps(self.state.record(self.url_path)), encoding="utf-8")
-        os.replace(tmp, self.record_path)
+        write_json_atomic(self.record_path, self.state.record(self.url_path), what="download record")
 
     def restart(self) -> None:
         self.fh.seek(0)

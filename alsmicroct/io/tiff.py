@@ -21,19 +21,18 @@ property (Fiji: *Image > Show Info*) for ImageJ files, otherwise in the
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import re
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from alsmicroct.errors import InputFileError, OutputError, ParameterError
+from alsmicroct.errors import InputFileError, ParameterError
+from alsmicroct.io.atomic import atomic_file, temporary_path
 
 __all__ = [
     "write_tiff_atomic",
@@ -72,38 +71,6 @@ def natural_sort_key(name: str | os.PathLike) -> tuple:
         elif part:
             key.append((1, part.lower()))
     return tuple(key)
-
-
-def temporary_path(path: str | os.PathLike) -> Path:
-    """Hidden temporary name used while ``path`` is being written.
-
-    Parameters
-    ----------
-    path : str or path-like
-        Final file name.
-
-    Returns
-    -------
-    pathlib.Path
-        ``<folder>/.<name>.tmp-<pid>-<thread>`` in the same folder (same file system,
-        so the final :func:`os.replace` is atomic; unique per process and thread).
-    """
-    p = Path(path)
-    return p.with_name(f".{p.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Best-effort fsync of a directory so the rename itself is durable."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def write_tiff_atomic(
@@ -177,22 +144,8 @@ def write_tiff_atomic(
         if text is not None:
             kwargs["description"] = text
 
-    if not final.parent.is_dir():
-        raise OutputError(f"cannot write {final}: folder {final.parent} does not exist")
-    tmp = temporary_path(final)
-    try:
-        with open(tmp, "wb") as fh:
-            tifffile.imwrite(fh, arr, **kwargs)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
-            raise OutputError(f"cannot write TIFF {final}: {exc}") from exc
-        raise
-    _fsync_dir(final.parent)
+    with atomic_file(final, "wb", what="TIFF") as fh:
+        tifffile.imwrite(fh, arr, **kwargs)
     logger.debug("wrote %s %s %s", final, arr.shape, arr.dtype)
     return final
 

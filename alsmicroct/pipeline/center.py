@@ -17,17 +17,11 @@ import numpy as np
 
 from ..errors import ReconstructionError
 from .plan import ReconPlan
-from .steps import Block, build_steps
+from .steps import Block, centre_steps
 
 __all__ = ["find_center", "pair_180", "preprocessed_sinogram"]
 
 logger = logging.getLogger(__name__)
-
-# Row-local steps applied before centre finding. Stripe filters are left out: at legacy
-# depths (ringLevel=8) FW flattens narrow sinograms, and Vo's method is insensitive to
-# stripes by construction.
-_SINO_STEPS = {"outliers1D", "normalize", "beam_hardening"}
-
 
 def pair_180(theta: np.ndarray) -> tuple[int, int, float]:
     """The pair of projections closest to 180 deg apart.
@@ -73,9 +67,8 @@ def preprocessed_sinogram(scan, plan: ReconPlan, row: int) -> np.ndarray:
     block = Block(data=scan.read_projections(proj=_proj_range(plan), rows=spec), rows=np.array([row]),
                   proj=np.arange(plan.proj_indices.size), flats=scan.read_flats(rows=spec),
                   darks=scan.read_darks(rows=spec), flat_indices=np.asarray(scan.flat_indices))
-    for step in build_steps(plan):
-        if step.name in _SINO_STEPS:
-            block.data = step.run(block, plan)
+    for step in centre_steps(plan):
+        block.data = step.run(block, plan)
     return np.asarray(block.data[:, 0, :], dtype=np.float32)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import InputFileError, OutputError, ParameterError, RangeError
 from ..params import ReconParams
 
-__all__ = ["ReconPlan", "resolve_input", "output_dir_for", "make_plan", "default_npad", "scan_options"]
+__all__ = ["ReconPlan", "centred_plan", "default_npad", "make_plan", "output_dir_for", "resolve_input", "scan_options"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +67,15 @@ def output_dir_for(filename: str | os.PathLike, inputPath: str | os.PathLike = "
     return root / f"rec{stem}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class ReconPlan:
-    """Everything recon() needs, resolved. Picklable (sent to Dask workers)."""
+    """Everything recon() needs, resolved; frozen (a changed plan is a new plan, made with
+    :func:`dataclasses.replace`). Picklable (sent to Dask workers).
+
+    :func:`make_plan` checks the parameters against the scan; with ``cor`` given the plan is
+    complete, otherwise :func:`alsmicroct.pipeline.prepare.with_center` returns the plan with
+    the centre found. :func:`alsmicroct.pipeline.prepare.prepare` does both.
+    """
 
     path: Path
     params: ReconParams
@@ -89,7 +95,12 @@ class ReconPlan:
     cor: float | None = None          # raw-detector centre (pixels from the left edge)
     recon_center: float | None = None  # centre in the reconstructed (possibly stitched) row
     rotation: str = "right"           # 360->180 axis side
-    extras: dict = field(default_factory=dict)
+    recon_theta: np.ndarray | None = None  # angles given to the reconstruction (after 360->180)
+
+    @property
+    def centred(self) -> bool:
+        """Whether the centre is resolved (the plan can run)."""
+        return self.cor is not None and self.recon_center is not None
 
     def slice_path(self, row: int) -> Path:
         """Final TIFF path of absolute row ``row``."""
@@ -188,13 +199,42 @@ def make_plan(path: Path, scan: Any, params: ReconParams) -> ReconPlan:
     output_dir = Path(os.fspath(out_root)).expanduser() / f"rec{stem}"
     _check_writable(output_dir)
     width = meta.nrays
-    return ReconPlan(
+    plan = ReconPlan(
         path=path, params=params, meta=meta, proj_indices=proj, theta=theta, rows=rows,
         npad=params.npad if params.npad is not None else default_npad(width), width=width,
         output_dir=output_dir, prefix=params.outputFilename or stem, pxsize_cm=float(meta.pxsize_cm),
         ignore_mask=ignore, bh_coefficients=params.BeamHardeningCoefficients or DEFAULT_BH,
-        dist_cm=dist_cm, energy_kev=energy, cor=params.cor,
+        dist_cm=dist_cm, energy_kev=energy,
     )
+    return plan if params.cor is None else centred_plan(plan, params.cor)
+
+
+def centred_plan(plan: ReconPlan, cor: float, rotation: str | None = None) -> ReconPlan:
+    """``plan`` with the centre ``cor`` (raw-detector pixels) and everything it decides: for
+    ``use360to180`` the axis side (``rotation``, default from ``cor``), the stitched width,
+    its centre, the 180 deg angles and the padding; otherwise the centre as is.
+
+    Raises
+    ------
+    ParameterError
+        When ``cor`` does not fit the scan (also for a 360 deg scan: the same check for a
+        dry run and a real run).
+    """
+    import dataclasses
+
+    p, meta = plan.params, plan.meta
+    if not p.use360to180:
+        return dataclasses.replace(plan, cor=float(cor), recon_center=float(cor), recon_theta=plan.theta)
+    from ..prep.stitch import angles_360_to_180, stitched_width
+
+    rotation = rotation or ("right" if cor > (meta.nrays - 1) / 2 else "left")
+    try:
+        width, center = stitched_width(meta.nrays, cor, rotation=rotation)
+    except ParameterError as exc:
+        raise ParameterError(f"{plan.path}: cor={cor} does not fit this 360 deg scan: {exc}") from None
+    npad = p.npad if p.npad is not None else default_npad(width)
+    return dataclasses.replace(plan, cor=float(cor), rotation=rotation, width=width, recon_center=center,
+                               recon_theta=angles_360_to_180(plan.theta), npad=npad)
 
 
 def _check_writable(output_dir: Path) -> None:

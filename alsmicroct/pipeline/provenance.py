@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..io.atomic import jsonable, write_json_atomic
 from ..io.outputs import PROVENANCE_NAME
 
 __all__ = ["PROVENANCE_NAME", "provenance_record", "write_provenance", "read_provenance",
@@ -34,20 +35,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
-
-
 # How a run was executed or how its paths were spelled: the slices do not depend on them
 # (the resolved input path, size and mtime are compared instead).
 _NOT_IN_RESULT = ("inputPath", "outputPath", "chunk_proj", "chunk_sino", "num_threads")
@@ -61,7 +48,7 @@ def fingerprint(plan: Any) -> dict[str, Any]:
 def fingerprint_of(path: Path, params: Any, cor: float | None) -> dict[str, Any]:
     """Fingerprint of a run of ``params`` on raw file ``path`` with centre ``cor`` (JSON-normalised)."""
     stat = Path(path).stat()
-    return json.loads(json.dumps(_jsonable({
+    return json.loads(json.dumps(jsonable({
         "input": str(path), "input_size": stat.st_size, "input_mtime": stat.st_mtime,
         "parameters": {k: v for k, v in params.to_dict().items() if k not in _NOT_IN_RESULT},
         "cor": cor,
@@ -131,20 +118,12 @@ def provenance_record(plan: Any, *, status: str, timings: dict[str, float] | Non
         "error": error,
         "nfiles": nfiles,
     }
-    return _jsonable(record)
+    return jsonable(record)
 
 
 def write_provenance(path: Path, record: dict[str, Any]) -> Path:
     """Write ``record`` as JSON to ``path`` atomically (temporary name, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(record, fh, indent=2, sort_keys=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    return path
+    return write_json_atomic(path, record, what="provenance record")
 
 
 def read_provenance(output_dir: str | os.PathLike, name: str = PROVENANCE_NAME) -> dict[str, Any] | None:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import ReconstructionError
 from .plan import ReconPlan, scan_options
-from .steps import Block, Step, build_steps
+from .steps import Block, Step, build_steps, post_steps
 
 __all__ = ["Runner", "block_ranges"]
 
@@ -62,9 +62,16 @@ class Runner:
         Absolute rows whose slices are already complete (resume); they are not rewritten.
     progress : bool
         Show a progress bar over blocks.
+    store : (Path, int), optional
+        A pre-processed store made by :meth:`prepare_store` elsewhere (its path and first
+        detector row): Dask workers read their rows from it.
     """
 
-    def __init__(self, plan: ReconPlan, *, skip_rows: set[int] | None = None, progress: bool = False) -> None:
+    def __init__(self, plan: ReconPlan, *, skip_rows: set[int] | None = None, progress: bool = False,
+                 store: tuple[Path, int] | None = None) -> None:
+        if not plan.centred:
+            raise ReconstructionError(f"{plan.path}: the plan has no centre; plan it with "
+                                      "alsmicroct.pipeline.prepare.prepare()")
         self.plan = plan
         self.skip_rows = set(skip_rows or ())
         self.progress = progress
@@ -74,7 +81,9 @@ class Runner:
         self.sino_steps: list[Step] = steps[:first_proj]
         self.proj_steps: list[Step] = steps[first_proj:]
         self.row_margin = sum(s.row_margin for s in self.sino_steps)
-        self.store_path: Path | None = plan.extras.get("store")
+        self.post_steps: list[Step] = post_steps(plan)
+        self.store_path: Path | None = store[0] if store else None
+        self.store_row0: int = store[1] if store else 0
 
     # ------------------------------------------------------------------ public
     def run(self) -> list[Path]:
@@ -116,8 +125,13 @@ class Runner:
         return out
 
     def _bilateral_margin(self) -> int:
-        p = self.plan.params
-        return p.bilateral_srad if p.doBilateralFilter else 0
+        """Slices the slice steps need on each side (the 3-D bilateral filter)."""
+        return sum(s.row_margin for s in self.post_steps)
+
+    @property
+    def store(self) -> tuple[Path, int] | None:
+        """The pre-processed store (path, first row), once :meth:`prepare_store` made it."""
+        return None if self.store_path is None else (self.store_path, self.store_row0)
 
     def _final_pass(self, blocks: list[tuple[int, int]]) -> None:
         from ..io import open_scan
@@ -183,22 +197,15 @@ class Runner:
         plan = self.plan
         p = plan.params
         t0 = time.perf_counter()
-        rec = engine.reconstruct(block.data, plan.extras["recon_theta"], center=plan.recon_center,
+        rec = engine.reconstruct(block.data, plan.recon_theta, center=plan.recon_center,
                                  algorithm=p.algorithm, filter_name=p.filter_name, cutoff=p.butterworth_cutoff,
                                  order=p.butterworth_order, npad=plan.npad, num_threads=p.num_threads)
         self.timer.add("reconstruct", t0)
         t0 = time.perf_counter()
         rec /= np.float32(plan.pxsize_cm)
         rec = post.circ_mask(rec, ratio=1.0, val=0.0)
-        if p.doPolarRing:
-            rec = post.remove_ring(rec, thresh=p.Rthr, thresh_max=p.Rtmax, thresh_min=p.Rtmin,
-                                   theta_min=p.Rarc, rwidth=p.Rmaxwidth)
-        if p.castTo8bit:
-            rec = post.to_uint8(rec, dmin=p.cast8bit_min, dmax=p.cast8bit_max)
-        if p.doBilateralFilter:
-            filtered = post.bilateral_filter(rec.astype(np.float32), spatial_radius=p.bilateral_srad,
-                                             range_radius=p.bilateral_rrad)
-            rec = np.clip(np.rint(filtered), 0, 255).astype(np.uint8) if p.castTo8bit else filtered
+        for step in self.post_steps:
+            rec = step.run(Block(data=rec, rows=block.rows, proj=block.proj), plan)
         keep = np.searchsorted(block.rows, plan.rows[start:end])
         self.timer.add("post", t0)
         self._write(rec, keep, plan.rows[start:end], writer)
@@ -248,8 +255,7 @@ class Runner:
         plan = self.plan
         rows = self._store_rows()
         self.store_path = work_store_path(plan.output_dir, plan.prefix)
-        plan.extras["store"] = self.store_path
-        plan.extras["store_row0"] = int(rows[0])
+        self.store_row0 = int(rows[0])
         plan.output_dir.mkdir(parents=True, exist_ok=True)
         blocks = block_ranges(rows.size, plan.params.chunk_sino)
         bar = _progress_bar(len(blocks), f"pre-process {plan.path.name}", self.progress)
@@ -279,7 +285,7 @@ class Runner:
             data = dset[start:end]
             self.timer.add("store", t0)
             t0 = time.perf_counter()
-            block = Block(data=data, rows=np.arange(dset.shape[1]) + plan.extras["store_row0"],
+            block = Block(data=data, rows=np.arange(dset.shape[1]) + self.store_row0,
                           proj=np.arange(start, end))
             out = _check(step.run(block, plan), step.name)
             self.timer.add("prep", t0)
@@ -292,15 +298,15 @@ class Runner:
     def _read_store(self, rows: np.ndarray) -> np.ndarray:
         import h5py
 
-        row0 = self.plan.extras["store_row0"]
-        with h5py.File(self.plan.extras["store"], "r") as store:
+        row0 = self.store_row0
+        with h5py.File(self.store_path, "r") as store:
             idx = rows - row0
             step = int(idx[1] - idx[0]) if idx.size > 1 else 1
             return store["data"][:, int(idx[0]):int(idx[-1]) + 1:step, :]
 
     def remove_store(self) -> None:
         """Delete the temporary store (safe to call twice)."""
-        path = self.plan.extras.pop("store", None) or self.store_path
+        path, self.store_path = self.store_path, None
         if path is not None:
             Path(path).unlink(missing_ok=True)
 

@@ -1,9 +1,14 @@
-"""The recon() processing steps, bound to their parameters, in legacy order.
+"""The step table: every recon() processing step, in legacy order, in one place.
 
-Each step declares the axis it needs: ``"sino"`` steps work on row blocks holding every
-projection, ``"proj"`` steps on whole projections. Steps that look at neighbouring rows
-(2-D outliers, tilt) declare a row margin so that they can run on row blocks read with
-extra rows; the runner crops the margins afterwards, so results do not depend on chunking.
+Each entry of :data:`STEPS` declares the step's name, the axis it needs (``"sino"``: row
+blocks holding every projection; ``"proj"``: whole projections; ``"slice"``: reconstructed
+slices), the parameter fields it reads, when it is on, its row margin (steps that look at
+neighbouring rows run on blocks read with extra rows, cropped afterwards, so results do not
+depend on chunking) and whether it also prepares the sinograms used for centre finding.
+
+Adding a step (say a new stripe filter) means: the array function in ``prep/`` (or
+``post/``), its parameter fields in :class:`~alsmicroct.params.ReconParams`, one entry here,
+and its test.
 """
 
 from __future__ import annotations
@@ -14,9 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..params import ReconParams
 from .plan import ReconPlan
 
-__all__ = ["Step", "Block", "build_steps"]
+__all__ = ["STEPS", "Block", "Step", "StepSpec", "build_steps", "centre_steps", "enabled_step_names", "post_steps"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +46,48 @@ class Block:
 
 @dataclass(frozen=True)
 class Step:
-    """One processing step: ``run(block, plan)`` returns the new data array."""
+    """One processing step bound to a plan: ``run(block, plan)`` returns the new data array."""
 
     name: str
-    axis: str                      # "sino" or "proj"
+    axis: str                      # "sino", "proj" or "slice"
     run: Callable[[Block, ReconPlan], np.ndarray]
-    row_margin: int = 0            # extra rows needed on each side (sino axis)
+    row_margin: int = 0            # extra rows needed on each side
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    """One entry of the step table.
+
+    Attributes
+    ----------
+    name : str
+        Step name (logs, timings, errors).
+    axis : {"sino", "proj", "slice"}
+        What one call sees: row blocks with every projection, whole projections, or
+        reconstructed slices (float32 in 1/cm, after scaling).
+    fields : tuple of str
+        The :class:`~alsmicroct.params.ReconParams` fields the step reads.
+    enabled : callable
+        ``enabled(params)``: whether the step runs.
+    run : callable
+        ``run(block, plan)`` -> the new data array.
+    margin : callable, optional
+        ``margin(plan)``: extra rows needed on each side (0 when None).
+    before_centre : bool
+        Also applied to the sinograms that centre finding reads.
+    """
+
+    name: str
+    axis: str
+    fields: tuple[str, ...]
+    enabled: Callable[[ReconParams], bool]
+    run: Callable[[Block, ReconPlan], np.ndarray]
+    margin: Callable[[ReconPlan], int] | None = None
+    before_centre: bool = False
+
+    def bind(self, plan: ReconPlan) -> Step:
+        """This step for ``plan`` (its row margin resolved)."""
+        return Step(self.name, self.axis, self.run, int(self.margin(plan)) if self.margin else 0)
 
 
 def _outliers_1d(block: Block, plan: ReconPlan) -> np.ndarray:
@@ -140,36 +182,101 @@ def _phase(block: Block, plan: ReconPlan) -> np.ndarray:
     return minus_log(out)
 
 
-def build_steps(plan: ReconPlan) -> list[Step]:
-    """The pre-reconstruction steps that ``plan.params`` switches on, in legacy order."""
+def _outliers_2d_margin(plan: ReconPlan) -> int:
+    return plan.params.outlier_size2D // 2 + 1
+
+
+def _tilt_margin(plan: ReconPlan) -> int:
+    from ..prep.tilt import tilt_margin
+
+    crow, ccol = _tilt_center(plan)
+    return tilt_margin(plan.params.correcttilt, plan.meta.nrays, nrows=plan.meta.nslices, center_col=ccol,
+                       center_row=crow)
+
+
+def _phase_margin(plan: ReconPlan) -> int:
+    """Rows the Paganin kernel reaches: the store must hold them around the output rows."""
+    from ..prep.phase import phase_pad_widths
+
+    _, (row_reach, _) = phase_pad_widths((plan.meta.nslices, plan.meta.nrays), pixel_size_cm=plan.pxsize_cm,
+                                         dist_cm=plan.dist_cm, energy_kev=plan.energy_kev, alpha=plan.params.alphaReg)
+    return int(row_reach)
+
+
+def _polar_ring(block: Block, plan: ReconPlan) -> np.ndarray:
+    from ..post import remove_ring
+
     p = plan.params
-    steps: list[Step] = []
-    if p.doOutliers1D:
-        steps.append(Step("outliers1D", "sino", _outliers_1d))
-    if p.doOutliers2D:
-        steps.append(Step("outliers2D", "sino", _outliers_2d, row_margin=p.outlier_size2D // 2 + 1))
-    steps.append(Step("normalize", "sino", _normalize))
-    if p.doBeamHardening:
-        steps.append(Step("beam_hardening", "sino", _beam_hardening))
-    if p.doFWringremoval:
-        steps.append(Step("stripes_fw", "sino", _stripe_fw))
-    if p.doTIringremoval:
-        steps.append(Step("stripes_ti", "sino", _stripe_ti))
-    if p.doSFringremoval:
-        steps.append(Step("stripes_sf", "sino", _stripe_sf))
-    if p.correcttilt:
-        from ..prep.tilt import tilt_margin
+    return remove_ring(block.data, thresh=p.Rthr, thresh_max=p.Rtmax, thresh_min=p.Rtmin, theta_min=p.Rarc,
+                       rwidth=p.Rmaxwidth)
 
-        crow, ccol = _tilt_center(plan)
-        margin = tilt_margin(p.correcttilt, plan.meta.nrays, nrows=plan.meta.nslices, center_col=ccol, center_row=crow)
-        steps.append(Step("tilt", "sino", _tilt, row_margin=margin))
-    if p.use360to180:
-        steps.append(Step("360to180", "sino", _stitch))
-    if p.doPhaseRetrieval:
-        from ..prep.phase import phase_pad_widths
 
-        # rows the Paganin kernel reaches: the store must hold them around the output rows
-        _, (row_reach, _) = phase_pad_widths((plan.meta.nslices, plan.meta.nrays), pixel_size_cm=plan.pxsize_cm,
-                                             dist_cm=plan.dist_cm, energy_kev=plan.energy_kev, alpha=p.alphaReg)
-        steps.append(Step("phase", "proj", _phase, row_margin=int(row_reach)))
-    return steps
+def _cast_8bit(block: Block, plan: ReconPlan) -> np.ndarray:
+    from ..post import to_uint8
+
+    return to_uint8(block.data, dmin=plan.params.cast8bit_min, dmax=plan.params.cast8bit_max)
+
+
+def _bilateral(block: Block, plan: ReconPlan) -> np.ndarray:
+    from ..post import bilateral_filter
+
+    p = plan.params
+    filtered = bilateral_filter(block.data.astype(np.float32), spatial_radius=p.bilateral_srad,
+                                range_radius=p.bilateral_rrad)
+    return np.clip(np.rint(filtered), 0, 255).astype(np.uint8) if p.castTo8bit else filtered
+
+
+def _always(_params: ReconParams) -> bool:
+    return True
+
+
+#: Every step, in the order it runs. The reconstruction itself (``engine.reconstruct``,
+#: scaling to 1/cm and the circular mask) sits between the last "sino"/"proj" step and the
+#: first "slice" step.
+STEPS: tuple[StepSpec, ...] = (
+    StepSpec("outliers1D", "sino", ("doOutliers1D", "outlier_diff1D", "outlier_size1D"),
+             lambda p: p.doOutliers1D, _outliers_1d, before_centre=True),
+    StepSpec("outliers2D", "sino", ("doOutliers2D", "outlier_diff2D", "outlier_size2D"),
+             lambda p: p.doOutliers2D, _outliers_2d, margin=_outliers_2d_margin),
+    StepSpec("normalize", "sino", ("useNormalize_nf", "projIgnoreList"), _always, _normalize, before_centre=True),
+    StepSpec("beam_hardening", "sino", ("doBeamHardening", "BeamHardeningCoefficients"),
+             lambda p: p.doBeamHardening, _beam_hardening, before_centre=True),
+    StepSpec("stripes_fw", "sino", ("doFWringremoval", "ringLevel", "ringWavelet", "ringSigma"),
+             lambda p: p.doFWringremoval, _stripe_fw),
+    StepSpec("stripes_ti", "sino", ("doTIringremoval", "ringNBlock", "ringAlpha"),
+             lambda p: p.doTIringremoval, _stripe_ti),
+    StepSpec("stripes_sf", "sino", ("doSFringremoval", "ringSize"), lambda p: p.doSFringremoval, _stripe_sf),
+    StepSpec("tilt", "sino", ("correcttilt", "tiltcenter_slice", "tiltcenter_det"),
+             lambda p: bool(p.correcttilt), _tilt, margin=_tilt_margin),
+    StepSpec("360to180", "sino", ("use360to180",), lambda p: p.use360to180, _stitch),
+    StepSpec("phase", "proj", ("doPhaseRetrieval", "propagation_dist", "kev", "alphaReg"),
+             lambda p: p.doPhaseRetrieval, _phase, margin=_phase_margin),
+    StepSpec("polar_ring", "slice", ("doPolarRing", "Rthr", "Rtmax", "Rtmin", "Rarc", "Rmaxwidth"),
+             lambda p: p.doPolarRing, _polar_ring),
+    StepSpec("cast_8bit", "slice", ("castTo8bit", "cast8bit_min", "cast8bit_max"),
+             lambda p: p.castTo8bit, _cast_8bit),
+    StepSpec("bilateral", "slice", ("doBilateralFilter", "bilateral_srad", "bilateral_rrad"),
+             lambda p: p.doBilateralFilter, _bilateral, margin=lambda plan: plan.params.bilateral_srad),
+)
+
+
+def enabled_step_names(params: ReconParams) -> list[str]:
+    """Names of the steps ``params`` switch on, in the order they run."""
+    return [spec.name for spec in STEPS if spec.enabled(params)]
+
+
+def build_steps(plan: ReconPlan) -> list[Step]:
+    """The pre-reconstruction steps (``"sino"`` and ``"proj"``) that ``plan.params`` switch on."""
+    return [spec.bind(plan) for spec in STEPS if spec.axis != "slice" and spec.enabled(plan.params)]
+
+
+def centre_steps(plan: ReconPlan) -> list[Step]:
+    """The steps applied to the sinograms read for centre finding. Stripe filters are left
+    out: at legacy depths (ringLevel=8) FW flattens narrow sinograms, and Vo's method is
+    insensitive to stripes by construction."""
+    return [spec.bind(plan) for spec in STEPS if spec.before_centre and spec.enabled(plan.params)]
+
+
+def post_steps(plan: ReconPlan) -> list[Step]:
+    """The steps on reconstructed slices that ``plan.params`` switch on."""
+    return [spec.bind(plan) for spec in STEPS if spec.axis == "slice" and spec.enabled(plan.params)]

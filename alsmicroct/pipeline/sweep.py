@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..params import ReconParams
 
-__all__ = ["center_sweep_files", "write_montage"]
+__all__ = ["center_sweep_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -20,16 +19,15 @@ def center_sweep_files(filename, params: ReconParams, centers: list[float], *,
                        row: int | None = None) -> tuple[list[Path], Path]:
     """Write one TIFF per centre for ``row`` and a labelled montage; see ``try_centers``."""
     from .. import engine, post
-    from ..io import open_scan
     from ..io.tiff import write_tiff_atomic
     from .center import preprocessed_sinogram
-    from .plan import make_plan, resolve_input, scan_options
+    from .prepare import open_planned
+    from .quicklook import write_montage
 
     if not centers:
         raise ParameterError("try_centers needs at least one centre")
-    path = resolve_input(filename, params.inputPath)
-    with open_scan(path, **scan_options(params)) as scan:
-        plan = make_plan(path, scan, params)
+    with open_planned(filename, params) as (scan, plan):
+        path = plan.path
         row = int(plan.rows[plan.rows.size // 2]) if row is None else int(row)
         if not 0 <= row < plan.meta.nslices:
             raise ParameterError(f"{path}: row={row} is outside 0..{plan.meta.nslices - 1}")
@@ -52,29 +50,3 @@ def center_sweep_files(filename, params: ReconParams, centers: list[float], *,
                             title=f"{path.name} row {row}")
     logger.info("%s: %d trial centres written to %s", path.name, len(files), folder)
     return files, montage
-
-
-def write_montage(images: np.ndarray, centers: list[float], target: Path, *, title: str = "") -> Path:
-    """A grid of ``images`` labelled with their centres, one common grey scale, as PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(images)
-    ncols = min(n, 5)
-    nrows = math.ceil(n / ncols)
-    lo, hi = np.percentile(np.asarray(images), [1, 99])
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3 * ncols, 3 * nrows + 0.4), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for ax, img, c in zip(axes.ravel(), images, centers):
-        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi)
-        ax.set_title(f"cor = {c:.2f}", fontsize=9)
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    tmp = target.with_name(f".{target.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
-    tmp.replace(target)
-    return target

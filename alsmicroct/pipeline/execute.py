@@ -1,0 +1,125 @@
+"""Execution of a centred plan: claim the output, record, run (here or on Dask), picture.
+
+The one sequence every reconstruction goes through (``recon()``, SLURM parts, batches):
+
+1. :func:`~alsmicroct.pipeline.claim.claim_output` decides what the output folder may hold
+   (the one-run-per-prefix rule) and which slices an earlier identical run already made;
+2. the run's record is written with status "running";
+3. the :class:`~alsmicroct.pipeline.runner.Runner` streams the rows (or
+   :func:`~alsmicroct.pipeline.cluster.run_on_client` spreads them over Dask workers);
+4. the quick-look picture, then the record with status "complete" (or "failed" with the
+   error, when anything raised).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .plan import ReconPlan
+
+__all__ = ["Execution", "execute"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Execution:
+    """What :func:`execute` did.
+
+    Attributes
+    ----------
+    files : list of Path
+        Slice files of every planned row, in row order.
+    record : Path
+        The run's provenance record.
+    timings : dict
+        Wall time per stage, seconds (``read``, ``prep``, ``reconstruct``, ``post``, ``write``
+        summed over threads; ``centre`` as given; ``total`` from ``t_start``).
+    skipped : int
+        Slices kept from an earlier identical run.
+    quicklook : Path or None
+        The quick-look picture, when written.
+    """
+
+    files: list[Path]
+    record: Path
+    timings: dict[str, float] = field(default_factory=dict)
+    skipped: int = 0
+    quicklook: Path | None = None
+
+
+def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None = None, progress: bool = False,
+            client: Any = None, quicklook: bool = True, t_centre: float = 0.0,
+            t_start: float | None = None) -> Execution:
+    """Run a centred ``plan`` into its output folder.
+
+    Parameters
+    ----------
+    plan : ReconPlan
+        From :func:`alsmicroct.pipeline.prepare.prepare` (centre resolved).
+    record : str, optional
+        File name of the run's record (default from :func:`alsmicroct.io.outputs.record_name`).
+    resume : bool or None
+        As in ``recon()``: None/True keep the slices an identical earlier run made; False
+        replaces the earlier run of this prefix.
+    progress : bool
+        Progress bars over chunks.
+    client : dask.distributed.Client, optional
+        Spread the row blocks over a Dask cluster.
+    quicklook : bool
+        Write the quick-look picture.
+    t_centre, t_start : float
+        Seconds spent planning and centring, and the ``time.perf_counter()`` of the start
+        (for the timings of the record).
+
+    Raises
+    ------
+    AlsMicroCTError
+        ``OutputError`` when the folder holds another run; what the steps raise (the record
+        then says "failed" with the error).
+    """
+    from ..io.outputs import record_name
+    from .claim import claim_output
+    from .provenance import now, provenance_record, write_provenance
+    from .quicklook import write_quicklook
+    from .runner import Runner
+
+    t_start = time.perf_counter() if t_start is None else t_start
+    record = record or record_name(plan.prefix, plan.path.stem)
+    skip = claim_output(plan, record=record, resume=resume)
+    plan.output_dir.mkdir(parents=True, exist_ok=True)
+    prov_path = plan.output_dir / record
+    started = now()
+    write_provenance(prov_path, provenance_record(plan, status="running", started=started))
+    logger.info("%s: reconstructing %d rows (%d to keep) of %d x %d, %d projections, cor %.2f -> %s",
+                plan.path.name, plan.rows.size, len(skip), plan.meta.nslices, plan.meta.nrays,
+                plan.proj_indices.size, plan.cor, plan.output_dir)
+    runner = Runner(plan, skip_rows=skip, progress=progress)
+
+    def timings() -> dict[str, float]:
+        out = {"centre": round(t_centre, 4)}
+        out.update({k: round(v, 4) for k, v in runner.timer.times.items()})
+        out["total"] = round(time.perf_counter() - t_start, 4)
+        return out
+
+    try:
+        if client is not None:
+            from .cluster import run_on_client
+
+            files = run_on_client(client, runner)
+        else:
+            files = runner.run()
+    except BaseException as exc:
+        write_provenance(prov_path, provenance_record(plan, status="failed", timings=timings(), started=started,
+                                                      error=f"{type(exc).__name__}: {exc}"))
+        raise
+    look = write_quicklook(plan) if quicklook else None
+    done = timings()
+    write_provenance(prov_path, provenance_record(plan, status="complete", timings=done, started=started,
+                                                  nfiles=len(files)))
+    logger.info("%s: %d slices in %s (%.1f s)", plan.path.name, len(files), plan.output_dir, done["total"])
+    return Execution(files=files, record=prov_path, timings=done, skipped=len(skip), quicklook=look)

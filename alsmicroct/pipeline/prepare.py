@@ -1,0 +1,78 @@
+"""One way into the pipeline: raw file + parameters -> a frozen, centred :class:`ReconPlan`.
+
+Every entry point (``recon()``, ``find_centers``, ``try_centers``, SLURM parts and merging,
+batch dry runs) plans a scan here, so they all resolve the input, open the file, check the
+parameters and find the centre the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ..params import ReconParams
+from .plan import ReconPlan, centred_plan, make_plan, resolve_input, scan_options
+
+__all__ = ["open_planned", "prepare", "with_center"]
+
+logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def open_planned(filename: str | os.PathLike, params: ReconParams) -> Iterator[tuple[Any, ReconPlan]]:
+    """Resolve ``filename`` against ``params.inputPath``, open it and plan it (every check
+    that needs no heavy work); yields ``(scan, plan)`` with the scan open. The plan is centred
+    when ``params.cor`` is given."""
+    from ..io import open_scan
+
+    path = resolve_input(filename, params.inputPath)
+    with open_scan(path, **scan_options(params)) as scan:
+        yield scan, make_plan(path, scan, params)
+
+
+def with_center(scan: Any, plan: ReconPlan) -> ReconPlan:
+    """``plan`` with its centre resolved: as given, or found by ``corFunction`` (for
+    ``use360to180``, the axis and its side from mirrored 180 deg partners)."""
+    if plan.centred:
+        return plan
+    from .center import find_center, find_center_360
+
+    if plan.params.use360to180:
+        cor, rotation = find_center_360(scan, plan)
+        return centred_plan(plan, cor, rotation)
+    return centred_plan(plan, find_center(scan, plan))
+
+
+def prepare(filename: str | os.PathLike, params: ReconParams, *, center: bool = True) -> ReconPlan:
+    """The plan of one scan: input resolved, file opened and checked, parameters checked
+    against it, and (with ``center``) the centre resolved.
+
+    Parameters
+    ----------
+    filename : str or path-like
+        Raw file, absolute or relative to ``params.inputPath`` (".h5" may be left out).
+    params : ReconParams
+        Validated parameters.
+    center : bool
+        Find the centre when ``params.cor`` is None (False: a dry run's plan, which
+        still checks everything else, including a given ``cor``).
+
+    Returns
+    -------
+    ReconPlan
+        Frozen; ``plan.centred`` tells whether it can run.
+
+    Raises
+    ------
+    AlsMicroCTError
+        ``InputFileError``, ``LayoutError``, ``ParameterError``, ``RangeError``,
+        ``OutputError`` naming the file and value at fault; ``ReconstructionError`` when the
+        centre cannot be found.
+    """
+    with open_planned(filename, params) as (scan, plan):
+        return with_center(scan, plan) if center else plan
+
+

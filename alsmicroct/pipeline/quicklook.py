@@ -1,0 +1,57 @@
+"""Pictures written next to the slices: the run's quick-look and the centre-sweep montage.
+A picture never fails a finished reconstruction: a failure is logged."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..io.atomic import atomic_file
+from .plan import ReconPlan
+
+__all__ = ["write_montage", "write_quicklook"]
+
+logger = logging.getLogger(__name__)
+
+
+def write_quicklook(plan: ReconPlan) -> Path | None:
+    """Write ``<prefix>_quicklook.png`` next to the slices; a failure is logged, not raised."""
+    from ..image_processing import quicklook
+
+    target = plan.output_dir / f"{plan.prefix}_quicklook.png"
+    try:
+        return Path(quicklook(plan.output_dir, target, title=f"{plan.prefix}  cor={plan.cor:.2f}",
+                              prefix=plan.prefix))
+    except Exception as exc:  # a picture must never fail a finished reconstruction
+        logger.warning("%s: quick-look picture not written: %s", target, exc)
+        return None
+
+
+def write_montage(images: np.ndarray, centers: list[float], target: Path, *, title: str = "") -> Path:
+    """A grid of ``images`` labelled with their centres, one common grey scale, as PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = len(images)
+    ncols = min(n, 5)
+    nrows = math.ceil(n / ncols)
+    lo, hi = np.percentile(np.asarray(images), [1, 99])
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3 * ncols, 3 * nrows + 0.4), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, img, c in zip(axes.ravel(), images, centers):
+        ax.imshow(img, cmap="gray", vmin=lo, vmax=hi)
+        ax.set_title(f"cor = {c:.2f}", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    try:
+        with atomic_file(target, "wb", what="centre-sweep montage") as fh:
+            fig.savefig(fh, format="png", dpi=80)
+    finally:
+        plt.close(fig)
+    return target
