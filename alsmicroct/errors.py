@@ -11,10 +11,10 @@ __all__ = [
     "AlsMicroCTError",
     "InputFileError",
     "LayoutError",
-    "RangeError",
-    "ParameterError",
-    "ReconstructionError",
     "OutputError",
+    "ParameterError",
+    "RangeError",
+    "ReconstructionError",
 ]
 
 

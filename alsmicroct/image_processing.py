@@ -38,15 +38,15 @@ from alsmicroct.io.tiff import (
 )
 
 __all__ = [
-    "get_fileList",
-    "load_TiffStack",
-    "save_TiffStack",
+    "clean_output",
     "convert_ArrayTo8bit",
     "convert_DirectoryTo8Bit",
     "crop_Array",
     "crop_Directory",
+    "get_fileList",
+    "load_TiffStack",
     "quicklook",
-    "clean_output",
+    "save_TiffStack",
     "stack_files",
 ]
 
@@ -376,7 +376,7 @@ def _stream_directory(
     shape0, _ = _scan_headers(files)  # bad or mixed-size slices fail before any write
     _make_dir(outdir)
     written = []
-    for f, name in zip(files, names):
+    for f, name in zip(files, names, strict=False):
         img = read_tiff(f)
         if img.shape != shape0:  # file changed after the header scan
             raise LayoutError(f"{f}: slice shape {img.shape} differs from {shape0} of {files[0]}")

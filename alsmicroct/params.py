@@ -22,12 +22,12 @@ from typing import Any
 from .errors import ParameterError
 
 __all__ = [
+    "PARAMETER_GROUPS",
     "ReconParams",
+    "expand_env",
+    "parameter_help",
     "parse_overrides",
     "parse_resume",
-    "parameter_help",
-    "PARAMETER_GROUPS",
-    "expand_env",
     "parse_switch",
     "parse_value",
     "suggest_key",

@@ -117,7 +117,7 @@ def test_recon_distributed_list_with_overrides(raw, reference, client, tmp_path)
     results = recon_distributed(listing, client=client, outputPath=str(tmp_path / "out"), concurrent_scans=2,
                                 **COMMON)
     assert [r.files[0].name for r in results] == ["scan0_00000.tiff", "other_00000.tiff"]
-    for res, name in zip(results, ("scan0", "scan1")):
+    for res, name in zip(results, ("scan0", "scan1"), strict=False):
         np.testing.assert_array_equal(_stack(res.files), _stack(reference[name].files))
 
 

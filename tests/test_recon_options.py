@@ -236,7 +236,7 @@ def test_sinoused_rows_and_file_numbers(raw, ref, tmp_path, sinoused, rows):
     assert sorted(p.name for p in res.output_dir.glob("*.tiff")) == [f"slab_{r:05d}.tiff" for r in rows]
     # a row's slice does not depend on which other rows were reconstructed with it
     np.testing.assert_allclose(sub, stack[rows], rtol=0, atol=1e-5 * np.abs(stack).max())
-    for f, r in zip(res.files, rows):
+    for f, r in zip(res.files, rows, strict=False):
         assert read_tiff_metadata(f)["row"] == r
     prov = json.loads(res.provenance_path.read_text())["resolved"]
     step = rows[1] - rows[0] if len(rows) > 1 else 1
@@ -391,7 +391,7 @@ def test_resume_policies(small, tmp_path):
     time.sleep(0.01)
     stamps = [f.stat().st_mtime_ns for f in changed.files]
     again = recon(small.path, resume=False, **{**kw, "cor": 24.6})
-    assert again.skipped == 0 and all(f.stat().st_mtime_ns > s for f, s in zip(again.files, stamps))
+    assert again.skipped == 0 and all(f.stat().st_mtime_ns > s for f, s in zip(again.files, stamps, strict=False))
     np.testing.assert_array_equal(np.stack([read_tiff(f) for f in again.files]), b)
     # the input changed on disk (new mtime): another run, refused by default and with resume=True
     os.utime(small.path, ns=(time.time_ns(), small.path.stat().st_mtime_ns + 10**9))

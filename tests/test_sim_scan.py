@@ -26,7 +26,7 @@ def _fbp(sino, theta, cor, size):
     c = (size - 1) / 2
     y, x = np.mgrid[0:size, 0:size] - c
     out = np.zeros((size, size))
-    for q, t in zip(filt, theta):
+    for q, t in zip(filt, theta, strict=False):
         s = x * math.cos(t) - y * math.sin(t) + cor
         out += np.interp(s, np.arange(n), q, left=0.0, right=0.0)
     return out * math.pi / nang

@@ -22,7 +22,7 @@ from ..errors import ParameterError
 from ._common import parse_span
 from ._folders import FolderAction, folder_main, folder_parser
 
-__all__ = ["main", "complete_span"]
+__all__ = ["complete_span", "main"]
 
 logger = logging.getLogger(__name__)
 

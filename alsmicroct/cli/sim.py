@@ -12,7 +12,7 @@ import sys
 from ..errors import AlsMicroCTError
 from ..sim.phantom import PHANTOMS
 
-__all__ = ["main", "build_parser"]
+__all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ from ..data_management.errors import SpotError
 from ..data_management.paths import read_path_list
 from ..data_management.session import SpotSession
 
-__all__ = ["main", "build_parser", "expand_datasets"]
+__all__ = ["build_parser", "expand_datasets", "main"]
 
 logger = logging.getLogger(__name__)
 

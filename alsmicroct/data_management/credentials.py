@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .errors import MissingCredentialsError
 
-__all__ = ["ENV_USERNAME", "ENV_PASSWORD", "Credentials", "resolve_credentials"]
+__all__ = ["ENV_PASSWORD", "ENV_USERNAME", "Credentials", "resolve_credentials"]
 
 logger = logging.getLogger(__name__)
 

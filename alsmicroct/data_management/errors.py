@@ -13,20 +13,20 @@ import builtins
 from ..errors import AlsMicroCTError, ParameterError
 
 __all__ = [
-    "SpotError",
     "AuthenticationError",
+    "DownloadError",
     "MissingCredentialsError",
     "NotFoundError",
     "ServerError",
+    "SizeMismatchError",
     "SpotConnectionError",
+    "SpotError",
+    "SpotParameterError",
+    "SpotResponseError",
     "SpotTimeoutError",
     "StagingError",
     "StagingTimeout",
-    "DownloadError",
-    "SizeMismatchError",
     "UnexpectedContentError",
-    "SpotResponseError",
-    "SpotParameterError",
 ]
 
 

@@ -21,12 +21,12 @@ from .errors import SpotParameterError
 
 __all__ = [
     "NERSC_DEFAULT_ARCHIVE",
-    "split_dataset",
-    "raw_path",
-    "quote_path",
-    "read_path_list",
     "NERSC_ArchivePath",
     "NERSC_RetrieveData",
+    "quote_path",
+    "raw_path",
+    "read_path_list",
+    "split_dataset",
 ]
 
 logger = logging.getLogger(__name__)
@@ -233,7 +233,7 @@ def NERSC_RetrieveData(  # legacy name, kept for old scripts
         raise OutputError(f"cannot create destination folder {str(dest_dir)!r}: {exc}") from exc
     out = []
     entries = _as_list(names)
-    for entry, directory in zip(entries, NERSC_ArchivePath(entries, owner, archivepath)):
+    for entry, directory in zip(entries, NERSC_ArchivePath(entries, owner, archivepath), strict=False):
         name = split_dataset(entry)[1]
         source = Path(directory) / (name + _H5_SUFFIX)
         target = dest_dir / (name + _H5_SUFFIX)

@@ -27,7 +27,7 @@ import requests.auth
 
 from .errors import AuthenticationError, SpotParameterError, SpotResponseError
 
-__all__ = ["NoAuth", "check_url", "check_origins", "origin", "follow_redirects"]
+__all__ = ["NoAuth", "check_origins", "check_url", "follow_redirects", "origin"]
 
 logger = logging.getLogger(__name__)
 

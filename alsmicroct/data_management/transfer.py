@@ -44,8 +44,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from tqdm import tqdm
 
 __all__ = [
-    "stream_download", "prepare_folder", "partial_paths", "done_record", "is_hdf5",
     "clean_partials",
+    "done_record",
+    "is_hdf5",
+    "partial_paths",
+    "prepare_folder",
+    "stream_download",
 ]
 
 logger = logging.getLogger(__name__)

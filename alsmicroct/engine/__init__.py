@@ -15,14 +15,14 @@ from alsmicroct.engine.filters import FILTER_NAMES, filter_response
 from alsmicroct.engine.gridrec import angle_weights, clear_plan_cache, default_npad, reconstruct
 
 __all__ = [
-    "reconstruct",
-    "default_npad",
-    "angle_weights",
-    "clear_plan_cache",
     "FILTER_NAMES",
+    "angle_weights",
+    "center_sweep",
+    "clear_plan_cache",
+    "default_npad",
     "filter_response",
+    "find_center_nm",
     "find_center_pc",
     "find_center_vo",
-    "find_center_nm",
-    "center_sweep",
+    "reconstruct",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["shepp_ellipses", "ellipse_sinogram", "ellipse_image"]
+__all__ = ["ellipse_image", "ellipse_sinogram", "shepp_ellipses"]
 
 # Modified (high-contrast) Shepp-Logan in units of the half-width of the object.
 _SHEPP = np.array(

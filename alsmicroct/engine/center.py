@@ -15,7 +15,7 @@ import scipy.fft as sfft
 from alsmicroct.engine.gridrec import reconstruct
 from alsmicroct.errors import ParameterError
 
-__all__ = ["find_center_pc", "find_center_vo", "find_center_nm", "center_sweep"]
+__all__ = ["center_sweep", "find_center_nm", "find_center_pc", "find_center_vo"]
 
 logger = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from alsmicroct.errors import ParameterError
 
-__all__ = ["FILTER_NAMES", "filter_window", "ramp_response", "filter_response"]
+__all__ = ["FILTER_NAMES", "filter_response", "filter_window", "ramp_response"]
 
 FILTER_NAMES: tuple[str, ...] = (
     "butterworth",

@@ -38,7 +38,7 @@ import scipy.fft as sfft
 from alsmicroct.engine.filters import check_filter, filter_response
 from alsmicroct.errors import ParameterError
 
-__all__ = ["reconstruct", "default_npad", "angle_weights", "clear_plan_cache"]
+__all__ = ["angle_weights", "clear_plan_cache", "default_npad", "reconstruct"]
 
 logger = logging.getLogger(__name__)
 

@@ -35,13 +35,13 @@ from alsmicroct.errors import InputFileError, ParameterError
 from alsmicroct.io.atomic import atomic_file, temporary_path
 
 __all__ = [
-    "write_tiff_atomic",
-    "read_tiff",
-    "read_tiff_metadata",
-    "tiff_info",
     "is_complete_tiff",
     "natural_sort_key",
+    "read_tiff",
+    "read_tiff_metadata",
     "temporary_path",
+    "tiff_info",
+    "write_tiff_atomic",
 ]
 
 logger = logging.getLogger(__name__)
@@ -353,7 +353,7 @@ def _check_extents(tif: Any, path: Path) -> None:
         counts = page.databytecounts
         if not offsets or not counts:
             raise InputFileError(f"TIFF {path} has a page without image data")
-        end = max(int(o) + int(c) for o, c in zip(offsets, counts))
+        end = max(int(o) + int(c) for o, c in zip(offsets, counts, strict=True))
         if end > size or min(int(c) for c in counts) <= 0:
             raise InputFileError(
                 f"TIFF {path} is truncated: image data reaches byte {end}, file has {size}"

@@ -260,7 +260,7 @@ class RawScanWriter:
                 parts.append(f"{label} {idx[:10].tolist()}{'...' if idx.size > 10 else ''}")
         g, k = np.nonzero(~self._done_flat)
         if g.size:
-            pairs = [(self.flat_positions[gi], int(ki)) for gi, ki in zip(g[:10], k[:10])]
+            pairs = [(self.flat_positions[gi], int(ki)) for gi, ki in zip(g[:10], k[:10], strict=False)]
             parts.append(f"flats (position, k) {pairs}{'...' if g.size > 10 else ''}")
         return "; ".join(parts)
 

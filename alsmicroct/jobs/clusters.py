@@ -192,7 +192,7 @@ def recon_distributed(filenames_or_list: Any, inputPath: str | os.PathLike = "./
                 except Exception as exc:
                     logger.error("%s: failed: %s: %s", entry[0], type(exc).__name__, exc)
                     results.append(exc)
-    failed = [f"{name}: {type(r).__name__}: {r}" for (name, _), r in zip(entries, results)
+    failed = [f"{name}: {type(r).__name__}: {r}" for (name, _), r in zip(entries, results, strict=True)
               if isinstance(r, Exception)]
     if failed:
         raise DistributedBatchError(f"{len(failed)} of {len(entries)} scans failed:\n  " + "\n  ".join(failed),

@@ -47,7 +47,7 @@ def parse_parameter_line(line: str, source: str) -> ScanEntry | None:
                              "name value pairs after the file name")
     names = ReconParams.field_names()
     overrides: dict[str, str] = {}
-    for name, value in zip(rest[::2], rest[1::2]):
+    for name, value in zip(rest[::2], rest[1::2], strict=False):
         if name not in names:
             raise ParameterError(f"{source}: unknown parameter {name!r}{suggest_key(name)}")
         overrides[name] = value

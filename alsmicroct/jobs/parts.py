@@ -217,7 +217,7 @@ def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:
 
     names = [part_provenance_name(k, nparts, _record(plan)) for k in range(1, nparts + 1)]
     records = [read_provenance(plan.output_dir, n) for n in names]
-    problems = [problem for n, r in zip(names, records) for problem in _part_problems(plan, n, r)]
+    problems = [problem for n, r in zip(names, records, strict=True) for problem in _part_problems(plan, n, r)]
     if problems:
         raise ReconstructionError(f"{plan.output_dir}: cannot merge {nparts} parts:\n  " + "\n  ".join(problems))
     shape = (plan.width, plan.width)
@@ -235,7 +235,7 @@ def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:
     merged["parts"] = [{"file": n, "status": r["status"], "nrows": r["resolved"]["nrows"],
                         "rows_first_last_step": r["resolved"]["rows_first_last_step"], "started": r["started"],
                         "updated": r["updated"], "timings_s": r.get("timings_s", {}), **r.get("part", {})}
-                       for n, r in zip(names, records)]
+                       for n, r in zip(names, records, strict=True)]
     path = write_provenance(plan.output_dir / _record(plan), merged)
     logger.info("%s: merged %d parts (%d slices) into %s", plan.path.name, nparts, plan.rows.size, path)
     if quicklook:

@@ -19,8 +19,18 @@ from typing import Any
 from ..io.atomic import jsonable, write_json_atomic
 from ..io.outputs import PROVENANCE_NAME
 
-__all__ = ["PROVENANCE_NAME", "provenance_record", "write_provenance", "read_provenance",
-           "provenance_status", "fingerprint", "fingerprint_of", "same_run", "run_differences", "now"]
+__all__ = [
+    "PROVENANCE_NAME",
+    "fingerprint",
+    "fingerprint_of",
+    "now",
+    "provenance_record",
+    "provenance_status",
+    "read_provenance",
+    "run_differences",
+    "same_run",
+    "write_provenance",
+]
 
 
 def _versions() -> dict[str, str]:

@@ -44,7 +44,7 @@ def write_montage(images: np.ndarray, centers: list[float], target: Path, *, tit
     fig, axes = plt.subplots(nrows, ncols, figsize=(3 * ncols, 3 * nrows + 0.4), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, img, c in zip(axes.ravel(), images, centers):
+    for ax, img, c in zip(axes.ravel(), images, centers, strict=False):
         ax.imshow(img, cmap="gray", vmin=lo, vmax=hi)
         ax.set_title(f"cor = {c:.2f}", fontsize=9)
     fig.suptitle(title, fontsize=10)

@@ -217,7 +217,7 @@ class Runner:
         meta = {"units": "uint8 levels" if plan.params.castTo8bit else "1/cm", "cor": plan.cor,
                 "source": plan.path.name}
         futures: list[Future] = []
-        for k, row in zip(keep, rows):
+        for k, row in zip(keep, rows, strict=True):
             row = int(row)
             if row in self.skip_rows:
                 continue

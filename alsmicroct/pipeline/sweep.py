@@ -42,7 +42,7 @@ def center_sweep_files(filename, params: ReconParams, centers: list[float], *,
     folder = plan.output_dir / f"try_centers_row{row:05d}"
     folder.mkdir(parents=True, exist_ok=True)
     files = []
-    for c, img in zip(centers, recs):
+    for c, img in zip(centers, recs, strict=True):
         target = folder / f"{plan.prefix}_cor{c:08.2f}.tiff"
         write_tiff_atomic(target, img, metadata={"cor": c, "row": row, "units": "1/cm"})
         files.append(target)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["ring_index", "psnr", "sharpness", "raw_pixel_fractions", "flat_drift", "range_8bit"]
+__all__ = ["flat_drift", "psnr", "range_8bit", "raw_pixel_fractions", "ring_index", "sharpness"]
 
 
 def _disk(n: int, frac: float) -> np.ndarray:

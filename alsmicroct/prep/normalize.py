@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["DENOMINATOR_FLOOR", "normalize", "normalize_nf", "minus_log"]
+__all__ = ["DENOMINATOR_FLOOR", "minus_log", "normalize", "normalize_nf"]
 
 logger = logging.getLogger(__name__)
 

@@ -32,10 +32,10 @@ import numpy as np
 from alsmicroct.errors import ParameterError
 
 __all__ = [
-    "retrieve_phase",
-    "wavelength_cm",
     "alpha_from_delta_beta",
     "phase_pad_widths",
+    "retrieve_phase",
+    "wavelength_cm",
 ]
 
 logger = logging.getLogger(__name__)

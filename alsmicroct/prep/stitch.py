@@ -25,7 +25,7 @@ import numpy as np
 from alsmicroct.errors import ParameterError
 from alsmicroct.prep.tilt import keys_weights
 
-__all__ = ["sino_360_to_180", "angles_360_to_180", "stitched_width", "find_center_360"]
+__all__ = ["angles_360_to_180", "find_center_360", "sino_360_to_180", "stitched_width"]
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from ..errors import ParameterError
 from .normalize import as_float32_3d, check_number, check_positive_int
 from .outliers import reflect_index
 
-__all__ = ["remove_stripe_fw", "remove_stripe_ti", "remove_stripe_sf"]
+__all__ = ["remove_stripe_fw", "remove_stripe_sf", "remove_stripe_ti"]
 
 logger = logging.getLogger(__name__)
 

@@ -28,13 +28,13 @@ from .normalize import as_float32_3d, check_number, check_positive_int
 from .stripes import _map_sinograms
 
 __all__ = [
-    "detect_stripes",
     "apply_masked",
-    "remove_stripe_based_sorting",
-    "remove_large_stripe",
-    "remove_dead_stripe",
+    "detect_stripes",
     "remove_all_stripe",
+    "remove_dead_stripe",
+    "remove_large_stripe",
     "remove_stripe_auto",
+    "remove_stripe_based_sorting",
 ]
 
 logger = logging.getLogger(__name__)

@@ -17,16 +17,16 @@ from ..errors import ParameterError
 
 __all__ = [
     "Spectrum",
-    "flat_profile",
+    "add_zingers",
     "beam_intensity",
     "dark_pattern",
+    "flat_profile",
+    "fresnel_intensity",
     "gain_errors",
     "pick_columns",
     "saturating_response",
-    "add_zingers",
-    "fresnel_intensity",
-    "wavelength_cm",
     "to_uint16",
+    "wavelength_cm",
 ]
 
 #: h c in keV cm: wavelength (cm) = HC_KEV_CM / energy (keV).
@@ -227,7 +227,7 @@ class Spectrum:
         w = np.asarray(self.weights, float)
         w = w / w.sum()
         out = np.zeros_like(p)
-        for wk, rk in zip(w, self.relative_mu()):
+        for wk, rk in zip(w, self.relative_mu(), strict=False):
             out += wk * np.exp(-rk * p)
         return out
 

@@ -23,13 +23,13 @@ import numpy as np
 from ..errors import ParameterError
 
 __all__ = [
+    "PHANTOMS",
     "Phantom",
-    "shepp_logan",
-    "rock",
     "foam",
     "make_phantom",
     "phantom_volume",
-    "PHANTOMS",
+    "rock",
+    "shepp_logan",
 ]
 
 logger = logging.getLogger(__name__)

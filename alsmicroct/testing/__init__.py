@@ -10,10 +10,10 @@ from .raw_files import RandomScan, make_catalogue, write_random_scan, write_raw_
 from .spot_server import SESSION_COOKIE, RequestRecord, SpotServer
 
 __all__ = [
-    "SpotServer",
-    "RequestRecord",
     "SESSION_COOKIE",
     "RandomScan",
+    "RequestRecord",
+    "SpotServer",
     "make_catalogue",
     "write_random_scan",
     "write_raw_scan",

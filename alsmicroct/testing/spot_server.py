@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["SpotServer", "RequestRecord", "SESSION_COOKIE", "downloaded_files"]
+__all__ = ["SESSION_COOKIE", "RequestRecord", "SpotServer", "downloaded_files"]
 
 logger = logging.getLogger(__name__)
 
