@@ -71,7 +71,7 @@ def test_normalize_nf_uses_nearest_flat_group():
     darks, dark_mean = _references(rng, 100.0, nimg=2)
     positions = np.array([0, 100])
     idx = np.arange(nang)
-    nearest = np.where(idx <= 50, 0, 1)  # 50 is half-way: the earlier group wins
+    nearest = np.where(idx < 50, 0, 1)  # 50 is half-way: the later group wins (TomoPy)
     flat_of = np.where(nearest[:, None, None] == 0, mean0, mean1)
     proj = (dark_mean + t * (flat_of - dark_mean)).astype(np.float32)
     flats = np.concatenate([flats0, flats1])

@@ -235,7 +235,8 @@ def normalize_nf(
     Flats taken at several moments of a scan (e.g. before and after) form groups: the
     flat images sharing the same value in ``flat_indices``. Each projection is divided
     by the mean of the group whose index is closest to its own absolute index; a
-    projection exactly half-way between two groups uses the earlier group.
+    projection exactly half-way between two groups uses the later group, as TomoPy's
+    ``normalize_nf`` (and so the legacy pipeline) does.
 
     Parameters
     ----------
@@ -274,8 +275,10 @@ def normalize_nf(
         raise ParameterError("flats is empty: at least one flat-field image is needed")
     positions = np.unique(fidx)
     flat_means = np.stack([_mean_image(flats[fidx == p]) for p in positions])
-    # nearest group; argmin returns the first (earlier) group on ties
-    group = np.argmin(np.abs(pidx[:, None] - positions[None, :]), axis=1)
+    # nearest group; exact ties go to the later group (TomoPy's rule): argmin over the
+    # groups in reverse order returns the last of the equally near ones
+    distance = np.abs(pidx[:, None] - positions[None, :])
+    group = positions.size - 1 - np.argmin(distance[:, ::-1], axis=1)
     logger.debug("normalize_nf: flat groups at %s", positions.tolist())
     return _run_normalize(proj, flat_means, _dark_mean(darks, shape), group, cutoff)
 

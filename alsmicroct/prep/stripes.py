@@ -81,15 +81,25 @@ def _check_wavelet(wname):
     return pywt.Wavelet(wname)
 
 
+# first-band length from which the padding is grown to an FFT-friendly length
+_FAST_BAND_MIN = 256
+
+
 def _padded_length(nang: int, filter_length: int) -> int:
     """Padded number of angles: at least ``nang + nang // 8`` (TomoPy's padding), grown
     by a few zeros so that the first wavelet band, whose length is
     ``(n + filter_length - 1) // 2``, has a length with small prime factors only (an
-    FFT-friendly length: a prime band length makes the FFT several times slower)."""
+    FFT-friendly length: a prime band length makes the FFT several times slower).
+
+    Short sinograms (a first band under ``_FAST_BAND_MIN`` samples) keep TomoPy's padding
+    exactly: there a few extra zeros are a large share of the signal and change the
+    result by several per cent, and the FFT costs nothing."""
     import scipy.fft
 
     minimum = nang + nang // 8
     band = (minimum + filter_length - 1) // 2
+    if band < _FAST_BAND_MIN:
+        return minimum
     fast = scipy.fft.next_fast_len(band)
     return max(minimum, 2 * fast - filter_length + 1)
 
@@ -227,8 +237,8 @@ def remove_stripe_fw(
         values remove wider-band (less constant) stripes and more of the object.
     pad : bool, optional
         Zero-pad the angle axis (split evenly at both ends) to limit wrap-around of the
-        Fourier filter: by ``n_angles // 8`` as TomoPy does, plus at most a few dozen
-        zeros that make the FFT length of the first band a fast one.
+        Fourier filter: by ``n_angles // 8`` as TomoPy does, plus (from about 450 angles)
+        at most a few dozen zeros that make the FFT length of the first band a fast one.
     num_threads : int, optional
         Threads over sinograms (default: every core available to the process).
 
