@@ -140,6 +140,9 @@ class ReconParams:
     algorithm: str = _spec("str", "gridrec", choices=("gridrec", "fbp"), doc="reconstruction algorithm")
     filter_name: str = _spec("str", "butterworth", choices=_FILTERS, doc="gridrec filter")
     num_threads: int | None = _spec("int", None, optional=True, min=1, doc="threads (default: all cores)")
+    memoryCheck: str = _spec("str", "error", choices=("error", "warn", "off"),
+                             doc="before a local run, compare the estimated memory of one chunk with the "
+                                 "free memory: 'error' refuses naming chunk_sino/npad, 'warn' logs and goes on")
     badData: str = _spec("str", "error", choices=("error", "repair"),
                          doc="raw NaN/inf, all-zero rows, darks >= flats: 'error' refuses, 'repair' "
                              "interpolates with a warning (alsmicroct.io.sanity)")
@@ -232,7 +235,7 @@ PARAMETER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Reconstruction", ("algorithm", "filter_name", "butterworth_cutoff", "butterworth_order", "npad")),
     ("Post-processing", ("doPolarRing", "Rarc", "Rmaxwidth", "Rtmax", "Rthr", "Rtmin", "doBilateralFilter",
                          "bilateral_srad", "bilateral_rrad")),
-    ("Running", ("chunk_proj", "chunk_sino", "num_threads")),
+    ("Running", ("chunk_proj", "chunk_sino", "num_threads", "memoryCheck")),
 )
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from .plan import ReconPlan
 
-__all__ = ["Execution", "execute"]
+__all__ = ["Execution", "check_plan_memory", "execute"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
     from .runner import Runner
 
     t_start = time.perf_counter() if t_start is None else t_start
+    if client is None:
+        check_plan_memory(plan)
     record = record or record_name(plan.prefix, plan.path.stem)
     skip = claim_output(plan, record=record, resume=resume)
     plan.output_dir.mkdir(parents=True, exist_ok=True)
@@ -123,3 +125,47 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
                                                   nfiles=len(files)))
     logger.info("%s: %d slices in %s (%.1f s)", plan.path.name, len(files), plan.output_dir, done["total"])
     return Execution(files=files, record=prov_path, timings=done, skipped=len(skip), quicklook=look)
+
+
+def check_plan_memory(plan: ReconPlan, *, available: int | None = None):
+    """Compare the estimated peak memory of one row chunk of ``plan`` with the free memory.
+
+    Called by :func:`execute` before anything is written (local runs; Dask workers have
+    their own memory). ``plan.params.memoryCheck`` decides: "error" refuses, "warn" logs,
+    "off" skips.
+
+    Parameters
+    ----------
+    plan : ReconPlan
+        The plan to run.
+    available : int, optional
+        Bytes available (default: the machine's free memory now).
+
+    Returns
+    -------
+    alsmicroct.memory.MemoryEstimate or None
+        None when the check is off.
+
+    Raises
+    ------
+    ParameterError
+        With ``memoryCheck="error"``, naming ``chunk_sino`` and the largest value that fits
+        (or ``npad``).
+    """
+    from ..memory import check_memory
+    from .steps import build_steps
+
+    policy = plan.params.memoryCheck
+    if policy == "off":
+        return None
+    steps = build_steps(plan)
+    meta = plan.meta
+    est = check_memory(
+        chunk_rows=max(1, min(plan.params.chunk_sino, plan.rows.size)), nangles=int(plan.proj_indices.size),
+        ncols=int(meta.nrays), npad=int(plan.npad), nrefs=int(meta.num_flats) * max(1, len(meta.flat_positions)) + int(meta.num_darks),
+        nsteps=max(1, len(steps)), width=int(plan.width),
+        margin_rows=sum(s.row_margin for s in steps if s.axis == "sino"),
+        available=available, policy=policy, where=str(plan.path),
+    )
+    logger.info("%s: memory estimate %s", plan.path.name, est.describe())
+    return est
