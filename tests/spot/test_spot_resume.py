@@ -14,14 +14,13 @@ import sys
 import time
 
 import pytest
+from download_setup import BIG, CATALOGUE_OPTIONS, FAST, SESSION_OPTIONS, USERS  # noqa: F401
+from download_setup import download_requests as _downloads
+from download_setup import source_bytes as _source
 
-from alsmicroct.data_management import DownloadError, SpotSession
-from alsmicroct.testing import SpotServer, make_catalogue
+from alsmicroct.data_management import DownloadError
+from alsmicroct.testing import make_catalogue
 from alsmicroct.testing.spot_server import downloaded_files
-
-USERS = {"alice": "secret"}
-FAST = {"timeout": 3.0, "retries": 2, "backoff": 0.01, "progress": False}
-BIG = "big_scan"
 
 _CHILD = """
 import sys
@@ -34,30 +33,10 @@ with SpotSession("alice", "secret", base_url=sys.argv[1], chunk_size=4096, progr
 @pytest.fixture
 def root(tmp_path_factory):
     return make_catalogue(tmp_path_factory.mktemp("spot"),
-                          {"alice": [BIG, "small"], "bob": ["small"]},
-                          nangles=12, nrows=64, ncols=64)
+                          {"alice": [BIG, "small"], "bob": ["small"]}, **CATALOGUE_OPTIONS)
 
 
-@pytest.fixture
-def server(root):
-    with SpotServer(root, users=USERS, chunk_size=4096) as srv:
-        yield srv
-
-
-@pytest.fixture
-def spot(server):
-    with SpotSession("alice", "secret", base_url=server.base_url, chunk_size=4096,
-                     **FAST) as session:
-        yield session
-
-
-def _source(root, name=BIG):
-    return (root / "alice" / f"{name}.h5").read_bytes()
-
-
-def _downloads(server):
-    return [r for r in server.requests if "/hdf/download/" in r.path]
-
+SERVER_OPTIONS = {"chunk_size": 4096}
 
 
 def _partial_from_killed_process(server, folder, min_bytes=20_000):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import download_setup as SETUP  # noqa: F401  (read by conftest's fixtures)
 import pytest
+from download_setup import BIG, FAST, USERS
+from download_setup import download_requests as _downloads
+from download_setup import source_bytes as _source
 
 from alsmicroct.data_management import (
     DownloadError,
@@ -14,41 +18,8 @@ from alsmicroct.data_management import (
     SpotSession,
     UnexpectedContentError,
 )
-from alsmicroct.testing import SpotServer, make_catalogue
+from alsmicroct.testing import SpotServer
 from alsmicroct.testing.spot_server import downloaded_files
-
-USERS = {"alice": "secret"}
-FAST = {"timeout": 3.0, "retries": 2, "backoff": 0.01, "progress": False}
-BIG = "big_scan"
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    # ~100 kB so that drops happen mid-file and several chunks are involved.
-    return make_catalogue(tmp_path_factory.mktemp("spot"), {"alice": [BIG, "small"]},
-                          nangles=12, nrows=64, ncols=64)
-
-
-@pytest.fixture
-def server(root):
-    with SpotServer(root, users=USERS, chunk_size=8192) as srv:
-        yield srv
-
-
-@pytest.fixture
-def spot(server):
-    with SpotSession("alice", "secret", base_url=server.base_url, chunk_size=4096,
-                     **FAST) as session:
-        yield session
-
-
-def _source(root, name=BIG):
-    return (root / "alice" / f"{name}.h5").read_bytes()
-
-
-def _downloads(server):
-    return [r for r in server.requests if "/hdf/download/" in r.path]
-
 
 
 def test_plain_download(spot, server, root, tmp_path):

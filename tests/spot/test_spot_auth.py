@@ -18,22 +18,11 @@ from alsmicroct.data_management import (
     SpotError,
     SpotSession,
 )
-from alsmicroct.testing import SpotServer, make_catalogue
+from alsmicroct.testing import SpotServer
 
 PASSWORD = "Pw-9f3Kq!x"
 USERS = {"alice": PASSWORD, "bob": "bob-pass"}
 FAST = {"timeout": 3.0, "retries": 2, "backoff": 0.01, "progress": False}
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return make_catalogue(tmp_path_factory.mktemp("spot"), {"alice": ["scan_a"]})
-
-
-@pytest.fixture
-def server(root):
-    with SpotServer(root, users=USERS) as srv:
-        yield srv
 
 
 @pytest.fixture(autouse=True)

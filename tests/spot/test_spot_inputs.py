@@ -10,27 +10,9 @@ from alsmicroct.data_management import (
     SpotSession,
     StagingError,
 )
-from alsmicroct.testing import SpotServer, make_catalogue
 
 USERS = {"alice": "secret"}
 FAST = {"timeout": 3.0, "retries": 1, "backoff": 0.01, "progress": False}
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return make_catalogue(tmp_path_factory.mktemp("spot"), {"alice": ["scan_a"]})
-
-
-@pytest.fixture
-def server(root):
-    with SpotServer(root, users=USERS) as srv:
-        yield srv
-
-
-@pytest.fixture
-def spot(server):
-    with SpotSession("alice", "secret", base_url=server.base_url, **FAST) as session:
-        yield session
 
 
 @pytest.mark.parametrize("option, value, named", [

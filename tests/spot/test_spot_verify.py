@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import logging
 
+import download_setup as SETUP  # noqa: F401  (read by conftest's fixtures)
 import pytest
+from download_setup import BIG, FAST, USERS
+from download_setup import download_requests as _downloads
+from download_setup import source_bytes as _source
 
 from alsmicroct.data_management import (
     DownloadError,
@@ -16,43 +20,13 @@ from alsmicroct.data_management import (
     SpotSession,
     UnexpectedContentError,
 )
-from alsmicroct.testing import SpotServer, make_catalogue
+from alsmicroct.testing import SpotServer
 from alsmicroct.testing.spot_server import downloaded_files
 
-USERS = {"alice": "secret"}
-FAST = {"timeout": 3.0, "retries": 2, "backoff": 0.01, "progress": False}
-BIG = "big_scan"
 
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    root = make_catalogue(tmp_path_factory.mktemp("spot"), {"alice": [BIG, "small"]},
-                          nangles=12, nrows=64, ncols=64)
+def extend_catalogue(root):
     # A file the portal would serve as octet-stream, with a right length, that is no HDF5.
     (root / "alice" / "not_hdf5.h5").write_bytes(b"\x00\x01binary junk" * 2000)
-    return root
-
-
-@pytest.fixture
-def server(root):
-    with SpotServer(root, users=USERS, chunk_size=8192) as srv:
-        yield srv
-
-
-@pytest.fixture
-def spot(server):
-    with SpotSession("alice", "secret", base_url=server.base_url, chunk_size=4096,
-                     **FAST) as session:
-        yield session
-
-
-def _source(root, name=BIG):
-    return (root / "alice" / f"{name}.h5").read_bytes()
-
-
-def _downloads(server):
-    return [r for r in server.requests if "/hdf/download/" in r.path]
-
 
 
 def test_identity_encoding_requested_and_gzip_refused(spot, server, tmp_path):

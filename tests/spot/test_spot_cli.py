@@ -94,7 +94,7 @@ def test_no_credentials_and_usage_errors(server, tmp_path):
 def test_console_script_and_wrapper(server, tmp_path):
     env = _env(tmp_path)
     script = Path(sys.executable).with_name("alsmicroct-spot")
-    wrapper = Path(__file__).resolve().parents[1] / "applications" / "spot_download.py"
+    wrapper = Path(__file__).resolve().parents[2] / "applications" / "spot_download.py"
     for cmd in ([str(script)], [sys.executable, str(wrapper)]):
         if not Path(cmd[-1]).exists():
             pytest.skip(f"{cmd[-1]} is not installed")

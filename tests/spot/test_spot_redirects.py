@@ -16,22 +16,11 @@ from typing import ClassVar
 import pytest
 
 from alsmicroct.data_management import AuthenticationError, SpotError, SpotSession
-from alsmicroct.testing import SESSION_COOKIE, SpotServer, make_catalogue
+from alsmicroct.testing import SESSION_COOKIE, SpotServer
 
 PASSWORD = "redir-Pw-44"
 USERS = {"alice": PASSWORD}
 FAST = {"timeout": 3.0, "retries": 1, "backoff": 0.01, "progress": False}
-
-
-@pytest.fixture(scope="module")
-def root(tmp_path_factory):
-    return make_catalogue(tmp_path_factory.mktemp("spot"), {"alice": ["scan_a"]})
-
-
-@pytest.fixture
-def server(root):
-    with SpotServer(root, users=USERS) as srv:
-        yield srv
 
 
 @pytest.fixture
