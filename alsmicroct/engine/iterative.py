@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,7 +109,8 @@ class ConvergenceLog:
                 "stopped": self.stopped, "seconds": round(self.seconds, 3)}
 
 
-def check_iterative_options(algorithm: str, **options: Any) -> dict[str, Any]:
+def check_iterative_options(algorithm: str, *, names: Mapping[str, str] | None = None,
+                            **options: Any) -> dict[str, Any]:
     """Validate iterative options and fill in the defaults.
 
     Parameters
@@ -118,6 +120,9 @@ def check_iterative_options(algorithm: str, **options: Any) -> dict[str, Any]:
         ``num_iter`` (int, 1..10000), ``nonneg`` (bool), ``relaxation`` (0 < r < 2),
         ``tv_weight`` (0 < w <= 1), ``tol`` (0 <= tol < 1), ``start`` ("zero",
         "gridrec" or "ramp"); None means the algorithm's default (:data:`DEFAULTS`).
+    names : mapping, optional, keyword-only
+        Caller's name of each option (e.g. ``{"iter_tol": "tol"}``: caller -> option), used
+        in the messages.
 
     Returns
     -------
@@ -130,6 +135,11 @@ def check_iterative_options(algorithm: str, **options: Any) -> dict[str, Any]:
         On an unknown algorithm or option, an option the algorithm does not use, or a
         value out of range; the message names the option, the value and what was expected.
     """
+    label = {v: k for k, v in (names or {}).items()}
+
+    def name_of(option: str) -> str:
+        return label.get(option, option)
+
     if algorithm not in ALGORITHMS:
         import difflib
 
@@ -143,24 +153,25 @@ def check_iterative_options(algorithm: str, **options: Any) -> dict[str, Any]:
             raise ParameterError(f"unknown iterative option {name!r}; expected one of {sorted(known)}")
         if value is not None and name not in allowed:
             users = [a for a, names in ALGORITHMS.items() if name in names]
-            raise ParameterError(f"{name}={value!r} is not supported by algorithm={algorithm!r} "
-                                 f"(it accepts {', '.join(allowed)}); {name} is used by {' and '.join(users)}")
+            raise ParameterError(f"{name_of(name)}={value!r} is not supported by algorithm={algorithm!r} (it "
+                                 f"accepts {', '.join(map(name_of, allowed))}); {name_of(name)} is used by "
+                                 f"{' and '.join(users)}")
     out = dict(DEFAULTS[algorithm])
     out.update({k: v for k, v in options.items() if v is not None})
     n = out["num_iter"]
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_ITER:
-        raise ParameterError(f"num_iter={n!r}; expected a whole number from 1 to {MAX_ITER}")
+        raise ParameterError(f"{name_of('num_iter')}={n!r}; expected a whole number from 1 to {MAX_ITER}")
     out["num_iter"] = int(n)
-    _check_real("tol", out["tol"], 0.0, 1.0, "0 <= tol < 1 (relative residual decrease; 0 runs num_iter)",
-                low_open=False)
+    _check_real(name_of("tol"), out["tol"], 0.0, 1.0,
+                "0 <= tolerance < 1 (relative residual decrease; 0 runs all iterations)", low_open=False)
     if out["start"] not in _STARTS:
-        raise ParameterError(f"start={out['start']!r}; expected one of {list(_STARTS)}")
+        raise ParameterError(f"{name_of('start')}={out['start']!r}; expected one of {list(_STARTS)}")
     if "nonneg" in out and not isinstance(out["nonneg"], (bool, np.bool_)):
-        raise ParameterError(f"nonneg={out['nonneg']!r}; expected True or False")
+        raise ParameterError(f"{name_of('nonneg')}={out['nonneg']!r}; expected True or False")
     if "relaxation" in out:
-        _check_real("relaxation", out["relaxation"], 0.0, 2.0, "0 < relaxation < 2 (SIRT converges there)")
+        _check_real(name_of("relaxation"), out["relaxation"], 0.0, 2.0, "0 < relaxation < 2 (SIRT converges there)")
     if "tv_weight" in out:
-        _check_real("tv_weight", out["tv_weight"], 0.0, 1.0,
+        _check_real(name_of("tv_weight"), out["tv_weight"], 0.0, 1.0,
                     "0 < tv_weight <= 1 (a fraction of the image's scale)", high_open=False)
     return out
 
