@@ -31,12 +31,12 @@ import numpy as np
 import scipy.fft as sfft
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_gridrec import psnr_fov  # noqa: E402
+from bench_gridrec import psnr_fov
 
-from alsmicroct.engine import default_npad, reconstruct, reconstruct_iterative  # noqa: E402
-from alsmicroct.engine import iterative as it  # noqa: E402
-from alsmicroct.engine import projector as pj  # noqa: E402
-from alsmicroct.engine._phantom import ellipse_image, ellipse_sinogram, shepp_ellipses  # noqa: E402
+from alsmicroct.engine import default_npad, reconstruct, reconstruct_iterative
+from alsmicroct.engine import iterative as it
+from alsmicroct.engine import projector as pj
+from alsmicroct.engine._phantom import ellipse_image, ellipse_sinogram, shepp_ellipses
 
 
 def timed(fn, repeat: int) -> tuple[float, float]:
@@ -113,7 +113,7 @@ def astra_reference(sino, theta, center, truth, base) -> None:
     vol = astra.create_vol_geom(n, n)
     # ASTRA's angle runs the other way and its detector centre is the middle of the row
     proj = astra.create_proj_geom("parallel", 1.0, n, -np.asarray(theta))
-    shifted = np.roll(sino, int(round((n - 1) / 2.0 - center)), axis=1)
+    shifted = np.roll(sino, round((n - 1) / 2.0 - center), axis=1)
     pid = astra.create_projector("linear", proj, vol)
     for name, iters in (("SIRT", 100), ("CGLS", 30)):
         sid = astra.data2d.create("-sino", proj, shifted)
