@@ -37,6 +37,9 @@ _TRUE = {"true", "t", "yes", "y", "on", "1"}
 _FALSE = {"false", "f", "no", "n", "off", "0"}
 _NONE = {"", "none", "null"}
 _FILTERS = ("butterworth", "shepp", "hann", "hamming", "parzen", "ramlak", "none")
+#: ReconParams fields of the iterative algorithms -> option names of the engine.
+_ITERATIVE = {"num_iter": "num_iter", "nonneg": "nonneg", "relaxation": "relaxation", "tv_weight": "tv_weight",
+              "iter_tol": "tol", "iter_start": "start"}
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -137,7 +140,25 @@ class ReconParams:
         "floats", None, optional=True, length=6, doc="a0..a5 (default 0, 1, 0, 0, 0, 0.1)")
     projIgnoreList: tuple[int, ...] | None = _spec("ints", None, optional=True, doc="projections to zero")
     # New in alsmicroct (not in the legacy set).
-    algorithm: str = _spec("str", "gridrec", choices=("gridrec", "fbp"), doc="reconstruction algorithm")
+    algorithm: str = _spec("str", "gridrec", choices=("gridrec", "fbp", "sirt", "cgls", "tv"),
+                           doc="reconstruction algorithm: gridrec, fbp, or iterative sirt, cgls, tv "
+                               "(total variation; for few-angle and low-dose scans)")
+    num_iter: int | None = _spec("int", None, optional=True, min=1, max=10_000,
+                                 doc="iterations of sirt/cgls/tv, at most (None: 100 sirt, 30 cgls, 200 tv)")
+    nonneg: bool | None = _spec("bool", None, optional=True,
+                                doc="sirt/tv: keep attenuation >= 0 (None: True)")
+    relaxation: float | None = _spec("float", None, optional=True, min_excl=0.0,
+                                     doc="sirt step, 0 < relaxation < 2 (None: 1.9)")
+    tv_weight: float | None = _spec("float", None, optional=True, min_excl=0.0, max=1.0,
+                                    doc="tv regularisation weight, a fraction of the image scale, 0..1 "
+                                        "(None: 0.003; larger is smoother)")
+    iter_tol: float | None = _spec("float", None, optional=True, min=0.0,
+                                   doc="sirt/cgls/tv stopping rule: stop at the noise level or when the "
+                                       "residual falls by less than this fraction; 0 runs num_iter "
+                                       "(None: 0.001 sirt/cgls, 0 tv)")
+    iter_start: str | None = _spec("str", None, optional=True, choices=("zero", "gridrec", "ramp"),
+                                   doc="sirt/cgls/tv starting image: zero, gridrec, or ramp (gridrec with "
+                                       "the Shepp-Logan filter) (None: gridrec sirt/cgls, ramp tv)")
     filter_name: str = _spec("str", "butterworth", choices=_FILTERS, doc="gridrec filter")
     num_threads: int | None = _spec("int", None, optional=True, min=1, doc="threads (default: all cores)")
     memoryCheck: str = _spec("str", "error", choices=("error", "warn", "off"),
@@ -159,6 +180,29 @@ class ReconParams:
                 f"cast8bit_min={self.cast8bit_min} must be smaller than cast8bit_max={self.cast8bit_max}")
         if self.ringWavelet:
             _check_wavelet(self.ringWavelet)
+        self.iterative_options()
+
+    def iterative_options(self) -> dict[str, Any] | None:
+        """The iterative algorithm's options with defaults filled in (None for gridrec/fbp).
+
+        Raises
+        ------
+        ParameterError
+            When an iterative option is set with gridrec/fbp, or not used by the chosen
+            algorithm, or out of its range (checked by
+            :func:`alsmicroct.engine.iterative.check_iterative_options`).
+        """
+        given = {name: getattr(self, name) for name in _ITERATIVE}
+        if self.algorithm in ("gridrec", "fbp"):
+            for name, value in given.items():
+                if value is not None:
+                    raise ParameterError(f"{name}={value!r} is an option of the iterative algorithms (sirt, cgls, "
+                                         f"tv) but algorithm={self.algorithm!r}; set algorithm or drop {name}")
+            return None
+        from .engine.iterative import check_iterative_options  # numpy only for iterative runs
+
+        return check_iterative_options(self.algorithm, names=_ITERATIVE,
+                                       **{_ITERATIVE[k]: v for k, v in given.items()})
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -232,7 +276,8 @@ PARAMETER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Phase retrieval (Paganin)", ("doPhaseRetrieval", "alphaReg", "propagation_dist", "kev")),
     ("Centre of rotation", ("cor", "corFunction", "voInd", "voSMin", "voSMax", "voSRad", "voStep", "voRatio",
                             "voDrop", "nmInd", "nmInit", "nmTol", "nmMask", "nmRatio", "nmSinoOrder")),
-    ("Reconstruction", ("algorithm", "filter_name", "butterworth_cutoff", "butterworth_order", "npad")),
+    ("Reconstruction", ("algorithm", "filter_name", "butterworth_cutoff", "butterworth_order", "npad",
+                        "num_iter", "nonneg", "relaxation", "tv_weight", "iter_tol", "iter_start")),
     ("Post-processing", ("doPolarRing", "Rarc", "Rmaxwidth", "Rtmax", "Rthr", "Rtmin", "doBilateralFilter",
                          "bilateral_srad", "bilateral_rrad")),
     ("Running", ("chunk_proj", "chunk_sino", "num_threads", "memoryCheck")),

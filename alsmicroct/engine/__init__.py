@@ -1,4 +1,5 @@
-"""Reconstruction engine: gridrec on a non-uniform FFT, real-space FBP, centre finding.
+"""Reconstruction engine: gridrec on a non-uniform FFT, real-space FBP, iterative methods
+(SIRT, CGLS, TV) on the NUFFT projector pair, centre finding.
 
 Geometry and units follow ``docs/geometry.md``; see :func:`reconstruct`.
 """
@@ -13,16 +14,29 @@ from alsmicroct.engine.center import (
 )
 from alsmicroct.engine.filters import FILTER_NAMES, filter_response
 from alsmicroct.engine.gridrec import angle_weights, clear_plan_cache, default_npad, reconstruct
+from alsmicroct.engine.iterative import (
+    ConvergenceLog,
+    check_iterative_options,
+    reconstruct_iterative,
+)
+from alsmicroct.engine.projector import NormalOperator, backproject, normal_operator, project
 
 __all__ = [
     "FILTER_NAMES",
+    "ConvergenceLog",
+    "NormalOperator",
     "angle_weights",
+    "backproject",
     "center_sweep",
+    "check_iterative_options",
     "clear_plan_cache",
     "default_npad",
     "filter_response",
     "find_center_nm",
     "find_center_pc",
     "find_center_vo",
+    "normal_operator",
+    "project",
     "reconstruct",
+    "reconstruct_iterative",
 ]

@@ -35,13 +35,14 @@ def require(module: str) -> Any:
 
 
 def _process_block(plan: Any, skip_rows: frozenset[int], start: int, end: int,
-                   store: tuple[Path, int] | None) -> tuple[int, int, dict[str, float], str]:
-    """Worker side: reconstruct and write ``plan.rows[start:end]``; returns the stage timings."""
+                   store: tuple[Path, int] | None) -> tuple[int, int, dict[str, float], str, list[dict]]:
+    """Worker side: reconstruct and write ``plan.rows[start:end]``; returns the stage timings
+    and the convergence log of an iterative algorithm."""
     from .runner import Runner
 
     runner = Runner(plan, skip_rows=set(skip_rows), store=store)
     runner.process_block(start, end)
-    return start, end, dict(runner.timer.times), socket.gethostname()
+    return start, end, dict(runner.timer.times), socket.gethostname(), runner.convergence
 
 
 def run_on_client(client: Any, runner: Any, *, retries: int = 1) -> list[Path]:
@@ -119,7 +120,7 @@ def _gather_blocks(futures: list[Any], completed: Iterable[Any], runner: Any, to
     try:
         for done, future in enumerate(completed, 1):
             try:
-                start, end, timings, host = future.result()
+                start, end, timings, host, convergence = future.result()
             except Exception as exc:
                 for other in futures:
                     other.cancel()
@@ -129,6 +130,7 @@ def _gather_blocks(futures: list[Any], completed: Iterable[Any], runner: Any, to
                                           f"{type(exc).__name__}: {exc}") from exc
             for key, value in timings.items():
                 runner.timer.times[key] += value
+            runner.convergence.extend(convergence)
             if bar is not None:
                 bar.update(1)
             logger.info("%s: block %d/%d done (rows %d-%d on %s, %.1f s elapsed)", plan.path.name, done, total,

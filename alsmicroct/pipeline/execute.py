@@ -122,7 +122,7 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
     look = write_quicklook(plan) if quicklook else None
     done = timings()
     write_provenance(prov_path, provenance_record(plan, status="complete", timings=done, started=started,
-                                                  nfiles=len(files)))
+                                                  nfiles=len(files), convergence=runner.convergence))
     logger.info("%s: %d slices in %s (%.1f s)", plan.path.name, len(files), plan.output_dir, done["total"])
     return Execution(files=files, record=prov_path, timings=done, skipped=len(skip), quicklook=look)
 

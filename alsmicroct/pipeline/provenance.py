@@ -97,8 +97,12 @@ def same_run(recorded: dict[str, Any] | None, wanted: dict[str, Any], *, ignore:
 
 def provenance_record(plan: Any, *, status: str, timings: dict[str, float] | None = None,
                       error: str | None = None, nfiles: int | None = None,
-                      started: str | None = None) -> dict[str, Any]:
-    """Build the provenance dict of ``plan`` (a resolved ReconPlan)."""
+                      started: str | None = None, convergence: list[dict] | None = None) -> dict[str, Any]:
+    """Build the provenance dict of ``plan`` (a resolved ReconPlan).
+
+    ``convergence``: the convergence log of each row block of an iterative run (the
+    ``"iterative"`` entry then holds the algorithm, its options and the logs, by first row).
+    """
     stat = plan.path.stat()
     theta_deg = [float(v) for v in (plan.theta[0] * 180 / 3.141592653589793,
                                     plan.theta[-1] * 180 / 3.141592653589793)]
@@ -128,6 +132,10 @@ def provenance_record(plan: Any, *, status: str, timings: dict[str, float] | Non
         "error": error,
         "nfiles": nfiles,
     }
+    options = plan.params.iterative_options()
+    if options is not None:
+        blocks = sorted(convergence or [], key=lambda b: b["rows"][0])
+        record["iterative"] = {"algorithm": plan.params.algorithm, "options": options, "blocks": blocks}
     return jsonable(record)
 
 

@@ -76,6 +76,8 @@ class Runner:
         self.skip_rows = set(skip_rows or ())
         self.progress = progress
         self.timer = _Timer()
+        #: Convergence log of each block of an iterative run (rows, residual per iteration, ...).
+        self.convergence: list[dict] = []
         steps = build_steps(plan)
         first_proj = next((i for i, s in enumerate(steps) if s.axis == "proj"), len(steps))
         self.sino_steps: list[Step] = steps[:first_proj]
@@ -197,9 +199,15 @@ class Runner:
         plan = self.plan
         p = plan.params
         t0 = time.perf_counter()
-        rec = engine.reconstruct(block.data, plan.recon_theta, center=plan.recon_center,
-                                 algorithm=p.algorithm, filter_name=p.filter_name, cutoff=p.butterworth_cutoff,
-                                 order=p.butterworth_order, npad=plan.npad, num_threads=p.num_threads)
+        iterative = p.iterative_options()
+        if iterative is None:
+            rec = engine.reconstruct(block.data, plan.recon_theta, center=plan.recon_center,
+                                     algorithm=p.algorithm, filter_name=p.filter_name, cutoff=p.butterworth_cutoff,
+                                     order=p.butterworth_order, npad=plan.npad, num_threads=p.num_threads)
+        else:
+            rec, log = engine.reconstruct_iterative(block.data, plan.recon_theta, center=plan.recon_center,
+                                                    algorithm=p.algorithm, num_threads=p.num_threads, **iterative)
+            self.convergence.append({"rows": [int(block.rows[0]), int(block.rows[-1])], **log.to_dict()})
         self.timer.add("reconstruct", t0)
         t0 = time.perf_counter()
         rec /= np.float32(plan.pxsize_cm)
