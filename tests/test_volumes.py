@@ -3,6 +3,7 @@ validation, chunk rules, locks, kill -9 and resume."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -83,10 +84,10 @@ def test_zarr_bad_outputs(tmp_path):
     w = open_writer(path, "zarr", vol.shape)
     with pytest.raises(OutputError, match="another process"):
         # a live process (pid 1) holding the lock
-        path.with_name(f".{path.name}.lock").write_text('{"host": "%s", "pid": 1}' % os.uname().nodename)
+        path.with_name(f".{path.name}.lock").write_text(json.dumps({"host": os.uname().nodename, "pid": 1}))
         open_writer(path, "zarr", vol.shape)
     w.write_slab(0, vol)
-    path.with_name(f".{path.name}.lock").write_text('{"host": "%s", "pid": %d}' % (os.uname().nodename, os.getpid()))
+    path.with_name(f".{path.name}.lock").write_text(json.dumps({"host": os.uname().nodename, "pid": os.getpid()}))
     w.finish()
     with pytest.raises(OutputError, match="complete store already"):
         open_writer(path, "zarr", vol.shape)
