@@ -36,6 +36,7 @@ from alsmicroct.io.tiff import (
     tiff_info,
     write_tiff_atomic,
 )
+from alsmicroct.io.volumes import detect_format, open_volume
 
 __all__ = [
     "clean_output",
@@ -573,6 +574,11 @@ def _orthogonal_views(
         p = Path(volume_or_dir)
         if not p.exists():
             raise InputFileError(f"quicklook: input not found: {p}")
+        if detect_format(p) != "tiff":       # chunked volumes: read the three planes only
+            with open_volume(p) as vol:
+                nz, ny, nx = vol.shape
+                return (vol[nz // 2].astype(np.float32), vol[:, ny // 2, :].astype(np.float32),
+                        vol[:, :, nx // 2].astype(np.float32), (nz, ny, nx))
         nz, ny, nx, slices = _iter_slices(p, prefix)
         xz = np.empty((nz, nx), dtype=np.float32)
         yz = np.empty((nz, ny), dtype=np.float32)
