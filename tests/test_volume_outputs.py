@@ -163,3 +163,51 @@ def test_path_list_line_with_output_format_zarr(raw, tmp_path):
     assert res.returncode == 0, res.stderr
     group = zarr.open_group(str(tmp_path / "out" / "recs" / "s.ome.zarr"), mode="r")
     assert group["0"].shape == (4, 40, 40) and group.metadata.zarr_format == 2
+
+
+def test_convert_crop_8bit_every_format_and_view(raw, tiff_volume, tmp_path, monkeypatch):
+    import types
+
+    from ome_zarr_models import open_ome_zarr
+
+    import alsmicroct
+    from alsmicroct.image_processing import convert_DirectoryTo8Bit, convert_to_zarr, crop_Directory
+    from alsmicroct.io.volumes import open_volume
+    from alsmicroct.post.cast import to_uint8
+
+    res = recon("s.h5", raw, outputPath=str(tmp_path), quicklook=False, **COMMON)
+    store = convert_to_zarr(res.output_dir, chunks=(4, 16, 16))
+    assert store == res.output_dir.with_name("recs.ome.zarr")
+    group = zarr.open_group(str(store), mode="r")
+    np.testing.assert_array_equal(group["0"][:], tiff_volume)
+    open_ome_zarr(group)
+    px_um = json.loads((res.output_dir / "recon_parameters.json").read_text())["resolved"]["pixel_size_cm"] * 1e4
+    with open_volume(store) as vol:
+        assert vol.attrs["voxel_size_um"] == pytest.approx([px_um] * 3)
+        assert vol.attrs["provenance"]["parameters"]["cor"] == 20.3
+    h5 = Path(crop_Directory(store, x=(2, 30), z=(1, 9), outputpath=tmp_path / "c.h5", output_format="h5")[0])
+    with open_volume(h5) as vol:
+        np.testing.assert_array_equal(vol[:], tiff_volume[1:9, :, 2:30])
+    tz = Path(crop_Directory(res.output_dir, y=(3, 20), output_format="zarr")[0])
+    np.testing.assert_array_equal(open_volume(tz)[:], tiff_volume[:, 3:20])
+    eight = Path(convert_DirectoryTo8Bit(store, -1.0, 5.0)[0])
+    assert eight.name == "recs_8bit.ome.zarr"
+    np.testing.assert_array_equal(open_volume(eight)[:], to_uint8(tiff_volume, dmin=-1.0, dmax=5.0))
+    back = Path(convert_DirectoryTo8Bit(h5, -1.0, 5.0, outputpath=tmp_path / "t8", output_format="tiff")[0])
+    assert len(list(back.glob("*.tiff"))) == 8
+
+    monkeypatch.setitem(sys.modules, "napari", None)
+    with pytest.raises(ParameterError, match="napari"):
+        alsmicroct.view(store)
+    shown = {}
+
+    class Viewer:
+        def __init__(self, title):
+            self.scale_bar = types.SimpleNamespace()
+
+        def add_image(self, data, **kw):
+            shown.update(kw, data=data)
+
+    monkeypatch.setitem(sys.modules, "napari", types.SimpleNamespace(Viewer=Viewer, run=lambda: None))
+    alsmicroct.view(store)
+    assert shown["multiscale"] is False and shown["scale"] == pytest.approx([px_um] * 3)

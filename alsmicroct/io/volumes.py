@@ -288,9 +288,13 @@ def _record_attrs(folder: Path, prefix: str | None) -> dict[str, Any]:
     from .outputs import run_records
 
     for record in run_records(folder, prefix).values():
-        px = (record.get("resolved") or {}).get("pixel_size_cm")
+        resolved = record.get("resolved") or {}
+        px = resolved.get("pixel_size_cm")
         if px:
-            return {"voxel_size_um": [float(px) * 1e4] * 3, "provenance": record}
+            first, _, step = resolved.get("rows_first_last_step") or (0, 0, 1)
+            um = float(px) * 1e4
+            return {"voxel_size_um": [um * step, um, um], "origin_um": [first * um, 0.0, 0.0],
+                    "units": resolved.get("units"), "provenance": record}
     return {}
 
 
