@@ -211,3 +211,16 @@ def test_convert_crop_8bit_every_format_and_view(raw, tiff_volume, tmp_path, mon
     monkeypatch.setitem(sys.modules, "napari", types.SimpleNamespace(Viewer=Viewer, run=lambda: None))
     alsmicroct.view(store)
     assert shown["multiscale"] is False and shown["scale"] == pytest.approx([px_um] * 3)
+
+
+def test_cli_crop_and_8bit_other_formats(raw, tiff_volume, tmp_path):
+    from alsmicroct.cli import convert_8bit, crop
+    from alsmicroct.io.volumes import open_volume
+
+    res = recon("s.h5", raw, outputPath=str(tmp_path), outputFormat="zarr", quicklook=False, **COMMON)
+    store = res.files[0]
+    assert crop.main([str(store), "--x", "5:25", "--output-format", "h5", "--output-dir", str(tmp_path / "c")]) == 0
+    (h5,) = (tmp_path / "c").rglob("*.h5")
+    np.testing.assert_array_equal(open_volume(h5)[:], tiff_volume[:, :, 5:25])
+    assert convert_8bit.main([str(store), "--min", "0", "--max", "4", "--output-dir", str(tmp_path / "e")]) == 0
+    assert list((tmp_path / "e").rglob("*.ome.zarr"))

@@ -62,7 +62,8 @@ def copy_volume(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     src : str or path-like
         TIFF folder (one run: ``prefix`` chooses), OME-Zarr store or HDF5 file.
     dst : str or path-like, optional
-        Output (default :func:`default_output` with ``tag``).
+        Output (default :func:`default_output` with ``tag``); a store or file name, or for
+        zarr/h5 a folder to write ``<stem><tag>.ome.zarr`` / ``.h5`` into.
     fmt : {"tiff", "zarr", "h5"}, optional
         Output format (default: the input's).
     func : callable, optional
@@ -91,6 +92,9 @@ def copy_volume(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     src = Path(src)
     fmt = fmt or detect_format(src)
     out = Path(dst) if dst is not None else default_output(src, fmt, tag)
+    if fmt != "tiff" and not out.name.endswith((".zarr", ".h5", ".hdf5")):   # a folder to put it in
+        out.mkdir(parents=True, exist_ok=True)
+        out = out / default_output(src, fmt, tag).name
     if out.resolve() == src.resolve():
         raise ParameterError(f"{src}: the output would overwrite the input; choose another output")
     with open_volume(src, prefix=prefix) as vol:
