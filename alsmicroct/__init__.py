@@ -27,6 +27,7 @@ __all__ = [
     "data_management",
     "image_processing",
     "reconstruction",
+    "view",
 ]
 
 _LAZY = {"data_management", "reconstruction", "image_processing", "sim", "io", "prep", "engine", "post", "jobs",
@@ -34,6 +35,14 @@ _LAZY = {"data_management", "reconstruction", "image_processing", "sim", "io", "
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import data_management, image_processing, reconstruction
+
+
+def view(path, **kwargs):
+    """Open a reconstructed volume (TIFF folder, OME-Zarr, HDF5) in napari, when installed;
+    see :func:`alsmicroct.io.volume_tools.view`."""
+    from .io.volume_tools import view as _view
+
+    return _view(path, **kwargs)
 
 
 def __getattr__(name: str):

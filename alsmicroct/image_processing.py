@@ -36,11 +36,14 @@ from alsmicroct.io.tiff import (
     tiff_info,
     write_tiff_atomic,
 )
+from alsmicroct.io.volume_tools import copy_volume as _copy_volume
+from alsmicroct.io.volumes import detect_format, open_volume
 
 __all__ = [
     "clean_output",
     "convert_ArrayTo8bit",
     "convert_DirectoryTo8Bit",
+    "convert_to_zarr",
     "crop_Array",
     "crop_Directory",
     "get_fileList",
@@ -395,8 +398,9 @@ def convert_DirectoryTo8Bit(
     filename: str | None = None,
     *,
     prefix: str | None = None,
+    output_format: str | None = None,
 ) -> list[str]:
-    """Convert a folder of float TIFF slices to 8 bit, one slice at a time.
+    """Convert a folder of float TIFF slices (or a zarr/h5 volume) to 8 bit, one slice at a time.
 
     Parameters
     ----------
@@ -432,6 +436,11 @@ def convert_DirectoryTo8Bit(
 
     src = _resolve(inputpath, basepath)
     to_uint8(np.zeros(1, np.float32), dmin=data_min, dmax=data_max)  # validate first
+    if detect_format(src) != "tiff" or output_format not in (None, "tiff"):
+        return [str(_copy_volume(src, None if outputpath is None else _resolve(outputpath, basepath),
+                                 fmt=output_format, prefix=prefix, tag="_8bit",
+                                 func=lambda a: to_uint8(a, dmin=data_min, dmax=data_max),
+                                 attrs={"units": "uint8 levels", "cast8bit_min_max": [data_min, data_max]}))]
     files = stack_files(src, prefix)
     out = _resolve(outputpath, basepath) if outputpath is not None else _sibling(src, "_8bit")
     written = _stream_directory(
@@ -500,8 +509,9 @@ def crop_Directory(
     outputpath: str | os.PathLike | None = None,
     *,
     prefix: str | None = None,
+    output_format: str | None = None,
 ) -> list[str]:
-    """Crop a folder of TIFF slices, one slice at a time.
+    """Crop a folder of TIFF slices (or a zarr/h5 volume), one slice at a time.
 
     Parameters
     ----------
@@ -531,6 +541,8 @@ def crop_Directory(
         Empty/unreadable folder, mixed sizes, unwritable output.
     """
     src = Path(inputpath)
+    if detect_format(src) != "tiff" or output_format not in (None, "tiff"):
+        return [str(_copy_volume(src, outputpath, fmt=output_format, prefix=prefix, tag="_crop", z=z, y=y, x=x))]
     files = stack_files(src, prefix)
     z0, z1 = _check_range(z, len(files), "z")
     shape, _, _ = tiff_info(files[z0])
@@ -544,6 +556,42 @@ def crop_Directory(
     )
     logger.info("cropped %d slices of %s into %s", len(written), src, out)
     return written
+
+
+def convert_to_zarr(
+    tiff_folder: str | os.PathLike,
+    output: str | os.PathLike | None = None,
+    *,
+    prefix: str | None = None,
+    voxel_size_um: Sequence[float] | None = None,
+    chunks: tuple[int, int, int] | None = None,
+    ngff_version: str = "0.5",
+    multiscale: bool = True,
+    compression: int | None = 1,
+) -> Path:
+    """Convert a folder of TIFF slices (e.g. a ``recon()`` run) to a multiscale OME-Zarr store.
+
+    Streams one chunk layer (``chunks[0]`` slices, default 64) at a time. The voxel size
+    (micrometer) and the provenance come from the run's record when there is one.
+
+    Parameters
+    ----------
+    tiff_folder : str or path-like
+        Folder of slices; ``prefix`` chooses the run when it holds several.
+    output : str or path-like, optional
+        The store (default ``<folder>.ome.zarr`` next to the folder).
+    voxel_size_um : (dz, dy, dx), optional
+        Overrides the record's voxel size, micrometer.
+    chunks, ngff_version, multiscale, compression
+        As :func:`alsmicroct.io.volumes.open_writer` (Blosc zstd level).
+
+    Returns
+    -------
+    pathlib.Path
+        The store written.
+    """
+    return _copy_volume(tiff_folder, output, fmt="zarr", prefix=prefix, chunks=chunks, ngff_version=ngff_version,
+                        multiscale=multiscale, compression=compression, voxel_size_um=voxel_size_um)
 
 
 def _iter_slices(path: Path, prefix: str | None = None) -> tuple[int, int, int, Iterable[np.ndarray]]:
@@ -573,6 +621,11 @@ def _orthogonal_views(
         p = Path(volume_or_dir)
         if not p.exists():
             raise InputFileError(f"quicklook: input not found: {p}")
+        if detect_format(p) != "tiff":       # chunked volumes: read the three planes only
+            with open_volume(p) as vol:
+                nz, ny, nx = vol.shape
+                return (vol[nz // 2].astype(np.float32), vol[:, ny // 2, :].astype(np.float32),
+                        vol[:, :, nx // 2].astype(np.float32), (nz, ny, nx))
         nz, ny, nx, slices = _iter_slices(p, prefix)
         xz = np.empty((nz, nx), dtype=np.float32)
         yz = np.empty((nz, ny), dtype=np.float32)

@@ -114,6 +114,13 @@ class ReconParams:
     bilateral_srad: int = _spec("int", 3, min=1, doc="spatial radius, voxels")
     bilateral_rrad: float = _spec("float", 30.0, min_excl=0.0, doc="range radius, grey values as written")
     castTo8bit: bool = _spec("bool", False, doc="write uint8 slices")
+    outputFormat: str = _spec("str", "tiff", choices=("tiff", "zarr", "h5"),
+                              doc="tiff: <prefix>_NNNNN.tiff slices; zarr: <prefix>.ome.zarr (OME-Zarr, "
+                                  "axes in micrometer); h5: <prefix>.h5 (/exchange/data)")
+    ngffVersion: str = _spec("str", "0.5", choices=("0.5", "0.4"), numbers_as_text=True,
+                             doc="OME-Zarr version of outputFormat=zarr: 0.5 (Zarr v3) or 0.4 (Zarr v2)")
+    zarrMultiscale: bool = _spec("bool", False,
+                                 doc="outputFormat=zarr: add 2x-downsampled levels down to <= 256 px")
     cast8bit_min: float = _spec("float", -10.0, doc="value mapped to 0, 1/cm")
     cast8bit_max: float = _spec("float", 30.0, doc="value mapped to 255, 1/cm")
     useNormalize_nf: bool = _spec("bool", False, doc="normalise with the nearest flat group")
@@ -265,7 +272,8 @@ class ReconParams:
 PARAMETER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Input and output", ("inputPath", "outputPath", "outputFilename", "sinoused", "projused", "projIgnoreList",
                           "badData", "pixel_size",
-                          "castTo8bit", "cast8bit_min", "cast8bit_max")),
+                          "castTo8bit", "cast8bit_min", "cast8bit_max", "outputFormat", "ngffVersion",
+                          "zarrMultiscale")),
     ("Angles", ("angle_offset", "anglelist")),
     ("Outliers (zingers)", ("doOutliers1D", "outlier_diff1D", "outlier_size1D", "doOutliers2D", "outlier_diff2D",
                             "outlier_size2D")),
@@ -481,6 +489,8 @@ def _to_str(name: str, value: Any, meta: Mapping) -> str:
         return value
     if hasattr(value, "__fspath__"):
         return str(value)
+    if meta.get("numbers_as_text") and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)      # a version typed as a number in a spreadsheet or TOML file
     raise ParameterError(f"{name}={value!r}: expected text")
 
 

@@ -32,6 +32,8 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max", dest="vmax", type=float, default=10.0,
                         help="value mapped to 255 (default: 10)")
     parser.add_argument("--prefix", help="output names <prefix>_<number>.tif (default: input names)")
+    parser.add_argument("--output-format", choices=("tiff", "zarr", "h5"), default=None,
+                        help="output format (default: the input's; inputs may be OME-Zarr stores or .h5 too)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -50,7 +52,8 @@ def _converter(args: argparse.Namespace) -> FolderAction:
 
     def convert(folder: Path, target: Path | None) -> list[str]:
         return convert_DirectoryTo8Bit(folder, data_min=args.vmin, data_max=args.vmax,
-                                       outputpath=target, filename=args.prefix, prefix=args.run)
+                                       outputpath=target, filename=args.prefix, prefix=args.run,
+                                       output_format=args.output_format)
 
     return convert
 

@@ -39,6 +39,8 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--x", metavar="A:B", help="columns within each slice")
     parser.add_argument("--y", metavar="A:B", help="rows within each slice")
     parser.add_argument("--z", metavar="A:B", help="slices, by position in the sorted listing")
+    parser.add_argument("--output-format", choices=("tiff", "zarr", "h5"), default=None,
+                        help="output format (default: the input's; inputs may be OME-Zarr stores or .h5 too)")
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -50,8 +52,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _cropper(args: argparse.Namespace) -> FolderAction:
-    from ..image_processing import crop_Directory, stack_files
-    from ..io.tiff import tiff_info
+    from ..image_processing import crop_Directory
+    from ..io.volumes import open_volume
 
     spans = {axis: None if getattr(args, axis) is None else parse_span(getattr(args, axis), option=f"--{axis}")
              for axis in ("x", "y", "z")}
@@ -59,11 +61,12 @@ def _cropper(args: argparse.Namespace) -> FolderAction:
         raise ParameterError("nothing to crop: give at least one of --x, --y, --z")
 
     def crop(folder: Path, target: Path | None) -> list[str]:
-        files = stack_files(folder, args.run)
-        shape = tiff_info(files[0])[0]
+        with open_volume(folder, prefix=args.run) as vol:
+            shape = vol.shape
         return crop_Directory(folder, x=complete_span(spans["x"], shape[-1]),
                               y=complete_span(spans["y"], shape[-2]),
-                              z=complete_span(spans["z"], len(files)), outputpath=target, prefix=args.run)
+                              z=complete_span(spans["z"], shape[0]), outputpath=target, prefix=args.run,
+                              output_format=args.output_format)
 
     return crop
 

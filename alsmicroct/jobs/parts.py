@@ -119,6 +119,10 @@ def recon_part(filename: str | os.PathLike, part: int, nparts: int, inputPath: s
     from ..reconstruction import recon
 
     plan = plan_scan(filename, inputPath, **keywords)
+    if plan.params.outputFormat != "tiff":
+        raise ParameterError(f"{plan.path}: SLURM row parts write TIFF slices only (outputFormat="
+                             f"{plan.params.outputFormat!r} would need one writer per store); use outputFormat='tiff' "
+                             "and alsmicroct.image_processing.convert_to_zarr afterwards, or a Dask cluster (client=)")
     rows = _part_rows(plan, part, nparts)
     nparts = len(_part_ranges(plan, nparts))
     if rows is None:

@@ -61,6 +61,7 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
         describes, and ``resume`` is not ``False``.
     """
     from ..io.tiff import is_complete_tiff
+    from ..io.volumes import done_rows, remove_volume, volume_path
 
     folder = Path(plan.output_dir)
     if not folder.is_dir():
@@ -91,15 +92,32 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
     if unrecorded and not conflicts:
         conflicts.append(f"{len(unrecorded)} slice(s) {plan.prefix}_*.tiff (rows {unrecorded[0]}..{unrecorded[-1]}) "
                          "that no record describes")
+    fmt = plan.params.outputFormat
+    volumes = {f: volume_path(folder, plan.prefix, f) for f in ("zarr", "h5")}
+    volumes = {f: p for f, p in volumes.items() if p.exists()}
+    for f, path in volumes.items():
+        if f != fmt:
+            conflicts.append(f"{path.name}: an output of format {f!r}, not outputFormat={fmt!r}")
+        elif not covered and not conflicts:
+            conflicts.append(f"{path.name}: a {f} store that no record describes")
     if conflicts and not (resume is False and not is_part):
         raise OutputError(
-            f"{folder}: the slices {plan.prefix}_NNNNN.tiff there belong to another run, so this run would mix with "
+            f"{folder}: the " + (f"slices {plan.prefix}_NNNNN.tiff" if fmt == "tiff" else f"output {plan.volume_path.name}")
+            + " there belong to another run, so this run would mix with "
             "it:\n  " + "\n  ".join(conflicts) + "\nNothing was written. To replace that run, use resume=False "
             "(command line: --overwrite); to keep it, choose another outputPath (--output-dir) or outputFilename.")
     if resume is False:
         if not is_part:
             _remove_run(folder, plan.prefix, [*records], slices)
+            for path in volumes.values():
+                remove_volume(path)
         return set()
+    if fmt != "tiff":
+        done = done_rows(plan.volume_path, fmt)
+        keep = {int(r) for z, r in enumerate(plan.rows) if z in done and int(r) in covered}
+        if keep:
+            logger.info("%s: resuming, %d of %d slices already complete", plan.volume_path, len(keep), plan.rows.size)
+        return keep
     shape = (plan.width, plan.width)
     keep = {int(r) for r in plan.rows if int(r) in covered and int(r) in slices
             and is_complete_tiff(slices[int(r)], shape=shape, dtype=plan.out_dtype)}

@@ -68,7 +68,9 @@ def run_on_client(client: Any, runner: Any, *, retries: int = 1) -> list[Path]:
     Returns
     -------
     list of Path
-        Slice files of every planned row, in row order.
+        Slice files of every planned row, in row order (or the zarr store). With
+        ``outputFormat="zarr"`` every worker attaches to the store that ``runner.volume``
+        holds the lock of and writes whole chunk layers only (blocks are whole layers).
 
     Raises
     ------
@@ -78,7 +80,7 @@ def run_on_client(client: Any, runner: Any, *, retries: int = 1) -> list[Path]:
     """
     as_completed = require("distributed").as_completed
     plan = runner.plan
-    files = [plan.slice_path(int(r)) for r in plan.rows]
+    files = runner.files()
     skip = frozenset(int(r) for r in runner.skip_rows)
     blocks = [(a, b) for a, b in runner.final_blocks() if any(int(r) not in skip for r in plan.rows[a:b])]
     if not blocks:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import ParameterError
 from .plan import ReconPlan
 
 __all__ = ["Execution", "check_plan_memory", "execute"]
@@ -33,7 +34,8 @@ class Execution:
     Attributes
     ----------
     files : list of Path
-        Slice files of every planned row, in row order.
+        Slice files of every planned row, in row order; for ``outputFormat`` zarr or h5
+        the one volume (``<prefix>.ome.zarr``, ``<prefix>.h5``).
     record : Path
         The run's provenance record.
     timings : dict
@@ -86,12 +88,16 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
     from .claim import claim_output
     from .provenance import now, provenance_record, write_provenance
     from .quicklook import write_quicklook
-    from .runner import Runner
+    from .runner import Runner, open_plan_writer
 
     t_start = time.perf_counter() if t_start is None else t_start
     if client is None:
         check_plan_memory(plan)
     record = record or record_name(plan.prefix, plan.path.stem)
+    fmt = plan.params.outputFormat
+    if client is not None and fmt == "h5":
+        raise ParameterError(f"{plan.path}: outputFormat='h5' has a single writer per file and cannot be written "
+                             "by Dask workers; use outputFormat='zarr' (one writer per chunk) or run without client=")
     skip = claim_output(plan, record=record, resume=resume)
     plan.output_dir.mkdir(parents=True, exist_ok=True)
     prov_path = plan.output_dir / record
@@ -100,7 +106,8 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
     logger.info("%s: reconstructing %d rows (%d to keep) of %d x %d, %d projections, cor %.2f -> %s",
                 plan.path.name, plan.rows.size, len(skip), plan.meta.nslices, plan.meta.nrays,
                 plan.proj_indices.size, plan.cor, plan.output_dir)
-    runner = Runner(plan, skip_rows=skip, progress=progress)
+    volume = open_plan_writer(plan) if fmt != "tiff" and len(skip) < plan.rows.size else None
+    runner = Runner(plan, skip_rows=skip, progress=progress, volume=volume)
 
     def timings() -> dict[str, float]:
         out = {"centre": round(t_centre, 4)}
@@ -115,7 +122,14 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
             files = run_on_client(client, runner)
         else:
             files = runner.run()
+        if volume is not None:
+            t0 = time.perf_counter()
+            volume.finish(provenance_record(plan, status="complete", timings=timings(), started=started,
+                                            nfiles=1))
+            runner.timer.add("finish", t0)
     except BaseException as exc:
+        if volume is not None:
+            volume.abort()
         write_provenance(prov_path, provenance_record(plan, status="failed", timings=timings(), started=started,
                                                       error=f"{type(exc).__name__}: {exc}"))
         raise

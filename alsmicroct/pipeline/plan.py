@@ -107,6 +107,13 @@ class ReconPlan:
         return self.output_dir / f"{self.prefix}_{row:05d}.tiff"
 
     @property
+    def volume_path(self) -> Path:
+        """Where the volume goes: the output folder (TIFF slices), ``<prefix>.ome.zarr`` or ``<prefix>.h5``."""
+        from ..io.volumes import volume_path
+
+        return volume_path(self.output_dir, self.prefix, self.params.outputFormat)
+
+    @property
     def out_dtype(self) -> np.dtype:
         return np.dtype(np.uint8 if self.params.castTo8bit else np.float32)
 

@@ -84,10 +84,18 @@ def run_differences(recorded: dict[str, Any] | None, wanted: dict[str, Any], *,
     if "cor" not in ignore and recorded.get("cor") != wanted.get("cor"):
         out.append(f"cor={recorded.get('cor')} (not {wanted.get('cor')})")
     theirs, ours = recorded.get("parameters") or {}, wanted.get("parameters") or {}
+    defaults = _defaults()     # a parameter missing from an older record had its default then
     for key in sorted(set(theirs) | set(ours)):  # "cor" as given: the resolved centre above decides
-        if key not in ignore and key not in (*_NOT_IN_RESULT, "cor") and theirs.get(key) != ours.get(key):
-            out.append(f"{key}={theirs.get(key)!r} (not {ours.get(key)!r})")
+        mine, other = ours.get(key, defaults.get(key)), theirs.get(key, defaults.get(key))
+        if key not in ignore and key not in (*_NOT_IN_RESULT, "cor") and other != mine:
+            out.append(f"{key}={other!r} (not {mine!r})")
     return out
+
+
+def _defaults() -> dict[str, Any]:
+    from ..params import ReconParams
+
+    return json.loads(json.dumps(jsonable(ReconParams().to_dict())))
 
 
 def same_run(recorded: dict[str, Any] | None, wanted: dict[str, Any], *, ignore: tuple[str, ...] = ()) -> bool:
@@ -125,6 +133,7 @@ def provenance_record(plan: Any, *, status: str, timings: dict[str, float] | Non
             "energy_kev": plan.energy_kev, "beam_hardening_coefficients": list(plan.bh_coefficients),
             "output_dir": str(plan.output_dir), "file_pattern": f"{plan.prefix}_NNNNN.tiff (NNNNN = row)",
             "units": "uint8 levels" if plan.params.castTo8bit else "1/cm",
+            "output_format": plan.params.outputFormat, "volume": str(plan.volume_path),
         },
         "fingerprint": fingerprint(plan),
         "software": _versions(),

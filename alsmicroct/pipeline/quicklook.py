@@ -18,12 +18,13 @@ logger = logging.getLogger(__name__)
 
 
 def write_quicklook(plan: ReconPlan) -> Path | None:
-    """Write ``<prefix>_quicklook.png`` next to the slices; a failure is logged, not raised."""
+    """Write ``<prefix>_quicklook.png`` next to the slices (three orthogonal views, also of a
+    zarr or h5 volume); a failure is logged, not raised."""
     from ..image_processing import quicklook
 
     target = plan.output_dir / f"{plan.prefix}_quicklook.png"
     try:
-        return Path(quicklook(plan.output_dir, target, title=f"{plan.prefix}  cor={plan.cor:.2f}",
+        return Path(quicklook(plan.volume_path, target, title=f"{plan.prefix}  cor={plan.cor:.2f}",
                               prefix=plan.prefix))
     except Exception as exc:  # a picture must never fail a finished reconstruction
         logger.warning("%s: quick-look picture not written: %s", target, exc)

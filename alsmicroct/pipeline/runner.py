@@ -24,6 +24,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ from ..errors import ReconstructionError
 from .plan import ReconPlan, scan_options
 from .steps import Block, Step, build_steps, post_steps
 
-__all__ = ["Runner", "block_ranges"]
+__all__ = ["Runner", "block_ranges", "open_plan_writer"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,31 @@ logger = logging.getLogger(__name__)
 def block_ranges(n: int, size: int) -> list[tuple[int, int]]:
     """Split ``range(n)`` into consecutive ``[start, end)`` blocks of at most ``size``."""
     return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def _chunk_z(chunk_sino: int) -> int:
+    """Zarr chunk height for blocks of ``chunk_sino`` rows: its largest divisor <= 128 (each
+    block then holds whole chunks), or 128 when that divisor is tiny (blocks are rounded)."""
+    best = max(d for d in range(1, min(chunk_sino, 128) + 1) if chunk_sino % d == 0)
+    return best if best >= 16 else min(chunk_sino, 128)
+
+
+def open_plan_writer(plan: ReconPlan) -> Any:
+    """The volume writer of a zarr/h5 plan (:func:`alsmicroct.io.volumes.open_writer`): shape
+    (rows, width, width), voxel size from the pixel size (z scaled by the row step)."""
+    from ..io.volume_zarr import default_chunks
+    from ..io.volumes import open_writer
+
+    p = plan.params
+    px_um = plan.pxsize_cm * 1e4
+    step = int(plan.rows[1] - plan.rows[0]) if plan.rows.size > 1 else 1
+    shape = (int(plan.rows.size), plan.width, plan.width)
+    attrs = {"units": "uint8 levels" if p.castTo8bit else "1/cm", "cor": plan.cor, "source": plan.path.name,
+             "rows_first_last_step": [int(plan.rows[0]), int(plan.rows[-1]), step], "parameters": p.to_dict()}
+    return open_writer(plan.volume_path, p.outputFormat, shape, dtype=plan.out_dtype,
+                       chunks=default_chunks(shape, slab=_chunk_z(p.chunk_sino)),
+                       voxel_size_um=(px_um * step, px_um, px_um), origin_um=(int(plan.rows[0]) * px_um, 0.0, 0.0),
+                       attrs=attrs, ngff_version=p.ngffVersion, multiscale=p.zarrMultiscale)
 
 
 class _Timer:
@@ -65,10 +91,14 @@ class Runner:
     store : (Path, int), optional
         A pre-processed store made by :meth:`prepare_store` elsewhere (its path and first
         detector row): Dask workers read their rows from it.
+    volume : writer, optional
+        Zarr/HDF5 output (:func:`open_plan_writer`): slabs go there (z = index in
+        ``plan.rows``) instead of TIFF slices; its owner finishes it. Dask workers of a
+        zarr plan attach to the store themselves.
     """
 
     def __init__(self, plan: ReconPlan, *, skip_rows: set[int] | None = None, progress: bool = False,
-                 store: tuple[Path, int] | None = None) -> None:
+                 store: tuple[Path, int] | None = None, volume: Any = None) -> None:
         if not plan.centred:
             raise ReconstructionError(f"{plan.path}: the plan has no centre; plan it with "
                                       "alsmicroct.pipeline.prepare.prepare()")
@@ -86,6 +116,7 @@ class Runner:
         self.post_steps: list[Step] = post_steps(plan)
         self.store_path: Path | None = store[0] if store else None
         self.store_row0: int = store[1] if store else 0
+        self.volume = volume
 
     # ------------------------------------------------------------------ public
     def run(self) -> list[Path]:
@@ -94,7 +125,7 @@ class Runner:
         todo = [i for i, r in enumerate(plan.rows) if int(r) not in self.skip_rows]
         if not todo:
             logger.info("all %d slices of %s already complete", plan.rows.size, plan.path.name)
-            return [plan.slice_path(int(r)) for r in plan.rows]
+            return self.files()
         try:
             if self.proj_steps:
                 self.prepare_store()
@@ -102,20 +133,37 @@ class Runner:
         finally:
             if self.proj_steps:
                 self.remove_store()
-        return [plan.slice_path(int(r)) for r in plan.rows]
+        return self.files()
+
+    def files(self) -> list[Path]:
+        """The run's output: slice files of every planned row, or the one zarr/h5 volume."""
+        if self.plan.params.outputFormat != "tiff":
+            return [self.plan.volume_path]
+        return [self.plan.slice_path(int(r)) for r in self.plan.rows]
 
     def final_blocks(self) -> list[tuple[int, int]]:
-        """All ``[start, end)`` blocks (indices into ``plan.rows``) of the final pass."""
-        return block_ranges(self.plan.rows.size, self.plan.params.chunk_sino)
+        """All ``[start, end)`` blocks (indices into ``plan.rows``) of the final pass; with a
+        zarr volume, whole chunk layers (``chunk_sino`` rounded down to a multiple of them)."""
+        size = self.plan.params.chunk_sino
+        chunks = getattr(self.volume, "chunks", None)
+        if chunks:
+            size = max(chunks[0], size // chunks[0] * chunks[0])
+        return block_ranges(self.plan.rows.size, size)
 
     def process_block(self, start: int, end: int) -> list[Path]:
         """Reconstruct and write rows ``plan.rows[start:end]`` (used by Dask workers)."""
         from ..io import open_scan
 
+        if self.plan.params.outputFormat == "zarr" and self.volume is None:
+            from ..io.volume_zarr import ZarrVolumeWriter
+
+            self.volume = ZarrVolumeWriter.attach(self.plan.volume_path)
         with open_scan(self.plan.path, **scan_options(self.plan.params)) as scan:
             block = self._load_final(scan, start, end)
             self._compute_and_write(block, start, end, writer=None)
-        return [self.plan.slice_path(int(r)) for r in self.plan.rows[start:end]]
+        if self.volume is not None:
+            self.volume.close()
+        return self.files()
 
     # ------------------------------------------------------------------ blocks
     def _blocks_to_do(self) -> list[tuple[int, int]]:
@@ -222,6 +270,9 @@ class Runner:
         from ..io.tiff import write_tiff_atomic
 
         plan = self.plan
+        if self.volume is not None:
+            self._write_volume(rec, keep, rows)
+            return
         meta = {"units": "uint8 levels" if plan.params.castTo8bit else "1/cm", "cor": plan.cor,
                 "source": plan.path.name}
         futures: list[Future] = []
@@ -242,6 +293,18 @@ class Runner:
                 futures.append(writer.submit(job))
         for f in futures:
             f.result()
+
+    def _write_volume(self, rec: np.ndarray, keep: np.ndarray, rows: np.ndarray) -> None:
+        """Write the block's rows still to do as slabs (z = index in ``plan.rows``)."""
+        z_of = np.searchsorted(self.plan.rows, rows)
+        todo = [i for i, r in enumerate(rows) if int(r) not in self.skip_rows]
+        t0 = time.perf_counter()
+        while todo:                       # contiguous runs: skipped rows are whole chunk layers
+            n = next((k for k in range(1, len(todo)) if todo[k] != todo[0] + k), len(todo))
+            run, todo = todo[:n], todo[n:]
+            data = rec[keep[run[0]:run[-1] + 1]].astype(self.plan.out_dtype, copy=False)
+            self.volume.write_slab(int(z_of[run[0]]), data)
+        self.timer.add("write", t0)
 
     # ------------------------------------------------------------------ store
     def _store_rows(self) -> np.ndarray:

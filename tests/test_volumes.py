@@ -1,0 +1,227 @@
+"""Volume writers and readers (alsmicroct.io.volumes): OME-Zarr and HDF5 round trips, NGFF
+validation, chunk rules, locks, kill -9 and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alsmicroct.errors import InputFileError, OutputError, ParameterError
+from alsmicroct.io.volumes import detect_format, done_rows, open_volume, open_writer, remove_volume
+
+zarr = pytest.importorskip("zarr")
+
+
+def _volume(shape=(10, 40, 36), seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=shape).astype(np.float32)
+
+
+def _store_files(path: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("version", ["0.5", "0.4"])
+def test_zarr_round_trip_ngff_valid(tmp_path, version):
+    from ome_zarr_models import open_ome_zarr
+
+    vol = _volume((10, 300, 280))
+    path = tmp_path / "v.ome.zarr"
+    w = open_writer(path, "zarr", vol.shape, chunks=(4, 128, 128), voxel_size_um=(2.0, 0.65, 0.65),
+                    origin_um=(10.0, 0.0, 0.0), attrs={"units": "1/cm"}, ngff_version=version, multiscale=True)
+    for z0, z1 in ((0, 3), (3, 7), (7, 10)):           # slabs not aligned to the 4-slice chunks
+        w.write_slab(z0, vol[z0:z1])
+    w.finish({"status": "complete", "parameters": {"cor": 12.5}})
+    assert detect_format(path) == "zarr"
+    group = zarr.open_group(str(path), mode="r")
+    assert group.metadata.zarr_format == (3 if version == "0.5" else 2)
+    np.testing.assert_array_equal(group["0"][:], vol)
+    assert group["1"].shape == (5, 150, 140)                # 2x down until y, x <= 256
+    assert "2" not in group
+    np.testing.assert_allclose(group["1"][0, 0, 0], vol[:2, :2, :2].mean(), rtol=1e-6)
+    image = open_ome_zarr(group)
+    assert type(image).__name__ == "Image"
+    ms = image.ome_attributes.multiscales[0] if version == "0.5" else image.attributes.multiscales[0]
+    assert [a.unit for a in ms.axes] == ["micrometer"] * 3
+    assert ms.datasets[0].coordinateTransformations[0].scale == [2.0, 0.65, 0.65]
+    assert group.attrs["alsmicroct"]["provenance"]["parameters"]["cor"] == 12.5
+    with open_volume(path) as v:
+        assert v.shape == vol.shape and v.attrs["voxel_size_um"] == [2.0, 0.65, 0.65]
+        np.testing.assert_array_equal(v[2:9, 10:200, 5:7], vol[2:9, 10:200, 5:7])
+    assert done_rows(path, "zarr") == set(range(10))
+    assert not path.with_name(f".{path.name}.lock").exists()
+
+
+def test_zarr_incomplete_never_looks_complete(tmp_path):
+    vol = _volume()
+    path = tmp_path / "v.ome.zarr"
+    w = open_writer(path, "zarr", vol.shape, chunks=(4, 40, 36))
+    w.write_slab(0, vol[:6])                   # layer 0 written, slices 4, 5 buffered
+    group = zarr.open_group(str(path), mode="r")
+    assert "ome" not in group.attrs and "multiscales" not in group.attrs
+    assert w.done_slices() == {0, 1, 2, 3}
+    with pytest.raises(OutputError, match="never written"):
+        w.finish()
+    w.abort()
+    again = open_writer(path, "zarr", vol.shape, chunks=(4, 40, 36))
+    assert again.done_slices() == {0, 1, 2, 3}
+    again.write_slab(4, vol[4:])
+    again.finish()
+    np.testing.assert_array_equal(open_volume(path)[:], vol)
+
+
+def test_zarr_bad_outputs(tmp_path):
+    vol = _volume()
+    path = tmp_path / "v.ome.zarr"
+    w = open_writer(path, "zarr", vol.shape)
+    with pytest.raises(OutputError, match="another process"):
+        # a live process (pid 1) holding the lock
+        path.with_name(f".{path.name}.lock").write_text(json.dumps({"host": os.uname().nodename, "pid": 1}))
+        open_writer(path, "zarr", vol.shape)
+    w.write_slab(0, vol)
+    path.with_name(f".{path.name}.lock").write_text(json.dumps({"host": os.uname().nodename, "pid": os.getpid()}))
+    w.finish()
+    with pytest.raises(OutputError, match="complete store already"):
+        open_writer(path, "zarr", vol.shape)
+    with pytest.raises(OutputError, match="positive sizes"):
+        open_writer(tmp_path / "w.ome.zarr", "zarr", (0, 3, 3))
+    other = tmp_path / "o.ome.zarr"
+    open_writer(other, "zarr", vol.shape).abort()
+    with pytest.raises(OutputError, match="holds a"):
+        open_writer(other, "zarr", (4, 4, 4))
+    with pytest.raises(ParameterError, match="did you mean 'zarr'"):
+        open_writer(tmp_path / "x", "zar", vol.shape)
+    with pytest.raises(InputFileError, match="not found"):
+        open_volume(tmp_path / "missing.ome.zarr")
+    assert remove_volume(other) and not other.exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_zarr_read_only_folder(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        with pytest.raises(OutputError, match="read-only"):
+            open_writer(ro / "v.ome.zarr", "zarr", (4, 4, 4))
+    finally:
+        ro.chmod(0o755)
+
+
+def test_zarr_read_only_store(tmp_path, monkeypatch):
+    path = tmp_path / "v.ome.zarr"
+    open_writer(path, "zarr", (4, 8, 8)).abort()
+    real = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == path and mode == os.W_OK
+                        else real(p, mode))
+    with pytest.raises(OutputError, match="read-only"):
+        open_writer(path, "zarr", (4, 8, 8))
+
+
+def test_h5_round_trip(tmp_path):
+    import h5py
+
+    vol = _volume()
+    path = tmp_path / "v.h5"
+    w = open_writer(path, "h5", vol.shape, voxel_size_um=(1.3, 1.3, 1.3), attrs={"units": "1/cm"},
+                    compression="gzip")
+    w.write_slab(0, vol[:5])
+    assert not path.exists()                   # only the hidden temporary while writing
+    w.write_slab(5, vol[5:])
+    w.finish({"status": "complete"})
+    with h5py.File(path, "r") as fh:
+        np.testing.assert_array_equal(fh["/exchange/data"][:], vol)
+        assert fh["/exchange/data"].chunks == (1, 40, 36)
+    assert detect_format(path) == "h5"
+    with open_volume(path) as v:
+        assert v.attrs["voxel_size_um"] == [1.3, 1.3, 1.3] and v.attrs["provenance"]["status"] == "complete"
+        np.testing.assert_array_equal(v[3], vol[3])
+    with pytest.raises(OutputError, match="exists already"):
+        open_writer(path, "h5", vol.shape)
+    assert list(tmp_path.glob(".*")) == []
+
+
+def test_tiff_writer_and_reader(tmp_path):
+    vol = _volume((3, 8, 9))
+    w = open_writer(tmp_path / "t", "tiff", vol.shape, prefix="s")
+    w.write_slab(0, vol)
+    w.finish()
+    assert w.done_slices() == {0, 1, 2}
+    with open_volume(tmp_path / "t") as v:
+        assert v.format == "tiff" and v.shape == vol.shape
+        np.testing.assert_array_equal(v[1:3, 2:5], vol[1:3, 2:5])
+        np.testing.assert_array_equal(v[2], vol[2])
+
+
+_CHILD = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    from alsmicroct.io.volumes import open_writer
+    vol = np.random.default_rng(3).normal(size=(24, 64, 64)).astype(np.float32)
+    w = open_writer(sys.argv[1], "zarr", vol.shape, chunks=(2, 32, 32), attrs={"units": "1/cm"})
+    for z in range(0, 24, 2):
+        w.write_slab(z, vol[z:z + 2])
+        print(z, flush=True)
+        time.sleep(0.3)
+    time.sleep(60)
+""")
+
+
+def test_zarr_kill_9_then_resume_identical(tmp_path):
+    vol = np.random.default_rng(3).normal(size=(24, 64, 64)).astype(np.float32)
+    (tmp_path / "ref").mkdir()
+    ref = tmp_path / "ref" / "v.ome.zarr"
+    w = open_writer(ref, "zarr", vol.shape, chunks=(2, 32, 32), attrs={"units": "1/cm"})
+    w.write_slab(0, vol)
+    w.finish()
+
+    path = tmp_path / "v.ome.zarr"
+    child = subprocess.Popen([sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(4):                     # a few layers written, then killed mid-run
+            assert child.stdout.readline()
+    finally:
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+    assert path.with_name(f".{path.name}.lock").exists()      # the dead writer's lock
+    resumed = open_writer(path, "zarr", vol.shape, chunks=(2, 32, 32), attrs={"units": "1/cm"})
+    done = resumed.done_slices()
+    assert 8 <= len(done) < 24
+    for z in range(0, 24, 2):
+        if z not in done:
+            resumed.write_slab(z, vol[z:z + 2])
+    resumed.finish()
+    assert _store_files(path) == _store_files(ref)
+    assert not list(tmp_path.glob(".v.ome.zarr.*"))
+
+
+def test_zarr_attached_writers_equal_serial(tmp_path):
+    """Writers in other processes (as Dask workers) write whole layers; same store as one writer."""
+    vol = _volume((12, 32, 32))
+    (tmp_path / "ref").mkdir()
+    ref = tmp_path / "ref" / "v.ome.zarr"
+    w = open_writer(ref, "zarr", vol.shape, chunks=(4, 16, 16))
+    w.write_slab(0, vol)
+    w.finish()
+    from alsmicroct.io.volume_zarr import ZarrVolumeWriter
+
+    path = tmp_path / "v.ome.zarr"
+    main = open_writer(path, "zarr", vol.shape, chunks=(4, 16, 16))
+    for z0 in (8, 0, 4):
+        part = ZarrVolumeWriter.attach(path)
+        part.write_slab(z0, vol[z0:z0 + 4])
+        part.close()
+    bad = ZarrVolumeWriter.attach(path)
+    bad.write_slab(0, vol[:2])
+    with pytest.raises(OutputError, match="never written"):
+        bad.close()
+    main.finish()
+    assert _store_files(path) == _store_files(ref)
