@@ -123,12 +123,12 @@ def test_quicklook_png(slice_dir, volume, tmp_path):
     # 12 x 9 inch at 100 dpi
     w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (w, h) == (1200, 900)
-    assert 20_000 < len(data) < 2_000_000
+    assert 10_000 < len(data) < 2_000_000   # 8-bit grey from the default Pillow renderer
     png2 = ip.quicklook(volume, tmp_path / "ql2.png")
-    assert png2.stat().st_size > 20_000
+    assert png2.stat().st_size > 10_000
     stack = ip.save_TiffStack(volume, tmp_path / "stack.tif", one_file=True)[0]
     png3 = ip.quicklook(stack, tmp_path / "ql3.png")
-    assert png3.stat().st_size > 20_000
+    assert png3.stat().st_size > 10_000
     names = sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".png")
     assert names == ["ql.png", "ql2.png", "ql3.png"]  # no temporary left
     # the views read from files equal those of the array

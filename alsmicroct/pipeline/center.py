@@ -1,7 +1,8 @@
 """Centre of rotation for recon(): read what each method needs, then call the engine.
 
 - ``pc``: the first used projection and the one nearest to it + 180 deg (whatever the
-  scan's angle list is), flat/dark corrected, sub-pixel phase correlation.
+  scan's angle list is), each divided by its nearest flat group, on the reconstructed rows
+  (at least :data:`PC_MIN_ROWS` of them), sub-pixel phase correlation.
 - ``vo``: Vo's method on a real -log sinogram (row ``voInd``, default the middle of the
   reconstructed rows), restricted to the first 180 deg.
 - ``nm``: entropy minimisation with Nelder-Mead on the sinogram of row ``nmInd``.
@@ -19,7 +20,7 @@ from ..errors import ReconstructionError
 from .plan import ReconPlan
 from .steps import Block, centre_steps
 
-__all__ = ["find_center", "pair_180", "preprocessed_sinogram"]
+__all__ = ["PC_MIN_ROWS", "find_center", "pair_180", "pc_rows", "preprocessed_sinogram"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +73,30 @@ def preprocessed_sinogram(scan, plan: ReconPlan, row: int) -> np.ndarray:
     return np.asarray(block.data[:, 0, :], dtype=np.float32)
 
 
-def _normalized_projection(scan, plan: ReconPlan, position: int) -> np.ndarray:
-    from ..prep import normalize
+#: fewest detector rows phase correlation is measured on (a few rows alone give a weak peak)
+PC_MIN_ROWS = 64
 
-    idx = int(plan.proj_indices[position])
-    proj = scan.read_projections(proj=(idx, idx + 1, 1))
-    return normalize(proj, scan.read_flats(), scan.read_darks())[0]
+
+def pc_rows(plan: ReconPlan, nslices: int) -> tuple[int, int, int]:
+    """Detector rows ``(start, stop, 1)`` the ``pc`` centre is measured on: the span of the
+    reconstructed rows, widened about its middle to at least :data:`PC_MIN_ROWS` rows (or the
+    whole detector when it is shorter), so the centre is the one of the rows reconstructed."""
+    lo, hi = int(plan.rows.min()), int(plan.rows.max()) + 1
+    want = min(max(hi - lo, PC_MIN_ROWS), nslices)
+    start = min(max((lo + hi - want) // 2, 0), nslices - want)
+    return start, start + want, 1
+
+
+def _normalized_pair(scan, plan: ReconPlan, positions: tuple[int, int]) -> np.ndarray:
+    """The two projections at ``positions`` of the plan, each divided by its nearest flat group
+    (``normalize_nf``), on the rows of :func:`pc_rows` only; float32 (2, rows, columns)."""
+    from ..prep import normalize_nf
+
+    rows = pc_rows(plan, scan.meta.nslices)
+    idx = [int(plan.proj_indices[k]) for k in positions]
+    proj = np.concatenate([scan.read_projections(proj=(i, i + 1, 1), rows=rows) for i in idx])
+    return normalize_nf(proj, scan.read_flats(rows=rows), scan.read_darks(rows=rows),
+                        flat_indices=scan.flat_indices, proj_indices=idx)
 
 
 def _default_row(plan: ReconPlan, row: int | None) -> int:
@@ -111,8 +130,8 @@ def find_center(scan, plan: ReconPlan, method: str | None = None) -> float:
             raise ReconstructionError(
                 f"{plan.path}: no two projections within 1 deg of 180 deg apart "
                 f"(best pair is {math.degrees(gap):.2f} deg off); use corFunction='vo' or 'nm', or give cor")
-        cor = engine.find_center_pc(_normalized_projection(scan, plan, i), _normalized_projection(scan, plan, j),
-                                    tol=0.25)
+        pair = _normalized_pair(scan, plan, (i, j))
+        cor = engine.find_center_pc(pair[0], pair[1], tol=0.25)
     elif method == "vo":
         sino = preprocessed_sinogram(scan, plan, _default_row(plan, p.voInd))
         within = np.abs(plan.theta - plan.theta[0]) <= math.pi + 1e-6   # first 180 deg (monotonic list)
