@@ -40,6 +40,7 @@ _FILTERS = ("butterworth", "shepp", "hann", "hamming", "parzen", "ramlak", "none
 #: ReconParams fields of the iterative algorithms -> option names of the engine.
 _ITERATIVE = {"num_iter": "num_iter", "nonneg": "nonneg", "relaxation": "relaxation", "tv_weight": "tv_weight",
               "iter_tol": "tol", "iter_start": "start"}
+_RING_METHODS = ("fw", "ti", "sf", "sorting", "large", "dead", "all")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -71,7 +72,8 @@ class ReconParams:
     outlier_size2D: int = _spec("int", 3, min=1, max=255,
                                 hint="; a wider median window removes structure, not outliers",
                                 doc="median size, pixels (1..255)")
-    doFWringremoval: bool = _spec("bool", True, doc="Fourier-wavelet stripe removal (Muench)")
+    doFWringremoval: bool = _spec("bool", True, doc="ring (stripe) removal with ringMethod, by default "
+                                  "Fourier-wavelet (Muench) on the detected stripe columns only (ringMask)")
     doTIringremoval: bool = _spec("bool", False, doc="Titarenko stripe removal")
     doSFringremoval: bool = _spec("bool", False, doc="smoothing-filter stripe removal (Rivers)")
     ringSigma: float = _spec("float", 3.0, min_excl=0.0, doc="FW damping sigma")
@@ -80,6 +82,22 @@ class ReconParams:
     ringNBlock: int = _spec("int", 0, min=0, doc="TI number of blocks")
     ringAlpha: float = _spec("float", 1.5, min_excl=0.0, doc="TI damping factor")
     ringSize: int = _spec("int", 5, min=1, doc="SF filter size, pixels")
+    ringMethod: str = _spec("str", "fw", choices=_RING_METHODS,
+                            doc="filter of doFWringremoval: fw (Fourier-wavelet, legacy), ti, sf, sorting "
+                                "(Vo), large (Vo: wide/partial stripes), dead (Vo: dead/fluctuating columns, "
+                                "then large), all (Vo: dead, large, sorting)")
+    ringMask: bool = _spec("bool", True,
+                           doc="fw/ti/sf/sorting correct only the stripe columns found in each sinogram "
+                               "(angular-mean profile against its median, ringSnr/ringDetectSize/ringDilate), "
+                               "after ringDead; False: the exact legacy unmasked filters")
+    ringDead: bool = _spec("bool", True, doc="with ringMask: interpolate dead, frozen and fluctuating columns "
+                                             "before the filter")
+    ringSnr: float = _spec("float", 3.0, min_excl=0.0,
+                           doc="stripe detection threshold, noise standard deviations of the column mean")
+    ringDetectSize: int = _spec("int", 9, min=3, max=1001,
+                                doc="stripe detection median window, columns (finds stripes up to "
+                                    "(size-1)/2 wide; wider windows take sample edges for stripes)")
+    ringDilate: int = _spec("int", 2, min=0, max=100, doc="columns added on each side of a detected stripe")
     doPhaseRetrieval: bool = _spec("bool", False, doc="single-distance Paganin phase retrieval")
     alphaReg: float = _spec("float", 0.0002, min_excl=0.0, doc="Paganin regularisation (TomoPy alpha)")
     propagation_dist: float | None = _spec("float", 75.0, optional=True, min_excl=0.0,
@@ -278,8 +296,9 @@ PARAMETER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Outliers (zingers)", ("doOutliers1D", "outlier_diff1D", "outlier_size1D", "doOutliers2D", "outlier_diff2D",
                             "outlier_size2D")),
     ("Flat-field normalisation", ("useNormalize_nf", "doBeamHardening", "BeamHardeningCoefficients")),
-    ("Ring (stripe) removal", ("doFWringremoval", "ringLevel", "ringSigma", "ringWavelet", "doTIringremoval",
-                               "ringNBlock", "ringAlpha", "doSFringremoval", "ringSize")),
+    ("Ring (stripe) removal", ("doFWringremoval", "ringMethod", "ringMask", "ringDead", "ringSnr",
+                               "ringDetectSize", "ringDilate", "ringLevel", "ringSigma", "ringWavelet",
+                               "doTIringremoval", "ringNBlock", "ringAlpha", "doSFringremoval", "ringSize")),
     ("Tilt and 360 deg scans", ("correcttilt", "tiltcenter_slice", "tiltcenter_det", "use360to180")),
     ("Phase retrieval (Paganin)", ("doPhaseRetrieval", "alphaReg", "propagation_dist", "kev")),
     ("Centre of rotation", ("cor", "corFunction", "voInd", "voSMin", "voSMax", "voSRad", "voStep", "voRatio",

@@ -5,7 +5,7 @@ phantom, noise and flats; only the artefact differs), reconstructs both through 
 with small row chunks, and measures the step on what it targets. Figures measured here
 (ramlak filter, 2 % gain rings, 0.2 % zingers):
 
-- rings (256-column off-axis core, twin-difference ring metric, PSNR of the ringed scan
+- rings, legacy unmasked filters (``ringMask=False``; 256-column off-axis core, twin-difference ring metric, PSNR of the ringed scan
   22.3 dB): TI 2.33 -> 0.23 1/cm, 30.0 dB; SF -> 0.73, 28.8 dB; FW level 3 sigma 1 ->
   0.53, 28.7 dB; FW level 3 sigma 3 -> 0.47, 27.8 dB; polar -> 1.19, 25.6 dB;
 - zingers: 1-D and 2-D outlier filters leave 6-7 % of the zinger error, PSNR 23.1 ->
@@ -141,8 +141,8 @@ def test_step_runs_in_recon(clean, tmp_path, kw):
 @pytest.mark.parametrize("kw, rings_left, min_gain_db, max_loss_db", [
     (dict(doTIringremoval=True), 0.2, 6.0, 0.5),
     (dict(doSFringremoval=True), 0.4, 5.0, 0.5),
-    (dict(doFWringremoval=True, ringLevel=3, ringSigma=1), 0.3, 5.0, 0.8),
-    (dict(doFWringremoval=True, ringLevel=3), 0.3, 4.5, 2.0),
+    (dict(doFWringremoval=True, ringLevel=3, ringSigma=1, ringMask=False), 0.3, 5.0, 0.8),
+    (dict(doFWringremoval=True, ringLevel=3, ringMask=False), 0.3, 4.5, 2.0),
     (dict(doPolarRing=True, Rarc=30, Rmaxwidth=10, Rthr=15, Rtmax=150, Rtmin=-30), 0.6, 2.5, 0.5),
 ], ids=["TI", "SF", "FW3-sigma1", "FW3-sigma3", "polar"])
 def test_ring_removal_lowers_rings_and_raises_psnr(off_axis, tmp_path, kw, rings_left, min_gain_db,
@@ -344,6 +344,12 @@ def _phase_by_hand(data):
                                     alpha=1e-3))
 
 
+def _masked_fw_by_hand(data):
+    """The default ring removal (ringMask, ringDead): dead columns, then FW on the stripes."""
+    fw = partial(prep.remove_stripe_fw, level=3, wname="db5", sigma=3.0)
+    return prep.remove_stripe_auto(data, filter=fw, snr=3.0, size=9, dilate=2)[0]
+
+
 BH = (0.0, 1.0, 0.1, 0.0, 0.0, 0.0)
 
 
@@ -351,10 +357,16 @@ BH = (0.0, 1.0, 0.1, 0.0, 0.0, 0.0)
     (dict(doBeamHardening=True, BeamHardeningCoefficients=BH), partial(prep.beam_hardening, coefficients=BH)),
     (dict(doTIringremoval=True), partial(prep.remove_stripe_ti, nblock=0, alpha=1.5)),
     (dict(doSFringremoval=True), partial(prep.remove_stripe_sf, size=5)),
-    (dict(doFWringremoval=True, ringLevel=3), partial(prep.remove_stripe_fw, level=3, wname="db5", sigma=3.0)),
+    (dict(doFWringremoval=True, ringLevel=3, ringMask=False),
+     partial(prep.remove_stripe_fw, level=3, wname="db5", sigma=3.0)),
+    (dict(doFWringremoval=True, ringLevel=3), _masked_fw_by_hand),
+    (dict(doFWringremoval=True, ringMethod="sorting", ringSnr=2.5, ringDetectSize=7, ringDilate=1),
+     lambda d: prep.apply_masked(prep.remove_dead_stripe(d, snr=2.5, residual=False), prep.remove_stripe_based_sorting,
+                                 snr=2.5, size=7, dilate=1)[0]),
+    (dict(doFWringremoval=True, ringMethod="all"), prep.remove_all_stripe),
     (dict(correcttilt=1.5), partial(prep.correct_tilt, angle_deg=1.5)),
     (dict(doPhaseRetrieval=True, alphaReg=1e-3, propagation_dist=7.5, kev=24.0), _phase_by_hand),
-], ids=["beam_hardening", "TI", "SF", "FW", "tilt", "phase"])
+], ids=["beam_hardening", "TI", "SF", "FW-legacy", "FW-masked", "sorting", "all", "tilt", "phase"])
 def test_step_in_recon_equals_step_on_arrays(clean, tmp_path, kw, step):
     """recon() on row (and projection) chunks gives what the step gives alone on the
     whole array, followed by the same reconstruction."""

@@ -125,25 +125,94 @@ def _beam_hardening(block: Block, plan: ReconPlan) -> np.ndarray:
     return beam_hardening(block.data, coefficients=plan.bh_coefficients)
 
 
+def _masked(block: Block, plan: ReconPlan, func: Callable[[np.ndarray], np.ndarray], *,
+            legacy: bool = False) -> np.ndarray:
+    """``func`` on the detected stripe columns only (``ringMask``), else (or ``legacy``: the
+    doTIringremoval / doSFringremoval switches keep their exact legacy meaning) on everything."""
+    from ..prep.stripes_vo import apply_masked
+
+    p = plan.params
+    if legacy or not p.ringMask:
+        return func(block.data)
+    out, mask = apply_masked(block.data, func, snr=p.ringSnr, size=p.ringDetectSize, dilate=p.ringDilate)
+    logger.debug("rows %d..%d: %.1f %% of the columns corrected as stripes", block.rows[0], block.rows[-1],
+                 100 * mask.mean())
+    return out
+
+
+def _method(name: str) -> Callable[[ReconParams], bool]:
+    """Enabled when doFWringremoval is on with ``ringMethod == name``."""
+    return lambda p: p.doFWringremoval and p.ringMethod == name
+
+
 def _stripe_fw(block: Block, plan: ReconPlan) -> np.ndarray:
     from ..prep import remove_stripe_fw
 
     p = plan.params
-    return remove_stripe_fw(block.data, level=p.ringLevel, wname=p.ringWavelet, sigma=p.ringSigma, pad=True,
-                            num_threads=p.num_threads)
+    return _masked(block, plan, lambda d: remove_stripe_fw(d, level=p.ringLevel, wname=p.ringWavelet,
+                                                           sigma=p.ringSigma, pad=True, num_threads=p.num_threads))
 
 
 def _stripe_ti(block: Block, plan: ReconPlan) -> np.ndarray:
     from ..prep import remove_stripe_ti
 
     p = plan.params
-    return remove_stripe_ti(block.data, nblock=p.ringNBlock, alpha=p.ringAlpha, num_threads=p.num_threads)
+    return _masked(block, plan, lambda d: remove_stripe_ti(d, nblock=p.ringNBlock, alpha=p.ringAlpha,
+                                                           num_threads=p.num_threads),
+                   legacy=not _method("ti")(p))
 
 
 def _stripe_sf(block: Block, plan: ReconPlan) -> np.ndarray:
     from ..prep import remove_stripe_sf
 
-    return remove_stripe_sf(block.data, size=plan.params.ringSize, num_threads=plan.params.num_threads)
+    p = plan.params
+    return _masked(block, plan, lambda d: remove_stripe_sf(d, size=p.ringSize, num_threads=p.num_threads),
+                   legacy=not _method("sf")(p))
+
+
+def _stripe_sorting(block: Block, plan: ReconPlan) -> np.ndarray:
+    from ..prep import remove_stripe_based_sorting
+
+    return _masked(block, plan, lambda d: remove_stripe_based_sorting(d, num_threads=plan.params.num_threads))
+
+
+def _stripe_large(block: Block, plan: ReconPlan) -> np.ndarray:
+    from ..prep import remove_large_stripe
+
+    p = plan.params
+    return remove_large_stripe(block.data, snr=p.ringSnr, num_threads=p.num_threads)
+
+
+def _stripe_vo_dead(block: Block, plan: ReconPlan) -> np.ndarray:
+    from ..prep import remove_dead_stripe
+
+    p = plan.params
+    return remove_dead_stripe(block.data, snr=p.ringSnr, residual=True, num_threads=p.num_threads)
+
+
+def _stripe_all(block: Block, plan: ReconPlan) -> np.ndarray:
+    from ..prep import remove_all_stripe
+
+    p = plan.params
+    return remove_all_stripe(block.data, snr=p.ringSnr, num_threads=p.num_threads)
+
+
+def _dead_columns_on(p: ReconParams) -> bool:
+    """Dead-column interpolation before the masked filter of doFWringremoval (fw/ti/sf/sorting)."""
+    return p.doFWringremoval and p.ringMethod in _MASKED_METHODS and p.ringMask and p.ringDead
+
+
+def _dead_columns(block: Block, plan: ReconPlan) -> np.ndarray:
+    from ..prep import remove_dead_stripe
+
+    p = plan.params
+    return remove_dead_stripe(block.data, snr=p.ringSnr, residual=False, num_threads=p.num_threads)
+
+
+#: ring methods whose filter acts on the detected stripe columns only (with ringMask)
+_MASKED_METHODS = ("fw", "ti", "sf", "sorting")
+#: the fields every masked stripe step reads besides its own
+_MASK_FIELDS = ("ringMask", "ringSnr", "ringDetectSize", "ringDilate")
 
 
 def _tilt_center(plan: ReconPlan) -> tuple[float, float]:
@@ -241,11 +310,21 @@ STEPS: tuple[StepSpec, ...] = (
     StepSpec("normalize", "sino", ("useNormalize_nf", "projIgnoreList"), _always, _normalize, before_centre=True),
     StepSpec("beam_hardening", "sino", ("doBeamHardening", "BeamHardeningCoefficients"),
              lambda p: p.doBeamHardening, _beam_hardening, before_centre=True),
-    StepSpec("stripes_fw", "sino", ("doFWringremoval", "ringLevel", "ringWavelet", "ringSigma"),
-             lambda p: p.doFWringremoval, _stripe_fw),
-    StepSpec("stripes_ti", "sino", ("doTIringremoval", "ringNBlock", "ringAlpha"),
-             lambda p: p.doTIringremoval, _stripe_ti),
-    StepSpec("stripes_sf", "sino", ("doSFringremoval", "ringSize"), lambda p: p.doSFringremoval, _stripe_sf),
+    StepSpec("stripes_dead_columns", "sino", ("doFWringremoval", "ringMethod", "ringMask", "ringDead", "ringSnr"),
+             _dead_columns_on, _dead_columns),
+    StepSpec("stripes_fw", "sino", ("doFWringremoval", "ringMethod", "ringLevel", "ringWavelet", "ringSigma",
+                                    *_MASK_FIELDS), _method("fw"), _stripe_fw),
+    StepSpec("stripes_sorting", "sino", ("doFWringremoval", "ringMethod", *_MASK_FIELDS), _method("sorting"),
+             _stripe_sorting),
+    StepSpec("stripes_large", "sino", ("doFWringremoval", "ringMethod", "ringSnr"), _method("large"), _stripe_large),
+    StepSpec("stripes_vo_dead", "sino", ("doFWringremoval", "ringMethod", "ringSnr"), _method("dead"),
+             _stripe_vo_dead),
+    StepSpec("stripes_all", "sino", ("doFWringremoval", "ringMethod", "ringSnr"), _method("all"), _stripe_all),
+    StepSpec("stripes_ti", "sino", ("doTIringremoval", "doFWringremoval", "ringMethod", "ringNBlock", "ringAlpha",
+                                    *_MASK_FIELDS),
+             lambda p: p.doTIringremoval or _method("ti")(p), _stripe_ti),
+    StepSpec("stripes_sf", "sino", ("doSFringremoval", "doFWringremoval", "ringMethod", "ringSize", *_MASK_FIELDS),
+             lambda p: p.doSFringremoval or _method("sf")(p), _stripe_sf),
     StepSpec("tilt", "sino", ("correcttilt", "tiltcenter_slice", "tiltcenter_det"),
              lambda p: bool(p.correcttilt), _tilt, margin=_tilt_margin),
     StepSpec("360to180", "sino", ("use360to180",), lambda p: p.use360to180, _stitch),

@@ -28,6 +28,7 @@ from .normalize import as_float32_3d, check_number, check_positive_int
 from .stripes import _map_sinograms
 
 __all__ = [
+    "DETECT_SIZE",
     "apply_masked",
     "detect_stripes",
     "remove_all_stripe",
@@ -39,12 +40,15 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: a dead / fluctuating column differs from its 3-column median by this much more than
-#: its neighbours do (relative), besides the snr test
+#: a dead / fluctuating column's residual varies from angle to angle by this much more
+#: than its neighbours' (relative), besides the snr test
 _DEAD_EXCESS = 0.5
 
 #: 1.4826 * MAD is the standard deviation of Gaussian values
 _MAD_TO_STD = 1.4826
+
+#: default median window of :func:`detect_stripes`, columns (``ReconParams.ringDetectSize``)
+DETECT_SIZE = 9
 
 
 # --------------------------------------------------------------------------- detection
@@ -94,7 +98,7 @@ def _sino_mask(sino: np.ndarray, snr: float, size: int) -> np.ndarray:
 
 
 def detect_stripes(
-    data, *, snr: float = 3.0, size: int = 31, dilate: int = 1
+    data, *, snr: float = 3.0, size: int = DETECT_SIZE, dilate: int = 1
 ) -> np.ndarray:
     """Columns holding stripes, per sinogram.
 
@@ -111,8 +115,12 @@ def detect_stripes(
     snr : float, optional
         Detection threshold in noise standard deviations (> 0; 3 by default).
     size : int, optional
-        Width in columns of the median window for the background profile (>= 3); wider
-        than the widest stripe to detect.
+        Width in columns of the median window for the background profile (>= 3): finds
+        stripes up to ``(size - 1) // 2`` columns wide. Keep it small: a median over
+        many columns does not follow the sample's edges in the profile, and the edges are
+        then taken for stripes (a 31-column window costs 1.5 dB on a clean 640-column scan,
+        9 columns nothing; ``benchmarks/bench_rings.py``). Wider stripes:
+        :func:`remove_large_stripe`.
     dilate : int, optional
         Grow each detected stripe by this many columns on both sides (>= 0).
 
@@ -149,14 +157,15 @@ def apply_masked(
     *,
     mask: np.ndarray | None = None,
     snr: float = 3.0,
-    size: int = 31,
+    size: int = DETECT_SIZE,
     dilate: int = 2,
     narrow: bool = True,
+    width: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Apply a stripe filter only on stripe columns.
 
     ``out = data + mask * c`` with the correction ``c = func(data) - data``, less (with
-    ``narrow``) its running mean over ``size`` columns, and ``mask`` from
+    ``narrow``) its running mean over ``width`` columns, and ``mask`` from
     :func:`detect_stripes` (dilated by ``dilate`` columns) unless given.
 
     Parameters
@@ -167,11 +176,15 @@ def apply_masked(
         ``functools.partial(remove_stripe_fw, level=8)``).
     mask : ndarray of bool, shape (row, column), optional
     snr, size, dilate
-        Passed to :func:`detect_stripes` when ``mask`` is None (``size`` also sets the
-        width of the ``narrow`` high-pass).
+        Passed to :func:`detect_stripes` when ``mask`` is None.
     narrow : bool
         Keep only the narrow (stripe-like) part of the correction. False: the filtered
         values replace the data on the mask exactly.
+    width : int, optional
+        Columns of the running mean removed from the correction with ``narrow`` (>= 1;
+        default ``size``). Narrow keeps FW at legacy depths harmless (a 31-column width
+        costs 1.7 dB on a clean 640-column scan, 9 columns nothing), but a field of stripes
+        in every column keeps about ``1 / sqrt(width)`` of its amplitude.
 
     Returns
     -------
@@ -186,10 +199,11 @@ def apply_masked(
         raise ParameterError(f"mask shape {mask.shape} does not match (row, column) {arr.shape[1:]}")
     corr = func(arr) - arr
     if narrow:
-        # keep only the part of the correction narrower than ``size`` columns: a filter
+        # keep only the part of the correction narrower than ``width`` columns: a filter
         # that also changes wide structure (FW at a deep level) would otherwise leave
         # steps, i.e. new stripes, at the edges of the mask
-        corr -= ndimage.uniform_filter1d(corr, size=size, axis=2, mode="nearest")
+        w = size if width is None else check_positive_int(width, "width")
+        corr -= ndimage.uniform_filter1d(corr, size=w, axis=2, mode="nearest")
     out = arr.copy()
     rows, cols = np.nonzero(mask)
     out[:, rows, cols] += corr[:, rows, cols]
@@ -323,24 +337,58 @@ def remove_large_stripe(
 
 
 # --------------------------------------------------------------------------- dead
+def _interp_columns(sino: np.ndarray, out: np.ndarray, mask: np.ndarray) -> None:
+    """``out[:, mask]`` = linear interpolation between the nearest unmasked columns
+    (``mask`` False at both ends)."""
+    good = np.flatnonzero(~mask)
+    bad = np.flatnonzero(mask)
+    idx = np.searchsorted(good, bad)
+    left, right = good[idx - 1], good[idx]
+    w = ((bad - left) / (right - left)).astype(np.float32)
+    out[:, bad] = sino[:, left] * (1.0 - w) + sino[:, right] * w
+
+
+@numba.njit(nogil=True, cache=True)
+def _residual_variation(sino, out):
+    """Per column: mean |change between consecutive angles| of the column minus the median
+    of it and its two neighbours (edges repeat the edge value). A constant gain error (an
+    ordinary ring) leaves it unchanged; a dead column (which does not follow the object) or
+    a fluctuating one raises it."""
+    nang, ncol = sino.shape
+    prev = np.zeros(ncol)
+    for c in range(ncol):
+        out[c] = 0.0
+    for a in range(nang):
+        for c in range(ncol):
+            v = sino[a, c]
+            lft = sino[a, c - 1] if c > 0 else v
+            rgt = sino[a, c + 1] if c < ncol - 1 else v
+            r = v - max(min(lft, v), min(max(lft, v), rgt))
+            if a > 0:
+                out[c] += abs(r - prev[c])
+            prev[c] = r
+    for c in range(ncol):
+        out[c] /= max(nang - 1, 1)
+
+
 def _dead_sinogram(sino, out, *, snr, size):
-    smooth = ndimage.median_filter(sino, size=(1, 3), mode="reflect")
-    diff = np.abs(sino - smooth).sum(axis=0)
-    ratio, mask = _ratio_mask(diff, snr, size)
+    ncol = sino.shape[1]
+    mean = np.empty(ncol)
+    var = np.empty(ncol)
+    resvar = np.empty(ncol)
+    _column_stats(sino, mean, var)
+    _residual_variation(sino, resvar)
+    ratio, mask = _ratio_mask(resvar, snr, size)
     # and well above the neighbours' (object edges give a few percent): a broken column
     mask &= ratio > 1.0 + _DEAD_EXCESS
     # frozen columns: almost no change from angle to angle
-    var = np.abs(np.diff(sino, axis=0)).mean(axis=0) if sino.shape[0] > 1 else np.ones(sino.shape[1])
     mask |= var < 0.2 * ndimage.median_filter(var, size=max(3, size | 1))
     mask[0] = mask[-1] = False
     mask = ndimage.binary_dilation(mask, iterations=1)
     mask[0] = mask[-1] = False
     out[...] = sino
     if mask.any():
-        good = np.flatnonzero(~mask)
-        bad = np.flatnonzero(mask)
-        for a in range(sino.shape[0]):
-            out[a, bad] = np.interp(bad, good, sino[a, good])
+        _interp_columns(sino, out, mask)
 
 
 def remove_dead_stripe(
@@ -353,10 +401,14 @@ def remove_dead_stripe(
 ) -> np.ndarray:
     """Remove unresponsive and fluctuating stripes (Vo 2018, algorithm 6).
 
-    Columns whose summed absolute difference from a 3-column median stands out from its
-    median over ``size`` columns by ``snr`` robust standard deviations, and frozen
-    columns, are replaced by linear interpolation between their neighbours; with
-    ``residual`` :func:`remove_large_stripe` then removes what is left.
+    Columns where the change between consecutive angles of their difference from a
+    3-column median stands out from its median over ``size`` columns by ``snr`` robust
+    standard deviations and by half of it (dead columns, which do not follow the object,
+    and fluctuating ones), and frozen columns (angle-to-angle change below a fifth of the
+    neighbours'), are replaced by linear interpolation between their neighbours; with
+    ``residual`` :func:`remove_large_stripe` then removes what is left. A constant gain
+    error (an ordinary ring) does not change that statistic, so ordinary rings are left
+    to the stripe filters and the column's content is kept.
 
     Parameters
     ----------
@@ -408,16 +460,32 @@ def remove_stripe_auto(
     data,
     *,
     filter: Callable[[np.ndarray], np.ndarray] | None = None,
-    snr: float = 2.5,
-    size: int = 31,
+    snr: float = 3.0,
+    size: int = DETECT_SIZE,
     dilate: int = 2,
+    dead: bool = True,
     dead_size: int = 51,
     num_threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Do-no-harm stripe removal: interpolate dead / fluctuating columns
-    (:func:`remove_dead_stripe` without residual step), then apply ``filter`` (default:
-    Titarenko, :func:`alsmicroct.prep.remove_stripe_ti`) only on the columns
-    :func:`detect_stripes` finds.
+    (:func:`remove_dead_stripe` without residual step, if ``dead``), then apply ``filter``
+    (default: Titarenko, :func:`alsmicroct.prep.remove_stripe_ti`) only on the columns
+    :func:`detect_stripes` finds (:func:`apply_masked`).
+
+    Parameters
+    ----------
+    data : ndarray, shape (angle, row, column)
+        -log data.
+    filter : callable, optional
+        ``filter(data) -> corrected data``.
+    snr, size, dilate
+        Detection threshold (noise standard deviations), median window (columns) and
+        dilation (columns) of :func:`detect_stripes`; ``snr`` also for the dead columns.
+    dead : bool
+        Interpolate dead, frozen and fluctuating columns first.
+    dead_size : int
+        Median window (columns) of the dead-column test.
+    num_threads : int, optional
 
     Returns
     -------
@@ -430,6 +498,7 @@ def remove_stripe_auto(
         def filter(d):
             return remove_stripe_ti(d, num_threads=num_threads)
 
-    out = remove_dead_stripe(data, snr=snr, size=dead_size, residual=False,
-                             num_threads=num_threads)
+    out = data
+    if dead:
+        out = remove_dead_stripe(data, snr=snr, size=dead_size, residual=False, num_threads=num_threads)
     return apply_masked(out, filter, snr=snr, size=size, dilate=dilate)
