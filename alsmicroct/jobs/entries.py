@@ -20,8 +20,8 @@ from ..io.atomic import jsonable
 from ..io.outputs import PROVENANCE_NAME
 from ..params import ReconParams, parse_value, suggest_key
 
-__all__ = ["FAILED_STATES", "JobResult", "ScanEntry", "ScanJob", "load_config", "read_line_entries",
-           "read_text_lines", "select_line"]
+__all__ = ["FAILED_STATES", "JobResult", "ScanEntry", "ScanJob", "check_keywords", "config_line", "load_config",
+           "read_config", "read_line_entries", "read_text_lines", "select_line"]
 
 FAILED_STATES = ("failed", "invalid", "missing", "not run")
 
@@ -148,6 +148,20 @@ def load_config(path: Path) -> dict[str, Any]:
     ParameterError
         For invalid TOML, a table, an unknown key or a bad value (naming file and line).
     """
+    return read_config(path)[0]
+
+
+def read_config(path: Path, *, tables: Sequence[str] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`load_config` for files that also hold the tables (or arrays of tables) named in
+    ``tables`` (e.g. a watcher's ``[watch]`` settings); those are returned unchecked.
+
+    Returns
+    -------
+    keywords : dict
+        The validated top-level recon() keywords.
+    extra : dict
+        The raw contents of the allowed tables that are present.
+    """
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -161,26 +175,39 @@ def load_config(path: Path) -> dict[str, Any]:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ParameterError(f"{path}: not a valid TOML file ({exc})") from None
-    lines = text.splitlines()
-
-    def where(key: str) -> str:
-        pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
-        for number, line in enumerate(lines, 1):
-            if pattern.match(line):
-                return f"{path} line {number}"
-        return str(path)
-
-    out: dict[str, Any] = {}
+    extra = {key: data.pop(key) for key in tables if key in data}
     for key, value in data.items():
         if isinstance(value, dict):
-            raise ParameterError(f"{where(key)}: [{key}] tables are not used; put recon() keywords "
-                                 "at the top level as key = value")
+            raise ParameterError(f"{config_line(path, text, key)}: [{key}] tables are not used; put recon() "
+                                 "keywords at the top level as key = value")
+    return check_keywords(data, path, text), extra
+
+
+def config_line(path: Path, text: str, key: str) -> str:
+    """``"<path> line <n>"`` of the first line setting ``key`` in the TOML ``text`` (else the path)."""
+    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=")
+    for number, line in enumerate(text.splitlines(), 1):
+        if pattern.match(line):
+            return f"{path} line {number}"
+    return str(path)
+
+
+def check_keywords(data: Mapping[str, Any], path: Path, text: str) -> dict[str, Any]:
+    """Convert and validate recon() keywords read from the TOML file ``path`` (``text``).
+
+    Raises
+    ------
+    ParameterError
+        For an unknown key or a bad value, naming the file and line.
+    """
+    out: dict[str, Any] = {}
+    for key, value in data.items():
         if key not in ReconParams.field_names():
-            raise ParameterError(f"{where(key)}: unknown parameter {key!r}{suggest_key(key)}")
+            raise ParameterError(f"{config_line(path, text, key)}: unknown parameter {key!r}{suggest_key(key)}")
         try:
             out[key] = parse_value(key, value)
         except ParameterError as exc:
-            raise ParameterError(f"{where(key)}: {exc}") from None
+            raise ParameterError(f"{config_line(path, text, key)}: {exc}") from None
     ReconParams.from_mapping(out, source=str(path))
     return out
 

@@ -1,0 +1,3 @@
+from alsmicroct.cli.watch import main
+
+raise SystemExit(main())
