@@ -228,3 +228,15 @@ def test_merge_lock_held_then_stale(raw, tmp_path):
     os.utime(lock, (1.0, 1.0))                                       # ... but was killed long ago
     assert main(args) == 0
     assert provenance_status(out) == "complete" and not lock.exists()
+
+
+def test_iterative_with_client_like_local_and_logged(raw, client, tmp_path):
+    from alsmicroct.reconstruction import recon
+
+    opts = dict(COMMON, algorithm="cgls", num_iter=8)
+    local = recon("scan1.h5", raw, outputPath=str(tmp_path / "local"), **opts)
+    res = recon("scan1.h5", raw, outputPath=str(tmp_path / "dask"), client=client, **opts)
+    np.testing.assert_allclose(_stack(res.files), _stack(local.files), atol=1e-5)
+    blocks = json.loads(res.provenance_path.read_text())["iterative"]["blocks"]
+    assert [b["rows"] for b in blocks] == [[0, 1], [2, 3], [4, 5]]  # one log per block, from the workers
+    assert all(len(b["residual"]) == b["iterations"] >= 1 for b in blocks)
