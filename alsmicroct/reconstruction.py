@@ -61,6 +61,12 @@ class ReconResult:
         Absolute detector rows reconstructed.
     skipped : int
         Slices kept from an earlier run (resume).
+    quicklook : Path or None
+        The quick-look picture.
+    center_info : dict or None
+        For an automatic centre, how sure it is: ``uncertainty_px``, ``label``
+        ("high" | "low"), ``reasons``, the second estimates and the drift fit
+        (:func:`alsmicroct.pipeline.center.center_confidence`); None for a given ``cor``.
     """
 
     cor: float
@@ -73,6 +79,7 @@ class ReconResult:
     rows: list[int] = field(default_factory=list)
     skipped: int = 0
     quicklook: Path | None = None
+    center_info: dict | None = None
 
 
 def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
@@ -132,7 +139,7 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
                   quicklook=quicklook, t_centre=time.perf_counter() - t_start, t_start=t_start)
     return ReconResult(cor=float(plan.cor), output_dir=plan.output_dir, files=run.files, timings=run.timings,
                        params=params, provenance_path=run.record, rows=[int(r) for r in plan.rows],
-                       skipped=run.skipped, quicklook=run.quicklook)
+                       skipped=run.skipped, quicklook=run.quicklook, center_info=plan.center_info)
 
 
 def _path_arg(name: str, value: Any) -> str:

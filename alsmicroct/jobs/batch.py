@@ -141,8 +141,13 @@ def run_job(job: ScanJob, *, resume: bool, progress: bool, overwrite: bool = Fal
             logger.exception("%s: failed with an unexpected error: %s", job.entry.source, message)
         return JobResult(job, "failed", seconds=seconds, error=message)
     job.output_dir = Path(res.output_dir).absolute()
+    info = res.center_info or {}
+    detail = {"kept_slices": res.skipped}
+    if info:
+        detail.update(centre_confidence=info.get("label"), centre_uncertainty_px=info.get("uncertainty_px"),
+                      centre_reasons=info.get("reasons", []))
     return JobResult(job, "done", cor=float(res.cor), slices=len(res.files),
-                     seconds=time.perf_counter() - t0, detail={"kept_slices": res.skipped})
+                     seconds=time.perf_counter() - t0, detail=detail)
 
 
 def _same_run(job: ScanJob, record: Mapping[str, Any]) -> bool:
@@ -184,6 +189,9 @@ def summary_rows(results: Sequence[JobResult]) -> list[list[str]]:
     rows = []
     for r in results:
         cor = "-" if r.cor is None or (isinstance(r.cor, float) and math.isnan(r.cor)) else f"{r.cor:.2f}"
+        if r.detail.get("centre_confidence"):
+            unc = r.detail.get("centre_uncertainty_px")
+            cor += ("" if unc is None else f" +-{unc:.2f}") + f" ({r.detail['centre_confidence']})"
         rows.append([str(r.job.number), r.job.entry.scan, r.status.upper() if r.failed else r.status, cor,
                      "-" if r.slices is None else str(r.slices),
                      "-" if r.seconds is None else f"{r.seconds:.1f} s", str(r.job.output_dir)])

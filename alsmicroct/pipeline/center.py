@@ -133,18 +133,7 @@ def find_center(scan, plan: ReconPlan, method: str | None = None) -> float:
         pair = _normalized_pair(scan, plan, (i, j))
         cor = engine.find_center_pc(pair[0], pair[1], tol=0.25)
     elif method == "vo":
-        sino = preprocessed_sinogram(scan, plan, _default_row(plan, p.voInd))
-        within = np.abs(plan.theta - plan.theta[0]) <= math.pi + 1e-6   # first 180 deg (monotonic list)
-        n180 = max(int(within.sum()), 2)
-        # Vo's metric degenerates when the mirrored sinograms barely overlap: keep the
-        # search within a quarter of the row (overlap >= half the row) on narrow detectors.
-        quarter = sino.shape[1] // 4
-        smin, smax = max(p.voSMin, -quarter), min(p.voSMax, quarter)
-        if (smin, smax) != (p.voSMin, p.voSMax):
-            logger.info("%s: Vo search limited to [%g, %g] px for a %d-pixel row", plan.path.name, smin, smax,
-                        sino.shape[1])
-        cor = engine.find_center_vo(sino[:n180], smin=smin, smax=smax, srad=min(p.voSRad, quarter),
-                                    step=p.voStep, ratio=p.voRatio, drop=p.voDrop)
+        cor = _vo_center(plan, preprocessed_sinogram(scan, plan, _default_row(plan, p.voInd)))
     elif method == "nm":
         sino = preprocessed_sinogram(scan, plan, _default_row(plan, p.nmInd))
         cor = engine.find_center_nm(sino[:, None, :], plan.theta, init=p.nmInit, tol=p.nmTol, mask=p.nmMask,
@@ -153,6 +142,92 @@ def find_center(scan, plan: ReconPlan, method: str | None = None) -> float:
         raise ReconstructionError(f"unknown centre method {method!r}; expected 'pc', 'vo' or 'nm'")
     logger.info("%s: centre of rotation %.2f px (method %s)", plan.path.name, cor, method)
     return float(cor)
+
+
+#: rows (top, middle, bottom of the reconstructed span) the centre's confidence is checked on
+CONFIDENCE_ROWS = 3
+#: the found centre and the per-row Vo estimates further apart than this (px): low confidence
+CONFIDENCE_MAX_GAP = 1.0
+
+
+def center_confidence(scan, plan: ReconPlan, cor: float) -> dict:
+    """How sure an automatic centre is: a second, independent estimate on a few rows.
+
+    The centre ``cor`` found by ``corFunction`` is compared with Vo's estimate on
+    :data:`CONFIDENCE_ROWS` rows spread over the reconstructed rows (top, middle,
+    bottom) and with phase correlation on those rows
+    (:func:`alsmicroct.engine.center_confidence.estimate_center`); a line fitted through
+    the per-row estimates shows a drifting axis. The label is "low" when the estimates
+    disagree by more than :data:`CONFIDENCE_MAX_GAP` px, when no 0/180 degree pair
+    exists, when the metric has no clear minimum, or when the check itself cannot run;
+    a low label is logged as a warning. Nothing here changes the centre used.
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``center`` (the one used), ``uncertainty_px``, ``label``
+        ("high" | "low"), ``reasons``, ``method``, the second estimates (``pc``, ``vo``),
+        ``rows`` (absolute) with their ``row_centers``, and the drift fit
+        (``slope_px_per_row``, ``drift_significant``; a drift is reported, not applied).
+    """
+    from ..errors import AlsMicroCTError
+
+    method = plan.params.corFunction
+    picks = np.unique(np.linspace(0, plan.rows.size - 1, min(CONFIDENCE_ROWS, plan.rows.size)).round().astype(int))
+    rows = [int(plan.rows[i]) for i in picks]
+    reasons: list[str] = []
+    try:
+        row_centers = [float(_vo_center(plan, preprocessed_sinogram(scan, plan, r))) for r in rows]
+    except (AlsMicroCTError, ValueError, np.linalg.LinAlgError) as exc:
+        logger.warning("%s: centre %.2f px: confidence could not be estimated (%s)", plan.path.name, cor, exc)
+        return {"center": float(cor), "uncertainty_px": None, "label": "low", "method": method,
+                "reasons": [f"confidence check failed: {exc}"], "rows": rows}
+    vo = float(np.median(row_centers))
+    span = rows[-1] - rows[0]
+    slope, drift_significant, resid = 0.0, False, 0.0
+    if len(rows) >= 3 and span > 0:
+        coef = np.polyfit(np.asarray(rows, float), row_centers, 1)
+        slope = float(coef[0])
+        resid = float(np.std(np.asarray(row_centers) - np.polyval(coef, rows)))
+        drift_significant = abs(slope * span) > CONFIDENCE_MAX_GAP and abs(slope * span) > 3 * resid
+    _i, _j, pair_gap = pair_180(plan.theta)
+    if pair_gap > math.radians(1.0):
+        reasons.append(f"no two projections within 1 deg of 180 deg apart (best {math.degrees(pair_gap):.2f} deg off)")
+    gap = abs(float(cor) - vo)
+    if gap > CONFIDENCE_MAX_GAP and not drift_significant:
+        reasons.append(f"{method} centre {cor:.2f} and Vo's {vo:.2f} (median of rows {rows}) disagree by {gap:.2f} px")
+    spread = float(np.ptp(row_centers)) if not drift_significant else resid
+    if spread > 2 * CONFIDENCE_MAX_GAP:
+        reasons.append(f"Vo's centres on rows {rows} spread over {spread:.2f} px")
+    info = {"center": float(cor), "method": method, "uncertainty_px": round(max(0.5 * gap, 0.5 * spread, 0.1), 3),
+            "label": "low" if reasons else "high", "reasons": reasons, "vo": vo, "rows": rows,
+            "row_centers": row_centers, "slope_px_per_row": slope, "drift_px": round(slope * span, 3),
+            "drift_significant": drift_significant}
+    if drift_significant:
+        logger.warning("%s: the rotation axis drifts by %.2f px over rows %d-%d (one centre, %.2f px, is used)",
+                       plan.path.name, slope * span, rows[0], rows[-1], cor)
+    level = logging.WARNING if reasons else logging.INFO
+    logger.log(level, "%s: centre %.2f +- %.2f px, confidence %s%s", plan.path.name, cor, info["uncertainty_px"],
+               info["label"], (": " + "; ".join(reasons)) if reasons else "")
+    return info
+
+
+def _vo_center(plan: ReconPlan, sino: np.ndarray) -> float:
+    """Vo's centre of one -log sinogram (angle, column) of ``plan``, with its options."""
+    from .. import engine
+
+    p = plan.params
+    within = np.abs(plan.theta - plan.theta[0]) <= math.pi + 1e-6   # first 180 deg (monotonic list)
+    n180 = max(int(within.sum()), 2)
+    # Vo's metric degenerates when the mirrored sinograms barely overlap: keep the
+    # search within a quarter of the row (overlap >= half the row) on narrow detectors.
+    quarter = sino.shape[1] // 4
+    smin, smax = max(p.voSMin, -quarter), min(p.voSMax, quarter)
+    if (smin, smax) != (p.voSMin, p.voSMax):
+        logger.info("%s: Vo search limited to [%g, %g] px for a %d-pixel row", plan.path.name, smin, smax,
+                    sino.shape[1])
+    return engine.find_center_vo(sino[:n180], smin=smin, smax=smax, srad=min(p.voSRad, quarter),
+                                step=p.voStep, ratio=p.voRatio, drop=p.voDrop)
 
 
 def find_center_360(scan, plan: ReconPlan) -> tuple[float, str]:

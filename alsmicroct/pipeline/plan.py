@@ -96,6 +96,7 @@ class ReconPlan:
     recon_center: float | None = None  # centre in the reconstructed (possibly stitched) row
     rotation: str = "right"           # 360->180 axis side
     recon_theta: np.ndarray | None = None  # angles given to the reconstruction (after 360->180)
+    center_info: dict | None = None   # confidence of an automatic centre (pipeline.center.center_confidence)
 
     @property
     def centred(self) -> bool:

@@ -7,6 +7,7 @@ parameters and find the centre the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterator
@@ -38,12 +39,13 @@ def with_center(scan: Any, plan: ReconPlan) -> ReconPlan:
     ``use360to180``, the axis and its side from mirrored 180 deg partners)."""
     if plan.centred:
         return plan
-    from .center import find_center, find_center_360
+    from .center import center_confidence, find_center, find_center_360
 
     if plan.params.use360to180:
         cor, rotation = find_center_360(scan, plan)
         return centred_plan(plan, cor, rotation)
-    return centred_plan(plan, find_center(scan, plan))
+    cor = find_center(scan, plan)
+    return dataclasses.replace(centred_plan(plan, cor), center_info=center_confidence(scan, plan, cor))
 
 
 def prepare(filename: str | os.PathLike, params: ReconParams, *, center: bool = True) -> ReconPlan:

@@ -125,7 +125,7 @@ def provenance_record(plan: Any, *, status: str, timings: dict[str, float] | Non
                   "mtime_s": stat.st_mtime, "layout": plan.meta.layout, "dataset": plan.meta.dataset},
         "parameters": plan.params.to_dict(),
         "resolved": {
-            "cor": plan.cor, "recon_center": plan.recon_center, "npad": plan.npad, "width": plan.width,
+            "cor": plan.cor, "centre_confidence": plan.center_info, "recon_center": plan.recon_center, "npad": plan.npad, "width": plan.width,
             "rows_first_last_step": rows, "nrows": int(plan.rows.size),
             "projections_first_last": [int(plan.proj_indices[0]), int(plan.proj_indices[-1])],
             "nprojections": int(plan.proj_indices.size), "theta_first_last_deg": theta_deg,
