@@ -232,6 +232,13 @@ def _columns(cen: np.ndarray, ncols: int, length: int) -> tuple[np.ndarray, np.n
     return idx, cen - j0
 
 
+def _geometry(theta, center, nrows: int, n: int, num_threads: int | None):
+    """Checked angles and centres, the window length and the NUFFT points of one call."""
+    th, cen = _check_geometry(theta, center, nrows, n)
+    length = window_length(n, cen)
+    return th, cen, length, _points(th, n, length, _threads(num_threads))
+
+
 def project(
     slices: np.ndarray,
     theta: np.ndarray,
@@ -261,9 +268,7 @@ def project(
     if data.ndim != 3 or data.shape[1] != data.shape[2] or data.shape[1] < 2:
         raise ParameterError(f"slices has shape {data.shape}; expected (nrows, N, N) with N >= 2")
     nrows, n, _ = data.shape
-    th, cen = _check_geometry(theta, center, nrows, n)
-    length = window_length(n, cen)
-    pts = _points(th, n, length, _threads(num_threads))
+    th, cen, length, pts = _geometry(theta, center, nrows, n, num_threads)
     idx, delta = _columns(cen, n, length)
     win = _window_forward(data, pts, delta)
     out = np.empty((th.size, nrows, n), dtype=np.float32)
@@ -302,11 +307,9 @@ def backproject(
     if data.ndim != 3 or data.shape[2] < 2:
         raise ParameterError(f"sino has shape {data.shape}; expected (angle, row, column) with >= 2 columns")
     nang, nrows, n = data.shape
-    th, cen = _check_geometry(theta, center, nrows, n)
+    th, cen, length, pts = _geometry(theta, center, nrows, n, num_threads)
     if th.size != nang:
         raise ParameterError(f"theta has shape {th.shape}; expected one angle per projection, ({nang},)")
-    length = window_length(n, cen)
-    pts = _points(th, n, length, _threads(num_threads))
     return _window_adjoint(extend_to_window(data, cen, length, edge=False), pts, _columns(cen, n, length)[1])
 
 
