@@ -114,6 +114,10 @@ def test_kill_9_in_each_state_then_restart(tmp_path, state):
                 rows = {s: st for s, st in _states(rec).items() if st == "running"}
                 return any(len(list((rec / f"rec{Path(s).stem}").glob(f"{Path(s).stem}_000??.tiff"))) >= 4
                            for s in rows)
+        elif target == "queued":
+            def ready():   # queued while the one worker is busy: the row cannot move on before the kill
+                seen_ = list(_states(rec).values())
+                return "queued" in seen_ and "running" in seen_
         else:
             def ready():
                 return target in _states(rec).values()
