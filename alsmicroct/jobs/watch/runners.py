@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,8 @@ def _orphan_guard() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-class Runner:
-    """The interface of a runner."""
+class Runner(ABC):
+    """The interface of a runner (abstract: a runner defines :meth:`submit`)."""
 
     name = ""
 
@@ -88,9 +89,9 @@ class Runner:
         """How many more jobs it takes now."""
         return max(self.workers - self.busy, 0)
 
+    @abstractmethod
     def submit(self, attempt_id: int, job: ScanJob) -> str | None:
         """Start ``job``; returns an external job id (SLURM) or None."""
-        raise NotImplementedError
 
     def attach(self, attempt_id: int, job: ScanJob, job_id: str | None) -> str | None:
         """After a restart: follow the job ``job_id`` when it can be followed, else submit
@@ -113,6 +114,7 @@ class Runner:
 
     def close(self) -> None:
         """Stop (running work is abandoned; a restart resumes it)."""
+        self._jobs.clear()
 
 
 class LocalRunner(Runner):
