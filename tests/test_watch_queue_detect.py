@@ -121,3 +121,52 @@ def test_runner_is_abstract():
     with pytest.raises(TypeError, match="submit"):
         Runner()
     assert "submit" in Runner.__abstractmethods__ and not LocalRunner.__abstractmethods__
+
+
+def test_listing_skips_known_files_before_any_pattern(tmp_path):
+    for name in ("a.h5", "b.h5", ".hidden.h5", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    det = Detector(tmp_path)
+    assert sorted(p.name for p in det.list_files()) == ["a.h5", "b.h5"]
+    assert [p.name for p in det.list_files(skip={str(tmp_path / "a.h5")})] == ["b.h5"]
+
+
+def test_polling_mode_finds_a_new_scan_among_many_known_files(tmp_path):
+    """--poll (network file systems): listings of names, known files skipped; a finished scan
+    renamed into the folder becomes 'finished'."""
+    import os
+
+    from alsmicroct.jobs.watch.runners import Runner
+    from alsmicroct.jobs.watch.service import WatchService, WatchSettings
+
+    raw, rec, src = tmp_path / "raw", tmp_path / "rec", tmp_path / "src"
+    raw.mkdir()
+    q = Queue(rec / DB_NAME)
+    for k in range(500):
+        (raw / f"old_{k:04d}.h5").write_bytes(b"")
+        q.add(f"old_{k:04d}.h5", raw / f"old_{k:04d}.h5", state="done")
+    q.close()
+    class Holds(Runner):   # no full run here: queued rows stay queued
+        free = 0
+
+        def submit(self, attempt_id, job):
+            raise AssertionError("not started")
+
+    service = WatchService(WatchSettings(raw, rec, poll=True, poll_interval=0.1, settle=0.2, preview=False),
+                           runner=Holds())
+    try:
+        service.recover()
+        service.start_observer()
+        assert service._observer is None and service._polling
+        service.step()
+        assert service.queue.counts() == {"done": 500}
+        scan = simulate(src, "new.h5", "dxchange")
+        os.replace(scan, raw / "new.h5")
+        t_end = time.monotonic() + 60
+        while time.monotonic() < t_end and service.queue.counts().get("queued", 0) == 0:
+            service.step()
+            time.sleep(0.05)
+        row = service.queue.attempts_of("new.h5")[-1]
+        assert row.state == "queued" and row.finished_at is not None
+    finally:
+        service.close()

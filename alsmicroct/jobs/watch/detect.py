@@ -15,7 +15,7 @@ import fnmatch
 import logging
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Container, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,8 +129,9 @@ class Detector:
 
         return hit(self.include) and not hit(self.exclude)
 
-    def list_files(self) -> Iterator[Path]:
-        """Every candidate file under ``raw_dir`` (one directory listing per folder)."""
+    def list_files(self, skip: Container[str] = frozenset()) -> Iterator[Path]:
+        """Every candidate file under ``raw_dir`` (one directory listing per folder, names
+        only: no file is stat'ed), less the paths in ``skip`` (looked up before any pattern)."""
         stack = [self.raw_dir]
         while stack:
             folder = stack.pop()
@@ -145,7 +146,7 @@ class Detector:
                 if entry.is_dir(follow_symlinks=False):
                     if self.recursive:
                         stack.append(Path(entry.path))
-                elif self.matches(Path(entry.path)):
+                elif entry.path not in skip and self.matches(Path(entry.path)):
                     yield Path(entry.path)
 
     def watch(self, path: Path) -> None:

@@ -2,8 +2,9 @@
 
 One pass of :meth:`WatchService.step`:
 
-1. new files (file-system events from ``watchdog``, or its polling observer on network
-   file systems, plus a full listing every ``rescan`` seconds) get a ``new`` row;
+1. new files (file-system events from ``watchdog`` plus a full listing every ``rescan``
+   seconds; with ``poll``, for network file systems, a listing of names every
+   ``poll_interval`` seconds instead) get a ``new`` row;
 2. watched files that are finished become ``finished`` (or ``failed`` with the reason
    after ``give_up`` seconds unchanged but incomplete);
 3. ``finished`` rows get their preview (one background thread) and become ``previewed``,
@@ -64,7 +65,10 @@ class WatchSettings:
     host, port, token
         The status page (port 0: none); a host other than 127.0.0.1 needs a token.
     poll, poll_interval
-        Use the polling observer (network file systems) and its interval, s.
+        Poll (network file systems, or where events cannot start): list the folder's names
+        every ``poll_interval`` s (known files are skipped before any pattern or stat, so
+        10 000 files cost well under 1 % of a core; watchdog's polling observer stats every
+        file at each pass: 14 % measured).
     tick, rescan : float
         Seconds between loop passes, and between full listings of ``raw_dir``.
     preview, sweep, sweep_step
@@ -87,7 +91,7 @@ class WatchSettings:
     port: int = 0
     token: str | None = None
     poll: bool = False
-    poll_interval: float = 1.0
+    poll_interval: float = 0.5
     tick: float = 0.2
     rescan: float = 60.0
     preview: bool = True
@@ -175,6 +179,7 @@ class WatchService:
         self._preview_pool = ThreadPoolExecutor(1, thread_name_prefix="watch-preview")
         self._known: set[str] = set()
         self._last_rescan = -float("inf")
+        self._polling = False
         self.stop_event = threading.Event()
         self.page: Any = None
 
@@ -203,12 +208,16 @@ class WatchService:
             logger.info("queue %s: %s", self.queue.path, ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
 
     def start_observer(self) -> None:
-        """Start the file-system observer (``watchdog``; its polling observer when asked for,
-        or when the native one cannot start)."""
+        """Start the file-system observer (``watchdog``), or poll with listings of names
+        (:attr:`WatchSettings.poll`, or when the observer cannot start)."""
         from watchdog.events import FileSystemEventHandler
         from watchdog.observers import Observer
-        from watchdog.observers.polling import PollingObserver
 
+        s = self.settings
+        if s.poll:
+            self._polling = True
+            logger.info("watching %s (a listing every %g s)", s.raw_dir, s.poll_interval)
+            return
         events = self._events
 
         class Handler(FileSystemEventHandler):
@@ -216,19 +225,17 @@ class WatchService:
                 if not event.is_directory:
                     events.put(Path(getattr(event, "dest_path", "") or event.src_path))
 
-        s = self.settings
-        kinds = [PollingObserver] if s.poll else [Observer, PollingObserver]
-        for kind in kinds:
-            observer = kind(timeout=s.poll_interval) if kind is PollingObserver else kind()
-            try:
-                observer.schedule(Handler(), str(s.raw_dir), recursive=s.recursive)
-                observer.start()
-            except OSError as exc:
-                logger.warning("%s: %s could not start (%s); polling instead", s.raw_dir, kind.__name__, exc)
-                continue
-            self._observer = observer
-            logger.info("watching %s (%s)", s.raw_dir, kind.__name__)
+        observer = Observer()
+        try:
+            observer.schedule(Handler(), str(s.raw_dir), recursive=s.recursive)
+            observer.start()
+        except OSError as exc:
+            logger.warning("%s: file-system events could not start (%s); a listing every %g s instead", s.raw_dir,
+                           exc, s.poll_interval)
+            self._polling = True
             return
+        self._observer = observer
+        logger.info("watching %s (%s)", s.raw_dir, type(observer).__name__)
 
     # ------------------------------------------------------------------- loop
     def _scan_name(self, path: Path) -> str:
@@ -249,7 +256,7 @@ class WatchService:
             except _queue.Empty:
                 break
         if full:
-            for path in self.detector.list_files():
+            for path in self.detector.list_files(skip=self._known):
                 self._see(path)
 
     def _row_of_path(self, path: Path) -> Attempt | None:
@@ -316,7 +323,8 @@ class WatchService:
     def step(self, *, full_listing: bool = False) -> None:
         """One pass of the loop (see the module notes)."""
         now = time.monotonic()
-        full = full_listing or now - self._last_rescan >= self.settings.rescan
+        every = self.settings.poll_interval if self._polling else self.settings.rescan
+        full = full_listing or now - self._last_rescan >= every
         if full:
             self._last_rescan = now
         self._discover(full=full)
