@@ -167,10 +167,13 @@ _CHILD = textwrap.dedent("""
     from alsmicroct.io.volumes import open_writer
     vol = np.random.default_rng(3).normal(size=(24, 64, 64)).astype(np.float32)
     w = open_writer(sys.argv[1], "zarr", vol.shape, chunks=(2, 32, 32), attrs={"units": "1/cm"})
-    for z in range(0, 24, 2):
+    for z in range(0, 8, 2):
         w.write_slab(z, vol[z:z + 2])
+        w.flush()                              # layer on disk and marked done
         print(z, flush=True)
-        time.sleep(0.3)
+    w.array[8:10, :32] = vol[8:10, :32]        # layer 4 half written (2 of its 4 chunks) ...
+    w.write_slab(10, vol[10:11])               # ... and half a layer waiting in the writer
+    print("mid-write", flush=True)
     time.sleep(60)
 """)
 
@@ -186,15 +189,18 @@ def test_zarr_kill_9_then_resume_identical(tmp_path):
     path = tmp_path / "v.ome.zarr"
     child = subprocess.Popen([sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE, text=True)
     try:
-        for _ in range(4):                     # a few layers written, then killed mid-run
-            assert child.stdout.readline()
+        lines = [child.stdout.readline().strip() for _ in range(5)]
+        assert lines[-1] == "mid-write", lines
     finally:
-        os.kill(child.pid, signal.SIGKILL)
+        os.kill(child.pid, signal.SIGKILL)     # kill -9 in the middle of layer 4
         child.wait()
     assert path.with_name(f".{path.name}.lock").exists()      # the dead writer's lock
+    from alsmicroct.io.volume_zarr import is_complete_zarr
+
+    assert not is_complete_zarr(path)
     resumed = open_writer(path, "zarr", vol.shape, chunks=(2, 32, 32), attrs={"units": "1/cm"})
     done = resumed.done_slices()
-    assert 8 <= len(done) < 24
+    assert done == set(range(8))               # complete layers kept; the half-written one is not
     for z in range(0, 24, 2):
         if z not in done:
             resumed.write_slab(z, vol[z:z + 2])
