@@ -64,7 +64,8 @@ def test_zarr_incomplete_never_looks_complete(tmp_path):
     vol = _volume()
     path = tmp_path / "v.ome.zarr"
     w = open_writer(path, "zarr", vol.shape, chunks=(4, 40, 36))
-    w.write_slab(0, vol[:6])                   # layer 0 written, slices 4, 5 buffered
+    w.write_slab(0, vol[:6])                   # layer 0 queued, slices 4, 5 buffered
+    w.flush()                                  # layer 0 on disk (written in the background)
     group = zarr.open_group(str(path), mode="r")
     assert "ome" not in group.attrs and "multiscales" not in group.attrs
     assert w.done_slices() == {0, 1, 2, 3}
@@ -231,3 +232,15 @@ def test_zarr_attached_writers_equal_serial(tmp_path):
         bad.close()
     main.finish()
     assert _store_files(path) == _store_files(ref)
+
+
+def test_downsample2_is_the_2x2x2_mean_with_edges_repeated():
+    from alsmicroct.io.volume_zarr import downsample2
+
+    block = np.random.default_rng(4).normal(size=(5, 6, 7)).astype(np.float32)
+    padded = np.pad(block, [(0, 1), (0, 0), (0, 1)], mode="edge").astype(np.float64)
+    ref = padded.reshape(3, 2, 3, 2, 4, 2).mean(axis=(1, 3, 5))
+    out = downsample2(block)
+    assert out.dtype == np.float32 and out.shape == (3, 3, 4)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-6)
+    assert downsample2(np.full((3, 4, 4), 7, np.uint8)).tolist() == np.full((2, 2, 2), 7).tolist()
