@@ -93,6 +93,7 @@ def test_readme_live_reconstruction_commands(scratch):
     assert rows == [("example_scan.h5", 1, "done", "example_scan"), ("example_scan.h5", 2, "done", "example_scan_a2")]
     out = scratch / "example" / "live" / "recexample_scan"
     assert (out / "example_scan_preview.png").exists() and (out / "example_scan_preview_sweep.png").exists()
+    _check_no_mixing(scratch / "example")
 
 
 def test_readme_volume_output_commands(scratch):
