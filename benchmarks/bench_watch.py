@@ -141,6 +141,7 @@ def bench_idle(work: Path, *, files: int, seconds: float, poll: bool) -> None:
               f"core (target <= 1 %); {load()}", flush=True)
         # (c) detection latency in the same watcher
         small = work / "src" / f"small_{kind}.h5"
+        small.parent.mkdir(parents=True, exist_ok=True)
         simulate_scan(small, layout="dxchange", phantom="shepp", nangles=91, nslices=4, nrays=64, write_truth=False)
         lat = []
         for k in range(3):
