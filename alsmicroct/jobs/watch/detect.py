@@ -26,6 +26,11 @@ __all__ = ["Detector", "check_complete"]
 
 logger = logging.getLogger(__name__)
 
+#: a folder changed within this many seconds is always listed again (coarse time stamps)
+FRESH = 2.0
+#: and any folder at least this often, s
+RELIST = 60.0
+
 
 def _announced(attrs: dict, *keys: str) -> int | None:
     for key in keys:
@@ -108,6 +113,7 @@ class Detector:
     settle: float = 1.0
     give_up: float = 600.0
     _pending: dict[Path, _Seen] = field(default_factory=dict)
+    _listings: dict[str, tuple[tuple[int, int, int], float, frozenset[str]]] = field(default_factory=dict)
 
     def name_of(self, path: Path) -> str:
         """The scan's name: its path relative to ``raw_dir``."""
@@ -133,7 +139,7 @@ class Detector:
     def list_files(self, skip: AbstractSet[str] = frozenset()) -> Iterator[Path]:
         """Every candidate file under ``raw_dir``, less the paths in ``skip``.
 
-        One ``os.listdir`` per folder; the names are compared with ``skip`` as sets (in C),
+        One ``os.listdir`` per changed folder (:meth:`_names`); the names are compared with ``skip`` as sets (in C),
         so a folder of 10 000 known files costs about a millisecond; only the new names are
         stat'ed (a file or a folder?) and matched against the patterns.
         """
@@ -141,18 +147,34 @@ class Detector:
         while stack:
             folder = stack.pop()
             try:
-                names = os.listdir(folder)
+                paths = self._names(folder)
             except OSError as exc:
                 logger.warning("%s: cannot list the folder (%s)", folder, exc.strerror or exc)
                 continue
-            base = os.path.join(str(folder), "")
-            for text in sorted({base + n for n in names if not n.startswith(".")} - skip):
+            for text in sorted(paths - skip):
                 path = Path(text)
                 if os.path.isdir(text) and not os.path.islink(text):
                     if self.recursive:
                         stack.append(path)
                 elif self.matches(path):
                     yield path
+
+    def _names(self, folder: Path) -> frozenset[str]:
+        """The paths of ``folder``'s visible entries; a folder whose modification time, inode
+        and size are unchanged is not listed again (unless it changed within the last
+        :data:`FRESH` seconds, for coarse time stamps, or its listing is older than
+        :data:`RELIST` seconds)."""
+        st = os.stat(folder)
+        key = (st.st_mtime_ns, st.st_ino, st.st_size)
+        now = time.time()
+        cached = self._listings.get(str(folder))
+        if (cached is not None and cached[0] == key and now - st.st_mtime > FRESH
+                and time.monotonic() - cached[1] < RELIST):
+            return cached[2]
+        base = os.path.join(str(folder), "")
+        paths = frozenset(base + n for n in os.listdir(folder) if not n.startswith("."))
+        self._listings[str(folder)] = (key, time.monotonic(), paths)
+        return paths
 
     def watch(self, path: Path) -> None:
         """Start (or keep) watching ``path`` until it is finished or given up."""
