@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from ..checks import as_float32_3d, check_number, check_positive_int
 from ..errors import ParameterError
-from .normalize import as_float32_3d, check_number, check_positive_int
 from .outliers import reflect_index
 
 __all__ = ["remove_stripe_fw", "remove_stripe_sf", "remove_stripe_ti"]

@@ -23,8 +23,8 @@ import numba
 import numpy as np
 from scipy import ndimage
 
+from ..checks import as_float32_3d, check_number, check_positive_int
 from ..errors import ParameterError
-from .normalize import as_float32_3d, check_number, check_positive_int
 from .stripes import _map_sinograms
 
 __all__ = [
@@ -219,10 +219,6 @@ def _sorting_sinogram(sino, out, *, size, dim):
     np.put_along_axis(out, order, smooth, axis=0)
 
 
-def _check_size(size, name="size"):
-    return check_positive_int(size, name, minimum=1)
-
-
 def remove_stripe_based_sorting(
     data, *, size: int = 21, dim: int = 1, num_threads: int | None = None
 ) -> np.ndarray:
@@ -245,7 +241,7 @@ def remove_stripe_based_sorting(
     ndarray float32, shape (angle, row, column)
     """
     arr = as_float32_3d(data)
-    size = _check_size(size)
+    size = check_positive_int(size, "size")
     if dim not in (1, 2):
         raise ParameterError(f"dim must be 1 or 2, got {dim!r}")
 
@@ -325,7 +321,7 @@ def remove_large_stripe(
     """
     arr = as_float32_3d(data)
     s = check_number(snr, "snr", minimum=0.0, strict=True)
-    size = _check_size(size)
+    size = check_positive_int(size, "size")
     dr = check_number(drop_ratio, "drop_ratio", minimum=0.0)
     if dr > 0.8:
         raise ParameterError(f"drop_ratio must be in [0, 0.8], got {drop_ratio!r}")
@@ -424,7 +420,7 @@ def remove_dead_stripe(
     """
     arr = as_float32_3d(data)
     s = check_number(snr, "snr", minimum=0.0, strict=True)
-    size = _check_size(size)
+    size = check_positive_int(size, "size")
 
     def func(sino, out):
         _dead_sinogram(sino, out, snr=s, size=size)
