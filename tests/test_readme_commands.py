@@ -78,6 +78,23 @@ def _check_no_mixing(root: Path) -> None:
             json.dumps(rec)
 
 
+def test_readme_live_reconstruction_commands(scratch):
+    lines = _block((REPO / "README.md").read_text(), "## Live reconstruction at the beamline")
+    assert any("alsmicroct-watch rerun" in line for line in lines)
+    for line in lines:
+        _run(line, scratch)
+    import sqlite3
+
+    db = sqlite3.connect(scratch / "example" / "live" / ".alsmicroct-watch.sqlite")
+    try:
+        rows = db.execute("SELECT scan, attempt, state, prefix FROM attempts ORDER BY attempt").fetchall()
+    finally:
+        db.close()
+    assert rows == [("example_scan.h5", 1, "done", "example_scan"), ("example_scan.h5", 2, "done", "example_scan_a2")]
+    out = scratch / "example" / "live" / "recexample_scan"
+    assert (out / "example_scan_preview.png").exists() and (out / "example_scan_preview_sweep.png").exists()
+
+
 def test_readme_volume_output_commands(scratch):
     """The "Volume outputs" section: its bash block, then its Python block, as written."""
     text = (REPO / "README.md").read_text()
