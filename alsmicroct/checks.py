@@ -25,7 +25,7 @@ import numpy as np
 
 from alsmicroct.errors import ParameterError
 
-__all__ = ["as_float32_3d", "as_real_array", "check_number", "check_positive_int", "output_array"]
+__all__ = ["as_float32_3d", "as_real_array", "check_number", "check_positive_int", "check_wavelet", "output_array"]
 
 
 def check_positive_int(value: Any, name: str, *, minimum: int = 1, maximum: int | None = None,
@@ -113,6 +113,27 @@ def check_number(value: Any, name: str, *, minimum: float | None = None, maximum
             expected = "a finite number" + (f" with {low}{name.rpartition(' ')[2]}{high}" if low or high else "")
         raise ParameterError(f"{name}={value!r}; expected {expected}")
     return out
+
+
+def check_wavelet(wname: Any, name: str = "wname") -> Any:
+    """Return the ``pywt.Wavelet`` named ``wname`` after checking it is a discrete wavelet.
+
+    Raises
+    ------
+    ParameterError
+        Not the name of a discrete PyWavelets wavelet (the message suggests the closest name).
+    """
+    import difflib
+
+    import pywt  # local: keeps the bottom layer light
+
+    names = pywt.wavelist(kind="discrete")
+    if not isinstance(wname, str) or wname not in names:
+        hint = difflib.get_close_matches(str(wname), names, n=1)
+        extra = f"; did you mean {hint[0]!r}?" if hint else ""
+        raise ParameterError(f"{name}={wname!r}; expected a discrete PyWavelets wavelet (e.g. 'db5', 'sym5', "
+                             f"'haar'){extra}")
+    return pywt.Wavelet(wname)
 
 
 def as_float32_3d(data: Any, name: str = "data") -> np.ndarray:

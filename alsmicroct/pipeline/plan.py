@@ -7,7 +7,6 @@ milliseconds with a message naming the value and what was expected.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.gridrec import default_npad
 from ..errors import InputFileError, OutputError, ParameterError, RangeError
 from ..params import ReconParams
 
@@ -23,11 +23,6 @@ __all__ = ["ReconPlan", "centred_plan", "default_npad", "make_plan", "output_dir
 logger = logging.getLogger(__name__)
 
 DEFAULT_BH = (0.0, 1.0, 0.0, 0.0, 0.0, 0.1)
-
-
-def default_npad(width: int) -> int:
-    """Legacy default edge padding on each side: (ceil(width*sqrt(2)) - width) // 2 pixels."""
-    return (math.ceil(width * math.sqrt(2)) - width) // 2
 
 
 def resolve_input(filename: str | os.PathLike, input_path: str | os.PathLike = "./") -> Path:
