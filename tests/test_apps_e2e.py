@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alsmicroct.apps import convert_8bit, recon_one
+from alsmicroct.cli import convert_8bit, recon_one
 from alsmicroct.sim import simulate_scan
 
 REPO = Path(__file__).resolve().parents[1]
