@@ -37,6 +37,7 @@ import numpy as np
 from ..checks import check_number, check_positive_int
 from ..errors import OutputError, ParameterError, RangeError
 from . import _common as c
+from .atomic import replace_durably
 
 __all__ = ["RawScanWriter", "write_scan"]
 
@@ -217,7 +218,7 @@ class RawScanWriter:
         try:
             self._file.close()
             self._file = None
-            os.replace(self._tmp, self.path)
+            replace_durably(self._tmp, self.path)
         except OSError as exc:
             self._abort()
             raise OutputError(f"RawScanWriter: cannot finish {self.path}: {exc}") from exc

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OutputError, ParameterError
+from ..io.atomic import replace_durably
 from . import artefacts as art
 from .phantom import PHANTOMS, Phantom, _row_indices, make_phantom, phantom_volume
 from .project import legacy_angles, project, project_one
@@ -730,7 +731,7 @@ def _write_truth(truth: Path, res: SimulatedScan) -> None:
             f.attrs["parameters"] = json.dumps(c.to_dict())
             f.attrs["raw_file"] = str(res.path)
             f.attrs["phantom"] = res.phantom.name
-        os.replace(tmp, truth)
+        replace_durably(tmp, truth)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write the truth file {truth}: {exc}") from exc
