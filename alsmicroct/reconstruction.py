@@ -126,6 +126,17 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
     AlsMicroCTError
         ``ParameterError``, ``RangeError``, ``InputFileError``, ``LayoutError``,
         ``OutputError`` before any heavy work; ``ReconstructionError`` if a step fails.
+
+    Examples
+    --------
+    A small simulated scan, reconstructed at its known centre (run as a doctest by
+    ``tests/test_doctests.py``, in a temporary folder):
+
+    >>> from alsmicroct.sim import simulate_scan
+    >>> s = simulate_scan("scan.h5", nangles=91, nslices=2, nrays=64, seed=0)
+    >>> res = recon("scan.h5", cor=s.cor, num_threads=1)
+    >>> [f.name for f in res.files], res.cor == s.cor
+    (['scan_00000.tiff', 'scan_00001.tiff'], True)
     """
     from .params import parse_resume
     from .pipeline.execute import execute

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 
-import alsmicroct.checks as checks
 from alsmicroct.checks import as_real_array, check_number, check_positive_int
 from alsmicroct.errors import ParameterError
 from alsmicroct.prep import remove_outlier_1d, retrieve_phase
@@ -46,7 +43,3 @@ def test_stages_use_the_shared_messages():
         remove_outlier_1d(data, dif=-1)
     with pytest.raises(ParameterError, match="alpha=0; expected a finite number with 0.0 < alpha"):
         retrieve_phase(data, pixel_size_cm=1e-4, dist_cm=5, energy_kev=20, alpha=0)
-
-
-def test_doctests():
-    assert doctest.testmod(checks).failed == 0

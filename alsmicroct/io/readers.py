@@ -90,9 +90,16 @@ def open_scan(path: str | os.PathLike, *, bad_data: str = "error",
 
     Examples
     --------
-    >>> with open_scan("20200101_120000_sample.h5") as scan:  # doctest: +SKIP
-    ...     sino = scan.read_projections(rows=(1000, 1008))
+    A small simulated scan (run as a doctest by ``tests/test_doctests.py``):
+
+    >>> from alsmicroct.sim import simulate_scan
+    >>> s = simulate_scan("scan.h5", nangles=91, nslices=4, nrays=64, seed=0)
+    >>> with open_scan("scan.h5") as scan:
+    ...     sino = scan.read_projections(rows=(1, 3))
     ...     theta = scan.angles()
+    ...     layout = scan.meta.layout
+    >>> layout, sino.shape, sino.dtype.name, theta.shape
+    ('als', (91, 2, 64), 'float32', (91,))
     """
     p = check_path_arg(path, "path")
     sanity.check_bad_data_policy(bad_data)

@@ -644,9 +644,11 @@ def simulate_scan(
 
     Examples
     --------
-    >>> s = simulate_scan("scan.h5", phantom="rock", nangles=181, nslices=8, nrays=128)  # doctest: +SKIP
-    >>> s.volume().shape  # doctest: +SKIP
-    (8, 128, 128)
+    Run as a doctest by ``tests/test_doctests.py`` (in a temporary folder):
+
+    >>> s = simulate_scan("scan.h5", phantom="rock", nangles=91, nslices=4, nrays=64, seed=0)
+    >>> s.path.name, s.volume().shape, s.angles.shape
+    ('scan.h5', (4, 64, 64), (91,))
     """
     from ..io import RawScanWriter
 
