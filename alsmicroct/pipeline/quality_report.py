@@ -174,7 +174,10 @@ class QualityGather:
             warnings.append(f"blank sample: largest line integral {out['max_line_integral']:.4f} < "
                             f"{BLANK_ATTENUATION} in the sample rows; sharpness not computed and the "
                             "8-bit range falls back to the full value range")
-        suggestions: dict[str, Any] = {"applied": False}
+        suggestions: dict[str, Any] = {
+            "applied": False,
+            "paganin_alpha": None,
+            "paganin_alpha_why": "not estimated: it needs the sample's delta/beta, which raw data do not hold"}
         if self._slices:
             stack = np.stack([self._slices[r] for r in sorted(self._slices)])
             out["ring_index_slice"] = ring_index(stack, highpass=9)
