@@ -80,10 +80,13 @@ def test_rings_raise_the_ring_index(tmp_path):
 
 
 def test_outliers_removed_are_counted(tmp_path):
-    scan = simulate_scan(tmp_path / "z.h5", **_SCAN, zingers=1e-3)
-    q = _recon(scan, tmp_path, quicklook=False, doOutliers2D=True, outlier_diff2D=500).quality
+    scan = simulate_scan(tmp_path / "z.h5", **_SCAN, zingers=2e-3, noise=False)
+    q = _recon(scan, tmp_path, quicklook=False, doOutliers2D=True, outlier_diff2D=2000).quality
     z = q["outliers_removed"]
-    assert z["per_step"]["outliers2D"] == z["pixels"] > 0
+    hits = scan.artefacts["zingers"]                 # (projection, row, column) of every pixel hit
+    truth = np.count_nonzero(np.isin(hits[:, 1], q["sample_rows"]))
+    assert truth > 10
+    assert z["per_step"]["outliers2D"] == z["pixels"] == truth
     off = _recon(scan, tmp_path, "off", quicklook=False).quality
     assert off["outliers_removed"] is None
 
