@@ -122,3 +122,13 @@ def test_batch_summary_shows_quality():
                                   detail={"ring_index": 0.0123, "saturated_fraction": 0.002,
                                           "quality_warnings": ["x"]})])[0]
     assert row[6] == "rings 0.0123, sat 0.2%, 1 warning"
+
+
+def test_resume_keeps_the_earlier_report(tmp_path):
+    scan = simulate_scan(tmp_path / "k.h5", **_SCAN)
+    first = _recon(scan, tmp_path, quicklook=False).quality
+    again = _recon(scan, tmp_path, quicklook=False)
+    assert again.skipped == 6
+    assert again.quality["kept_from_earlier_run"] is True
+    assert again.quality["ring_index"] == pytest.approx(first["ring_index"])
+    assert json.loads(again.provenance_path.read_text())["quality"]["ring_index"] == pytest.approx(first["ring_index"])

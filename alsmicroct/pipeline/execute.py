@@ -89,7 +89,7 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
     """
     from ..io.outputs import record_name
     from .claim import claim_output
-    from .provenance import now, provenance_record, write_provenance
+    from .provenance import now, provenance_record, read_provenance, write_provenance
     from .quality_report import quality_of
     from .quicklook import write_quicklook
     from .runner import Runner, open_plan_writer
@@ -103,6 +103,7 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
         raise ParameterError(f"{plan.path}: outputFormat='h5' has a single writer per file and cannot be written "
                              "by Dask workers; use outputFormat='zarr' (one writer per chunk) or run without client=")
     skip = claim_output(plan, record=record, resume=resume)
+    previous = read_provenance(plan.output_dir, record) if skip else None
     plan.output_dir.mkdir(parents=True, exist_ok=True)
     prov_path = plan.output_dir / record
     started = now()
@@ -137,7 +138,7 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
         write_provenance(prov_path, provenance_record(plan, status="failed", timings=timings(), started=started,
                                                       error=f"{type(exc).__name__}: {exc}"))
         raise
-    quality = quality_of(runner, client)
+    quality = quality_of(runner, client, previous)
     look = write_quicklook(plan, quality=quality, gather=runner.quality) if quicklook else None
     done = timings()
     write_provenance(prov_path, provenance_record(plan, status="complete", timings=done, started=started,

@@ -201,13 +201,18 @@ class QualityGather:
         return out
 
 
-def quality_of(runner: Any, client: Any = None) -> dict[str, Any]:
+def quality_of(runner: Any, client: Any = None, previous: dict[str, Any] | None = None) -> dict[str, Any]:
     """The quality section of a finished run: the report of ``runner``'s gathered figures,
-    or, when Dask workers ran the rows (``client``), a section saying why there is none."""
+    or, when Dask workers ran the rows (``client``), a section saying why there is none.
+    When every sample row was kept from an earlier run (resume), that run's section
+    (``previous``, its record) is kept, marked ``"kept_from_earlier_run"``."""
     if client is not None:
         reason = "quality figures are not gathered when Dask workers run the rows"
         logger.warning("%s: %s", runner.plan.path.name, reason)
         return {"gathered": False, "warnings": [reason]}
+    earlier = (previous or {}).get("quality")
+    if earlier and runner.quality.rows <= runner.skip_rows:
+        return {**earlier, "kept_from_earlier_run": True}
     return {"gathered": True, **runner.quality.report()}
 
 
