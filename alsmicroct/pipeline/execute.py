@@ -138,7 +138,7 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
         write_provenance(prov_path, provenance_record(plan, status="failed", timings=timings(), started=started,
                                                       error=f"{type(exc).__name__}: {exc}"))
         raise
-    quality = quality_of(runner, client, previous)
+    quality = quality_of(runner, previous)
     look = write_quicklook(plan, quality=quality, gather=runner.quality) if quicklook else None
     done = timings()
     write_provenance(prov_path, provenance_record(plan, status="complete", timings=done, started=started,

@@ -114,6 +114,20 @@ class QualityGather:
             for k, r in self._present(rows):
                 self._slices[r] = np.array(rec[k], dtype=np.float32)
 
+    def state(self) -> dict[str, Any]:
+        """What was gathered, to send back from a Dask worker (see :meth:`merge`)."""
+        with self._lock:
+            return {"raw": dict(self._raw), "changed": dict(self._changed), "atten": dict(self._atten),
+                    "stripes": dict(self._stripes), "slices": dict(self._slices), "drift": self._drift}
+
+    def merge(self, state: dict[str, Any]) -> None:
+        """Add what another gatherer of the same plan saw (a Dask worker's :meth:`state`)."""
+        with self._lock:
+            for key in ("raw", "changed", "atten", "stripes", "slices"):
+                getattr(self, f"_{key}").update(state[key])
+            if self._drift is None:
+                self._drift = state["drift"]
+
     def ring_profile(self) -> np.ndarray | None:
         """The stripe residual per detector column, RMS over the sample rows (the cause of
         rings, by radius = distance from the axis; for the picture)."""
@@ -201,15 +215,11 @@ class QualityGather:
         return out
 
 
-def quality_of(runner: Any, client: Any = None, previous: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The quality section of a finished run: the report of ``runner``'s gathered figures,
-    or, when Dask workers ran the rows (``client``), a section saying why there is none.
-    When every sample row was kept from an earlier run (resume), that run's section
-    (``previous``, its record) is kept, marked ``"kept_from_earlier_run"``."""
-    if client is not None:
-        reason = "quality figures are not gathered when Dask workers run the rows"
-        logger.warning("%s: %s", runner.plan.path.name, reason)
-        return {"gathered": False, "warnings": [reason]}
+def quality_of(runner: Any, previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The quality section of a finished run: the report of ``runner``'s gathered figures
+    (Dask workers' figures are merged into it). When every sample row was kept from an
+    earlier run (resume), that run's section (``previous``, its record) is kept, marked
+    ``"kept_from_earlier_run"``."""
     earlier = (previous or {}).get("quality")
     if earlier and runner.quality.rows <= runner.skip_rows:
         return {**earlier, "kept_from_earlier_run": True}
