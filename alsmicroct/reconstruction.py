@@ -70,7 +70,8 @@ class ReconResult:
     quality : dict or None
         The quality report gathered on a few sample rows while the scan ran (the
         ``"quality"`` section of the record, :mod:`alsmicroct.pipeline.quality_report`):
-        ring index (1/cm), sharpness, raw saturated/zero fractions, flat drift, outliers
+        residual ring index (sinogram stripe residual, line-integral units) and
+        ``ring_index_slice`` (1/cm), sharpness, raw saturated/zero fractions, flat drift, outliers
         removed, tilt, centre confidence, ``suggestions`` (never applied) and ``warnings``.
     """
 

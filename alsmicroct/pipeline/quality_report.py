@@ -3,8 +3,9 @@
 :class:`QualityGather` is fed by the :class:`~alsmicroct.pipeline.runner.Runner` with the
 raw images of a few sample rows spread over the volume (saturated / zero-count pixels,
 flat drift between flat groups, pixels changed by the outlier steps), their sinograms
-(the sample's largest line integral) and their slices (residual ring index, sharpness,
-8-bit range). :meth:`QualityGather.report` returns the ``"quality"`` section of
+after the ring-removal steps (the residual ring index: the stripe residual of the column
+means, line-integral units; the largest line integral) and their slices (ring index in
+1/cm, sharpness, 8-bit range). :meth:`QualityGather.report` returns the ``"quality"`` section of
 ``recon_parameters.json`` and of :attr:`alsmicroct.reconstruction.ReconResult.quality`.
 
 Figures that the data cannot support (too few angles, a blank sample, saturated raw
