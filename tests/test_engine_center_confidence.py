@@ -51,3 +51,19 @@ def test_tilt_from_the_pair(tilt):
     j = int(np.argmin(np.abs(np.abs(scan.angles - scan.angles[0]) - np.pi)))
     est, err = estimate_tilt(data[0], data[j])
     assert abs(est - tilt) < 0.1 and err < 0.2
+
+
+def test_narrow_detector_small_offset_is_high():
+    """64 columns, centre 0.4 px off the middle: the Vo search is bounded around pc."""
+    scan, data = _data(nrays=64, nslices=3, cor=31.9, nangles=181)
+    est = estimate_center(data, scan.angles)
+    assert abs(est.center - scan.cor) <= 0.25, est
+    assert est.label == "high", est.reasons
+
+
+def test_search_bounded_around_pc():
+    """A centre far from the middle (60 px on 256) is found: the search follows pc."""
+    scan, data = _data(cor=127.5 + 60.3)
+    est = estimate_center(data, scan.angles)
+    assert abs(est.center - scan.cor) <= 0.25, est
+    assert est.label == "high", est.reasons
