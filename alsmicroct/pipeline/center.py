@@ -196,7 +196,8 @@ def center_confidence(scan, plan: ReconPlan, cor: float) -> dict:
             "reasons": reasons, "uncertainty_px": round(max(est.uncertainty, 0.5 * gap), 3), "rows": rows,
             "slope_px_per_row": drift_px / span if span else 0.0, "drift_px": round(drift_px, 3)}
     if est.drift_significant:
-        logger.warning("%s: the rotation axis drifts by %.2f px over rows %d-%d (one centre, %.2f px, is used)",
+        logger.warning("%s: the rotation axis drifts by %.2f px over rows %d-%d (found centre %.2f px); each row "
+                       "is reconstructed with its own centre from the fit",
                        plan.path.name, drift_px, rows[0], rows[-1], cor)
     level = logging.WARNING if reasons else logging.INFO
     logger.log(level, "%s: centre %.2f +- %.2f px, confidence %s%s", plan.path.name, cor, info["uncertainty_px"],
