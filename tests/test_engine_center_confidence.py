@@ -67,3 +67,16 @@ def test_search_bounded_around_pc():
     est = estimate_center(data, scan.angles)
     assert abs(est.center - scan.cor) <= 0.25, est
     assert est.label == "high", est.reasons
+
+
+def test_360_degree_scan_within_a_quarter_pixel():
+    scan, data = _data(nangles=721, arange=360.0)
+    est = estimate_center(data, scan.angles)
+    assert abs(est.center - scan.cor) <= 0.25 and est.label == "high", est.reasons
+
+
+def test_sample_leaving_the_field_of_view_is_low():
+    """Axis 40 px from the edge of 256: the sample leaves the field of view."""
+    scan, data = _data(cor=40.0)
+    est = estimate_center(data, scan.angles)
+    assert est.label == "low" and est.reasons
