@@ -80,3 +80,24 @@ def test_sample_leaving_the_field_of_view_is_low():
     scan, data = _data(cor=40.0)
     est = estimate_center(data, scan.angles)
     assert est.label == "low" and est.reasons
+
+
+@pytest.mark.parametrize("value", [0.0, 5.0])
+def test_tilt_of_a_featureless_pair_is_not_estimated(value, caplog):
+    """A saturated (constant) pair has no structure: a warning and an infinite error,
+    never a confident zero."""
+    from alsmicroct.engine.center_confidence import estimate_tilt
+
+    flat = np.full((64, 256), value, np.float32)
+    tilt, err = estimate_tilt(flat, flat)
+    assert tilt == 0.0 and err == float("inf")
+    assert "no structure" in caplog.text
+
+
+def test_tilt_of_a_blank_sample_has_a_large_error():
+    """Noise only (no sample): the error says the estimate is meaningless."""
+    from alsmicroct.engine.center_confidence import estimate_tilt
+
+    rng = np.random.default_rng(0)
+    _tilt, err = estimate_tilt(rng.normal(0, 0.01, (64, 256)), rng.normal(0, 0.01, (64, 256)))
+    assert err > 1.0

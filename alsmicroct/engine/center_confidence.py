@@ -235,7 +235,8 @@ def estimate_tilt(proj0, proj180, *, band: int = 8) -> tuple[float, float]:
     -------
     (float, float)
         Tilt and its standard error, degrees. (0, inf) with a warning when fewer than
-        three bands fit on the detector.
+        three bands fit on the detector or the pair has no structure (constant, e.g.
+        saturated, or not finite).
     """
     a = np.asarray(proj0, np.float32)
     b = np.asarray(proj180, np.float32)
@@ -243,6 +244,11 @@ def estimate_tilt(proj0, proj180, *, band: int = 8) -> tuple[float, float]:
         raise ParameterError(f"proj0 {a.shape} and proj180 {b.shape}: expected equal 2-D shapes")
     if band < 2:
         raise ParameterError(f"band={band!r}: expected >= 2 rows")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()) or min(float(np.ptp(a)), float(np.ptp(b))) <= (
+            1e-6 * max(1.0, float(np.abs(a).max()), float(np.abs(b).max()))):
+        logger.warning("estimate_tilt: the 0/180 pair has no structure (constant, saturated or not "
+                       "finite); tilt not estimated")
+        return 0.0, float("inf")
     nb = a.shape[0] // band
     if nb < 3:
         logger.warning("estimate_tilt: %d rows give fewer than 3 bands of %d; tilt not "
