@@ -266,11 +266,11 @@ class Runner:
         t0 = time.perf_counter()
         iterative = p.iterative_options()
         if iterative is None:
-            rec = engine.reconstruct(block.data, plan.recon_theta, center=plan.recon_center,
+            rec = engine.reconstruct(block.data, plan.recon_theta, center=plan.centers_for(block.rows),
                                      algorithm=p.algorithm, filter_name=p.filter_name, cutoff=p.butterworth_cutoff,
                                      order=p.butterworth_order, npad=plan.npad, num_threads=p.num_threads)
         else:
-            rec, log = engine.reconstruct_iterative(block.data, plan.recon_theta, center=plan.recon_center,
+            rec, log = engine.reconstruct_iterative(block.data, plan.recon_theta, center=plan.centers_for(block.rows),
                                                     algorithm=p.algorithm, num_threads=p.num_threads, **iterative)
             self.convergence.append({"rows": [int(block.rows[0]), int(block.rows[-1])], **log.to_dict()})
         self.timer.add("reconstruct", t0)
