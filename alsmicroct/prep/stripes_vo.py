@@ -498,6 +498,7 @@ def remove_stripe_auto(
     dilate: int = 2,
     dead: bool = True,
     dead_size: int = 51,
+    constant: bool = False,
     num_threads: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Do-no-harm stripe removal: interpolate dead / fluctuating columns
@@ -518,6 +519,9 @@ def remove_stripe_auto(
         Interpolate dead, frozen and fluctuating columns first.
     dead_size : int
         Median window (columns) of the dead-column test.
+    constant : bool
+        Keep only the angle-constant part of the correction except on strong stripes
+        (:func:`apply_masked`); recon()'s masked FW does.
     num_threads : int, optional
 
     Returns
@@ -534,4 +538,4 @@ def remove_stripe_auto(
     out = data
     if dead:
         out = remove_dead_stripe(data, snr=snr, size=dead_size, residual=False, num_threads=num_threads)
-    return apply_masked(out, filter, snr=snr, size=size, dilate=dilate)
+    return apply_masked(out, filter, snr=snr, size=size, dilate=dilate, constant=constant)
