@@ -4,12 +4,18 @@ Simulates one old-layout scan (default 2048 columns, 64 rows), reconstructs it w
 outputFormat tiff, zarr, zarr + multiscale and h5 (round robin, ``--repeat`` times each,
 after one warm-up run) and prints best and median wall time per format and the ratios to
 TIFF timed in the same run (targets: zarr <= 1.10, zarr + multiscale <= 1.20), the Zarr
-compression ratio, then the time to read a 256^3 sub-volume from the Zarr store and from
-the TIFF folder (both through alsmicroct.io.volumes.open_volume; target >= 10x), and
-os.getloadavg() before and after.
+compression ratio, then the time to read a 256^3 sub-volume (z capped at the rows) from
+the Zarr store and from the TIFF folder (both through alsmicroct.io.volumes.open_volume;
+target >= 10x), chunk-aligned and not, and os.getloadavg() before and after.
+
+The zarr run computes in >= 4 blocks (so that the background writes of one block overlap the
+computing of the next) where TIFF computes ``chunk_sino`` rows at once; "tiff-same-blocks"
+(TIFF with chunk_sino equal to the zarr block height) separates that effect from the format.
+``--codecs`` then times Blosc codecs and chunk shapes on the same volume (write alone, ratio,
+256^3 read): the measurement behind the default (zstd level 1, byte shuffle, 32 x 128 x 128).
 
 Usage: python benchmarks/bench_volume_outputs.py [--nrays 2048] [--rows 64] [--nangles 181]
-       [--repeat 3] [--dir /tmp/alsmicroct-bench-vol]
+       [--repeat 3] [--dir /tmp/alsmicroct-bench-vol] [--codecs]
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import shutil
 import statistics
 import time
 from pathlib import Path
+
+import numpy as np
 
 
 def _size(path: Path) -> int:
@@ -33,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nangles", type=int, default=181)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", default="/tmp/alsmicroct-bench-vol")
+    parser.add_argument("--codecs", action="store_true", help="also time Blosc codecs and chunk shapes")
     args = parser.parse_args(argv)
 
     from alsmicroct.io.volumes import open_volume
@@ -46,7 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     if not raw.exists():
         simulate_scan(raw, layout="als", phantom="rock", nangles=args.nangles, nslices=args.rows, nrays=args.nrays,
                       cor=cor, seed=0, write_truth=False)
-    cases = {"tiff": {}, "zarr": {"outputFormat": "zarr"},
+    from alsmicroct.pipeline.runner import _ZARR_MIN_BLOCKS, _chunk_z
+
+    cz = min(_chunk_z(100), args.rows)
+    same = max(cz, -(-args.rows // (_ZARR_MIN_BLOCKS * cz)) * cz)
+    cases = {"tiff": {}, "tiff-same-blocks": {"chunk_sino": same}, "zarr": {"outputFormat": "zarr"},
              "zarr+multiscale": {"outputFormat": "zarr", "zarrMultiscale": True}, "h5": {"outputFormat": "h5"}}
     print(f"scan {args.nangles} x {args.rows} x {args.nrays}; loadavg before {os.getloadavg()}")
     times: dict[str, list[float]] = {k: [] for k in cases}
@@ -67,23 +80,65 @@ def main(argv: list[str] | None = None) -> int:
     for name, ts in times.items():
         print(f"{name:18s} {min(ts):8.2f} {statistics.median(ts):9.2f} {min(ts) / ref:10.3f} "
               f"{statistics.median(ts) / ref_med:12.3f}")
+    print(f"zarr / tiff-same-blocks: best {min(times['zarr']) / min(times['tiff-same-blocks']):.3f}, median "
+          f"{statistics.median(times['zarr']) / statistics.median(times['tiff-same-blocks']):.3f}")
+    import zarr
+
+    arr = zarr.open_group(str(outputs["zarr"]), mode="r")["0"]
     raw_bytes = args.rows * args.nrays * args.nrays * 4
-    print(f"zarr compression ratio (Blosc zstd 1): {raw_bytes / _size(outputs['zarr']):.2f}")
+    print(f"zarr chunks {arr.chunks}, compressors {arr.compressors}")
+    print(f"zarr compression ratio: {raw_bytes / _size(outputs['zarr']):.2f}")
 
     n = min(256, args.rows)
-    z0, y0 = 0, args.nrays // 2 - 128
-    reads: dict[str, list[float]] = {"zarr": [], "tiff": []}
-    for _ in range(max(3, args.repeat)):
-        for name in reads:
-            with open_volume(outputs[name]) as vol:
-                t0 = time.perf_counter()
-                sub = vol[z0:z0 + n, y0:y0 + 256, y0:y0 + 256]
-                reads[name].append(time.perf_counter() - t0)
-    print(f"read {sub.shape} sub-volume: zarr best {min(reads['zarr']) * 1e3:.1f} ms, TIFF folder best "
-          f"{min(reads['tiff']) * 1e3:.1f} ms, ratio {min(reads['tiff']) / min(reads['zarr']):.1f}x "
-          f"(medians {statistics.median(reads['zarr']) * 1e3:.1f} / {statistics.median(reads['tiff']) * 1e3:.1f} ms)")
+    for label, y0 in (("chunk-aligned", args.nrays // 2 - 128), ("unaligned", args.nrays // 2 - 128 + 37)):
+        reads: dict[str, list[float]] = {"zarr": [], "tiff": []}
+        for _ in range(max(5, args.repeat)):
+            for name in reads:
+                with open_volume(outputs[name]) as vol:
+                    t0 = time.perf_counter()
+                    sub = vol[0:n, y0:y0 + 256, y0:y0 + 256]
+                    reads[name].append(time.perf_counter() - t0)
+        print(f"read {sub.shape} sub-volume ({label}): zarr best {min(reads['zarr']) * 1e3:.1f} ms, TIFF folder "
+              f"best {min(reads['tiff']) * 1e3:.1f} ms, ratio {min(reads['tiff']) / min(reads['zarr']):.1f}x "
+              f"(medians {statistics.median(reads['zarr']) * 1e3:.1f} / "
+              f"{statistics.median(reads['tiff']) * 1e3:.1f} ms, ratio "
+              f"{statistics.median(reads['tiff']) / statistics.median(reads['zarr']):.1f}x)")
+    if args.codecs:
+        with open_volume(outputs["tiff"]) as vol:
+            _codecs(np.asarray(vol), folder, args.repeat)
     print(f"loadavg after {os.getloadavg()}")
     return 0
+
+
+def _codecs(vol, folder: Path, repeat: int) -> None:
+    """Write ``vol`` alone (no reconstruction) with each codec and chunk shape; ratio, read."""
+    import zarr
+    from zarr.codecs import BloscCodec
+
+    nz, ny, _ = vol.shape
+    y0 = ny // 2 - 128
+    uncompressed = None
+    print(f"{'codec':28s} {'chunks':>14s} {'write best s':>13s} {'/ none':>7s} {'ratio':>6s} {'read ms':>8s}")
+    for cname, clevel, shuffle in (("none", 0, ""), ("zstd", 1, "shuffle"), ("zstd", 3, "shuffle"),
+                                   ("zstd", 1, "bitshuffle"), ("lz4", 1, "shuffle")):
+        for chunks in ((min(32, nz), 128, 128), (min(64, nz), 256, 256)):
+            path = folder / "codec.zarr"
+            comp = None if cname == "none" else BloscCodec(cname=cname, clevel=clevel, shuffle=shuffle)
+            writes, reads = [], []
+            for _ in range(max(3, repeat)):
+                shutil.rmtree(path, ignore_errors=True)
+                t0 = time.perf_counter()
+                arr = zarr.create_array(str(path), shape=vol.shape, chunks=chunks, dtype=vol.dtype, fill_value=0,
+                                        compressors=comp, zarr_format=3)
+                arr[:] = vol
+                writes.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                zarr.open_array(str(path), mode="r")[0:256, y0:y0 + 256, y0:y0 + 256]
+                reads.append(time.perf_counter() - t0)
+            uncompressed = uncompressed or min(writes)
+            print(f"{cname + ' ' + str(clevel) + ' ' + shuffle:28s} {chunks!s:>14s} {min(writes):13.2f} "
+                  f"{min(writes) / uncompressed:7.2f} {vol.nbytes / _size(path):6.2f} {min(reads) * 1e3:8.1f}")
+    shutil.rmtree(folder / "codec.zarr", ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -76,3 +76,36 @@ def _check_no_mixing(root: Path) -> None:
             assert set(run_slices(folder, prefix)) <= rows, (folder, prefix)
         for rec in records.values():
             json.dumps(rec)
+
+
+def test_readme_live_reconstruction_commands(scratch):
+    lines = _block((REPO / "README.md").read_text(), "## Live reconstruction at the beamline")
+    assert any("alsmicroct-watch rerun" in line for line in lines)
+    for line in lines:
+        _run(line, scratch)
+    import sqlite3
+
+    db = sqlite3.connect(scratch / "example" / "live" / ".alsmicroct-watch.sqlite")
+    try:
+        rows = db.execute("SELECT scan, attempt, state, prefix FROM attempts ORDER BY attempt").fetchall()
+    finally:
+        db.close()
+    assert rows == [("example_scan.h5", 1, "done", "example_scan"), ("example_scan.h5", 2, "done", "example_scan_a2")]
+    out = scratch / "example" / "live" / "recexample_scan"
+    assert (out / "example_scan_preview.png").exists() and (out / "example_scan_preview_sweep.png").exists()
+
+
+def test_readme_volume_output_commands(scratch):
+    """The "Volume outputs" section: its bash block, then its Python block, as written."""
+    text = (REPO / "README.md").read_text()
+    start = text.index("## Volume outputs")
+    if not (scratch / "example" / "quick").is_dir():
+        _run(".venv/bin/alsmicroct-recon example/example_scan.h5 --cor 132.6 --slices 4 "
+             "--output-dir example/quick", scratch)
+    for line in _block(text, "## Volume outputs"):
+        _run(line, scratch)
+    code = re.search(r"```python\n(.*?)```", text[start:], flags=re.DOTALL).group(1)
+    res = subprocess.run([str(scratch / ".venv/bin/python"), "-c", code], cwd=scratch, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    _check_no_mixing(scratch / "example")

@@ -224,3 +224,23 @@ def test_cli_crop_and_8bit_other_formats(raw, tiff_volume, tmp_path):
     np.testing.assert_array_equal(open_volume(h5)[:], tiff_volume[:, :, 5:25])
     assert convert_8bit.main([str(store), "--min", "0", "--max", "4", "--output-dir", str(tmp_path / "e")]) == 0
     assert list((tmp_path / "e").rglob("*.ome.zarr"))
+
+
+@pytest.mark.parametrize("version", ["0.5", "0.4"])
+def test_zarr_output_read_by_ome_zarr_and_ngff_zarr(raw, tiff_volume, tmp_path, version):
+    """The store as the two community readers see it (both optional: heavy dependencies)."""
+    ome_reader = pytest.importorskip("ome_zarr.reader")
+    ome_io = pytest.importorskip("ome_zarr.io")
+    ngff_zarr = pytest.importorskip("ngff_zarr")
+
+    res = recon("s.h5", raw, outputPath=str(tmp_path), outputFormat="zarr", zarrMultiscale=True,
+                ngffVersion=version, quicklook=False, **COMMON)
+    store = res.files[0]
+    (node,) = list(ome_reader.Reader(ome_io.parse_url(str(store)))())
+    np.testing.assert_array_equal(np.asarray(node.data[0]), tiff_volume)
+    assert [a["unit"] for a in node.metadata["axes"]] == ["micrometer"] * 3
+    ms = ngff_zarr.from_ngff_zarr(str(store))
+    np.testing.assert_array_equal(np.asarray(ms.images[0].data), tiff_volume)
+    assert ms.images[0].dims == ("z", "y", "x") and ms.images[0].axes_units["x"] == "micrometer"
+    px_um = json.loads((res.output_dir / "recon_parameters.json").read_text())["resolved"]["pixel_size_cm"] * 1e4
+    assert ms.images[0].scale["x"] == pytest.approx(px_um)

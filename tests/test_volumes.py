@@ -64,7 +64,8 @@ def test_zarr_incomplete_never_looks_complete(tmp_path):
     vol = _volume()
     path = tmp_path / "v.ome.zarr"
     w = open_writer(path, "zarr", vol.shape, chunks=(4, 40, 36))
-    w.write_slab(0, vol[:6])                   # layer 0 written, slices 4, 5 buffered
+    w.write_slab(0, vol[:6])                   # layer 0 queued, slices 4, 5 buffered
+    w.flush()                                  # layer 0 on disk (written in the background)
     group = zarr.open_group(str(path), mode="r")
     assert "ome" not in group.attrs and "multiscales" not in group.attrs
     assert w.done_slices() == {0, 1, 2, 3}
@@ -167,10 +168,13 @@ _CHILD = textwrap.dedent("""
     from alsmicroct.io.volumes import open_writer
     vol = np.random.default_rng(3).normal(size=(24, 64, 64)).astype(np.float32)
     w = open_writer(sys.argv[1], "zarr", vol.shape, chunks=(2, 32, 32), attrs={"units": "1/cm"})
-    for z in range(0, 24, 2):
+    for z in range(0, 8, 2):
         w.write_slab(z, vol[z:z + 2])
+        w.flush()                              # layer on disk and marked done
         print(z, flush=True)
-        time.sleep(0.3)
+    w.array[8:10, :32] = vol[8:10, :32]        # layer 4 half written (2 of its 4 chunks) ...
+    w.write_slab(10, vol[10:11])               # ... and half a layer waiting in the writer
+    print("mid-write", flush=True)
     time.sleep(60)
 """)
 
@@ -186,15 +190,18 @@ def test_zarr_kill_9_then_resume_identical(tmp_path):
     path = tmp_path / "v.ome.zarr"
     child = subprocess.Popen([sys.executable, "-c", _CHILD, str(path)], stdout=subprocess.PIPE, text=True)
     try:
-        for _ in range(4):                     # a few layers written, then killed mid-run
-            assert child.stdout.readline()
+        lines = [child.stdout.readline().strip() for _ in range(5)]
+        assert lines[-1] == "mid-write", lines
     finally:
-        os.kill(child.pid, signal.SIGKILL)
+        os.kill(child.pid, signal.SIGKILL)     # kill -9 in the middle of layer 4
         child.wait()
     assert path.with_name(f".{path.name}.lock").exists()      # the dead writer's lock
+    from alsmicroct.io.volume_zarr import is_complete_zarr
+
+    assert not is_complete_zarr(path)
     resumed = open_writer(path, "zarr", vol.shape, chunks=(2, 32, 32), attrs={"units": "1/cm"})
     done = resumed.done_slices()
-    assert 8 <= len(done) < 24
+    assert done == set(range(8))               # complete layers kept; the half-written one is not
     for z in range(0, 24, 2):
         if z not in done:
             resumed.write_slab(z, vol[z:z + 2])
@@ -225,3 +232,15 @@ def test_zarr_attached_writers_equal_serial(tmp_path):
         bad.close()
     main.finish()
     assert _store_files(path) == _store_files(ref)
+
+
+def test_downsample2_is_the_2x2x2_mean_with_edges_repeated():
+    from alsmicroct.io.volume_zarr import downsample2
+
+    block = np.random.default_rng(4).normal(size=(5, 6, 7)).astype(np.float32)
+    padded = np.pad(block, [(0, 1), (0, 0), (0, 1)], mode="edge").astype(np.float64)
+    ref = padded.reshape(3, 2, 3, 2, 4, 2).mean(axis=(1, 3, 5))
+    out = downsample2(block)
+    assert out.dtype == np.float32 and out.shape == (3, 3, 4)
+    np.testing.assert_allclose(out, ref, rtol=0, atol=1e-6)
+    assert downsample2(np.full((3, 4, 4), 7, np.uint8)).tolist() == np.full((2, 2, 2), 7).tolist()

@@ -111,3 +111,13 @@ def test_patterns_and_recursion(tmp_path):
     deep = Detector(tmp_path, recursive=True, include=("*.h5", "sub/*.h5"), exclude=("*_truth.h5",))
     assert sorted(deep.name_of(p) for p in deep.list_files()) == ["a.h5", "skip_me.h5", "sub/c.h5"]
     assert not deep.matches(Path("/elsewhere/a.h5"))
+
+
+def test_runner_is_abstract():
+    import pytest
+
+    from alsmicroct.jobs.watch.runners import LocalRunner, Runner
+
+    with pytest.raises(TypeError, match="submit"):
+        Runner()
+    assert "submit" in Runner.__abstractmethods__ and not LocalRunner.__abstractmethods__

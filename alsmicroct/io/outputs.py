@@ -139,7 +139,11 @@ def select_run_prefix(folder: str | os.PathLike, prefix: str | None = None) -> s
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this host (this process counts as alive)."""
+    """Whether process ``pid`` runs on this host (this process counts as alive).
+
+    A zombie (a process that has exited but is not reaped yet, e.g. a killed watcher's
+    worker under a PID 1 that does not reap) is not alive: it holds no file and writes nothing.
+    """
     if pid == os.getpid():
         return True
     try:
@@ -148,7 +152,19 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """``/proc/<pid>/stat`` says zombie or dead (False where there is no /proc)."""
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as fh:
+            stat = fh.read()
+    except OSError:
+        return False
+    # "pid (comm) state ...": comm may hold spaces and parentheses, the state follows the last ")"
+    tail = stat[stat.rfind(b")") + 1:].split()
+    return bool(tail) and tail[0] in (b"Z", b"X")
 
 
 def stale_temporaries(folder: str | os.PathLike) -> list[Path]:

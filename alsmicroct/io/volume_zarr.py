@@ -35,8 +35,9 @@ import logging
 import os
 import platform
 import shutil
+from collections import deque
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +47,20 @@ from ..errors import OutputError
 from .atomic import jsonable
 from .outputs import pid_alive
 
-__all__ = ["StoreLock", "ZarrVolumeWriter", "default_chunks", "downsample2", "is_complete_zarr", "pyramid_shapes",
-           "zarr_done_layers"]
+__all__ = ["MAX_INFLIGHT_LAYERS", "StoreLock", "ZarrVolumeWriter", "default_chunks", "downsample2",
+           "is_complete_zarr", "pyramid_shapes", "zarr_done_layers"]
 
 logger = logging.getLogger(__name__)
 
 NGFF_VERSIONS = ("0.4", "0.5")
 _ZARR_FORMAT = {"0.4": 2, "0.5": 3}
 _MIN_LEVEL_PX = 256
+MAX_INFLIGHT_LAYERS = 2
+"""Whole layers a writer keeps queued for its background thread (one being written, one
+waiting): the memory held beyond the caller's own is at most this many layers."""
 
 
-def default_chunks(shape: tuple[int, int, int], *, slab: int = 64, yx: int = 256) -> tuple[int, int, int]:
+def default_chunks(shape: tuple[int, int, int], *, slab: int = 32, yx: int = 128) -> tuple[int, int, int]:
     """Chunk shape for ``shape``: z = ``slab`` (the pipeline's rows per block, capped at the
     volume), y and x = ``yx`` pixels (capped at the volume)."""
     nz, ny, nx = shape
@@ -76,8 +80,13 @@ def downsample2(block: np.ndarray) -> np.ndarray:
     pad = [(0, s % 2) for s in block.shape]
     b = np.pad(block.astype(np.float32, copy=False), pad, mode="edge") if any(p[1] for p in pad) \
         else block.astype(np.float32, copy=False)
-    z, y, x = (s // 2 for s in b.shape)
-    mean = b.reshape(z, 2, y, 2, x, 2).mean(axis=(1, 3, 5), dtype=np.float32)
+    mean = None
+    for dz in (0, 1):                 # 8 strided sums: ~6x faster than reshape(...).mean()
+        for dy in (0, 1):
+            for dx in (0, 1):
+                v = b[dz::2, dy::2, dx::2]
+                mean = v.copy() if mean is None else np.add(mean, v, out=mean)
+    mean *= np.float32(0.125)
     if np.issubdtype(block.dtype, np.integer):
         return np.rint(mean).astype(block.dtype)
     return mean.astype(block.dtype, copy=False)
@@ -196,6 +205,8 @@ class ZarrVolumeWriter:
         self.compression = compression
         self._buffer: dict[int, dict[int, np.ndarray]] = {}
         self._lock = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._inflight: deque[Future] = deque()
         if ngff_version not in NGFF_VERSIONS:
             raise OutputError(f"{self.path}: ngff_version={ngff_version!r} is not one of {list(NGFF_VERSIONS)}")
         self.ngff_version = ngff_version
@@ -290,35 +301,65 @@ class ZarrVolumeWriter:
 
     # ------------------------------------------------------------------ writing
     def done_slices(self) -> set[int]:
-        """Indices z of the slices already written in complete layers (kept on resume)."""
+        """Indices z of the slices already written in complete layers (kept on resume); a
+        layer still queued counts once written (:meth:`flush` waits for them)."""
         out: set[int] = set()
         for layer in zarr_done_layers(self.path):
             out.update(range(*self._layer_range(layer)))
         return out
 
     def write_slab(self, z0: int, data: np.ndarray) -> None:
-        """Write ``data`` (n, y, x) at slices ``z0 .. z0 + n - 1``; whole layers go out now, the
-        slices of an incomplete layer wait in the writer until the layer is complete."""
+        """Write ``data`` (n, y, x) at slices ``z0 .. z0 + n - 1``.
+
+        Whole layers are queued for the background writer thread (at most
+        ``MAX_INFLIGHT_LAYERS`` at a time: the call waits when the queue is full, so memory
+        stays flat); the slices of an incomplete layer wait in the writer until the layer is
+        complete. An array that owns its memory is kept as it is until written (do not change
+        it afterwards); a view is copied. A failed background write is raised by the next
+        call, :meth:`close` or :meth:`finish`.
+        """
         data = np.asarray(data)
         if data.ndim == 2:
             data = data[None]
         n = data.shape[0]
         if data.shape[1:] != self.shape[1:] or z0 < 0 or z0 + n > self.shape[0]:
             raise OutputError(f"{self.path}: slab {data.shape} at z={z0} does not fit the volume {self.shape}")
-        data = data.astype(self.dtype, copy=False)
+        if data.dtype != self.dtype or not data.flags.owndata:
+            data = data.astype(self.dtype, copy=True)
         c = self.chunks[0]
         for layer in range(z0 // c, (z0 + n - 1) // c + 1):
             lo, hi = self._layer_range(layer)
             a, b = max(lo, z0), min(hi, z0 + n)
             if (a, b) == (lo, hi):
-                self._write_layer(layer, data[a - z0:b - z0])
+                self._submit(layer, data[a - z0:b - z0])
                 continue
             part = self._buffer.setdefault(layer, {})
             for z in range(a, b):
-                part[z] = np.array(data[z - z0])
+                part[z] = data[z - z0]
             if len(part) == hi - lo:
                 del self._buffer[layer]
-                self._write_layer(layer, np.stack([part[z] for z in range(lo, hi)]))
+                self._submit(layer, np.stack([part[z] for z in range(lo, hi)]))
+
+    def _submit(self, layer: int, data: np.ndarray) -> None:
+        """Queue one whole layer for the writer thread, waiting while the queue is full."""
+        while self._inflight and (self._inflight[0].done() or len(self._inflight) >= MAX_INFLIGHT_LAYERS):
+            self._inflight.popleft().result()
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="alsmicroct-zarr")
+        self._inflight.append(self._pool.submit(self._write_layer, layer, data))
+
+    def flush(self) -> None:
+        """Wait until every queued layer is written (and marked done); raise the first failure."""
+        self._drain()
+
+    def _drain(self) -> None:
+        try:
+            while self._inflight:
+                self._inflight.popleft().result()
+        finally:
+            if self._pool is not None and not self._inflight:
+                self._pool.shutdown(wait=True)
+                self._pool = None
 
     def _write_layer(self, layer: int, data: np.ndarray) -> None:
         lo, hi = self._layer_range(layer)
@@ -333,12 +374,16 @@ class ZarrVolumeWriter:
                               "the store is left incomplete (resume writes the rest)")
 
     def close(self) -> None:
-        """End a worker's writing (attached writers): every buffered layer must be complete."""
+        """End a worker's writing (attached writers): wait for the queued layers; every
+        buffered layer must be complete."""
+        self._drain()
         self._check_no_partial()
 
     # ------------------------------------------------------------------ end
     def finish(self, provenance: Mapping[str, Any] | None = None) -> Path:
-        """Check every layer is written, build the pyramid, then write the final metadata."""
+        """Wait for the queued layers, check every layer is written, build the pyramid, then
+        write the final metadata."""
+        self._drain()
         self._check_no_partial()
         missing = sorted(set(range(self.nlayers)) - zarr_done_layers(self.path))
         if missing:
@@ -354,8 +399,18 @@ class ZarrVolumeWriter:
         return self.path
 
     def abort(self) -> None:
-        """Stop writing: buffered slices are dropped, complete layers stay for a resume."""
+        """Stop writing: queued and buffered slices are dropped (a layer being written is
+        finished first), complete layers stay for a resume."""
         self._buffer.clear()
+        for f in self._inflight:
+            f.cancel()
+        for f in self._inflight:
+            with contextlib.suppress(BaseException):
+                f.result()
+        self._inflight.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self._release()
 
     def _release(self) -> None:

@@ -108,7 +108,7 @@ def open_writer(path: str | os.PathLike, fmt: str, shape: tuple[int, int, int], 
     dtype : numpy dtype
         Stored type (float32, or uint8 for 8-bit volumes).
     chunks : (cz, cy, cx), optional
-        Zarr chunk shape (default: z = 64 or the volume, y and x = 256 pixels).
+        Zarr chunk shape (default: z = 32 or the volume, y and x = 128 pixels).
     voxel_size_um : (dz, dy, dx), optional
         Voxel size, micrometer (default 1).
     origin_um : (z, y, x)

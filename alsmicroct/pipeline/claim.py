@@ -28,12 +28,14 @@ from ..errors import OutputError
 from ..io.outputs import PART_RECORD, clean_output, pid_alive, rows_of, run_records, run_slices
 from .provenance import fingerprint, run_differences
 
-__all__ = ["claim_output"]
+__all__ = ["claim_output", "live_writer"]
 
 logger = logging.getLogger(__name__)
 
 
-def _live_writer(record: dict[str, Any]) -> bool:
+def live_writer(record: dict[str, Any]) -> bool:
+    """Whether ``record`` (a run's record, read) is being written now by another live process
+    on this host (``status`` running, its ``host`` and a live ``pid``)."""
     if record.get("status") != "running" or record.get("host") != platform.node():
         return False
     pid = record.get("pid")
@@ -71,7 +73,7 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
     wanted = fingerprint(plan)
     records = run_records(folder, plan.prefix)
     own = records.get(record)
-    if own and _live_writer(own):
+    if own and live_writer(own):
         raise OutputError(f"{folder / record}: another process (pid {own.get('pid')} on {own.get('host')}) is "
                           "writing this run right now; wait for it, or stop it first")
     covered: set[int] = set()

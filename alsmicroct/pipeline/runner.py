@@ -42,11 +42,16 @@ def block_ranges(n: int, size: int) -> list[tuple[int, int]]:
     return [(i, min(i + size, n)) for i in range(0, n, size)]
 
 
+_ZARR_MAX_CHUNK_Z = 32
+_ZARR_MIN_BLOCKS = 4
+
+
 def _chunk_z(chunk_sino: int) -> int:
-    """Zarr chunk height for blocks of ``chunk_sino`` rows: its largest divisor <= 128 (each
-    block then holds whole chunks), or 128 when that divisor is tiny (blocks are rounded)."""
-    best = max(d for d in range(1, min(chunk_sino, 128) + 1) if chunk_sino % d == 0)
-    return best if best >= 16 else min(chunk_sino, 128)
+    """Zarr chunk height for blocks of ``chunk_sino`` rows: its largest divisor <= 32 (each
+    block then holds whole chunks), or 32 when that divisor is tiny (blocks are rounded).
+    32 x 128 x 128 float32 chunks (2 MiB) keep a 256^3 read to 32 chunks."""
+    best = max(d for d in range(1, min(chunk_sino, _ZARR_MAX_CHUNK_Z) + 1) if chunk_sino % d == 0)
+    return best if best >= 8 else min(chunk_sino, _ZARR_MAX_CHUNK_Z)
 
 
 def open_plan_writer(plan: ReconPlan) -> Any:
@@ -143,11 +148,15 @@ class Runner:
 
     def final_blocks(self) -> list[tuple[int, int]]:
         """All ``[start, end)`` blocks (indices into ``plan.rows``) of the final pass; with a
-        zarr volume, whole chunk layers (``chunk_sino`` rounded down to a multiple of them)."""
+        zarr volume, whole chunk layers (``chunk_sino`` rounded down to a multiple of them, and
+        at most a quarter of the rows, so that the background writes of a block overlap the
+        computing of the next)."""
         size = self.plan.params.chunk_sino
         chunks = getattr(self.volume, "chunks", None)
         if chunks:
-            size = max(chunks[0], size // chunks[0] * chunks[0])
+            c = chunks[0]
+            share = -(-self.plan.rows.size // (_ZARR_MIN_BLOCKS * c)) * c
+            size = max(c, min(size // c * c, share))
         return block_ranges(self.plan.rows.size, size)
 
     def process_block(self, start: int, end: int) -> list[Path]:

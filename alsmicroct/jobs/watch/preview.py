@@ -2,11 +2,16 @@
 
 For a scan the preview holds:
 
-- the automatic centre with its confidence (:func:`alsmicroct.engine.estimate_center` on
-  the three preview rows; a given ``cor`` is used as is);
+- the centre the full run will use: recon()'s own ``corFunction``
+  (:func:`alsmicroct.pipeline.center.find_center`; a given ``cor`` is used as is), with the
+  confidence recon() records (:func:`alsmicroct.pipeline.center.center_confidence`), its
+  work bounded for the preview (Vo searched within :data:`CONFIDENCE_SEARCH_PX` of the
+  centre, on at most :data:`CONFIDENCE_MAX_ANGLES` evenly spaced projections);
 - three slices, top, middle and bottom, reconstructed by ``recon(sinoused=...)`` (only
-  those rows are read), as ``<prefix>_preview_NNNNN.tiff`` with their own record;
-- a centre sweep of the middle row around the estimate (``<prefix>_preview_sweep.png``);
+  those rows are read, in one read), as ``<prefix>_preview_NNNNN.tiff`` with their own record;
+- a centre sweep of the middle row around the centre (``<prefix>_preview_sweep.png``), on
+  the sinogram binned to at most ``sweep_width`` columns and as many angles (the montage's
+  tiles are 256 px wide: a full-width sweep costs six times more and shows nothing more);
 - the quick-look picture ``<prefix>_preview.png`` (the three slices, Pillow) and
   ``<prefix>_preview.json`` (centre, confidence, quality figures, timings).
 """
@@ -24,9 +29,20 @@ import numpy as np
 
 from ...io.atomic import atomic_file, write_json_atomic
 
-__all__ = ["make_preview", "preview_rows", "write_png_grid"]
+__all__ = ["CONFIDENCE_MAX_ANGLES", "CONFIDENCE_SEARCH_PX", "PREVIEW_MAX_ANGLES", "SWEEP_WIDTH", "bin_sinogram", "make_preview",
+           "preview_rows", "write_png_grid"]
 
 logger = logging.getLogger(__name__)
+
+#: the preview's confidence check searches Vo's centre within this many pixels of the centre found
+CONFIDENCE_SEARCH_PX = 4.0
+#: and on at most this many projections (evenly spaced, every k-th)
+CONFIDENCE_MAX_ANGLES = 512
+#: the centre sweep runs on the sinogram binned to at most this many columns
+SWEEP_WIDTH = 1024
+#: the three preview slices use at most this many projections (every k-th; the quick-look
+#: tiles are 384 px wide, so the thinning shows only as faint streaks at the rim of the TIFFs)
+PREVIEW_MAX_ANGLES = 1024
 
 
 def preview_rows(rows: np.ndarray) -> tuple[int, int, int]:
@@ -90,8 +106,79 @@ def _quality(slices: np.ndarray) -> dict[str, float]:
             "range_8bit_high": round(float(hi), 5)}
 
 
+def bin_sinogram(sino: np.ndarray, theta: np.ndarray, center: float, width: int
+                 ) -> tuple[np.ndarray, np.ndarray, float, int]:
+    """A sinogram binned to at most ``width`` columns (mean of ``f`` neighbours) and every
+    ``f``-th angle, for a cheap look at many centres.
+
+    Parameters
+    ----------
+    sino : ndarray, shape (angle, column)
+    theta : ndarray, shape (angle,)
+        Radians.
+    center : float
+        A centre in pixels of the unbinned row.
+    width : int
+        Most columns wanted (>= 8).
+
+    Returns
+    -------
+    (sino, theta, center, f)
+        The binned sinogram (float32), its angles, ``center`` in binned pixels
+        (``(center - (f - 1) / 2) / f``) and the factor ``f`` (1: unchanged).
+    """
+    ncol = sino.shape[1]
+    f = max(1, math.ceil(ncol / max(int(width), 8)))
+    if f == 1:
+        return np.asarray(sino, np.float32), np.asarray(theta), float(center), 1
+    n = (ncol // f) * f
+    binned = np.asarray(sino[::f, :n], np.float32).reshape(-1, n // f, f).mean(axis=2, dtype=np.float32)
+    return binned, np.asarray(theta)[::f], (float(center) - (f - 1) / 2.0) / f, f
+
+
+def _bounded_plan(plan: Any, cor: float) -> Any:
+    """``plan`` for the preview's confidence check: Vo searched within
+    :data:`CONFIDENCE_SEARCH_PX` of ``cor`` (inside the user's ``voSMin..voSMax``), at most
+    :data:`CONFIDENCE_MAX_ANGLES` projections (every k-th)."""
+    import dataclasses
+
+    p = plan.params
+    off = float(cor) - (plan.meta.nrays - 1) / 2.0
+    lo = min(max(p.voSMin, off - CONFIDENCE_SEARCH_PX), p.voSMax)
+    hi = max(min(p.voSMax, off + CONFIDENCE_SEARCH_PX), lo)
+    params = dataclasses.replace(p, voSMin=lo, voSMax=hi, voSRad=min(p.voSRad, CONFIDENCE_SEARCH_PX / 2))
+    k = max(1, math.ceil(plan.proj_indices.size / CONFIDENCE_MAX_ANGLES))
+    steps = np.diff(plan.proj_indices)
+    if k == 1 or (steps.size and np.ptp(steps) != 0):   # only an evenly spaced list can be thinned
+        return dataclasses.replace(plan, params=params)
+    return dataclasses.replace(plan, params=params, proj_indices=plan.proj_indices[::k], theta=plan.theta[::k],
+                               ignore_mask=plan.ignore_mask[::k])
+
+
+def _centre(scan: Any, plan: Any) -> tuple[float, dict[str, Any], Any]:
+    """The centre recon() would use for ``plan``, its confidence, and the centred plan."""
+    from ...pipeline.center import center_confidence, find_center
+    from ...pipeline.plan import centred_plan
+    from ...pipeline.prepare import with_center
+
+    p = plan.params
+    if p.cor is not None:
+        return float(p.cor), {"label": "given", "uncertainty": 0.0, "reasons": []}, plan
+    if p.use360to180:   # the stitched geometry: recon()'s own search, unbounded
+        centred = with_center(scan, plan)
+        return float(centred.cor), {"label": "360to180", "uncertainty": None, "reasons": [],
+                                    "method": "360to180", "rotation": centred.rotation}, centred
+    cor = find_center(scan, plan)
+    info = center_confidence(scan, _bounded_plan(plan, cor), cor)
+    confidence = {"label": info.get("label"), "uncertainty": info.get("uncertainty_px"),
+                  "reasons": list(info.get("reasons", [])), "method": p.corFunction, "vo": info.get("vo"),
+                  "rows": info.get("rows"), "row_centers": info.get("row_centers")}
+    return cor, confidence, centred_plan(plan, cor)
+
+
 def make_preview(path: str | Path, output_root: str | Path, *, keywords: Mapping[str, Any] | None = None,
-                 prefix: str | None = None, sweep: int = 7, sweep_step: float = 1.0) -> dict[str, Any]:
+                 prefix: str | None = None, sweep: int = 7, sweep_step: float = 1.0,
+                 sweep_width: int = SWEEP_WIDTH, max_angles: int = PREVIEW_MAX_ANGLES) -> dict[str, Any]:
     """Write the preview of the raw scan ``path``; return what it found (JSON-friendly).
 
     Parameters
@@ -106,18 +193,23 @@ def make_preview(path: str | Path, output_root: str | Path, *, keywords: Mapping
         The full run's slice prefix (default: the raw file's stem); the preview's files
         start with ``<prefix>_preview``.
     sweep, sweep_step : int, float
-        Number of trial centres and their spacing (px) of the centre sweep.
+        Number of trial centres and their spacing (px of the raw row) of the centre sweep.
+    sweep_width : int
+        The sweep's sinogram is binned to at most this many columns (and as many angles).
+    max_angles : int
+        The three slices use every k-th projection so that at most this many remain (not
+        when ``projused``, ``anglelist`` or ``projIgnoreList`` is given).
 
     Returns
     -------
     dict
-        ``cor``, ``confidence`` (label, uncertainty, reasons), ``rows``, ``png``,
-        ``sweep_png``, ``slices``, ``quality``, ``seconds`` (per stage).
+        ``cor`` (the centre the full run uses), ``confidence`` (label, uncertainty,
+        reasons), ``rows``, ``png``, ``sweep_png`` (None for 360-to-180 scans), ``slices``,
+        ``quality``, ``projection_step`` (of the slices), ``seconds`` (per stage).
     """
     from ...engine import center_sweep
-    from ...engine.center_confidence import estimate_center
     from ...params import ReconParams
-    from ...pipeline.center import find_center, preprocessed_sinogram
+    from ...pipeline.center import preprocessed_sinogram
     from ...pipeline.prepare import open_planned
     from ...post import circ_mask
     from ...reconstruction import recon
@@ -130,51 +222,49 @@ def make_preview(path: str | Path, output_root: str | Path, *, keywords: Mapping
     params = ReconParams.from_mapping(kw, inputPath=str(path.parent))
     with open_planned(path.name, params) as (scan, plan):
         rows = preview_rows(plan.rows)
-        distinct = sorted(set(rows))
-        sinos = np.stack([preprocessed_sinogram(scan, plan, r) for r in distinct], axis=1)
-        t_read = time.perf_counter()
-        if params.cor is not None:
-            cor = float(params.cor)
-            confidence: dict[str, Any] = {"label": "given", "uncertainty": 0.0, "reasons": []}
-        else:
-            est = estimate_center(sinos, plan.theta, rows=len(distinct))
-            cor = est.center
-            confidence = {"label": est.label, "uncertainty": round(est.uncertainty, 3),
-                          "reasons": list(est.reasons), "pc": est.pc, "vo": est.vo}
-            if est.label != "high":   # the full run's own method (corFunction) decides
-                cor = find_center(scan, plan)
-                confidence["reasons"].append(f"centre from corFunction={params.corFunction!r}")
-    t_centre = time.perf_counter()
+        cor, confidence, plan = _centre(scan, plan)
+        t_centre = time.perf_counter()
+        mid = None if params.use360to180 or sweep < 1 else preprocessed_sinogram(scan, plan, rows[1])
+    t_read = time.perf_counter()
     span = (rows[0], rows[2] + 1, max(rows[1] - rows[0], 1))
+    thin = {}
+    k = math.ceil(plan.proj_indices.size / max(int(max_angles), 2))
+    if k > 1 and params.projused is None and params.anglelist is None and params.projIgnoreList is None:
+        thin = {"projused": (0, plan.meta.nangles, k)}
     res = recon(path.name, inputPath=str(path.parent), resume=False, quicklook=False,
-                **{**kw, "cor": cor, "sinoused": span, "outputFilename": f"{prefix}_preview"})
+                **{**kw, **thin, "cor": cor, "sinoused": span, "outputFilename": f"{prefix}_preview"})
     import tifffile
 
     slices = np.stack([tifffile.imread(f) for f in res.files])
     t_slices = time.perf_counter()
     folder = Path(res.output_dir)
     p = plan.params
-    edge = float(plan.meta.nrays - 1)
-    centers = sorted({min(max(round(cor + sweep_step * (k - (sweep - 1) / 2), 2), 0.0), edge)
-                      for k in range(sweep)})
-    mid = sinos[:, len(distinct) // 2, :]
-    recs = center_sweep(mid, plan.theta, np.asarray(centers), filter_name=p.filter_name,
-                        cutoff=p.butterworth_cutoff, order=p.butterworth_order, npad=plan.npad)
-    recs = circ_mask(np.asarray(recs, np.float32) / np.float32(plan.pxsize_cm), ratio=1.0)
-    sweep_png = write_png_grid(recs, [f"cor {c:.2f}" for c in centers], folder / f"{prefix}_preview_sweep.png",
-                               title=f"{path.name}: centre sweep, row {rows[1]}", ncols=min(len(centers), 4),
-                               size=256, what="centre-sweep montage")
+    sweep_png, centers = None, []
+    if mid is not None:
+        edge = float(plan.meta.nrays - 1)
+        centers = sorted({min(max(round(cor + sweep_step * (k - (sweep - 1) / 2), 2), 0.0), edge)
+                          for k in range(sweep)})
+        small, theta, _c, f = bin_sinogram(mid, plan.theta, cor, sweep_width)
+        binned = [(c - (f - 1) / 2.0) / f for c in centers]
+        recs = center_sweep(small, theta, np.asarray(binned), filter_name=p.filter_name,
+                            cutoff=p.butterworth_cutoff, order=p.butterworth_order, npad=plan.npad // f)
+        recs = circ_mask(np.asarray(recs, np.float32) / np.float32(plan.pxsize_cm * f), ratio=1.0)
+        sweep_png = str(write_png_grid(
+            recs, [f"cor {c:.2f}" for c in centers], folder / f"{prefix}_preview_sweep.png",
+            title=f"{path.name}: centre sweep, row {rows[1]}" + (f" (binned {f}x)" if f > 1 else ""),
+            ncols=min(len(centers), 4), size=256, what="centre-sweep montage"))
     t_sweep = time.perf_counter()
     label = confidence["label"]
     png = write_png_grid(list(slices), [f"row {r}" for r in res.rows], folder / f"{prefix}_preview.png",
-                         title=f"{path.name}  cor={cor:.2f} ({label})", ncols=3, size=384)
+                         title=f"{path.name}  cor={cor:.2f} ({label})"
+                         + (f", every {k}th projection" if thin else ""), ncols=3, size=384)
     t_png = time.perf_counter()
     out = {"cor": round(cor, 3), "confidence": confidence, "rows": [int(r) for r in res.rows],
-           "png": str(png), "sweep_png": str(sweep_png), "sweep_centers": centers,
+           "png": str(png), "sweep_png": sweep_png, "sweep_centers": centers,
            "slices": [str(f) for f in res.files], "record": str(res.provenance_path),
-           "output_dir": str(folder), "quality": _quality(slices),
-           "seconds": {"read": round(t_read - t0, 3), "centre": round(t_centre - t_read, 3),
-                       "slices": round(t_slices - t_centre, 3), "sweep": round(t_sweep - t_slices, 3),
+           "output_dir": str(folder), "quality": _quality(slices), "projection_step": k if thin else 1,
+           "seconds": {"centre": round(t_centre - t0, 3), "read": round(t_read - t_centre, 3),
+                       "slices": round(t_slices - t_read, 3), "sweep": round(t_sweep - t_slices, 3),
                        "png": round(t_png - t_sweep, 3), "total": round(t_png - t0, 3)}}
     write_json_atomic(folder / f"{prefix}_preview.json", out, what="preview record")
     logger.info("%s: preview in %.2f s, centre %.2f (%s): %s", path.name, t_png - t0, cor, label, png)

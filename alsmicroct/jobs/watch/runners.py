@@ -25,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,20 +33,66 @@ from typing import Any
 from ...errors import ParameterError
 from ..entries import ScanJob
 
-__all__ = ["RUNNERS", "DaskRunner", "LocalRunner", "Runner", "SlurmRunner", "make_runner", "run_one"]
+__all__ = ["CLAIM_WAIT", "RUNNERS", "DaskRunner", "LocalRunner", "Runner", "SlurmRunner", "make_runner", "run_one",
+           "wait_for_claim"]
 
 logger = logging.getLogger(__name__)
 
 RUNNERS = ("local", "dask", "slurm")
 
 
-def run_one(job: ScanJob) -> tuple[bool, str | None, dict[str, Any]]:
-    """Reconstruct ``job`` (resume rule); return ``(ok, error, figures)``."""
+#: seconds an attempt waits for another process (a killed watcher's worker) to let go of its output
+CLAIM_WAIT = 60.0
+
+
+def wait_for_claim(job: ScanJob, *, timeout: float = CLAIM_WAIT, interval: float = 0.2) -> float | None:
+    """Wait until no other live process on this host holds ``job``'s output claim.
+
+    After a kill -9 of the watcher its pool worker may still be writing (or dying) while the
+    restarted watcher resumes the attempt; the claim (:mod:`alsmicroct.pipeline.claim`) would
+    then refuse the resumed run. The record is re-read every ``interval`` seconds until its
+    writer is gone (exited, or a zombie) or ``timeout`` seconds have passed; the wait is logged.
+
+    Returns
+    -------
+    float or None
+        Seconds waited, or None when the holder is still alive after ``timeout`` (the run
+        then goes on and the claim refuses it with an error naming the holder).
+    """
+    from ...io.outputs import run_records
+    from ...pipeline.claim import live_writer
+
+    t0 = time.monotonic()
+    logged = False
+    while True:
+        record = run_records(job.output_dir).get(job.provenance_name) if Path(job.output_dir).is_dir() else None
+        if not record or not live_writer(record):
+            waited = time.monotonic() - t0
+            if logged:
+                logger.info("%s: pid %s let go of the output after %.1f s", job.output_dir / job.provenance_name,
+                            record.get("pid") if record else "?", waited)
+            return waited
+        if time.monotonic() - t0 >= timeout:
+            logger.warning("%s: pid %s still holds the output after %.0f s", job.output_dir / job.provenance_name,
+                           record.get("pid"), timeout)
+            return None
+        if not logged:
+            logger.warning("%s: pid %s (a worker of a stopped watcher?) still holds the output; waiting up to "
+                           "%.0f s for it to exit", job.output_dir / job.provenance_name, record.get("pid"), timeout)
+            logged = True
+        time.sleep(interval)
+
+
+def run_one(job: ScanJob, claim_wait: float = CLAIM_WAIT) -> tuple[bool, str | None, dict[str, Any]]:
+    """Reconstruct ``job`` (resume rule) once no other process holds its output (at most
+    ``claim_wait`` seconds, :func:`wait_for_claim`); return ``(ok, error, figures)``."""
     from ..batch import run_job
 
+    waited = wait_for_claim(job, timeout=claim_wait)
     result = run_job(job, resume=True, progress=False)
     info = {"status": result.status, "cor": result.cor, "slices": result.slices,
-            "seconds": None if result.seconds is None else round(result.seconds, 2)}
+            "seconds": None if result.seconds is None else round(result.seconds, 2),
+            "claim_wait_s": None if waited is None else round(waited, 2)}
     return (not result.failed), result.error, info
 
 
@@ -69,8 +116,8 @@ def _orphan_guard() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-class Runner:
-    """The interface of a runner."""
+class Runner(ABC):
+    """The interface of a runner (abstract: a runner defines :meth:`submit`)."""
 
     name = ""
 
@@ -88,9 +135,9 @@ class Runner:
         """How many more jobs it takes now."""
         return max(self.workers - self.busy, 0)
 
+    @abstractmethod
     def submit(self, attempt_id: int, job: ScanJob) -> str | None:
         """Start ``job``; returns an external job id (SLURM) or None."""
-        raise NotImplementedError
 
     def attach(self, attempt_id: int, job: ScanJob, job_id: str | None) -> str | None:
         """After a restart: follow the job ``job_id`` when it can be followed, else submit
@@ -113,6 +160,7 @@ class Runner:
 
     def close(self) -> None:
         """Stop (running work is abandoned; a restart resumes it)."""
+        self._jobs.clear()
 
 
 class LocalRunner(Runner):
