@@ -256,6 +256,11 @@ def _check_size(size, name="size"):
     return check_positive_int(size, name, minimum=1)
 
 
+def _checked(data, snr, size) -> tuple[np.ndarray, float, int]:
+    """``data`` as float32 (angle, row, column), ``snr`` (> 0) and ``size`` (>= 1) checked."""
+    return as_float32_3d(data), check_number(snr, "snr", minimum=0.0, strict=True), _check_size(size)
+
+
 def remove_stripe_based_sorting(
     data, *, size: int = 21, dim: int = 1, num_threads: int | None = None
 ) -> np.ndarray:
@@ -356,9 +361,7 @@ def remove_large_stripe(
     -------
     ndarray float32, shape (angle, row, column)
     """
-    arr = as_float32_3d(data)
-    s = check_number(snr, "snr", minimum=0.0, strict=True)
-    size = _check_size(size)
+    arr, s, size = _checked(data, snr, size)
     dr = check_number(drop_ratio, "drop_ratio", minimum=0.0)
     if dr > 0.8:
         raise ParameterError(f"drop_ratio must be in [0, 0.8], got {drop_ratio!r}")
@@ -455,9 +458,7 @@ def remove_dead_stripe(
     -------
     ndarray float32, shape (angle, row, column)
     """
-    arr = as_float32_3d(data)
-    s = check_number(snr, "snr", minimum=0.0, strict=True)
-    size = _check_size(size)
+    arr, s, size = _checked(data, snr, size)
 
     def func(sino, out):
         _dead_sinogram(sino, out, snr=s, size=size)
