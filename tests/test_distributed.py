@@ -88,6 +88,10 @@ def test_recon_with_client_identical_and_resumes(raw, reference, client, tmp_pat
     record = json.loads(res.provenance_path.read_text())
     assert record["status"] == "complete" and record["nfiles"] == 6
     assert record["timings_s"]["reconstruct"] > 0          # workers' timings came back
+    q, q_ref = res.quality, ref.quality                      # and their quality figures
+    assert q["gathered"] and q["raw_saturated_fraction"] == q_ref["raw_saturated_fraction"]
+    assert q["ring_index"] == pytest.approx(q_ref["ring_index"], rel=1e-3)
+    assert q["sharpness"] == pytest.approx(q_ref["sharpness"], rel=1e-2)
     # resume: drop one slice; only it is recomputed, the others keep their mtime
     kept = {f: f.stat().st_mtime_ns for f in res.files[1:]}
     res.files[0].unlink()

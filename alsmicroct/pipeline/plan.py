@@ -97,6 +97,14 @@ class ReconPlan:
     rotation: str = "right"           # 360->180 axis side
     recon_theta: np.ndarray | None = None  # angles given to the reconstruction (after 360->180)
     center_info: dict | None = None   # confidence of an automatic centre (pipeline.center.center_confidence)
+    center_slope: float = 0.0         # drifting axis: px per detector row, about center_row (0: one centre)
+    center_row: float = 0.0           # detector row at which the centre is recon_center
+
+    def centers_for(self, rows: np.ndarray) -> float | np.ndarray:
+        """The reconstruction centre of each of ``rows`` (one float when the axis does not drift)."""
+        if not self.center_slope:
+            return self.recon_center
+        return self.recon_center + self.center_slope * (np.asarray(rows, np.float64) - self.center_row)
 
     @property
     def centred(self) -> bool:

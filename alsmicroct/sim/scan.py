@@ -90,6 +90,8 @@ class ScanConfig:
         Relative std of the fluctuating columns' gain.
     tilt_deg : float
         Detector tilt, degrees, counter-clockwise as displayed (see :func:`project`).
+    axis_drift_px : float
+        Rotation axis drifting over the rows, px top to bottom (see :func:`project`).
     beam_hardening : bool or Spectrum
         Polychromatic beam: True for :meth:`Spectrum.gaussian` around ``energy_kev``.
     delta_beta : float or None
@@ -140,6 +142,7 @@ class ScanConfig:
     fluctuating_columns: Any = 0
     stripe_fluctuation: float = 0.1
     tilt_deg: float = 0.0
+    axis_drift_px: float = 0.0
     beam_hardening: Any = False
     delta_beta: float | None = None
     phase_oversample: int = 2
@@ -245,6 +248,7 @@ def _detector_keywords(cfg: ScanConfig, cor: float, pxsize_cm: float) -> dict[st
         "cor": cor,
         "pxsize_cm": pxsize_cm,
         "tilt_deg": cfg.tilt_deg,
+        "axis_drift_px": cfg.axis_drift_px,
         "subsamples": cfg.subsamples,
         "zsamples": cfg.zsamples,
     }
@@ -355,6 +359,7 @@ class _Model:
                 cor=(self.cor + 0.5) * o - 0.5,
                 pxsize_cm=fine_px,
                 tilt_deg=c.tilt_deg,
+                axis_drift_px=c.axis_drift_px * o,
                 subsamples=max(1, c.subsamples // o),
                 zsamples=max(1, c.zsamples // o),
                 _quadrics=self._fine_quadrics,
