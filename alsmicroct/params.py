@@ -90,7 +90,8 @@ class ReconParams:
     ringMask: bool = _spec("bool", True,
                            doc="fw/ti/sf/sorting correct only the stripe columns found in each sinogram "
                                "(angular-mean profile against its median, ringSnr/ringDetectSize/ringDilate), "
-                               "after ringDead; False: the exact legacy unmasked filters")
+                               "after ringDead (fw: only the angle-constant part of its correction, except on "
+                               "strong stripes); False: the exact legacy unmasked filters")
     ringDead: bool = _spec("bool", True, doc="with ringMask: interpolate dead, frozen and fluctuating columns "
                                              "before the filter")
     ringSnr: float = _spec("float", 3.0, min_excl=0.0,
