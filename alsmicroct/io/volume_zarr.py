@@ -11,6 +11,10 @@ Safety rules (the writer alone decides them):
   y, x extent); slices of a layer that is not complete yet are buffered in the writer until
   it is, so each chunk has exactly one writer; Dask workers attach to the store
   (:meth:`ZarrVolumeWriter.attach`) and write only whole layers;
+- whole layers go to one background thread per writer (zarr encodes a layer's chunks
+  concurrently, each chunk by one task), at most ``MAX_INFLIGHT_LAYERS`` queued, so writing
+  overlaps the computing of the next block and memory stays flat; :meth:`flush`,
+  :meth:`close` and :meth:`finish` wait for them and raise a failed write;
 - after a layer's chunks are written, a marker file ``.<name>.progress/<layer>`` records it;
   a resumed writer keeps the marked layers and writes the others again (chunk files
   themselves are replaced atomically by zarr, so a killed writer leaves only temporaries,
