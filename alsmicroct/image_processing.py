@@ -657,6 +657,8 @@ def quicklook(
     title: str | None = None,
     prefix: str | None = None,
     renderer: str = "pillow",
+    notes: tuple[str, ...] = (),
+    curves: tuple = (),
 ) -> Path:
     """PNG with the central xy, xz and yz slices, a colour bar and a histogram.
 
@@ -677,6 +679,9 @@ def quicklook(
         tens of milliseconds (:func:`alsmicroct.post.picture.render_quicklook`);
         ``"matplotlib"``: axes with ticks, over a second for matplotlib's import and layout.
         Both are 1200 x 900 pixels.
+    notes, curves : tuple
+        Pillow renderer only: text lines under the title and labelled 1-D curves
+        ``(name, values)`` drawn under the histogram (the run's quality figures).
 
     Returns
     -------
@@ -703,7 +708,8 @@ def quicklook(
     if renderer == "pillow":
         from alsmicroct.post.picture import render_quicklook
 
-        image = render_quicklook(xy, xz, yz, lo=lo, hi=hi, title=title, labels=labels)
+        image = render_quicklook(xy, xz, yz, lo=lo, hi=hi, title=title, labels=labels, notes=tuple(notes),
+                                 curves=tuple(curves))
         with atomic_file(out, "wb", what="quick-look picture") as fh:
             image.save(fh, format="png", compress_level=1)
         return out

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .checks import check_wavelet
 from .errors import ParameterError
 
 __all__ = [
@@ -89,7 +90,8 @@ class ReconParams:
     ringMask: bool = _spec("bool", True,
                            doc="fw/ti/sf/sorting correct only the stripe columns found in each sinogram "
                                "(angular-mean profile against its median, ringSnr/ringDetectSize/ringDilate), "
-                               "after ringDead; False: the exact legacy unmasked filters")
+                               "after ringDead (fw: only the angle-constant part of its correction, except on "
+                               "strong stripes); False: the exact legacy unmasked filters")
     ringDead: bool = _spec("bool", True, doc="with ringMask: interpolate dead, frozen and fluctuating columns "
                                              "before the filter")
     ringSnr: float = _spec("float", 3.0, min_excl=0.0,
@@ -204,7 +206,7 @@ class ReconParams:
             raise ParameterError(
                 f"cast8bit_min={self.cast8bit_min} must be smaller than cast8bit_max={self.cast8bit_max}")
         if self.ringWavelet:
-            _check_wavelet(self.ringWavelet)
+            check_wavelet(self.ringWavelet, "ringWavelet")
         self.iterative_options()
 
     def iterative_options(self) -> dict[str, Any] | None:
@@ -591,15 +593,6 @@ def _check_bounds(name: str, value: float, meta: Mapping) -> None:
         raise ParameterError(f"{name}={value!r}: must be > {meta['min_excl']}{hint}")
     if "max" in meta and value > meta["max"]:
         raise ParameterError(f"{name}={value!r}: must be <= {meta['max']}{hint}")
-
-
-def _check_wavelet(name: str) -> None:
-    import pywt  # local: keeps `import alsmicroct.params` light
-
-    if name not in pywt.wavelist(kind="discrete"):
-        hint = difflib.get_close_matches(name, pywt.wavelist(kind="discrete"), n=1)
-        extra = f"; did you mean {hint[0]!r}?" if hint else ""
-        raise ParameterError(f"ringWavelet={name!r} is not a discrete PyWavelets wavelet{extra}")
 
 
 _CONVERTERS = {

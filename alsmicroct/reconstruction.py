@@ -67,6 +67,12 @@ class ReconResult:
         For an automatic centre, how sure it is: ``uncertainty_px``, ``label``
         ("high" | "low"), ``reasons``, the second estimates and the drift fit
         (:func:`alsmicroct.pipeline.center.center_confidence`); None for a given ``cor``.
+    quality : dict or None
+        The quality report gathered on a few sample rows while the scan ran (the
+        ``"quality"`` section of the record, :mod:`alsmicroct.pipeline.quality_report`):
+        residual ring index (sinogram stripe residual, line-integral units) and
+        ``ring_index_slice`` (1/cm), sharpness, raw saturated/zero fractions, flat drift, outliers
+        removed, tilt, centre confidence, ``suggestions`` (never applied) and ``warnings``.
     """
 
     cor: float
@@ -80,6 +86,7 @@ class ReconResult:
     skipped: int = 0
     quicklook: Path | None = None
     center_info: dict | None = None
+    quality: dict | None = None
 
 
 def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
@@ -126,6 +133,17 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
     AlsMicroCTError
         ``ParameterError``, ``RangeError``, ``InputFileError``, ``LayoutError``,
         ``OutputError`` before any heavy work; ``ReconstructionError`` if a step fails.
+
+    Examples
+    --------
+    A small simulated scan, reconstructed at its known centre (run as a doctest by
+    ``tests/test_doctests.py``, in a temporary folder):
+
+    >>> from alsmicroct.sim import simulate_scan
+    >>> s = simulate_scan("scan.h5", nangles=91, nslices=2, nrays=64, seed=0)
+    >>> res = recon("scan.h5", cor=s.cor, num_threads=1)
+    >>> [f.name for f in res.files], res.cor == s.cor
+    (['scan_00000.tiff', 'scan_00001.tiff'], True)
     """
     from .params import parse_resume
     from .pipeline.execute import execute
@@ -139,7 +157,8 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
                   quicklook=quicklook, t_centre=time.perf_counter() - t_start, t_start=t_start)
     return ReconResult(cor=float(plan.cor), output_dir=plan.output_dir, files=run.files, timings=run.timings,
                        params=params, provenance_path=run.record, rows=[int(r) for r in plan.rows],
-                       skipped=run.skipped, quicklook=run.quicklook, center_info=plan.center_info)
+                       skipped=run.skipped, quicklook=run.quicklook, center_info=plan.center_info,
+                       quality=run.quality)
 
 
 def _path_arg(name: str, value: Any) -> str:

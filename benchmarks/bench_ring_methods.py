@@ -87,33 +87,45 @@ def methods(ncol: int) -> dict:
     }
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("--columns", type=int, default=640)
     ap.add_argument("--rows", type=int, default=2)
     ap.add_argument("--angles", type=int, default=481)
-    args = ap.parse_args()
+    return ap.parse_args()
+
+
+def table(args: argparse.Namespace, methods: dict, rec=None, label: str = "method") -> None:
+    """Print, for the sample on and off the axis, one row per ``methods`` entry (name ->
+    ``f(-log data) -> corrected``): residual ring, PSNR against the ring-free twin, PSNR
+    lost on the ring-free scan, seconds; ``rec(data, scan)`` reconstructs (default
+    :func:`recon`)."""
+    rec = recon if rec is None else rec
     print(f"# {args.columns} columns, {args.rows} rows, {args.angles} angles; load {os.getloadavg()}")
     for offset in (0.0, 0.4):
         twin, ringed = scans(args.columns, args.rows, args.angles, offset)
         truth = twin.volume()
         s_twin, s_ring = sino(twin), sino(ringed)
-        plain_twin, plain_ring = recon(s_twin, twin), recon(s_ring, twin)
+        plain_twin, plain_ring = rec(s_twin, twin), rec(s_ring, twin)
         injected = ring_index(plain_ring, plain_twin)
         ref_psnr = psnr(plain_twin, truth)
         print(f"\n## sample {'on the axis' if offset == 0 else f'off axis ({offset} of half-width)'}"
               f"; injected ring {injected:.3f} 1/cm; twin PSNR {ref_psnr:.2f} dB")
-        print("| method | residual ring | PSNR vs ring-free twin | PSNR loss on clean | s |")
+        print(f"| {label} | residual ring | PSNR vs ring-free twin | PSNR loss on clean | s |")
         print("| --- | --- | --- | --- | --- |")
-        for name, f in methods(args.columns).items():
+        for name, f in methods.items():
             t0 = time.perf_counter()
-            r_ring = recon(f(s_ring), twin)
+            r_ring = rec(f(s_ring), twin)
             dt = time.perf_counter() - t0
-            r_twin = recon(f(s_twin), twin)
+            r_twin = rec(f(s_twin), twin)
             resid = ring_index(r_ring, r_twin) / injected
             print(f"| {name} | {100 * resid:.1f} % | {psnr(r_ring, truth) - ref_psnr:+.2f} dB "
                   f"| {ref_psnr - psnr(r_twin, truth):.2f} dB | {dt:.2f} |")
 
+
+def main() -> None:
+    args = arguments()
+    table(args, methods(args.columns))
 
 if __name__ == "__main__":
     main()

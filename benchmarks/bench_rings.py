@@ -14,20 +14,17 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import os
-import time
+import functools
 from types import SimpleNamespace
 
 import numpy as np
-from bench_ring_methods import scans, sino
+from bench_ring_methods import arguments, table
 
 from alsmicroct.engine import gridrec
 from alsmicroct.params import ReconParams
 from alsmicroct.pipeline.plan import default_npad
 from alsmicroct.pipeline.steps import STEPS, Block
 from alsmicroct.post import circ_mask
-from alsmicroct.post.quality import psnr, ring_index
 
 SETTINGS = {
     "none (doFWringremoval=False)": dict(doFWringremoval=False),
@@ -52,32 +49,9 @@ def recon(data: np.ndarray, scan) -> np.ndarray:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--columns", type=int, default=640)
-    ap.add_argument("--rows", type=int, default=2)
-    ap.add_argument("--angles", type=int, default=481)
-    args = ap.parse_args()
-    print(f"# {args.columns} columns, {args.rows} rows, {args.angles} angles; load {os.getloadavg()}")
-    for offset in (0.0, 0.4):
-        twin, ringed = scans(args.columns, args.rows, args.angles, offset)
-        truth = twin.volume()
-        s_twin, s_ring = sino(twin), sino(ringed)
-        plain_twin, plain_ring = recon(s_twin, twin), recon(s_ring, twin)
-        injected = ring_index(plain_ring, plain_twin)
-        ref = psnr(plain_twin, truth)
-        print(f"\n## sample {'on the axis' if offset == 0 else f'off axis ({offset} of half-width)'}; "
-              f"injected ring {injected:.3f} 1/cm; twin PSNR {ref:.2f} dB")
-        print("| setting | residual ring | PSNR vs ring-free twin | PSNR loss on clean | s |")
-        print("| --- | --- | --- | --- | --- |")
-        for name, kw in SETTINGS.items():
-            params = ReconParams(**kw)
-            t0 = time.perf_counter()
-            r_ring = recon(run_steps(s_ring, params), twin)
-            dt = time.perf_counter() - t0
-            r_twin = recon(run_steps(s_twin, params), twin)
-            print(f"| {name} | {100 * ring_index(r_ring, r_twin) / injected:.1f} % | "
-                  f"{psnr(r_ring, truth) - ref:+.2f} dB | {ref - psnr(r_twin, truth):.2f} dB | {dt:.2f} |")
-
+    args = arguments()
+    settings = {name: functools.partial(run_steps, params=ReconParams(**kw)) for name, kw in SETTINGS.items()}
+    table(args, settings, rec=recon, label="setting")
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,8 @@
 """Cost of stripe detection against the FW step, at beamline size.
 
 Times :func:`alsmicroct.prep.detect_stripes` (the column mask), the whole do-no-harm
-default :func:`alsmicroct.prep.remove_stripe_auto`, and the legacy
+default of recon() (:func:`alsmicroct.prep.remove_stripe_auto` with the legacy FW,
+angle-constant correction: dead columns, detection, FW, masking), and the legacy
 :func:`remove_stripe_fw` (level 8, db5, sigma 3) on the same block of 2048-column,
 3217-angle sinograms, interleaved in each round (best and median of ``--repeat``), and
 prints each as a ratio to the FW step measured in the same run (target for detection:
@@ -35,7 +36,8 @@ def main(argv=None) -> None:
     steps = {
         "remove_stripe_fw (level 8)": lambda d: remove_stripe_fw(d, level=8, wname="db5", sigma=3),
         "detect_stripes": detect_stripes,
-        "remove_stripe_auto (default)": remove_stripe_auto,
+        "recon default (dead + masked FW)": lambda d: remove_stripe_auto(
+            d, filter=lambda x: remove_stripe_fw(x, level=8, wname="db5", sigma=3), constant=True),
     }
     small = sino[:64, :2, :128].copy()
     for f in steps.values():  # compile the numba kernels

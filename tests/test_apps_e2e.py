@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alsmicroct.apps import convert_8bit, recon_one
+from alsmicroct.cli import convert_8bit, recon_one
 from alsmicroct.sim import simulate_scan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,6 +62,8 @@ def test_batch_isolates_a_corrupt_scan_then_resumes(raw, tmp_path):
     assert [s["status"] for s in summary["scans"]] == ["done", "done", "failed"]
     assert "corrupt.h5" in summary["scans"][2]["error"] and summary["scans"][2]["source"].endswith("list.txt line 5")
     assert summary["scans"][0]["cor"] == pytest.approx(24.3) and summary["scans"][1]["slices"] == 2
+    assert summary["scans"][0]["ring_index"] is not None and "quality_warnings" in summary["scans"][0]
+    assert "quality" in res.stdout and "rings " in res.stdout
     assert "FAILED" in res.stdout and str(tmp_path / "out" / "recals_scan") in res.stdout
     als_dir, dx_dir = tmp_path / "out" / "recals_scan", tmp_path / "out" / "recdx_scan"
     assert len(tiffs(als_dir)) == 2 and len(tiffs(dx_dir)) == 2

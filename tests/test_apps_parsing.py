@@ -7,21 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from alsmicroct.apps import convert_8bit, crop, recon_batch, recon_parameters, recon_spreadsheet
-from alsmicroct.apps._common import (
-    ScanEntry,
-    cli_layer,
-    format_table,
-    load_config,
-    parse_span,
-    plan_jobs,
-    select_line,
-)
-from alsmicroct.apps.find_center import sweep_centres
-from alsmicroct.apps.recon_batch import read_path_list, split_list_line
-from alsmicroct.apps.recon_parameters import parse_parameter_line, read_parameter_file
-from alsmicroct.apps.recon_spreadsheet import read_spreadsheet, rows_to_entries
+from alsmicroct.cli import convert_8bit, crop, recon_batch, recon_parameters, recon_spreadsheet
+from alsmicroct.cli._common import cli_layer, format_table, parse_span
+from alsmicroct.cli.find_center import sweep_centres
+from alsmicroct.cli.recon_batch import read_path_list, split_list_line
+from alsmicroct.cli.recon_parameters import parse_parameter_line, read_parameter_file
+from alsmicroct.cli.recon_spreadsheet import read_spreadsheet, rows_to_entries
 from alsmicroct.errors import InputFileError, ParameterError
+from alsmicroct.jobs.batch import plan_jobs
+from alsmicroct.jobs.entries import ScanEntry, load_config, select_line
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -195,7 +195,7 @@ def test_dask_slurm_cluster_two_workers(slurm, work):
     pytest.importorskip("dask_jobqueue")
     from distributed import Client
 
-    from alsmicroct.distributed import make_cluster
+    from alsmicroct.jobs.clusters import make_cluster
     from alsmicroct.reconstruction import recon
 
     folder, ref = work
@@ -216,7 +216,7 @@ def test_row_split_merged_by_dependent_job(slurm, work):
     folder, ref = work
     job = _sbatch(["--array=1-2", str(BATCH / "recon_slices.slurm"), "scan0.h5", "cfg.toml",
                    "--output-dir", "dep", "--no-merge"], folder)
-    merge = (f"{sys.executable} -m alsmicroct.distributed merge scan0.h5 --parts 2 --config cfg.toml "
+    merge = (f"{sys.executable} -m alsmicroct.cli.distributed merge scan0.h5 --parts 2 --config cfg.toml "
              "--output-dir dep")
     dependent = _sbatch([f"--dependency=afterok:{job}", "-o", "merge_%j.log", "--wrap", merge], folder)
     assert _wait(job, 2) == {1: ("COMPLETED", "0:0"), 2: ("COMPLETED", "0:0")}

@@ -52,21 +52,21 @@ def reference(raw, tmp_path_factory):
 def client():
     from distributed import Client
 
-    from alsmicroct.distributed import make_cluster
+    from alsmicroct.jobs.clusters import make_cluster
 
     with make_cluster("local", n_workers=2) as cluster, Client(cluster) as c:
         yield c
 
 
 def test_import_is_light():
-    code = ("import sys, alsmicroct, alsmicroct.distributed; "
+    code = ("import sys, alsmicroct, alsmicroct.jobs.clusters, alsmicroct.jobs.parts; "
             "print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
 def test_split_rows_balanced_and_capped():
-    from alsmicroct.distributed import part_provenance_name, split_rows
+    from alsmicroct.jobs.parts import part_provenance_name, split_rows
 
     assert split_rows(10, 3) == [(0, 3), (3, 6), (6, 10)]
     assert split_rows(2, 5) == [(0, 1), (1, 2)]
@@ -88,6 +88,10 @@ def test_recon_with_client_identical_and_resumes(raw, reference, client, tmp_pat
     record = json.loads(res.provenance_path.read_text())
     assert record["status"] == "complete" and record["nfiles"] == 6
     assert record["timings_s"]["reconstruct"] > 0          # workers' timings came back
+    q, q_ref = res.quality, ref.quality                      # and their quality figures
+    assert q["gathered"] and q["raw_saturated_fraction"] == q_ref["raw_saturated_fraction"]
+    assert q["ring_index"] == pytest.approx(q_ref["ring_index"], rel=1e-3)
+    assert q["sharpness"] == pytest.approx(q_ref["sharpness"], rel=1e-2)
     # resume: drop one slice; only it is recomputed, the others keep their mtime
     kept = {f: f.stat().st_mtime_ns for f in res.files[1:]}
     res.files[0].unlink()
@@ -110,7 +114,7 @@ def test_client_with_projection_steps_and_3d_filter(raw, client, tmp_path):
 
 
 def test_recon_distributed_list_with_overrides(raw, reference, client, tmp_path):
-    from alsmicroct.distributed import recon_distributed
+    from alsmicroct.jobs.clusters import recon_distributed
 
     listing = tmp_path / "list.txt"
     listing.write_text(f"# two scans\n{raw / 'scan0.h5'}\n{raw / 'scan1'}  outputFilename=other\n")
@@ -122,7 +126,7 @@ def test_recon_distributed_list_with_overrides(raw, reference, client, tmp_path)
 
 
 def test_recon_distributed_reports_failed_scans(raw, client, tmp_path):
-    from alsmicroct.distributed import DistributedBatchError, recon_distributed
+    from alsmicroct.jobs.clusters import DistributedBatchError, recon_distributed
 
     bad = tmp_path / "bad.h5"
     bad.write_bytes((raw / "scan0.h5").read_bytes()[:5000])
@@ -134,7 +138,8 @@ def test_recon_distributed_reports_failed_scans(raw, client, tmp_path):
 
 
 def test_worker_error_is_raised_as_is(raw, client, tmp_path):
-    from alsmicroct.distributed import plan_scan, run_on_client
+    from alsmicroct.jobs.parts import plan_scan
+    from alsmicroct.pipeline.cluster import run_on_client
     from alsmicroct.pipeline.runner import Runner
 
     copy = tmp_path / "gone.h5"
@@ -146,7 +151,7 @@ def test_worker_error_is_raised_as_is(raw, client, tmp_path):
 
 
 def test_bad_cluster_kind_and_missing_package(monkeypatch):
-    from alsmicroct.distributed import make_cluster, recon_distributed
+    from alsmicroct.jobs.clusters import make_cluster, recon_distributed
 
     with pytest.raises(ParameterError, match="cluster='pbs'"):
         make_cluster("pbs")
@@ -158,7 +163,8 @@ def test_bad_cluster_kind_and_missing_package(monkeypatch):
 
 
 def test_parts_merge_like_a_single_run(raw, reference, tmp_path):
-    from alsmicroct.distributed import main, merge_parts, recon_part
+    from alsmicroct.cli.distributed import main
+    from alsmicroct.jobs.parts import merge_parts, recon_part
     from alsmicroct.pipeline.provenance import read_provenance
     from alsmicroct.reconstruction import recon
 
@@ -190,7 +196,7 @@ def test_parts_merge_like_a_single_run(raw, reference, tmp_path):
 
 
 def test_more_parts_than_blocks(raw, tmp_path):
-    from alsmicroct.distributed import main
+    from alsmicroct.cli.distributed import main
     from alsmicroct.pipeline.provenance import provenance_status
 
     args = ["part", "scan0.h5", "--input-dir", str(raw), "--output-dir", str(tmp_path), "--parts", "9",
@@ -203,7 +209,7 @@ def test_more_parts_than_blocks(raw, tmp_path):
 
 
 def test_cli_bad_input(raw, tmp_path):
-    from alsmicroct.distributed import main
+    from alsmicroct.cli.distributed import main
 
     assert main(["part", "scan0.h5", "--input-dir", str(raw), "--part", "4", "--parts", "3"]) == 2
     assert main(["part", "nothere.h5", "--input-dir", str(raw), "--part", "1", "--parts", "1"]) == 2
@@ -214,7 +220,7 @@ def test_cli_bad_input(raw, tmp_path):
 def test_merge_lock_held_then_stale(raw, tmp_path):
     import os
 
-    from alsmicroct.distributed import main
+    from alsmicroct.cli.distributed import main
     from alsmicroct.pipeline.provenance import provenance_status
 
     out = tmp_path / "recscan0"

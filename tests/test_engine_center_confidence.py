@@ -51,3 +51,53 @@ def test_tilt_from_the_pair(tilt):
     j = int(np.argmin(np.abs(np.abs(scan.angles - scan.angles[0]) - np.pi)))
     est, err = estimate_tilt(data[0], data[j])
     assert abs(est - tilt) < 0.1 and err < 0.2
+
+
+def test_narrow_detector_small_offset_is_high():
+    """64 columns, centre 0.4 px off the middle: the Vo search is bounded around pc."""
+    scan, data = _data(nrays=64, nslices=3, cor=31.9, nangles=181)
+    est = estimate_center(data, scan.angles)
+    assert abs(est.center - scan.cor) <= 0.25, est
+    assert est.label == "high", est.reasons
+
+
+def test_search_bounded_around_pc():
+    """A centre far from the middle (60 px on 256) is found: the search follows pc."""
+    scan, data = _data(cor=127.5 + 60.3)
+    est = estimate_center(data, scan.angles)
+    assert abs(est.center - scan.cor) <= 0.25, est
+    assert est.label == "high", est.reasons
+
+
+def test_360_degree_scan_within_a_quarter_pixel():
+    scan, data = _data(nangles=721, arange=360.0)
+    est = estimate_center(data, scan.angles)
+    assert abs(est.center - scan.cor) <= 0.25 and est.label == "high", est.reasons
+
+
+def test_sample_leaving_the_field_of_view_is_low():
+    """Axis 40 px from the edge of 256: the sample leaves the field of view."""
+    scan, data = _data(cor=40.0)
+    est = estimate_center(data, scan.angles)
+    assert est.label == "low" and est.reasons
+
+
+@pytest.mark.parametrize("value", [0.0, 5.0])
+def test_tilt_of_a_featureless_pair_is_not_estimated(value, caplog):
+    """A saturated (constant) pair has no structure: a warning and an infinite error,
+    never a confident zero."""
+    from alsmicroct.engine.center_confidence import estimate_tilt
+
+    flat = np.full((64, 256), value, np.float32)
+    tilt, err = estimate_tilt(flat, flat)
+    assert tilt == 0.0 and err == float("inf")
+    assert "no structure" in caplog.text
+
+
+def test_tilt_of_a_blank_sample_has_a_large_error():
+    """Noise only (no sample): the error says the estimate is meaningless."""
+    from alsmicroct.engine.center_confidence import estimate_tilt
+
+    rng = np.random.default_rng(0)
+    _tilt, err = estimate_tilt(rng.normal(0, 0.01, (64, 256)), rng.normal(0, 0.01, (64, 256)))
+    assert err > 1.0

@@ -347,7 +347,7 @@ def _phase_by_hand(data):
 def _masked_fw_by_hand(data):
     """The default ring removal (ringMask, ringDead): dead columns, then FW on the stripes."""
     fw = partial(prep.remove_stripe_fw, level=3, wname="db5", sigma=3.0)
-    return prep.remove_stripe_auto(data, filter=fw, snr=3.0, size=9, dilate=2)[0]
+    return prep.remove_stripe_auto(data, filter=fw, snr=3.0, size=9, dilate=2, constant=True)[0]
 
 
 BH = (0.0, 1.0, 0.1, 0.0, 0.0, 0.0)

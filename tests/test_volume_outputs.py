@@ -142,7 +142,7 @@ def test_dask_zarr_equals_serial_and_h5_refused(raw, tmp_path):
     pytest.importorskip("distributed")
     from distributed import Client
 
-    from alsmicroct.distributed import make_cluster
+    from alsmicroct.jobs.clusters import make_cluster
 
     serial = recon("s.h5", raw, outputPath=str(tmp_path / "serial"), outputFormat="zarr", quicklook=False,
                    chunk_sino=2, num_threads=1, cor=20.3)

@@ -376,7 +376,7 @@ def _finish(results: Sequence[JobResult], args: argparse.Namespace, *, source: s
             log_path: Path | None) -> None:
     if dry_run:
         _print_plan(results)
-    header = ("#", "scan", "status", "centre", "slices", "time", "output folder")
+    header = ("#", "scan", "status", "centre", "slices", "time", "quality", "output folder")
     table = format_table(summary_rows(results), header)
     title = f"{'Plan (dry run, nothing written)' if dry_run else 'Summary'} of {source}"
     print(f"{title}\n{table}", file=sys.stdout)

@@ -12,37 +12,13 @@ import math
 import numpy as np
 import scipy.fft as sfft
 
+from alsmicroct.checks import as_real_array, check_number
 from alsmicroct.engine.gridrec import reconstruct
 from alsmicroct.errors import ParameterError
 
 __all__ = ["center_sweep", "find_center_nm", "find_center_pc", "find_center_vo"]
 
 logger = logging.getLogger(__name__)
-
-
-def _as_image(arr, name: str, ndim: int | tuple[int, ...]) -> np.ndarray:
-    data = np.asarray(arr)
-    dims = (ndim,) if isinstance(ndim, int) else ndim
-    if data.ndim not in dims:
-        raise ParameterError(
-            f"{name} has ndim={data.ndim} (shape {data.shape}); expected ndim in {dims}"
-        )
-    if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
-        raise ParameterError(f"{name} has dtype {data.dtype}; expected real numbers")
-    data = np.asarray(data, dtype=np.float32)
-    if data.size == 0 or not np.all(np.isfinite(data)):
-        raise ParameterError(f"{name} is empty or contains NaN/inf; expected finite values")
-    return data
-
-
-def _positive(name: str, value, *, allow_zero: bool = False) -> float:
-    try:
-        val = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{name}={value!r}; expected a number") from exc
-    if not math.isfinite(val) or val < 0 or (val == 0 and not allow_zero):
-        raise ParameterError(f"{name}={value!r}; expected a positive finite number")
-    return val
 
 
 # ----------------------------------------------------------------------------- phase corr.
@@ -109,11 +85,11 @@ def find_center_pc(
     ParameterError
         On arrays of different shapes, not 2-D or non-finite, or a bad ``tol``.
     """
-    a = _as_image(proj0, "proj0", 2)
-    b = _as_image(proj180, "proj180", 2)
+    a = as_real_array(proj0, "proj0", 2)
+    b = as_real_array(proj180, "proj180", 2)
     if a.shape != b.shape:
         raise ParameterError(f"proj180 has shape {b.shape}; expected the shape of proj0, {a.shape}")
-    tol = _positive("tol", tol)
+    tol = check_number(tol, "tol", minimum=0.0, strict=True)
     ny, nx = a.shape
     win = np.outer(_taper(ny), _taper(nx)).astype(np.float32)
     fa = sfft.rfft2(((a - a.mean()) * win).astype(np.float32), workers=-1)
@@ -244,7 +220,7 @@ def find_center_vo(
     float
         Centre in pixels from the left edge.
     """
-    data = _as_image(sino2d, "sino2d", (2, 3))
+    data = as_real_array(sino2d, "sino2d", (2, 3))
     if data.ndim == 3:
         row = data.shape[1] // 2 if ind is None else int(ind)
         if not 0 <= row < data.shape[1]:
@@ -259,9 +235,9 @@ def find_center_vo(
             )
         keep = np.abs(th - th[0]) < np.pi - 1e-6 * np.pi
         sino = sino[keep]
-    step = _positive("step", step)
-    srad = _positive("srad", srad, allow_zero=True)
-    ratio = _positive("ratio", ratio)
+    step = check_number(step, "step", minimum=0.0, strict=True)
+    srad = check_number(srad, "srad", minimum=0.0)
+    ratio = check_number(ratio, "ratio", minimum=0.0, strict=True)
     if not smin <= smax:
         raise ParameterError(f"smin={smin!r}, smax={smax!r}; expected smin <= smax")
     nrow, ncol = sino.shape
@@ -304,7 +280,7 @@ def find_center_vo(
 
 # ----------------------------------------------------------------------------- entropy
 def _select_sinogram(sino, ind, sinogram_order) -> np.ndarray:
-    data = _as_image(sino, "sino", (2, 3))
+    data = as_real_array(sino, "sino", (2, 3))
     if data.ndim == 2:
         return data
     axis = 0 if sinogram_order else 1
@@ -357,8 +333,8 @@ def find_center_nm(
 
     sino2d = _select_sinogram(sino, ind, sinogram_order)
     _nang, ncol = sino2d.shape
-    tol = _positive("tol", tol)
-    ratio = _positive("ratio", ratio)
+    tol = check_number(tol, "tol", minimum=0.0, strict=True)
+    ratio = check_number(ratio, "ratio", minimum=0.0, strict=True)
     start = (ncol - 1) / 2.0 if init is None else float(init)
     if not math.isfinite(start) or not 0 <= start <= ncol - 1:
         raise ParameterError(f"init={init!r} lies outside the detector; expected 0..{ncol - 1}")
@@ -419,7 +395,7 @@ def center_sweep(
     ndarray, float32, shape (ncenters, N, N)
         One slice (1/pixel) per centre, in the order of ``centers``.
     """
-    data = _as_image(sino2d, "sino2d", 2)
+    data = as_real_array(sino2d, "sino2d", 2)
     cens = np.atleast_1d(np.asarray(centers, dtype=np.float64))
     if cens.ndim != 1 or cens.size == 0:
         raise ParameterError(f"centers has shape {np.shape(centers)}; expected a 1-D list")

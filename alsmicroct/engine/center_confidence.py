@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ParameterError
 from .center import _vo_mask, _vo_metric, find_center_pc, find_center_vo
 
-__all__ = ["CenterEstimate", "estimate_center", "estimate_tilt"]
+__all__ = ["VO_MAX_ANGLES", "CenterEstimate", "estimate_center", "estimate_tilt", "vo_search_range"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +82,15 @@ def _pair_indices(theta: np.ndarray, tol: float) -> tuple[int, int] | None:
     return (0, j) if d[j] <= tol else None
 
 
-def _curve_contrast(sino: np.ndarray, center: float, srad: float = 6.0) -> float:
+def _curve_contrast(sino: np.ndarray, center: float, srad: float) -> float:
+    """``(median - min) / median`` of Vo's metric over ``center +- srad`` px, on a grid of
+    half-pixel centres (integer shifts of the mirrored sinogram: no interpolation)."""
     ncol = sino.shape[1]
     mid = (ncol - 1) / 2.0
-    cands = center + np.arange(-srad, srad + 0.25, 0.5)
+    step = max(0.5, round(srad / 6.0 * 2.0) / 2.0)
+    base = mid + round(2.0 * (center - mid)) / 2.0
+    reach = step * math.ceil(srad / step)
+    cands = base + np.arange(-reach, reach + 0.25 * step, step)
     cands = cands[(cands >= 0) & (cands <= ncol - 1)]
     if cands.size < 3:
         return 0.0
@@ -93,6 +98,34 @@ def _curve_contrast(sino: np.ndarray, center: float, srad: float = 6.0) -> float
                    _vo_mask(2 * sino.shape[0], ncol, 2.0, 20))
     med = float(np.median(m))
     return float((med - m.min()) / med) if med > 0 else 0.0
+
+
+#: most angles of the first 180 degrees the Vo estimates use (evenly subsampled)
+VO_MAX_ANGLES = 360
+
+
+def _half_turn(arr: np.ndarray, th: np.ndarray, max_angles: int = VO_MAX_ANGLES) -> np.ndarray:
+    """The projections of the first 180 degrees, subsampled to at most ``max_angles``."""
+    keep = np.flatnonzero(np.abs(th - th[0]) < np.pi - 1e-6 * np.pi)
+    if keep.size < 4:
+        keep = np.arange(th.size)
+    step = max(1, math.ceil(keep.size / max_angles))
+    return arr[keep[::step]]
+
+
+def vo_search_range(ncol: int, pc: float | None) -> tuple[float, float]:
+    """Vo's coarse search range (px from the middle ``(ncol - 1) / 2``): ``pc`` +- max(8 px,
+    2 % of the width) when the 0/180 pair gave ``pc``, else +-40 px; never past a quarter
+    of the row (the mirrored sinograms must overlap by half the row)."""
+    mid = (ncol - 1) / 2.0
+    quarter = ncol // 4
+    if pc is None:
+        lo, hi = -40.0, 40.0
+    else:
+        half = max(8.0, 0.02 * ncol)
+        lo, hi = pc - mid - half, pc - mid + half
+    lo, hi = max(lo, -quarter), min(hi, quarter)
+    return (lo, hi) if lo <= hi else (float(np.clip(pc - mid, -quarter, quarter)),) * 2
 
 
 def estimate_center(
@@ -143,7 +176,10 @@ def estimate_center(
     else:
         pc = find_center_pc(arr[pair[0]], arr[pair[1]])
     picks = np.unique(np.linspace(0, nrow - 1, max(1, min(rows, nrow))).round().astype(int))
-    row_c = [find_center_vo(arr, ind=int(r), theta=th) for r in picks]
+    half = _half_turn(arr, th)
+    smin, smax = vo_search_range(ncol, pc)
+    srad = max(2.0, 1.5 * ncol / 1024.0)   # the coarse stage bins columns by up to ncol / 512
+    row_c = [find_center_vo(half[:, int(r)], smin=smin, smax=smax, srad=srad) for r in picks]
     vo = float(np.median(row_c))
     mid_row = (nrow - 1) / 2.0
     slope, significant, per_row = 0.0, False, None
@@ -157,7 +193,7 @@ def estimate_center(
             per_row = (vo + slope * (np.arange(nrow) - mid_row)).astype(np.float64)
     resid = (np.std(np.asarray(row_c) - (vo + slope * (picks - mid_row)))
              if len(picks) > 1 else 0.0)
-    contrast = _curve_contrast(arr[:, int(picks[len(picks) // 2])], vo)
+    contrast = _curve_contrast(half[:, int(picks[len(picks) // 2])], vo, max(6.0, 0.005 * ncol))
     if contrast < min_contrast:
         reasons.append(f"metric curve without a clear minimum (contrast {contrast:.3f})")
     # at the middle row pc (on all rows) and vo should agree
@@ -165,7 +201,7 @@ def estimate_center(
         gap = abs(pc - vo)
         if gap > max_disagreement:
             reasons.append(f"pc {pc:.2f} and vo {vo:.2f} disagree by {gap:.2f} px")
-        center = 0.5 * (pc + vo) if gap <= max_disagreement else vo
+        center = vo   # Vo on the whole half turn is the finer one; pc is the check
         unc = max(0.5 * gap, float(resid), 0.1)
     else:
         center = vo
@@ -199,7 +235,8 @@ def estimate_tilt(proj0, proj180, *, band: int = 8) -> tuple[float, float]:
     -------
     (float, float)
         Tilt and its standard error, degrees. (0, inf) with a warning when fewer than
-        three bands fit on the detector.
+        three bands fit on the detector or the pair has no structure (constant, e.g.
+        saturated, or not finite).
     """
     a = np.asarray(proj0, np.float32)
     b = np.asarray(proj180, np.float32)
@@ -207,6 +244,11 @@ def estimate_tilt(proj0, proj180, *, band: int = 8) -> tuple[float, float]:
         raise ParameterError(f"proj0 {a.shape} and proj180 {b.shape}: expected equal 2-D shapes")
     if band < 2:
         raise ParameterError(f"band={band!r}: expected >= 2 rows")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()) or min(float(np.ptp(a)), float(np.ptp(b))) <= (
+            1e-6 * max(1.0, float(np.abs(a).max()), float(np.abs(b).max()))):
+        logger.warning("estimate_tilt: the 0/180 pair has no structure (constant, saturated or not "
+                       "finite); tilt not estimated")
+        return 0.0, float("inf")
     nb = a.shape[0] // band
     if nb < 3:
         logger.warning("estimate_tilt: %d rows give fewer than 3 bands of %d; tilt not "

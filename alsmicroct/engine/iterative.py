@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from alsmicroct.checks import check_number, check_positive_int
 from alsmicroct.errors import ParameterError
 
 __all__ = [
@@ -159,30 +160,20 @@ def check_iterative_options(algorithm: str, *, names: Mapping[str, str] | None =
     out = dict(DEFAULTS[algorithm])
     out.update({k: v for k, v in options.items() if v is not None})
     n = out["num_iter"]
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= MAX_ITER:
-        raise ParameterError(f"{name_of('num_iter')}={n!r}; expected a whole number from 1 to {MAX_ITER}")
-    out["num_iter"] = int(n)
-    _check_real(name_of("tol"), out["tol"], 0.0, 1.0,
-                "0 <= tolerance < 1 (relative residual decrease; 0 runs all iterations)", low_open=False)
+    out["num_iter"] = check_positive_int(n, name_of("num_iter"), maximum=MAX_ITER)
+    check_number(out["tol"], name_of("tol"), minimum=0.0, maximum=1.0, strict_max=True,
+                 expected="0 <= tolerance < 1 (relative residual decrease; 0 runs all iterations)")
     if out["start"] not in _STARTS:
         raise ParameterError(f"{name_of('start')}={out['start']!r}; expected one of {list(_STARTS)}")
     if "nonneg" in out and not isinstance(out["nonneg"], (bool, np.bool_)):
         raise ParameterError(f"{name_of('nonneg')}={out['nonneg']!r}; expected True or False")
     if "relaxation" in out:
-        _check_real(name_of("relaxation"), out["relaxation"], 0.0, 2.0, "0 < relaxation < 2 (SIRT converges there)")
+        check_number(out["relaxation"], name_of("relaxation"), minimum=0.0, maximum=2.0, strict=True,
+                     strict_max=True, expected="0 < relaxation < 2 (SIRT converges there)")
     if "tv_weight" in out:
-        _check_real(name_of("tv_weight"), out["tv_weight"], 0.0, 1.0,
-                    "0 < tv_weight <= 1 (a fraction of the image's scale)", high_open=False)
+        check_number(out["tv_weight"], name_of("tv_weight"), minimum=0.0, maximum=1.0, strict=True,
+                     expected="0 < tv_weight <= 1 (a fraction of the image's scale)")
     return out
-
-
-def _check_real(name, value, low, high, expected, *, low_open=True, high_open=True) -> None:
-    ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-    if ok:
-        v = float(value)
-        ok = math.isfinite(v) and (v > low if low_open else v >= low) and (v < high if high_open else v <= high)
-    if not ok:
-        raise ParameterError(f"{name}={value!r}; expected {expected}")
 
 
 def reconstruct_iterative(

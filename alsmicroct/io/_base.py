@@ -1,7 +1,10 @@
 """Layout-independent part of an open raw scan: :class:`RawScan`.
 
 The layout modules (:mod:`alsmicroct.io.als_layout`, :mod:`alsmicroct.io.dx_layout`)
-subclass it; :func:`alsmicroct.io.open_scan` picks the subclass.
+subclass it; :func:`alsmicroct.io.open_scan` picks the subclass through the reader registry
+(:data:`alsmicroct.io.readers.READERS`). The base class holds any open handle with a
+``close()`` (an ``h5py.File`` for the HDF5 layouts; a TIFF-stack reader can pass a folder
+object or None), so a non-HDF5 reader subclasses it too.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
 from ..errors import InputFileError, LayoutError
@@ -46,10 +48,11 @@ class RawScan:
 
     layout = ""
 
-    def __init__(self, path: Path, h5file: h5py.File, *, bad_data: str = "error",
+    def __init__(self, path: Path, handle: Any = None, *, bad_data: str = "error",
                  pixel_size: float | None = None, skip_projections=()) -> None:
         self.path = Path(path)
-        self._h5 = h5file
+        self._h5 = handle  # the open file (h5py.File for the HDF5 layouts), closed by close()
+        self._closed = False
         self.bad_data = sanity.check_bad_data_policy(bad_data)
         self._pixel_size_kw = pixel_size
         self.skip_projections = frozenset(int(i) for i in skip_projections)
@@ -96,7 +99,7 @@ class RawScan:
         return int(self.meta.num_darks)
 
     # -------------------------------------------------------------- helpers for layouts
-    def _read_block(self, dset: h5py.Dataset, out: np.ndarray, sel: tuple) -> None:
+    def _read_block(self, dset: Any, out: np.ndarray, sel: tuple) -> None:
         """Read the hyperslab ``sel`` of ``dset`` into ``out`` (HDF5 converts to float32)."""
         try:
             dset.read_direct(out, source_sel=sel)
@@ -127,7 +130,7 @@ class RawScan:
         return normalize_range(rows, self.meta.nslices, what="rows", where=str(self.path))
 
     def _check_open(self) -> None:
-        if not self._h5:
+        if self.closed:
             raise InputFileError(f"{self.path}: the scan is closed; use 'with open_scan(...)'")
 
     def read_projections(self, proj: RangeSpec = None, rows: RangeSpec = None) -> np.ndarray:
@@ -286,13 +289,14 @@ class RawScan:
 
     def close(self) -> None:
         """Close the file (idempotent)."""
-        if self._h5:
+        if not self._closed and self._h5 is not None:
             self._h5.close()
+        self._closed = True
 
     @property
     def closed(self) -> bool:
         """True once the file is closed."""
-        return not self._h5
+        return self._closed or (self._h5 is not None and not self._h5)  # an h5py.File is falsy once closed
 
     def __enter__(self) -> RawScan:
         return self

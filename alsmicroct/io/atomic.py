@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from ..errors import OutputError
 
-__all__ = ["atomic_file", "fsync_dir", "jsonable", "temporary_path", "write_json_atomic"]
+__all__ = ["atomic_file", "fsync_dir", "jsonable", "replace_durably", "temporary_path", "write_json_atomic"]
 
 
 def temporary_path(path: str | os.PathLike) -> Path:
@@ -44,6 +44,21 @@ def fsync_dir(folder: str | os.PathLike) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def replace_durably(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
+    """Finish a temporary written through its path (h5py, zarr): ``fsync`` it, rename it onto
+    ``final``, ``fsync`` the folder.
+
+    Raises
+    ------
+    OSError
+        From the ``fsync`` or the rename (callers turn it into their :class:`OutputError`).
+    """
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+    fsync_dir(Path(final).parent)
 
 
 @contextlib.contextmanager

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -15,7 +16,7 @@ from ._base import RawScan
 from .als_layout import AlsScan
 from .dx_layout import DxScan
 
-__all__ = ["check_path_arg", "open_scan"]
+__all__ = ["READERS", "ReaderSpec", "check_path_arg", "detect_reader", "open_scan", "register_reader"]
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +91,16 @@ def open_scan(path: str | os.PathLike, *, bad_data: str = "error",
 
     Examples
     --------
-    >>> with open_scan("20200101_120000_sample.h5") as scan:  # doctest: +SKIP
-    ...     sino = scan.read_projections(rows=(1000, 1008))
+    A small simulated scan (run as a doctest by ``tests/test_doctests.py``):
+
+    >>> from alsmicroct.sim import simulate_scan
+    >>> s = simulate_scan("scan.h5", nangles=91, nslices=4, nrays=64, seed=0)
+    >>> with open_scan("scan.h5") as scan:
+    ...     sino = scan.read_projections(rows=(1, 3))
     ...     theta = scan.angles()
+    ...     layout = scan.meta.layout
+    >>> layout, sino.shape, sino.dtype.name, theta.shape
+    ('als', (91, 2, 64), 'float32', (91,))
     """
     p = check_path_arg(path, "path")
     sanity.check_bad_data_policy(bad_data)
@@ -100,16 +108,83 @@ def open_scan(path: str | os.PathLike, *, bad_data: str = "error",
         raise InputFileError(f"{p}: raw scan file not found")
     if not p.is_file():
         raise InputFileError(f"{p}: is not a file; expected an HDF5 raw scan file")
+    spec = detect_reader(p)
+    return spec.open(p, bad_data=bad_data, pixel_size=pixel_size, skip_projections=skip_projections)
+
+
+def _is_hdf5(path: Path) -> bool:
     try:
-        is_h5 = h5py.is_hdf5(p)
+        return bool(h5py.is_hdf5(path))
     except OSError as exc:
-        raise InputFileError(f"{p}: cannot be read ({exc})") from exc
-    if not is_h5:
-        raise InputFileError(f"{p}: is not an HDF5 file (no HDF5 signature); expected a raw scan")
-    h5 = _open_h5(p)
+        raise InputFileError(f"{path}: cannot be read ({exc})") from exc
+
+
+def _open_hdf5_scan(path: Path, **kw) -> RawScan:
+    """Both HDF5 layouts: Data Exchange when ``/exchange`` exists, else the old ALS layout."""
+    h5 = _open_h5(path)
     try:
         cls = DxScan if "exchange" in h5 else AlsScan
-        return cls(p, h5, bad_data=bad_data, pixel_size=pixel_size, skip_projections=skip_projections)
+        return cls(path, h5, **kw)
     except BaseException:
         h5.close()
         raise
+
+
+@dataclass(frozen=True)
+class ReaderSpec:
+    """One kind of raw file :func:`open_scan` can read.
+
+    Attributes
+    ----------
+    name : str
+        Short name used in messages (``"hdf5"``, ``"tiff-stack"``...).
+    detect : callable
+        ``detect(path) -> bool``: cheap check of the file's signature; may raise
+        :class:`~alsmicroct.errors.InputFileError` when the file cannot be read at all.
+    open : callable
+        ``open(path, *, bad_data, pixel_size, skip_projections) -> RawScan``.
+    expected : str
+        What such a file is, for the "no reader" message.
+    """
+
+    name: str
+    detect: Callable[[Path], bool]
+    open: Callable[..., RawScan]
+    expected: str
+
+
+#: The reader registry, tried in order by :func:`open_scan` (the one place layouts are detected).
+READERS: list[ReaderSpec] = [
+    ReaderSpec("hdf5", _is_hdf5, _open_hdf5_scan, "an HDF5 file (old ALS or Data Exchange layout)"),
+]
+
+
+def register_reader(spec: ReaderSpec, *, first: bool = False) -> None:
+    """Add a reader (e.g. a TIFF-stack reader subclassing :class:`~alsmicroct.io.RawScan`).
+
+    Parameters
+    ----------
+    spec : ReaderSpec
+        The reader; one with the same ``name`` is replaced.
+    first : bool, optional, keyword-only
+        Try it before the others.
+    """
+    READERS[:] = [r for r in READERS if r.name != spec.name]
+    READERS.insert(0 if first else len(READERS), spec)
+
+
+def detect_reader(path: str | os.PathLike) -> ReaderSpec:
+    """The first registered reader whose ``detect`` accepts ``path``.
+
+    Raises
+    ------
+    InputFileError
+        No reader recognises the file (the message lists what was expected).
+    """
+    p = Path(path)
+    for spec in READERS:
+        if spec.detect(p):
+            return spec
+    if len(READERS) == 1 and READERS[0].name == "hdf5":
+        raise InputFileError(f"{p}: is not an HDF5 file (no HDF5 signature); expected a raw scan")
+    raise InputFileError(f"{p}: no reader recognises it; expected {' or '.join(r.expected for r in READERS)}")

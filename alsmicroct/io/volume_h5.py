@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OutputError
-from .atomic import fsync_dir, jsonable
+from .atomic import jsonable, replace_durably
 from .volume_zarr import StoreLock
 
 __all__ = ["DATASET", "H5VolumeWriter"]
@@ -95,10 +95,7 @@ class H5VolumeWriter:
         self.file.attrs["alsmicroct"] = json.dumps(attrs)
         self.file.flush()
         self.file.close()
-        with open(self.tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(self.tmp, self.path)
-        fsync_dir(self.path.parent)
+        replace_durably(self.tmp, self.path)
         self._lock.release()
         return self.path
 

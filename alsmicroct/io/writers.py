@@ -34,32 +34,16 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ..checks import check_number, check_positive_int
 from ..errors import OutputError, ParameterError, RangeError
 from . import _common as c
+from .atomic import replace_durably
 
 __all__ = ["RawScanWriter", "write_scan"]
 
 logger = logging.getLogger(__name__)
 
 _LAYOUTS = ("als", "dxchange")
-
-
-def _positive_int(name: str, value: Any, *, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ParameterError(f"RawScanWriter: {name}={value!r}; expected an integer >= {minimum}")
-    return int(value)
-
-
-def _positive_float(name: str, value: Any, *, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not np.isfinite(number) or number <= 0:
-        raise ParameterError(f"RawScanWriter: {name}={value!r}; expected a positive number")
-    return number
 
 
 class RawScanWriter:
@@ -162,18 +146,18 @@ class RawScanWriter:
         self.path = Path(path)
         self.layout = layout
         self.dataset = dataset
-        self.nangles = _positive_int("nangles", nangles)
-        self.nslices = _positive_int("nslices", nslices)
-        self.nrays = _positive_int("nrays", nrays)
-        self.arange = _positive_float("arange", arange)
-        self.pxsize_mm = _positive_float("pxsize_mm", pxsize_mm)
-        self.i0cycle = _positive_int("i0cycle", i0cycle, minimum=0)
-        self.num_flats = _positive_int("num_flats", num_flats, minimum=0)
-        self.num_darks = _positive_int("num_darks", num_darks, minimum=0)
-        self.energy_kev = _positive_float("energy_kev", energy_kev, allow_none=True)
-        self.camera_distance_mm = _positive_float(
-            "camera_distance_mm", camera_distance_mm, allow_none=True
-        )
+        self.nangles = check_positive_int(nangles, "RawScanWriter: nangles")
+        self.nslices = check_positive_int(nslices, "RawScanWriter: nslices")
+        self.nrays = check_positive_int(nrays, "RawScanWriter: nrays")
+        self.arange = check_number(arange, "RawScanWriter: arange", minimum=0.0, strict=True)
+        self.pxsize_mm = check_number(pxsize_mm, "RawScanWriter: pxsize_mm", minimum=0.0, strict=True)
+        self.i0cycle = check_positive_int(i0cycle, "RawScanWriter: i0cycle", minimum=0)
+        self.num_flats = check_positive_int(num_flats, "RawScanWriter: num_flats", minimum=0)
+        self.num_darks = check_positive_int(num_darks, "RawScanWriter: num_darks", minimum=0)
+        self.energy_kev = check_number(energy_kev, "RawScanWriter: energy_kev", minimum=0.0, strict=True,
+                                       allow_none=True)
+        self.camera_distance_mm = check_number(camera_distance_mm, "RawScanWriter: camera_distance_mm",
+                                               minimum=0.0, strict=True, allow_none=True)
         self.owner = str(owner)
         self.extra_attrs = dict(extra_attrs or {})
         self.omit_attrs = frozenset(str(a).strip("/") for a in omit_attrs)
@@ -234,7 +218,7 @@ class RawScanWriter:
         try:
             self._file.close()
             self._file = None
-            os.replace(self._tmp, self.path)
+            replace_durably(self._tmp, self.path)
         except OSError as exc:
             self._abort()
             raise OutputError(f"RawScanWriter: cannot finish {self.path}: {exc}") from exc

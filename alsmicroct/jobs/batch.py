@@ -146,6 +146,10 @@ def run_job(job: ScanJob, *, resume: bool, progress: bool, overwrite: bool = Fal
     if info:
         detail.update(centre_confidence=info.get("label"), centre_uncertainty_px=info.get("uncertainty_px"),
                       centre_reasons=info.get("reasons", []))
+    quality = res.quality or {}
+    if quality.get("gathered"):
+        detail.update(ring_index=quality.get("ring_index"), saturated_fraction=quality.get("raw_saturated_fraction"),
+                      quality_warnings=quality.get("warnings", []))
     return JobResult(job, "done", cor=float(res.cor), slices=len(res.files),
                      seconds=time.perf_counter() - t0, detail=detail)
 
@@ -194,8 +198,19 @@ def summary_rows(results: Sequence[JobResult]) -> list[list[str]]:
             cor += ("" if unc is None else f" +-{unc:.2f}") + f" ({r.detail['centre_confidence']})"
         rows.append([str(r.job.number), r.job.entry.scan, r.status.upper() if r.failed else r.status, cor,
                      "-" if r.slices is None else str(r.slices),
-                     "-" if r.seconds is None else f"{r.seconds:.1f} s", str(r.job.output_dir)])
+                     "-" if r.seconds is None else f"{r.seconds:.1f} s", _quality_cell(r.detail),
+                     str(r.job.output_dir)])
     return rows
+
+
+def _quality_cell(detail: Mapping[str, Any]) -> str:
+    """The summary's quality column: ring index (1/cm), saturated raw fraction, warnings."""
+    if "ring_index" not in detail:
+        return "-"
+    ring, sat = detail.get("ring_index"), detail.get("saturated_fraction")
+    text = f"rings {'-' if ring is None else format(ring, '.3g')}, sat {'-' if sat is None else format(sat, '.1%')}"
+    n = len(detail.get("quality_warnings") or ())
+    return text + (f", {n} warning{'s' if n > 1 else ''}" if n else "")
 
 
 def summary_record(results: Sequence[JobResult], *, source: str, dry_run: bool,

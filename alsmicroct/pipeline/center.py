@@ -158,14 +158,15 @@ CONFIDENCE_MAX_GAP = 1.0
 def center_confidence(scan, plan: ReconPlan, cor: float) -> dict:
     """How sure an automatic centre is: a second, independent estimate on a few rows.
 
-    The centre ``cor`` found by ``corFunction`` is compared with Vo's estimate on
-    :data:`CONFIDENCE_ROWS` rows spread over the reconstructed rows (top, middle,
-    bottom) and with phase correlation on those rows
-    (:func:`alsmicroct.engine.center_confidence.estimate_center`); a line fitted through
-    the per-row estimates shows a drifting axis. The label is "low" when the estimates
-    disagree by more than :data:`CONFIDENCE_MAX_GAP` px, when no 0/180 degree pair
-    exists, when the metric has no clear minimum, or when the check itself cannot run;
-    a low label is logged as a warning. Nothing here changes the centre used.
+    The -log sinograms of :data:`CONFIDENCE_ROWS` rows spread over the reconstructed rows
+    (top, middle, bottom; :func:`preprocessed_sinogram`) go to the one implementation,
+    :func:`alsmicroct.engine.center_confidence.estimate_center` (phase correlation of the
+    0/180 degree pair against Vo's method on each row, and a line through the per-row
+    centres for a drifting axis). The centre ``cor`` found by ``corFunction`` is compared
+    with its Vo estimate. The label is "low" when the estimates disagree by more than
+    :data:`CONFIDENCE_MAX_GAP` px, when no 0/180 degree pair exists, when the metric has no
+    clear minimum, or when the check itself cannot run; a low label is logged as a warning.
+    Nothing here changes the centre used.
 
     Returns
     -------
@@ -173,8 +174,10 @@ def center_confidence(scan, plan: ReconPlan, cor: float) -> dict:
         JSON-ready: ``center`` (the one used), ``uncertainty_px``, ``label``
         ("high" | "low"), ``reasons``, ``method``, the second estimates (``pc``, ``vo``),
         ``rows`` (absolute) with their ``row_centers``, and the drift fit
-        (``slope_px_per_row``, ``drift_significant``; a drift is reported, not applied).
+        (``slope_px_per_row`` per detector row, ``drift_px`` over the rows,
+        ``drift_significant``).
     """
+    from ..engine.center_confidence import estimate_center
     from ..errors import AlsMicroCTError
 
     method = plan.params.corFunction
@@ -183,38 +186,27 @@ def center_confidence(scan, plan: ReconPlan, cor: float) -> dict:
     picks = np.arange(min(CONFIDENCE_ROWS, plan.rows.size)) * stride
     rows = [int(plan.rows[i]) for i in picks]
     spec = (rows[0], rows[-1] + 1, int(rows[1] - rows[0]) if len(rows) > 1 else 1)
-    reasons: list[str] = []
     try:
         sinos = preprocessed_sinograms(scan, plan, spec)
-        row_centers = [float(_vo_center(plan, sinos[:, k, :])) for k in range(len(rows))]
+        est = estimate_center(sinos, plan.theta, rows=len(rows), max_disagreement=CONFIDENCE_MAX_GAP,
+                              drift_threshold=CONFIDENCE_MAX_GAP)
     except (AlsMicroCTError, ValueError, np.linalg.LinAlgError) as exc:
         logger.warning("%s: centre %.2f px: confidence could not be estimated (%s)", plan.path.name, cor, exc)
         return {"center": float(cor), "uncertainty_px": None, "label": "low", "method": method,
                 "reasons": [f"confidence check failed: {exc}"], "rows": rows}
-    vo = float(np.median(row_centers))
     span = rows[-1] - rows[0]
-    slope, drift_significant, resid = 0.0, False, 0.0
-    if len(rows) >= 3 and span > 0:
-        coef = np.polyfit(np.asarray(rows, float), row_centers, 1)
-        slope = float(coef[0])
-        resid = float(np.std(np.asarray(row_centers) - np.polyval(coef, rows)))
-        drift_significant = abs(slope * span) > CONFIDENCE_MAX_GAP and abs(slope * span) > 3 * resid
-    _i, _j, pair_gap = pair_180(plan.theta)
-    if pair_gap > math.radians(1.0):
-        reasons.append(f"no two projections within 1 deg of 180 deg apart (best {math.degrees(pair_gap):.2f} deg off)")
-    gap = abs(float(cor) - vo)
-    if gap > CONFIDENCE_MAX_GAP and not drift_significant:
-        reasons.append(f"{method} centre {cor:.2f} and Vo's {vo:.2f} (median of rows {rows}) disagree by {gap:.2f} px")
-    spread = float(np.ptp(row_centers)) if not drift_significant else resid
-    if spread > 2 * CONFIDENCE_MAX_GAP:
-        reasons.append(f"Vo's centres on rows {rows} spread over {spread:.2f} px")
-    info = {"center": float(cor), "method": method, "uncertainty_px": round(max(0.5 * gap, 0.5 * spread, 0.1), 3),
-            "label": "low" if reasons else "high", "reasons": reasons, "vo": vo, "rows": rows,
-            "row_centers": row_centers, "slope_px_per_row": slope, "drift_px": round(slope * span, 3),
-            "drift_significant": drift_significant}
-    if drift_significant:
-        logger.warning("%s: the rotation axis drifts by %.2f px over rows %d-%d (one centre, %.2f px, is used)",
-                       plan.path.name, slope * span, rows[0], rows[-1], cor)
+    drift_px = est.slope * (len(rows) - 1)
+    reasons = list(est.reasons)
+    gap = abs(float(cor) - est.vo)
+    if gap > CONFIDENCE_MAX_GAP and not est.drift_significant:
+        reasons.append(f"{method} centre {cor:.2f} and Vo's {est.vo:.2f} (rows {rows}) disagree by {gap:.2f} px")
+    info = {**est.to_dict(), "center": float(cor), "method": method, "label": "low" if reasons else "high",
+            "reasons": reasons, "uncertainty_px": round(max(est.uncertainty, 0.5 * gap), 3), "rows": rows,
+            "slope_px_per_row": drift_px / span if span else 0.0, "drift_px": round(drift_px, 3)}
+    if est.drift_significant:
+        logger.warning("%s: the rotation axis drifts by %.2f px over rows %d-%d (found centre %.2f px); each row "
+                       "is reconstructed with its own centre from the fit",
+                       plan.path.name, drift_px, rows[0], rows[-1], cor)
     level = logging.WARNING if reasons else logging.INFO
     logger.log(level, "%s: centre %.2f +- %.2f px, confidence %s%s", plan.path.name, cor, info["uncertainty_px"],
                info["label"], (": " + "; ".join(reasons)) if reasons else "")

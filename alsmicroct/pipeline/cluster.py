@@ -35,14 +35,14 @@ def require(module: str) -> Any:
 
 
 def _process_block(plan: Any, skip_rows: frozenset[int], start: int, end: int,
-                   store: tuple[Path, int] | None) -> tuple[int, int, dict[str, float], str, list[dict]]:
-    """Worker side: reconstruct and write ``plan.rows[start:end]``; returns the stage timings
-    and the convergence log of an iterative algorithm."""
+                   store: tuple[Path, int] | None) -> tuple[int, int, dict[str, float], str, list[dict], dict]:
+    """Worker side: reconstruct and write ``plan.rows[start:end]``; returns the stage timings,
+    the convergence log of an iterative algorithm and the quality figures gathered."""
     from .runner import Runner
 
     runner = Runner(plan, skip_rows=set(skip_rows), store=store)
     runner.process_block(start, end)
-    return start, end, dict(runner.timer.times), socket.gethostname(), runner.convergence
+    return start, end, dict(runner.timer.times), socket.gethostname(), runner.convergence, runner.quality.state()
 
 
 def run_on_client(client: Any, runner: Any, *, retries: int = 1) -> list[Path]:
@@ -111,7 +111,8 @@ def run_on_client(client: Any, runner: Any, *, retries: int = 1) -> list[Path]:
 
 
 def _gather_blocks(futures: list[Any], completed: Iterable[Any], runner: Any, total: int) -> None:
-    """Wait for the block futures, log progress, add the workers' timings to ``runner``."""
+    """Wait for the block futures, log progress, add the workers' timings and quality figures
+    to ``runner``."""
     plan = runner.plan
     bar = None
     if runner.progress:
@@ -122,7 +123,7 @@ def _gather_blocks(futures: list[Any], completed: Iterable[Any], runner: Any, to
     try:
         for done, future in enumerate(completed, 1):
             try:
-                start, end, timings, host, convergence = future.result()
+                start, end, timings, host, convergence, quality = future.result()
             except Exception as exc:
                 for other in futures:
                     other.cancel()
@@ -133,6 +134,7 @@ def _gather_blocks(futures: list[Any], completed: Iterable[Any], runner: Any, to
             for key, value in timings.items():
                 runner.timer.times[key] += value
             runner.convergence.extend(convergence)
+            runner.quality.merge(quality)
             if bar is not None:
                 bar.update(1)
             logger.info("%s: block %d/%d done (rows %d-%d on %s, %.1f s elapsed)", plan.path.name, done, total,

@@ -45,6 +45,8 @@ class Execution:
         Slices kept from an earlier identical run.
     quicklook : Path or None
         The quick-look picture, when written.
+    quality : dict or None
+        The quality report (:mod:`alsmicroct.pipeline.quality_report`).
     """
 
     files: list[Path]
@@ -52,6 +54,7 @@ class Execution:
     timings: dict[str, float] = field(default_factory=dict)
     skipped: int = 0
     quicklook: Path | None = None
+    quality: dict | None = None
 
 
 def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None = None, progress: bool = False,
@@ -86,7 +89,8 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
     """
     from ..io.outputs import record_name
     from .claim import claim_output
-    from .provenance import now, provenance_record, write_provenance
+    from .provenance import now, provenance_record, read_provenance, write_provenance
+    from .quality_report import quality_of
     from .quicklook import write_quicklook
     from .runner import Runner, open_plan_writer
 
@@ -99,6 +103,7 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
         raise ParameterError(f"{plan.path}: outputFormat='h5' has a single writer per file and cannot be written "
                              "by Dask workers; use outputFormat='zarr' (one writer per chunk) or run without client=")
     skip = claim_output(plan, record=record, resume=resume)
+    previous = read_provenance(plan.output_dir, record) if skip else None
     plan.output_dir.mkdir(parents=True, exist_ok=True)
     prov_path = plan.output_dir / record
     started = now()
@@ -133,12 +138,15 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
         write_provenance(prov_path, provenance_record(plan, status="failed", timings=timings(), started=started,
                                                       error=f"{type(exc).__name__}: {exc}"))
         raise
-    look = write_quicklook(plan) if quicklook else None
+    quality = quality_of(runner, previous)
+    look = write_quicklook(plan, quality=quality, gather=runner.quality) if quicklook else None
     done = timings()
     write_provenance(prov_path, provenance_record(plan, status="complete", timings=done, started=started,
-                                                  nfiles=len(files), convergence=runner.convergence))
+                                                  nfiles=len(files), convergence=runner.convergence,
+                                                  quality=quality))
     logger.info("%s: %d slices in %s (%.1f s)", plan.path.name, len(files), plan.output_dir, done["total"])
-    return Execution(files=files, record=prov_path, timings=done, skipped=len(skip), quicklook=look)
+    return Execution(files=files, record=prov_path, timings=done, skipped=len(skip), quicklook=look,
+                     quality=quality)
 
 
 def check_plan_memory(plan: ReconPlan, *, available: int | None = None):

@@ -7,7 +7,6 @@ milliseconds with a message naming the value and what was expected.
 from __future__ import annotations
 
 import logging
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.gridrec import default_npad
 from ..errors import InputFileError, OutputError, ParameterError, RangeError
 from ..params import ReconParams
 
@@ -23,11 +23,6 @@ __all__ = ["ReconPlan", "centred_plan", "default_npad", "make_plan", "output_dir
 logger = logging.getLogger(__name__)
 
 DEFAULT_BH = (0.0, 1.0, 0.0, 0.0, 0.0, 0.1)
-
-
-def default_npad(width: int) -> int:
-    """Legacy default edge padding on each side: (ceil(width*sqrt(2)) - width) // 2 pixels."""
-    return (math.ceil(width * math.sqrt(2)) - width) // 2
 
 
 def resolve_input(filename: str | os.PathLike, input_path: str | os.PathLike = "./") -> Path:
@@ -97,6 +92,14 @@ class ReconPlan:
     rotation: str = "right"           # 360->180 axis side
     recon_theta: np.ndarray | None = None  # angles given to the reconstruction (after 360->180)
     center_info: dict | None = None   # confidence of an automatic centre (pipeline.center.center_confidence)
+    center_slope: float = 0.0         # drifting axis: px per detector row, about center_row (0: one centre)
+    center_row: float = 0.0           # detector row at which the centre is recon_center
+
+    def centers_for(self, rows: np.ndarray) -> float | np.ndarray:
+        """The reconstruction centre of each of ``rows`` (one float when the axis does not drift)."""
+        if not self.center_slope:
+            return self.recon_center
+        return self.recon_center + self.center_slope * (np.asarray(rows, np.float64) - self.center_row)
 
     @property
     def centred(self) -> bool:

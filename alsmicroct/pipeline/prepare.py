@@ -45,7 +45,17 @@ def with_center(scan: Any, plan: ReconPlan) -> ReconPlan:
         cor, rotation = find_center_360(scan, plan)
         return centred_plan(plan, cor, rotation)
     cor = find_center(scan, plan)
-    return dataclasses.replace(centred_plan(plan, cor), center_info=center_confidence(scan, plan, cor))
+    info = center_confidence(scan, plan, cor)
+    if not info.get("drift_significant"):
+        return dataclasses.replace(centred_plan(plan, cor), center_info=info)
+    # a significant drift and no cor given: each row gets its own centre from the per-row fit
+    # (a single-centre method averages over a sheared pair; the fit's middle is the centre used)
+    ref = 0.5 * (info["rows"][0] + info["rows"][-1])
+    mid = float(info["vo"])
+    info = {**info, "center": mid, "found_center": float(cor), "per_row_applied": True,
+            "per_row_fit": {"center_px": mid, "at_row": ref, "slope_px_per_row": info["slope_px_per_row"]}}
+    return dataclasses.replace(centred_plan(plan, mid), center_info=info, center_slope=info["slope_px_per_row"],
+                               center_row=ref)
 
 
 def prepare(filename: str | os.PathLike, params: ReconParams, *, center: bool = True) -> ReconPlan:

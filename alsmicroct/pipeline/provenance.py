@@ -105,8 +105,12 @@ def same_run(recorded: dict[str, Any] | None, wanted: dict[str, Any], *, ignore:
 
 def provenance_record(plan: Any, *, status: str, timings: dict[str, float] | None = None,
                       error: str | None = None, nfiles: int | None = None,
-                      started: str | None = None, convergence: list[dict] | None = None) -> dict[str, Any]:
+                      started: str | None = None, convergence: list[dict] | None = None,
+                      quality: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the provenance dict of ``plan`` (a resolved ReconPlan).
+
+    ``quality``: the run's quality report
+    (:meth:`alsmicroct.pipeline.quality_report.QualityGather.report`), its ``"quality"`` entry.
 
     ``convergence``: the convergence log of each row block of an iterative run (the
     ``"iterative"`` entry then holds the algorithm, its options and the logs, by first row).
@@ -141,6 +145,8 @@ def provenance_record(plan: Any, *, status: str, timings: dict[str, float] | Non
         "error": error,
         "nfiles": nfiles,
     }
+    if quality is not None:
+        record["quality"] = quality
     options = plan.params.iterative_options()
     if options is not None:
         blocks = sorted(convergence or [], key=lambda b: b["rows"][0])

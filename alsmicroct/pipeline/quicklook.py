@@ -17,15 +17,25 @@ __all__ = ["write_montage", "write_quicklook"]
 logger = logging.getLogger(__name__)
 
 
-def write_quicklook(plan: ReconPlan) -> Path | None:
+def write_quicklook(plan: ReconPlan, *, quality: dict | None = None, gather=None) -> Path | None:
     """Write ``<prefix>_quicklook.png`` next to the slices (three orthogonal views, also of a
-    zarr or h5 volume); a failure is logged, not raised."""
+    zarr or h5 volume; with ``quality``, its figures under the title, and from ``gather``
+    (:class:`~alsmicroct.pipeline.quality_report.QualityGather`) the ring profile and the
+    centre per row); a failure is logged, not raised."""
     from ..image_processing import quicklook
+    from .quality_report import quality_notes
 
     target = plan.output_dir / f"{plan.prefix}_quicklook.png"
+    curves = []
+    profile = gather.ring_profile() if gather is not None else None
+    if profile is not None:
+        curves.append(("stripe residual left (ring cause) per column", profile))
+    centres = (plan.center_info or {}).get("row_centers")
+    if centres is not None and len(centres) > 1:
+        curves.append((f"centre per row (Vo), rows {(plan.center_info or {}).get('rows')}", np.asarray(centres)))
     try:
         return Path(quicklook(plan.volume_path, target, title=f"{plan.prefix}  cor={plan.cor:.2f}",
-                              prefix=plan.prefix))
+                              prefix=plan.prefix, notes=quality_notes(quality), curves=tuple(curves)))
     except Exception as exc:  # a picture must never fail a finished reconstruction
         logger.warning("%s: quick-look picture not written: %s", target, exc)
         return None

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import ReconstructionError
 from .plan import ReconPlan, scan_options
+from .quality_report import QualityGather
 from .steps import Block, Step, build_steps, post_steps
 
 __all__ = ["Runner", "block_ranges", "open_plan_writer"]
@@ -122,6 +123,8 @@ class Runner:
         self.store_path: Path | None = store[0] if store else None
         self.store_row0: int = store[1] if store else 0
         self.volume = volume
+        #: Quality figures gathered on a few sample rows as they stream (quality_report).
+        self.quality = QualityGather(plan)
 
     # ------------------------------------------------------------------ public
     def run(self) -> list[Path]:
@@ -240,8 +243,12 @@ class Runner:
         block = Block(data=data, rows=np.arange(*spec), proj=np.arange(p.size), flats=flats,
                       darks=darks, flat_indices=np.asarray(scan.flat_indices))
         t0 = time.perf_counter()
+        self.quality.raw(block)
         for step in self.sino_steps:
+            before = self.quality.snapshot(block) if step.name.startswith("outliers") else None
             block.data = _check(step.run(block, plan), step.name)
+            if before is not None:
+                self.quality.changed(step.name, before, block)
         if m:
             keep = np.searchsorted(block.rows, rows)
             block.data = np.ascontiguousarray(block.data[:, keep])
@@ -255,22 +262,29 @@ class Runner:
 
         plan = self.plan
         p = plan.params
+        self.quality.sinogram(block)
         t0 = time.perf_counter()
         iterative = p.iterative_options()
         if iterative is None:
-            rec = engine.reconstruct(block.data, plan.recon_theta, center=plan.recon_center,
+            rec = engine.reconstruct(block.data, plan.recon_theta, center=plan.centers_for(block.rows),
                                      algorithm=p.algorithm, filter_name=p.filter_name, cutoff=p.butterworth_cutoff,
                                      order=p.butterworth_order, npad=plan.npad, num_threads=p.num_threads)
         else:
-            rec, log = engine.reconstruct_iterative(block.data, plan.recon_theta, center=plan.recon_center,
+            rec, log = engine.reconstruct_iterative(block.data, plan.recon_theta, center=plan.centers_for(block.rows),
                                                     algorithm=p.algorithm, num_threads=p.num_threads, **iterative)
             self.convergence.append({"rows": [int(block.rows[0]), int(block.rows[-1])], **log.to_dict()})
         self.timer.add("reconstruct", t0)
         t0 = time.perf_counter()
         rec /= np.float32(plan.pxsize_cm)
         rec = post.circ_mask(rec, ratio=1.0, val=0.0)
+        gathered = False
         for step in self.post_steps:
+            if step.name == "cast_8bit":           # the figures are in 1/cm
+                self.quality.slices(rec, block.rows)
+                gathered = True
             rec = step.run(Block(data=rec, rows=block.rows, proj=block.proj), plan)
+        if not gathered:
+            self.quality.slices(rec, block.rows)
         keep = np.searchsorted(block.rows, plan.rows[start:end])
         self.timer.add("post", t0)
         self._write(rec, keep, plan.rows[start:end], writer)

@@ -126,15 +126,18 @@ def _beam_hardening(block: Block, plan: ReconPlan) -> np.ndarray:
 
 
 def _masked(block: Block, plan: ReconPlan, func: Callable[[np.ndarray], np.ndarray], *,
-            legacy: bool = False) -> np.ndarray:
+            legacy: bool = False, constant: bool = False) -> np.ndarray:
     """``func`` on the detected stripe columns only (``ringMask``), else (or ``legacy``: the
-    doTIringremoval / doSFringremoval switches keep their exact legacy meaning) on everything."""
+    doTIringremoval / doSFringremoval switches keep their exact legacy meaning) on everything.
+    ``constant``: keep only the angle-constant part of the correction, except on strong
+    stripes (:func:`~alsmicroct.prep.stripes_vo.apply_masked`)."""
     from ..prep.stripes_vo import apply_masked
 
     p = plan.params
     if legacy or not p.ringMask:
         return func(block.data)
-    out, mask = apply_masked(block.data, func, snr=p.ringSnr, size=p.ringDetectSize, dilate=p.ringDilate)
+    out, mask = apply_masked(block.data, func, snr=p.ringSnr, size=p.ringDetectSize, dilate=p.ringDilate,
+                             constant=constant)
     logger.debug("rows %d..%d: %.1f %% of the columns corrected as stripes", block.rows[0], block.rows[-1],
                  100 * mask.mean())
     return out
@@ -150,7 +153,8 @@ def _stripe_fw(block: Block, plan: ReconPlan) -> np.ndarray:
 
     p = plan.params
     return _masked(block, plan, lambda d: remove_stripe_fw(d, level=p.ringLevel, wname=p.ringWavelet,
-                                                           sigma=p.ringSigma, pad=True, num_threads=p.num_threads))
+                                                           sigma=p.ringSigma, pad=True, num_threads=p.num_threads),
+                   constant=True)
 
 
 def _stripe_ti(block: Block, plan: ReconPlan) -> np.ndarray:

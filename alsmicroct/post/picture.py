@@ -57,8 +57,21 @@ def _histogram(values: np.ndarray, lo: float, hi: float, size: tuple[int, int]) 
     return out
 
 
+def _polyline(values: np.ndarray, x0: int, y0: int, size: tuple[int, int]) -> list[tuple[float, float]]:
+    """Points of a line plot of ``values`` filling the box at (``x0``, ``y0``) of ``size``."""
+    v = np.asarray(values, float)
+    v = np.where(np.isfinite(v), v, np.nan)
+    lo, hi = np.nanmin(v), np.nanmax(v)
+    span = hi - lo if hi > lo else 1.0
+    h, w = size
+    xs = x0 + np.linspace(0, w - 1, v.size)
+    ys = y0 + (h - 1) * (1 - (np.nan_to_num(v, nan=lo) - lo) / span)
+    return list(zip(xs.tolist(), ys.tolist(), strict=True))
+
+
 def render_quicklook(xy: np.ndarray, xz: np.ndarray, yz: np.ndarray, *, lo: float, hi: float,
-                     title: str, labels: tuple[str, str, str] = ("xy", "xz", "yz")):
+                     title: str, labels: tuple[str, str, str] = ("xy", "xz", "yz"),
+                     notes: tuple[str, ...] = (), curves: tuple[tuple[str, np.ndarray], ...] = ()):
     """The quick-look picture of three orthogonal views, as a Pillow image.
 
     Parameters
@@ -73,6 +86,11 @@ def render_quicklook(xy: np.ndarray, xz: np.ndarray, yz: np.ndarray, *, lo: floa
         Text of the title band.
     labels : tuple of str
         Panel labels, in the order of the views.
+    notes : tuple of str
+        Text lines drawn under the title (e.g. the quality figures).
+    curves : tuple of (str, numpy.ndarray)
+        Labelled 1-D curves (e.g. the ring profile, the centre per row) drawn as line plots
+        under the histogram, each scaled to its own range (printed).
 
     Returns
     -------
@@ -94,7 +112,9 @@ def render_quicklook(xy: np.ndarray, xz: np.ndarray, yz: np.ndarray, *, lo: floa
     finite = np.concatenate([np.ravel(v) for v in (xy, xz, yz)])
     finite = finite[np.isfinite(finite)]
     hy, hx = _TITLE_H + _CELL_H + _LABEL_H, 20 + _CELL_W
-    canvas[hy:hy + box[0] - 20, hx:hx + box[1]] = _histogram(finite, lo, hi, (box[0] - 20, box[1]))
+    curves = tuple((name, np.asarray(v, float)) for name, v in curves if np.size(v) > 1)
+    hist_h = box[0] - 20 if not curves else (box[0] - 20) // (len(curves) + 1) - _LABEL_H
+    canvas[hy:hy + hist_h, hx:hx + box[1]] = _histogram(finite, lo, hi, (hist_h, box[1]))
     bar_h = 2 * _CELL_H - 120
     ramp = np.linspace(255, 0, bar_h).round().astype(np.uint8)
     canvas[_TITLE_H + 30:_TITLE_H + 30 + bar_h, _BAR_X:_BAR_X + 24] = ramp[:, None]
@@ -106,8 +126,18 @@ def render_quicklook(xy: np.ndarray, xz: np.ndarray, yz: np.ndarray, *, lo: floa
     for (x, y), label in zip(origins, labels, strict=True):
         draw.text((x, y), label, fill=0, font=font)
     draw.text((hx, hy - _LABEL_H + 2), "histogram (0.5-99.5 percentile range)", fill=0, font=font)
-    draw.text((hx, hy + box[0] - 16), f"{lo:.4g}", fill=0, font=font)
-    draw.text((hx + box[1] - 60, hy + box[0] - 16), f"{hi:.4g}", fill=0, font=font)
+    draw.text((hx, hy + hist_h + 4), f"{lo:.4g}", fill=0, font=font)
+    draw.text((hx + box[1] - 60, hy + hist_h + 4), f"{hi:.4g}", fill=0, font=font)
+    for k, line in enumerate(notes):
+        draw.text((420 + 380 * (k // 3), 2 + 11 * (k % 3)), line, fill=0, font=font)
+    for k, (name, values) in enumerate(curves):
+        cy = hy + (k + 1) * (hist_h + _LABEL_H + 20)
+        ch = hist_h
+        draw.rectangle((hx, cy, hx + box[1] - 1, cy + ch - 1), outline=200)
+        draw.line(_polyline(values, hx, cy, (ch, box[1])), fill=0, width=1)
+        finite_v = values[np.isfinite(values)]
+        rng = f" ({finite_v.min():.3g} .. {finite_v.max():.3g})" if finite_v.size else ""
+        draw.text((hx, cy - _LABEL_H + 6), name + rng, fill=0, font=font)
     draw.text((_BAR_X - 4, _TITLE_H + 12), f"{hi:.4g}", fill=0, font=font)
     draw.text((_BAR_X - 4, _TITLE_H + 34 + bar_h), f"{lo:.4g}", fill=0, font=font)
     return image

@@ -1,6 +1,7 @@
 """Quality figures of a reconstruction and of its raw data (pure array functions).
 
 - :func:`ring_index`: rings' share of a slice (or of a difference to a reference);
+- :func:`stripe_residual`: the column-constant residual of a sinogram (what makes rings);
 - :func:`psnr`: peak signal-to-noise ratio within the reconstruction disk;
 - :func:`sharpness`: mean gradient energy of a slice;
 - :func:`raw_pixel_fractions`: saturated and zero-count fractions of raw images;
@@ -14,7 +15,8 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["flat_drift", "psnr", "range_8bit", "raw_pixel_fractions", "ring_index", "sharpness"]
+__all__ = ["flat_drift", "psnr", "range_8bit", "raw_pixel_fractions", "ring_index", "sharpness",
+           "stripe_residual"]
 
 
 def _disk(n: int, frac: float) -> np.ndarray:
@@ -57,6 +59,31 @@ def ring_index(img, ref=None, *, frac: float = 0.45, highpass: int = 0) -> float
         means = means - np.array([np.convolve(np.pad(p, highpass, mode="edge"), k, "same")
                                   [highpass:-highpass] for p in means])
     return float(np.sqrt(np.mean(means[:, r[m]] ** 2)))
+
+
+def stripe_residual(sino, *, size: int = 5) -> np.ndarray:
+    """Mean over the angles of each column of ``sino`` less its running median over ``size``
+    columns: the part constant along the angles that varies from column to column (the
+    cause of rings; an object's column means are smooth). Units of ``sino``.
+
+    Parameters
+    ----------
+    sino : ndarray, shape (angles, columns)
+    size : int
+        Width of the running median, columns (odd).
+
+    Returns
+    -------
+    ndarray, float64, shape (columns,)
+    """
+    from scipy.ndimage import median_filter
+
+    a = np.asarray(sino, float)
+    if a.ndim != 2 or a.shape[1] < size:
+        raise ParameterError(f"stripe_residual: expected a sinogram (angles, columns >= {size}), got {a.shape}")
+    mean = np.nanmean(np.where(np.isfinite(a), a, np.nan), axis=0)
+    mean = np.nan_to_num(mean, nan=0.0)
+    return mean - median_filter(mean, size=size, mode="nearest")
 
 
 def psnr(rec, truth, *, frac: float = 0.45) -> float:

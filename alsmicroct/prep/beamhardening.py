@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
+from ..checks import as_float32_3d, output_array
 from ..errors import ParameterError
-from .normalize import as_float32_3d, output_array
 
 __all__ = ["beam_hardening"]
 

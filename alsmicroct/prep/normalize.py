@@ -5,8 +5,7 @@ projection steps: each projection is processed independently of the others, so t
 result does not depend on how the projections are split into chunks (``normalize_nf``
 receives the absolute projection index of every projection for that reason).
 
-The module also holds the small input checks shared by the other ``alsmicroct.prep``
-modules (:func:`as_float32_3d`, :func:`check_positive_int`, :func:`check_number`).
+Input checks come from :mod:`alsmicroct.checks` (shared by every stage).
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
+from ..checks import as_float32_3d, check_number, check_positive_int, output_array  # noqa: F401 (re-export)
 from ..errors import ParameterError
 
 __all__ = ["DENOMINATOR_FLOOR", "minus_log", "normalize", "normalize_nf"]
@@ -29,71 +29,6 @@ DENOMINATOR_FLOOR = 1e-6
 
 
 # --------------------------------------------------------------------------- checks
-def as_float32_3d(data, name: str = "data") -> np.ndarray:
-    """Return ``data`` as a float32 3-D array (no copy when it already is one).
-
-    Raises
-    ------
-    ParameterError
-        If ``data`` is not array-like or not 3-D ``(angle, row, column)``.
-    """
-    try:
-        arr = np.asarray(data, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{name} must be a numeric array, got {type(data).__name__}") from exc
-    if arr.ndim != 3:
-        raise ParameterError(
-            f"{name} must be 3-D (angle, row, column); got ndim={arr.ndim}, shape={arr.shape}"
-        )
-    return arr
-
-
-def check_positive_int(value, name: str, *, minimum: int = 1) -> int:
-    """Return ``value`` as an int after checking it is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_number(value, name: str, *, minimum: float | None = None, strict: bool = False) -> float:
-    """Return ``value`` as a finite float, optionally bounded below.
-
-    ``strict=True`` requires ``value > minimum`` instead of ``value >= minimum``.
-    """
-    if isinstance(value, bool):
-        raise ParameterError(f"{name} must be a real number, got {value!r}")
-    try:
-        out = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{name} must be a real number, got {value!r}") from exc
-    if not math.isfinite(out):
-        raise ParameterError(f"{name} must be finite, got {value!r}")
-    if minimum is not None and (out < minimum or (strict and out == minimum)):
-        cmp = ">" if strict else ">="
-        raise ParameterError(f"{name} must be {cmp} {minimum}, got {value!r}")
-    return out
-
-
-def output_array(out: np.ndarray | None, like: np.ndarray) -> np.ndarray:
-    """Return ``out`` checked as a C-contiguous float32 array shaped like ``like``,
-    or a new empty one when ``out`` is None."""
-    if out is None:
-        return np.empty_like(like)
-    if (
-        not isinstance(out, np.ndarray)
-        or out.shape != like.shape
-        or out.dtype != np.float32
-        or not out.flags.c_contiguous
-    ):
-        raise ParameterError(
-            f"out must be a C-contiguous float32 array of shape {like.shape}, got "
-            f"{getattr(out, 'dtype', type(out))} {getattr(out, 'shape', '')}"
-        )
-    return out
-
-
 def _reference_stack(images, name: str, shape: tuple[int, int]) -> np.ndarray:
     """Check a flat or dark stack (2-D single image or 3-D stack) against ``shape``."""
     arr = np.asarray(images, dtype=np.float32)

@@ -32,7 +32,7 @@ import logging
 import numba
 import numpy as np
 
-from .normalize import as_float32_3d, check_number, check_positive_int
+from ..checks import as_float32_3d, check_number, check_positive_int
 
 __all__ = ["remove_outlier_1d", "remove_outlier_2d"]
 

@@ -29,6 +29,7 @@ import math
 
 import numpy as np
 
+from alsmicroct.checks import check_number
 from alsmicroct.errors import ParameterError
 
 __all__ = [
@@ -59,7 +60,7 @@ def wavelength_cm(energy_kev: float) -> float:
     float
         Wavelength in cm (about 6.2e-9 cm at 20 keV).
     """
-    energy = _positive("energy_kev", energy_kev)
+    energy = check_number(energy_kev, "energy_kev", minimum=0.0, strict=True)
     return _HC_KEV_CM / energy
 
 
@@ -77,7 +78,7 @@ def alpha_from_delta_beta(delta_over_beta: float) -> float:
     float
         ``alpha = 1 / (4 pi^2 delta/beta)``, dimensionless.
     """
-    ratio = _positive("delta_over_beta", delta_over_beta)
+    ratio = check_number(delta_over_beta, "delta_over_beta", minimum=0.0, strict=True)
     return 1.0 / (4.0 * math.pi**2 * ratio)
 
 
@@ -112,9 +113,9 @@ def phase_pad_widths(
     """
     import scipy.fft
 
-    pixel = _positive("pixel_size_cm", pixel_size_cm)
-    dist = _positive("dist_cm", dist_cm)
-    alpha = _positive("alpha", alpha)
+    pixel = check_number(pixel_size_cm, "pixel_size_cm", minimum=0.0, strict=True)
+    dist = check_number(dist_cm, "dist_cm", minimum=0.0, strict=True)
+    alpha = check_number(alpha, "alpha", minimum=0.0, strict=True)
     lam = wavelength_cm(energy_kev)
     tomopy_margin = 0.5 * math.pi * lam * dist / pixel**2
     kernel_margin = 4.0 * math.sqrt(lam * dist / alpha) / (4.0 * math.pi**1.5) / pixel
@@ -189,10 +190,10 @@ def retrieve_phase(
     single = arr.ndim == 2
     stack = arr[np.newaxis] if single else arr
     nproj, nrows, ncols = stack.shape
-    pixel = _positive("pixel_size_cm", pixel_size_cm)
-    dist = _positive("dist_cm", dist_cm)
-    alpha = _positive("alpha", alpha)
-    energy = _positive("energy_kev", energy_kev)
+    pixel = check_number(pixel_size_cm, "pixel_size_cm", minimum=0.0, strict=True)
+    dist = check_number(dist_cm, "dist_cm", minimum=0.0, strict=True)
+    alpha = check_number(alpha, "alpha", minimum=0.0, strict=True)
+    energy = check_number(energy_kev, "energy_kev", minimum=0.0, strict=True)
 
     if pad:
         (py, px), (oy, ox) = phase_pad_widths(
@@ -255,14 +256,3 @@ def _paganin_filter(
         pixel, dist, energy, lam, alpha, ny, nx,
     )
     return filt
-
-
-def _positive(name: str, value: float) -> float:
-    """Return ``value`` as float, or raise ParameterError unless finite and > 0."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{name} must be a positive number, got {value!r}") from exc
-    if not math.isfinite(v) or v <= 0.0:
-        raise ParameterError(f"{name} must be a finite positive number, got {value!r}")
-    return v

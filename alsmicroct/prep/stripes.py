@@ -25,8 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numba
 import numpy as np
 
+from ..checks import as_float32_3d, check_number, check_positive_int, check_wavelet
 from ..errors import ParameterError
-from .normalize import as_float32_3d, check_number, check_positive_int
 from .outliers import reflect_index
 
 __all__ = ["remove_stripe_fw", "remove_stripe_sf", "remove_stripe_ti"]
@@ -70,17 +70,6 @@ def _map_sinograms(
 
 
 # --------------------------------------------------------------------------- FW
-def _check_wavelet(wname):
-    import pywt
-
-    if not isinstance(wname, str) or wname not in pywt.wavelist(kind="discrete"):
-        raise ParameterError(
-            f"wname must be the name of a discrete PyWavelets wavelet (e.g. 'db5', 'sym5', "
-            f"'haar'), got {wname!r}"
-        )
-    return pywt.Wavelet(wname)
-
-
 # first-band length from which the padding is grown to an FFT-friendly length
 _FAST_BAND_MIN = 256
 
@@ -268,7 +257,7 @@ def remove_stripe_fw(
         ``sigma`` not > 0, ``num_threads`` < 1.
     """
     arr = as_float32_3d(data)
-    wavelet = _check_wavelet(wname)
+    wavelet = check_wavelet(wname, "wname")
     nang, _, ncol = arr.shape
     if level is None:
         level = max(1, math.ceil(math.log2(max(nang, ncol, 2))))

@@ -25,6 +25,7 @@ import math
 import numba
 import numpy as np
 
+from alsmicroct.checks import check_number, check_positive_int
 from alsmicroct.errors import ParameterError
 
 __all__ = ["correct_tilt", "tilt_margin"]
@@ -62,13 +63,13 @@ def tilt_margin(
     int
         Margin in rows (0 when ``angle_deg`` is 0).
     """
-    angle = _finite("angle_deg", angle_deg)
+    angle = check_number(angle_deg, "angle_deg")
     if angle == 0.0:
         return 0
-    ncols = _count("ncols", ncols)
-    nrows = ncols if nrows is None else _count("nrows", nrows)
-    cc = (ncols - 1) / 2.0 if center_col is None else _finite("center_col", center_col)
-    cr = (nrows - 1) / 2.0 if center_row is None else _finite("center_row", center_row)
+    ncols = check_positive_int(ncols, "ncols", integral_float=True)
+    nrows = ncols if nrows is None else check_positive_int(nrows, "nrows", integral_float=True)
+    cc = (ncols - 1) / 2.0 if center_col is None else check_number(center_col, "center_col")
+    cr = (nrows - 1) / 2.0 if center_row is None else check_number(center_row, "center_row")
     a = math.radians(angle)
     reach_col = max(abs(cc), abs(ncols - 1 - cc))
     reach_row = max(abs(cr), abs(nrows - 1 - cr))
@@ -136,11 +137,10 @@ def correct_tilt(
     single = arr.ndim == 2
     stack = np.ascontiguousarray(arr[np.newaxis] if single else arr, dtype=np.float32)
     _, nrows, ncols = stack.shape
-    angle = _finite("angle_deg", angle_deg)
+    angle = check_number(angle_deg, "angle_deg")
     if order not in (1, 3):
         raise ParameterError(f"correct_tilt: order must be 1 (bilinear) or 3 (cubic), got {order!r}")
-    if int(row_offset) != row_offset or row_offset < 0:
-        raise ParameterError(f"correct_tilt: row_offset must be an integer >= 0, got {row_offset!r}")
+    row_offset = check_positive_int(row_offset, "correct_tilt: row_offset", minimum=0, integral_float=True)
     if center_row is None:
         if detector_rows is None:
             if row_offset != 0:
@@ -149,10 +149,10 @@ def correct_tilt(
                     "row) or detector_rows, so that the rotation centre is known"
                 )
             detector_rows = nrows
-        cr = (_count("detector_rows", detector_rows) - 1) / 2.0
+        cr = (check_positive_int(detector_rows, "detector_rows", integral_float=True) - 1) / 2.0
     else:
-        cr = _finite("center_row", center_row)
-    cc = (ncols - 1) / 2.0 if center_col is None else _finite("center_col", center_col)
+        cr = check_number(center_row, "center_row")
+    cc = (ncols - 1) / 2.0 if center_col is None else check_number(center_col, "center_col")
     logger.debug(
         "tilt correction: %.4f deg about row %.2f, column %.2f (block rows %d..%d), order %d",
         angle, cr, cc, row_offset, row_offset + nrows - 1, order,
@@ -222,19 +222,3 @@ def _rotate(src, out, cos_a, sin_a, cr_block, cc, order):  # pragma: no cover
                     acc += wy[m] * line
                 out[p, r, c] = acc
     return out
-
-
-def _finite(name: str, value: float) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ParameterError(f"{name} must be a number, got {value!r}") from exc
-    if not math.isfinite(v):
-        raise ParameterError(f"{name} must be finite, got {value!r}")
-    return v
-
-
-def _count(name: str, value: int) -> int:
-    if int(value) != value or value < 1:
-        raise ParameterError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)

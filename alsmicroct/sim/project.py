@@ -51,6 +51,7 @@ def project_one(
     tilt_deg: float = 0.0,
     subsamples: int = 4,
     zsamples: int = 2,
+    axis_drift_px: float = 0.0,
     _quadrics=None,
 ) -> np.ndarray:
     """One projection image of line integrals, float64 ``(len(rows), nrays)``.
@@ -65,18 +66,13 @@ def project_one(
     z_rows = row_idx.astype(float) - (nslices - 1) / 2.0
     col_centre = (nrays - 1) / 2.0
     tilt = math.radians(tilt_deg)
-    project_kernel(
-        out,
-        float(theta),
-        z_rows,
-        col_centre - float(cor),
-        col_centre,
-        math.cos(tilt),
-        math.sin(tilt),
-        sub_offsets(subsamples),
-        sub_offsets(zsamples),
-        *quad,
-    )
+    args = (col_centre, math.cos(tilt), math.sin(tilt), sub_offsets(subsamples), sub_offsets(zsamples), *quad)
+    if axis_drift_px == 0:
+        project_kernel(out, float(theta), z_rows, col_centre - float(cor), *args)
+    else:  # the axis at row r: cor + axis_drift_px * (r / (nslices - 1) - 1/2)
+        for k, r in enumerate(row_idx):
+            axis = float(cor) + float(axis_drift_px) * (r / max(nslices - 1, 1) - 0.5)
+            project_kernel(out[k : k + 1], float(theta), z_rows[k : k + 1], col_centre - axis, *args)
     out *= pxsize_cm
     return out
 
@@ -93,6 +89,7 @@ def project(
     tilt_deg: float = 0.0,
     subsamples: int = 4,
     zsamples: int = 2,
+    axis_drift_px: float = 0.0,
 ) -> np.ndarray:
     """Noise-free line integrals of ``phantom``.
 
@@ -118,6 +115,9 @@ def project(
         ``scipy.ndimage.rotate(image, tilt_deg, reshape=False)``, computed analytically.
     subsamples, zsamples : int
         Sub-positions averaged across each pixel's width and height.
+    axis_drift_px : float
+        A drifting rotation axis: at row ``r`` it sits at
+        ``cor + axis_drift_px * (r / (nslices - 1) - 1/2)`` px (top to bottom: this many px).
 
     Returns
     -------
@@ -144,6 +144,7 @@ def project(
             tilt_deg=tilt_deg,
             subsamples=subsamples,
             zsamples=zsamples,
+            axis_drift_px=axis_drift_px,
             _quadrics=quad,
         )
     return out

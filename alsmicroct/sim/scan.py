@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OutputError, ParameterError
+from ..io.atomic import replace_durably
 from . import artefacts as art
 from .phantom import PHANTOMS, Phantom, _row_indices, make_phantom, phantom_volume
 from .project import legacy_angles, project, project_one
@@ -90,6 +91,8 @@ class ScanConfig:
         Relative std of the fluctuating columns' gain.
     tilt_deg : float
         Detector tilt, degrees, counter-clockwise as displayed (see :func:`project`).
+    axis_drift_px : float
+        Rotation axis drifting over the rows, px top to bottom (see :func:`project`).
     beam_hardening : bool or Spectrum
         Polychromatic beam: True for :meth:`Spectrum.gaussian` around ``energy_kev``.
     delta_beta : float or None
@@ -140,6 +143,7 @@ class ScanConfig:
     fluctuating_columns: Any = 0
     stripe_fluctuation: float = 0.1
     tilt_deg: float = 0.0
+    axis_drift_px: float = 0.0
     beam_hardening: Any = False
     delta_beta: float | None = None
     phase_oversample: int = 2
@@ -245,6 +249,7 @@ def _detector_keywords(cfg: ScanConfig, cor: float, pxsize_cm: float) -> dict[st
         "cor": cor,
         "pxsize_cm": pxsize_cm,
         "tilt_deg": cfg.tilt_deg,
+        "axis_drift_px": cfg.axis_drift_px,
         "subsamples": cfg.subsamples,
         "zsamples": cfg.zsamples,
     }
@@ -355,6 +360,7 @@ class _Model:
                 cor=(self.cor + 0.5) * o - 0.5,
                 pxsize_cm=fine_px,
                 tilt_deg=c.tilt_deg,
+                axis_drift_px=c.axis_drift_px * o,
                 subsamples=max(1, c.subsamples // o),
                 zsamples=max(1, c.zsamples // o),
                 _quadrics=self._fine_quadrics,
@@ -643,9 +649,11 @@ def simulate_scan(
 
     Examples
     --------
-    >>> s = simulate_scan("scan.h5", phantom="rock", nangles=181, nslices=8, nrays=128)  # doctest: +SKIP
-    >>> s.volume().shape  # doctest: +SKIP
-    (8, 128, 128)
+    Run as a doctest by ``tests/test_doctests.py`` (in a temporary folder):
+
+    >>> s = simulate_scan("scan.h5", phantom="rock", nangles=91, nslices=4, nrays=64, seed=0)
+    >>> s.path.name, s.volume().shape, s.angles.shape
+    ('scan.h5', (4, 64, 64), (91,))
     """
     from ..io import RawScanWriter
 
@@ -730,7 +738,7 @@ def _write_truth(truth: Path, res: SimulatedScan) -> None:
             f.attrs["parameters"] = json.dumps(c.to_dict())
             f.attrs["raw_file"] = str(res.path)
             f.attrs["phantom"] = res.phantom.name
-        os.replace(tmp, truth)
+        replace_durably(tmp, truth)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OutputError(f"cannot write the truth file {truth}: {exc}") from exc
