@@ -72,7 +72,7 @@ path, out, kw = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 t0 = time.perf_counter()
 recon(path, outputPath=out, resume=False, **kw)
 wall = time.perf_counter() - t0
-p = ReconParams.from_mapping(kw)
+p = ReconParams.from_mapping({k: v for k, v in kw.items() if k != "quicklook"})  # a recon() option, not a parameter
 plan = prepare(path, p)
 rows = plan.rows
 with open_scan(path) as scan:

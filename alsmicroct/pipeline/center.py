@@ -20,7 +20,7 @@ from ..errors import ReconstructionError
 from .plan import ReconPlan
 from .steps import Block, centre_steps
 
-__all__ = ["PC_MIN_ROWS", "find_center", "pair_180", "pc_rows", "preprocessed_sinogram"]
+__all__ = ["PC_MIN_ROWS", "find_center", "pair_180", "pc_rows", "preprocessed_sinogram", "preprocessed_sinograms"]
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +62,20 @@ def _proj_range(plan: ReconPlan) -> tuple[int, int, int]:
     return int(p[0]), int(p[-1]) + 1, int(p[1] - p[0]) if p.size > 1 else 1
 
 
-def preprocessed_sinogram(scan, plan: ReconPlan, row: int) -> np.ndarray:
-    """-log sinogram (angle, column) of absolute ``row`` (outliers, normalisation, beam hardening)."""
-    spec = (row, row + 1, 1)
-    block = Block(data=scan.read_projections(proj=_proj_range(plan), rows=spec), rows=np.array([row]),
+def preprocessed_sinograms(scan, plan: ReconPlan, spec: tuple[int, int, int]) -> np.ndarray:
+    """-log sinograms (angle, row, column) of the absolute rows ``spec`` = ``(start, stop, step)``
+    (outliers, normalisation, beam hardening), read in one pass over the projections."""
+    block = Block(data=scan.read_projections(proj=_proj_range(plan), rows=spec), rows=np.arange(*spec),
                   proj=np.arange(plan.proj_indices.size), flats=scan.read_flats(rows=spec),
                   darks=scan.read_darks(rows=spec), flat_indices=np.asarray(scan.flat_indices))
     for step in centre_steps(plan):
         block.data = step.run(block, plan)
-    return np.asarray(block.data[:, 0, :], dtype=np.float32)
+    return np.asarray(block.data, dtype=np.float32)
+
+
+def preprocessed_sinogram(scan, plan: ReconPlan, row: int) -> np.ndarray:
+    """-log sinogram (angle, column) of absolute ``row`` (outliers, normalisation, beam hardening)."""
+    return preprocessed_sinograms(scan, plan, (row, row + 1, 1))[:, 0, :]
 
 
 #: fewest detector rows phase correlation is measured on (a few rows alone give a weak peak)
@@ -176,10 +181,13 @@ def center_confidence(scan, plan: ReconPlan, cor: float) -> dict:
     from ..errors import AlsMicroCTError
 
     method = plan.params.corFunction
-    picks = np.unique(np.linspace(0, plan.rows.size - 1, min(CONFIDENCE_ROWS, plan.rows.size)).round().astype(int))
+    # evenly spaced positions with one exact step, so the rows are read in a single pass
+    stride = max((plan.rows.size - 1) // max(CONFIDENCE_ROWS - 1, 1), 1)
+    picks = np.arange(min(CONFIDENCE_ROWS, plan.rows.size)) * stride
     rows = [int(plan.rows[i]) for i in picks]
+    spec = (rows[0], rows[-1] + 1, int(rows[1] - rows[0]) if len(rows) > 1 else 1)
     try:
-        sinos = np.stack([preprocessed_sinogram(scan, plan, r) for r in rows], axis=1)
+        sinos = preprocessed_sinograms(scan, plan, spec)
         est = estimate_center(sinos, plan.theta, rows=len(rows), max_disagreement=CONFIDENCE_MAX_GAP,
                               drift_threshold=CONFIDENCE_MAX_GAP)
     except (AlsMicroCTError, ValueError, np.linalg.LinAlgError) as exc:
