@@ -30,8 +30,18 @@ __all__ = [
     "view",
 ]
 
-_LAZY = {"data_management", "reconstruction", "image_processing", "sim", "io", "prep", "engine", "post", "jobs",
-         "distributed"}
+_LAZY = {
+    "data_management",
+    "reconstruction",
+    "image_processing",
+    "sim",
+    "io",
+    "prep",
+    "engine",
+    "post",
+    "jobs",
+    "distributed",
+}
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import data_management, image_processing, reconstruction

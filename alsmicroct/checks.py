@@ -28,8 +28,9 @@ from alsmicroct.errors import ParameterError
 __all__ = ["as_float32_3d", "as_real_array", "check_number", "check_positive_int", "check_wavelet", "output_array"]
 
 
-def check_positive_int(value: Any, name: str, *, minimum: int = 1, maximum: int | None = None,
-                       integral_float: bool = False) -> int:
+def check_positive_int(
+    value: Any, name: str, *, minimum: int = 1, maximum: int | None = None, integral_float: bool = False
+) -> int:
     """Return ``value`` as an int after checking it is a whole number in range.
 
     Parameters
@@ -55,8 +56,12 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1, maximum: int 
     """
     ok = not isinstance(value, bool)
     if ok and not isinstance(value, (int, np.integer)):
-        ok = (integral_float and isinstance(value, (float, np.floating)) and math.isfinite(value)
-              and float(value).is_integer())
+        ok = (
+            integral_float
+            and isinstance(value, (float, np.floating))
+            and math.isfinite(value)
+            and float(value).is_integer()
+        )
     if ok:
         ok = value >= minimum and (maximum is None or value <= maximum)
     if not ok:
@@ -65,9 +70,17 @@ def check_positive_int(value: Any, name: str, *, minimum: int = 1, maximum: int 
     return int(value)
 
 
-def check_number(value: Any, name: str, *, minimum: float | None = None, maximum: float | None = None,
-                 strict: bool = False, strict_max: bool = False, allow_none: bool = False,
-                 expected: str | None = None) -> float | None:
+def check_number(
+    value: Any,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict: bool = False,
+    strict_max: bool = False,
+    allow_none: bool = False,
+    expected: str | None = None,
+) -> float | None:
     """Return ``value`` as a finite float, optionally bounded.
 
     Parameters
@@ -131,8 +144,9 @@ def check_wavelet(wname: Any, name: str = "wname") -> Any:
     if not isinstance(wname, str) or wname not in names:
         hint = difflib.get_close_matches(str(wname), names, n=1)
         extra = f"; did you mean {hint[0]!r}?" if hint else ""
-        raise ParameterError(f"{name}={wname!r}; expected a discrete PyWavelets wavelet (e.g. 'db5', 'sym5', "
-                             f"'haar'){extra}")
+        raise ParameterError(
+            f"{name}={wname!r}; expected a discrete PyWavelets wavelet (e.g. 'db5', 'sym5', 'haar'){extra}"
+        )
     return pywt.Wavelet(wname)
 
 
@@ -149,9 +163,7 @@ def as_float32_3d(data: Any, name: str = "data") -> np.ndarray:
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"{name} must be a numeric array, got {type(data).__name__}") from exc
     if arr.ndim != 3:
-        raise ParameterError(
-            f"{name} must be 3-D (angle, row, column); got ndim={arr.ndim}, shape={arr.shape}"
-        )
+        raise ParameterError(f"{name} must be 3-D (angle, row, column); got ndim={arr.ndim}, shape={arr.shape}")
     return arr
 
 

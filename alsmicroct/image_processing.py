@@ -58,9 +58,7 @@ logger = logging.getLogger(__name__)
 _NUMBER = re.compile(r"(\d+)(?!.*\d)")  # last run of digits in a name
 
 
-def get_fileList(
-    inputpath: str | os.PathLike, extensions: Iterable[str] = ("tif", "tiff")
-) -> list[str]:
+def get_fileList(inputpath: str | os.PathLike, extensions: Iterable[str] = ("tif", "tiff")) -> list[str]:
     """Files of a folder with the given extensions, in natural order.
 
     Parameters
@@ -115,8 +113,9 @@ def stack_files(path: str | os.PathLike, prefix: str | None = None) -> list[str]
         files = [str(slices[r]) for r in sorted(slices)]
         others = len(get_fileList(path)) - len(files)
         if others:
-            logger.info("%s: reading the %d slices of run %r; %d other TIFF file(s) ignored", path, len(files),
-                        chosen, others)
+            logger.info(
+                "%s: reading the %d slices of run %r; %d other TIFF file(s) ignored", path, len(files), chosen, others
+            )
     if not files:
         what = f"slices {chosen}_NNNNN.tiff" if chosen else ".tif/.tiff files"
         raise InputFileError(f"no {what} in folder {path}")
@@ -132,9 +131,7 @@ def _check_range(rng: Sequence[int] | None, n: int, name: str) -> tuple[int, int
     except (TypeError, ValueError) as exc:
         raise ParameterError(f"{name} range must be (start, stop), got {rng!r}") from exc
     if not 0 <= start < stop <= n:
-        raise RangeError(
-            f"{name} range ({start}, {stop}) outside 0..{n}: need 0 <= start < stop <= {n}"
-        )
+        raise RangeError(f"{name} range ({start}, {stop}) outside 0..{n}: need 0 <= start < stop <= {n}")
     return start, stop
 
 
@@ -145,15 +142,11 @@ def _scan_headers(files: Sequence[str]) -> tuple[tuple[int, int], np.dtype]:
     for f in files:
         shape, dtype, npages = tiff_info(f)
         if npages != 1 or len(shape) != 2:
-            raise LayoutError(
-                f"{f}: expected a single 2-D slice, found {npages} page(s) of shape {shape}"
-            )
+            raise LayoutError(f"{f}: expected a single 2-D slice, found {npages} page(s) of shape {shape}")
         if shape0 is None:
             shape0 = shape
         elif shape != shape0:
-            raise LayoutError(
-                f"{f}: slice shape {shape} differs from {shape0} of {files[0]}"
-            )
+            raise LayoutError(f"{f}: slice shape {shape} differs from {shape0} of {files[0]}")
         dtypes.append(dtype)
     assert shape0 is not None
     return (int(shape0[0]), int(shape0[1])), np.result_type(*dtypes)
@@ -240,9 +233,7 @@ def _load_multipage(p: Path, start: int, stop: int, *, mmap: bool) -> np.ndarray
         try:
             arr = tifffile.memmap(p, mode="r")
         except ValueError as exc:
-            raise InputFileError(
-                f"{p}: cannot memory-map (compressed or non-contiguous pages): {exc}"
-            ) from exc
+            raise InputFileError(f"{p}: cannot memory-map (compressed or non-contiguous pages): {exc}") from exc
         if arr.ndim == 2:
             arr = arr[None]
         return arr[start:stop]
@@ -437,15 +428,22 @@ def convert_DirectoryTo8Bit(
     src = _resolve(inputpath, basepath)
     to_uint8(np.zeros(1, np.float32), dmin=data_min, dmax=data_max)  # validate first
     if detect_format(src) != "tiff" or output_format not in (None, "tiff"):
-        return [str(_copy_volume(src, None if outputpath is None else _resolve(outputpath, basepath),
-                                 fmt=output_format, prefix=prefix, tag="_8bit",
-                                 func=lambda a: to_uint8(a, dmin=data_min, dmax=data_max),
-                                 attrs={"units": "uint8 levels", "cast8bit_min_max": [data_min, data_max]}))]
+        return [
+            str(
+                _copy_volume(
+                    src,
+                    None if outputpath is None else _resolve(outputpath, basepath),
+                    fmt=output_format,
+                    prefix=prefix,
+                    tag="_8bit",
+                    func=lambda a: to_uint8(a, dmin=data_min, dmax=data_max),
+                    attrs={"units": "uint8 levels", "cast8bit_min_max": [data_min, data_max]},
+                )
+            )
+        ]
     files = stack_files(src, prefix)
     out = _resolve(outputpath, basepath) if outputpath is not None else _sibling(src, "_8bit")
-    written = _stream_directory(
-        files, out, lambda a: to_uint8(a, dmin=data_min, dmax=data_max), filename
-    )
+    written = _stream_directory(files, out, lambda a: to_uint8(a, dmin=data_min, dmax=data_max), filename)
     logger.info("converted %d slices of %s to 8 bit in %s", len(written), src, out)
     return written
 
@@ -551,9 +549,7 @@ def crop_Directory(
     y0, y1 = _check_range(y, shape[0], "y")
     x0, x1 = _check_range(x, shape[1], "x")
     out = Path(outputpath) if outputpath is not None else _sibling(src, "_crop")
-    written = _stream_directory(
-        files[z0:z1], out, lambda a: np.ascontiguousarray(a[y0:y1, x0:x1])
-    )
+    written = _stream_directory(files[z0:z1], out, lambda a: np.ascontiguousarray(a[y0:y1, x0:x1]))
     logger.info("cropped %d slices of %s into %s", len(written), src, out)
     return written
 
@@ -590,8 +586,17 @@ def convert_to_zarr(
     pathlib.Path
         The store written.
     """
-    return _copy_volume(tiff_folder, output, fmt="zarr", prefix=prefix, chunks=chunks, ngff_version=ngff_version,
-                        multiscale=multiscale, compression=compression, voxel_size_um=voxel_size_um)
+    return _copy_volume(
+        tiff_folder,
+        output,
+        fmt="zarr",
+        prefix=prefix,
+        chunks=chunks,
+        ngff_version=ngff_version,
+        multiscale=multiscale,
+        compression=compression,
+        voxel_size_um=voxel_size_um,
+    )
 
 
 def _iter_slices(path: Path, prefix: str | None = None) -> tuple[int, int, int, Iterable[np.ndarray]]:
@@ -621,11 +626,15 @@ def _orthogonal_views(
         p = Path(volume_or_dir)
         if not p.exists():
             raise InputFileError(f"quicklook: input not found: {p}")
-        if detect_format(p) != "tiff":       # chunked volumes: read the three planes only
+        if detect_format(p) != "tiff":  # chunked volumes: read the three planes only
             with open_volume(p) as vol:
                 nz, ny, nx = vol.shape
-                return (vol[nz // 2].astype(np.float32), vol[:, ny // 2, :].astype(np.float32),
-                        vol[:, :, nx // 2].astype(np.float32), (nz, ny, nx))
+                return (
+                    vol[nz // 2].astype(np.float32),
+                    vol[:, ny // 2, :].astype(np.float32),
+                    vol[:, :, nx // 2].astype(np.float32),
+                    (nz, ny, nx),
+                )
         nz, ny, nx, slices = _iter_slices(p, prefix)
         xz = np.empty((nz, nx), dtype=np.float32)
         yz = np.empty((nz, ny), dtype=np.float32)
@@ -699,17 +708,16 @@ def quicklook(
             lo, hi = float(finite.min()), float(finite.max()) + 1e-12
     else:
         lo, hi = 0.0, 1.0
-    name = (
-        Path(volume_or_dir).name if isinstance(volume_or_dir, (str, os.PathLike)) else "volume"
-    )
+    name = Path(volume_or_dir).name if isinstance(volume_or_dir, (str, os.PathLike)) else "volume"
     title = title if title is not None else f"{name}  {nz} x {ny} x {nx}"
     labels = (f"xy (slice {nz // 2})", f"xz (row {ny // 2})", f"yz (column {nx // 2})")
     out = Path(path_png)
     if renderer == "pillow":
         from alsmicroct.post.picture import render_quicklook
 
-        image = render_quicklook(xy, xz, yz, lo=lo, hi=hi, title=title, labels=labels, notes=tuple(notes),
-                                 curves=tuple(curves))
+        image = render_quicklook(
+            xy, xz, yz, lo=lo, hi=hi, title=title, labels=labels, notes=tuple(notes), curves=tuple(curves)
+        )
         with atomic_file(out, "wb", what="quick-look picture") as fh:
             image.save(fh, format="png", compress_level=1)
         return out
@@ -717,8 +725,17 @@ def quicklook(
     return out
 
 
-def _matplotlib_quicklook(xy: np.ndarray, xz: np.ndarray, yz: np.ndarray, finite: np.ndarray, lo: float,
-                          hi: float, title: str, labels: tuple[str, str, str], out: Path) -> None:
+def _matplotlib_quicklook(
+    xy: np.ndarray,
+    xz: np.ndarray,
+    yz: np.ndarray,
+    finite: np.ndarray,
+    lo: float,
+    hi: float,
+    title: str,
+    labels: tuple[str, str, str],
+    out: Path,
+) -> None:
     """The quick-look figure drawn with matplotlib (``quicklook(..., renderer="matplotlib")``)."""
     # a bare Figure renders through Agg without touching pyplot or the global backend
     from matplotlib.figure import Figure
@@ -732,8 +749,9 @@ def _matplotlib_quicklook(xy: np.ndarray, xz: np.ndarray, yz: np.ndarray, finite
     ]
     im = None
     for ax, img, label, xl, yl in panels:
-        im = ax.imshow(img, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest",
-                       aspect="auto" if img is not xy else "equal")
+        im = ax.imshow(
+            img, cmap="gray", vmin=lo, vmax=hi, interpolation="nearest", aspect="auto" if img is not xy else "equal"
+        )
         ax.set_title(label)
         ax.set_xlabel(xl)
         ax.set_ylabel(yl)

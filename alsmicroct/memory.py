@@ -27,22 +27,32 @@ class MemoryEstimate:
     """Estimated peak bytes of one chunk and its main terms (bytes)."""
 
     total: int
-    raw: int            # raw block read + the prefetched next block + flats and darks
-    steps: int          # working copies made by the pre-processing steps
-    reconstruct: int    # padded sinograms (complex) and the padded reconstruction grid
-    output: int         # finished slices waiting for the writers
-    rows: int           # rows per chunk the estimate is for
+    raw: int  # raw block read + the prefetched next block + flats and darks
+    steps: int  # working copies made by the pre-processing steps
+    reconstruct: int  # padded sinograms (complex) and the padded reconstruction grid
+    output: int  # finished slices waiting for the writers
+    rows: int  # rows per chunk the estimate is for
 
     def describe(self) -> str:
-        gib = 1024 ** 3
-        return (f"{self.total / gib:.2f} GiB for {self.rows} rows (raw {self.raw / gib:.2f}, steps "
-                f"{self.steps / gib:.2f}, reconstruction {self.reconstruct / gib:.2f}, output "
-                f"{self.output / gib:.2f} GiB)")
+        gib = 1024**3
+        return (
+            f"{self.total / gib:.2f} GiB for {self.rows} rows (raw {self.raw / gib:.2f}, steps "
+            f"{self.steps / gib:.2f}, reconstruction {self.reconstruct / gib:.2f}, output "
+            f"{self.output / gib:.2f} GiB)"
+        )
 
 
-def estimate_chunk_bytes(*, chunk_rows: int, nangles: int, ncols: int, npad: int = 0,
-                         nrefs: int = 0, nsteps: int = 1, width: int | None = None,
-                         margin_rows: int = 0) -> MemoryEstimate:
+def estimate_chunk_bytes(
+    *,
+    chunk_rows: int,
+    nangles: int,
+    ncols: int,
+    npad: int = 0,
+    nrefs: int = 0,
+    nsteps: int = 1,
+    width: int | None = None,
+    margin_rows: int = 0,
+) -> MemoryEstimate:
     """Estimate the peak memory of one row chunk.
 
     Parameters
@@ -83,8 +93,14 @@ def estimate_chunk_bytes(*, chunk_rows: int, nangles: int, ncols: int, npad: int
     reconstruct = _C64 * nangles * chunk_rows * padded + _F32 * chunk_rows * padded * padded
     output = 2 * _F32 * chunk_rows * width * width
     total = int(raw + steps + reconstruct + output)
-    return MemoryEstimate(total=total, raw=int(raw), steps=int(steps), reconstruct=int(reconstruct),
-                          output=int(output), rows=int(chunk_rows))
+    return MemoryEstimate(
+        total=total,
+        raw=int(raw),
+        steps=int(steps),
+        reconstruct=int(reconstruct),
+        output=int(output),
+        rows=int(chunk_rows),
+    )
 
 
 def available_bytes() -> int:
@@ -94,10 +110,21 @@ def available_bytes() -> int:
     return int(psutil.virtual_memory().available)
 
 
-def check_memory(*, chunk_rows: int, nangles: int, ncols: int, npad: int = 0, nrefs: int = 0,
-                 nsteps: int = 1, width: int | None = None, margin_rows: int = 0,
-                 available: int | None = None, fraction: float = 0.8, policy: str = "error",
-                 where: str = "") -> MemoryEstimate:
+def check_memory(
+    *,
+    chunk_rows: int,
+    nangles: int,
+    ncols: int,
+    npad: int = 0,
+    nrefs: int = 0,
+    nsteps: int = 1,
+    width: int | None = None,
+    margin_rows: int = 0,
+    available: int | None = None,
+    fraction: float = 0.8,
+    policy: str = "error",
+    where: str = "",
+) -> MemoryEstimate:
     """Refuse (or warn about) a chunk that needs more than ``fraction`` of the free memory.
 
     Parameters
@@ -127,14 +154,15 @@ def check_memory(*, chunk_rows: int, nangles: int, ncols: int, npad: int = 0, nr
     """
     if policy not in ("error", "warn"):
         raise ParameterError(f"policy={policy!r}; expected 'error' or 'warn'")
-    sizes = dict(nangles=nangles, ncols=ncols, npad=npad, nrefs=nrefs, nsteps=nsteps, width=width,
-                 margin_rows=margin_rows)
+    sizes = dict(
+        nangles=nangles, ncols=ncols, npad=npad, nrefs=nrefs, nsteps=nsteps, width=width, margin_rows=margin_rows
+    )
     est = estimate_chunk_bytes(chunk_rows=chunk_rows, **sizes)
     budget = fraction * (available_bytes() if available is None else int(available))
     if est.total <= budget:
         return est
     prefix = f"{where}: " if where else ""
-    gib = 1024 ** 3
+    gib = 1024**3
     fits = 0
     lo, hi = 1, int(chunk_rows)
     while lo <= hi:  # largest chunk_rows that fits (the estimate grows with the rows)
@@ -147,10 +175,15 @@ def check_memory(*, chunk_rows: int, nangles: int, ncols: int, npad: int = 0, nr
         advice = f"set chunk_sino={fits} or less"
     else:
         unpadded = estimate_chunk_bytes(chunk_rows=1, **{**sizes, "npad": 0}).total
-        advice = (f"even 1 row does not fit; lower npad={npad}" if npad and unpadded <= budget
-                  else "even 1 row does not fit; use projused to read fewer projections or a bigger machine")
-    text = (f"{prefix}one chunk needs about {est.describe()}, more than {fraction:.0%} of the "
-            f"{budget / fraction / gib:.2f} GiB available; {advice}")
+        advice = (
+            f"even 1 row does not fit; lower npad={npad}"
+            if npad and unpadded <= budget
+            else "even 1 row does not fit; use projused to read fewer projections or a bigger machine"
+        )
+    text = (
+        f"{prefix}one chunk needs about {est.describe()}, more than {fraction:.0%} of the "
+        f"{budget / fraction / gib:.2f} GiB available; {advice}"
+    )
     if policy == "error":
         raise ParameterError(text)
     logger.warning("%s", text)

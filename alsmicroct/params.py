@@ -39,8 +39,14 @@ _FALSE = {"false", "f", "no", "n", "off", "0"}
 _NONE = {"", "none", "null"}
 _FILTERS = ("butterworth", "shepp", "hann", "hamming", "parzen", "ramlak", "none")
 #: ReconParams fields of the iterative algorithms -> option names of the engine.
-_ITERATIVE = {"num_iter": "num_iter", "nonneg": "nonneg", "relaxation": "relaxation", "tv_weight": "tv_weight",
-              "iter_tol": "tol", "iter_start": "start"}
+_ITERATIVE = {
+    "num_iter": "num_iter",
+    "nonneg": "nonneg",
+    "relaxation": "relaxation",
+    "tv_weight": "tv_weight",
+    "iter_tol": "tol",
+    "iter_start": "start",
+}
 _RING_METHODS = ("fw", "ti", "sf", "sorting", "large", "dead", "all")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
@@ -63,18 +69,28 @@ class ReconParams:
 
     inputPath: str = _spec("str", "./", doc="folder of the raw file")
     outputPath: str | None = _spec("str", None, optional=True, doc="output root (default: inputPath)")
-    outputFilename: str | None = _spec("str", None, optional=True, filename=True,
-                                       doc="slice file prefix, a plain name (default: file stem)")
+    outputFilename: str | None = _spec(
+        "str", None, optional=True, filename=True, doc="slice file prefix, a plain name (default: file stem)"
+    )
     doOutliers1D: bool = _spec("bool", False, doc="median outlier removal along the angle axis (raw counts)")
     outlier_diff1D: float = _spec("float", 750.0, min=0.0, doc="threshold, counts")
     outlier_size1D: int = _spec("int", 3, min=1, doc="median size along angles")
     doOutliers2D: bool = _spec("bool", False, doc="2-D median bright-outlier removal per projection")
     outlier_diff2D: float = _spec("float", 750.0, min=0.0, doc="threshold, counts")
-    outlier_size2D: int = _spec("int", 3, min=1, max=255,
-                                hint="; a wider median window removes structure, not outliers",
-                                doc="median size, pixels (1..255)")
-    doFWringremoval: bool = _spec("bool", True, doc="ring (stripe) removal with ringMethod, by default "
-                                  "Fourier-wavelet (Muench) on the detected stripe columns only (ringMask)")
+    outlier_size2D: int = _spec(
+        "int",
+        3,
+        min=1,
+        max=255,
+        hint="; a wider median window removes structure, not outliers",
+        doc="median size, pixels (1..255)",
+    )
+    doFWringremoval: bool = _spec(
+        "bool",
+        True,
+        doc="ring (stripe) removal with ringMethod, by default "
+        "Fourier-wavelet (Muench) on the detected stripe columns only (ringMask)",
+    )
     doTIringremoval: bool = _spec("bool", False, doc="Titarenko stripe removal")
     doSFringremoval: bool = _spec("bool", False, doc="smoothing-filter stripe removal (Rivers)")
     ringSigma: float = _spec("float", 3.0, min_excl=0.0, doc="FW damping sigma")
@@ -83,29 +99,45 @@ class ReconParams:
     ringNBlock: int = _spec("int", 0, min=0, doc="TI number of blocks")
     ringAlpha: float = _spec("float", 1.5, min_excl=0.0, doc="TI damping factor")
     ringSize: int = _spec("int", 5, min=1, doc="SF filter size, pixels")
-    ringMethod: str = _spec("str", "fw", choices=_RING_METHODS,
-                            doc="filter of doFWringremoval: fw (Fourier-wavelet, legacy), ti, sf, sorting "
-                                "(Vo), large (Vo: wide/partial stripes), dead (Vo: dead/fluctuating columns, "
-                                "then large), all (Vo: dead, large, sorting)")
-    ringMask: bool = _spec("bool", True,
-                           doc="fw/ti/sf/sorting correct only the stripe columns found in each sinogram "
-                               "(angular-mean profile against its median, ringSnr/ringDetectSize/ringDilate), "
-                               "after ringDead (fw: only the angle-constant part of its correction, except on "
-                               "strong stripes); False: the exact legacy unmasked filters")
-    ringDead: bool = _spec("bool", True, doc="with ringMask: interpolate dead, frozen and fluctuating columns "
-                                             "before the filter")
-    ringSnr: float = _spec("float", 3.0, min_excl=0.0,
-                           doc="stripe detection threshold, noise standard deviations of the column mean")
-    ringDetectSize: int = _spec("int", 9, min=3, max=1001,
-                                doc="stripe detection median window, columns (finds stripes up to "
-                                    "(size-1)/2 wide; wider windows take sample edges for stripes)")
+    ringMethod: str = _spec(
+        "str",
+        "fw",
+        choices=_RING_METHODS,
+        doc="filter of doFWringremoval: fw (Fourier-wavelet, legacy), ti, sf, sorting "
+        "(Vo), large (Vo: wide/partial stripes), dead (Vo: dead/fluctuating columns, "
+        "then large), all (Vo: dead, large, sorting)",
+    )
+    ringMask: bool = _spec(
+        "bool",
+        True,
+        doc="fw/ti/sf/sorting correct only the stripe columns found in each sinogram "
+        "(angular-mean profile against its median, ringSnr/ringDetectSize/ringDilate), "
+        "after ringDead (fw: only the angle-constant part of its correction, except on "
+        "strong stripes); False: the exact legacy unmasked filters",
+    )
+    ringDead: bool = _spec(
+        "bool", True, doc="with ringMask: interpolate dead, frozen and fluctuating columns before the filter"
+    )
+    ringSnr: float = _spec(
+        "float", 3.0, min_excl=0.0, doc="stripe detection threshold, noise standard deviations of the column mean"
+    )
+    ringDetectSize: int = _spec(
+        "int",
+        9,
+        min=3,
+        max=1001,
+        doc="stripe detection median window, columns (finds stripes up to "
+        "(size-1)/2 wide; wider windows take sample edges for stripes)",
+    )
     ringDilate: int = _spec("int", 2, min=0, max=100, doc="columns added on each side of a detected stripe")
     doPhaseRetrieval: bool = _spec("bool", False, doc="single-distance Paganin phase retrieval")
     alphaReg: float = _spec("float", 0.0002, min_excl=0.0, doc="Paganin regularisation (TomoPy alpha)")
-    propagation_dist: float | None = _spec("float", 75.0, optional=True, min_excl=0.0,
-                                           doc="propagation distance, cm (None: from the raw file)")
-    kev: float | None = _spec("float", 24.0, optional=True, min_excl=0.0,
-                              doc="photon energy, keV (None: from the raw file)")
+    propagation_dist: float | None = _spec(
+        "float", 75.0, optional=True, min_excl=0.0, doc="propagation distance, cm (None: from the raw file)"
+    )
+    kev: float | None = _spec(
+        "float", 24.0, optional=True, min_excl=0.0, doc="photon energy, keV (None: from the raw file)"
+    )
     butterworth_cutoff: float = _spec("float", 0.25, min_excl=0.0, max=1.0, doc="filter cutoff, fraction of Nyquist")
     butterworth_order: int = _spec("int", 2, min=1, doc="Butterworth order")
     doPolarRing: bool = _spec("bool", False, doc="post-reconstruction polar ring removal")
@@ -134,69 +166,130 @@ class ReconParams:
     bilateral_srad: int = _spec("int", 3, min=1, doc="spatial radius, voxels")
     bilateral_rrad: float = _spec("float", 30.0, min_excl=0.0, doc="range radius, grey values as written")
     castTo8bit: bool = _spec("bool", False, doc="write uint8 slices")
-    outputFormat: str = _spec("str", "tiff", choices=("tiff", "zarr", "h5"),
-                              doc="tiff: <prefix>_NNNNN.tiff slices; zarr: <prefix>.ome.zarr (OME-Zarr, "
-                                  "axes in micrometer); h5: <prefix>.h5 (/exchange/data)")
-    ngffVersion: str = _spec("str", "0.5", choices=("0.5", "0.4"), numbers_as_text=True,
-                             doc="OME-Zarr version of outputFormat=zarr: 0.5 (Zarr v3) or 0.4 (Zarr v2)")
-    zarrMultiscale: bool = _spec("bool", False,
-                                 doc="outputFormat=zarr: add 2x-downsampled levels down to <= 256 px")
+    outputFormat: str = _spec(
+        "str",
+        "tiff",
+        choices=("tiff", "zarr", "h5"),
+        doc="tiff: <prefix>_NNNNN.tiff slices; zarr: <prefix>.ome.zarr (OME-Zarr, "
+        "axes in micrometer); h5: <prefix>.h5 (/exchange/data)",
+    )
+    ngffVersion: str = _spec(
+        "str",
+        "0.5",
+        choices=("0.5", "0.4"),
+        numbers_as_text=True,
+        doc="OME-Zarr version of outputFormat=zarr: 0.5 (Zarr v3) or 0.4 (Zarr v2)",
+    )
+    zarrMultiscale: bool = _spec("bool", False, doc="outputFormat=zarr: add 2x-downsampled levels down to <= 256 px")
     cast8bit_min: float = _spec("float", -10.0, doc="value mapped to 0, 1/cm")
     cast8bit_max: float = _spec("float", 30.0, doc="value mapped to 255, 1/cm")
     useNormalize_nf: bool = _spec("bool", False, doc="normalise with the nearest flat group")
     chunk_proj: int = _spec("int", 100, min=1, doc="projections per chunk (projection steps)")
     chunk_sino: int = _spec("int", 100, min=1, doc="rows per chunk (sinogram steps)")
-    npad: int | None = _spec("int", None, optional=True, min=0, max=100_000,
-                             hint="; the legacy default (None) pads to the row's diagonal",
-                             doc="edge padding each side, pixels (0..100000)")
+    npad: int | None = _spec(
+        "int",
+        None,
+        optional=True,
+        min=0,
+        max=100_000,
+        hint="; the legacy default (None) pads to the row's diagonal",
+        doc="edge padding each side, pixels (0..100000)",
+    )
     projused: tuple[int, ...] | None = _spec("range", None, optional=True, doc="(start, end, step) of projections")
-    sinoused: tuple[int, ...] | None = _spec("range", None, optional=True,
-                                             doc="(start, end, step) of rows; (-1, N, step) = central N rows")
+    sinoused: tuple[int, ...] | None = _spec(
+        "range", None, optional=True, doc="(start, end, step) of rows; (-1, N, step) = central N rows"
+    )
     correcttilt: float = _spec("float", 0.0, doc="detector tilt to correct, degrees")
     tiltcenter_slice: float | None = _spec("float", None, optional=True, doc="tilt centre row, pixels")
     tiltcenter_det: float | None = _spec("float", None, optional=True, doc="tilt centre column, pixels")
-    angle_offset: float = _spec("float", 0.0, min=-360.0, max=360.0,
-                                hint="; an offset of more than one turn is almost surely a typo "
-                                     "(degrees, not radians or hundredths?): give it modulo 360",
-                                doc="added to the legacy angles, degrees (-360..360: one turn at most)")
+    angle_offset: float = _spec(
+        "float",
+        0.0,
+        min=-360.0,
+        max=360.0,
+        hint="; an offset of more than one turn is almost surely a typo "
+        "(degrees, not radians or hundredths?): give it modulo 360",
+        doc="added to the legacy angles, degrees (-360..360: one turn at most)",
+    )
     anglelist: tuple[float, ...] | int | None = _spec(
-        "anglelist", None, optional=True,
-        doc="None: legacy angles; -1: per-projection rot_angle; or one angle per projection, radians")
+        "anglelist",
+        None,
+        optional=True,
+        doc="None: legacy angles; -1: per-projection rot_angle; or one angle per projection, radians",
+    )
     doBeamHardening: bool = _spec("bool", False, doc="polynomial beam-hardening correction")
     BeamHardeningCoefficients: tuple[float, ...] | None = _spec(
-        "floats", None, optional=True, length=6, doc="a0..a5 (default 0, 1, 0, 0, 0, 0.1)")
+        "floats", None, optional=True, length=6, doc="a0..a5 (default 0, 1, 0, 0, 0, 0.1)"
+    )
     projIgnoreList: tuple[int, ...] | None = _spec("ints", None, optional=True, doc="projections to zero")
     # New in alsmicroct (not in the legacy set).
-    algorithm: str = _spec("str", "gridrec", choices=("gridrec", "fbp", "sirt", "cgls", "tv"),
-                           doc="reconstruction algorithm: gridrec, fbp, or iterative sirt, cgls, tv "
-                               "(total variation; for few-angle and low-dose scans)")
-    num_iter: int | None = _spec("int", None, optional=True, min=1, max=10_000,
-                                 doc="iterations of sirt/cgls/tv, at most (None: 100 sirt, 30 cgls, 200 tv)")
-    nonneg: bool | None = _spec("bool", None, optional=True,
-                                doc="sirt/tv: keep attenuation >= 0 (None: True)")
-    relaxation: float | None = _spec("float", None, optional=True, min_excl=0.0,
-                                     doc="sirt step, 0 < relaxation < 2 (None: 1.9)")
-    tv_weight: float | None = _spec("float", None, optional=True, min_excl=0.0, max=1.0,
-                                    doc="tv regularisation weight, a fraction of the image scale, 0..1 "
-                                        "(None: 0.003; larger is smoother)")
-    iter_tol: float | None = _spec("float", None, optional=True, min=0.0,
-                                   doc="sirt/cgls/tv stopping rule: stop at the noise level or when the "
-                                       "residual falls by less than this fraction; 0 runs num_iter "
-                                       "(None: 0.001 sirt/cgls, 0 tv)")
-    iter_start: str | None = _spec("str", None, optional=True, choices=("zero", "gridrec", "ramp"),
-                                   doc="sirt/cgls/tv starting image: zero, gridrec, or ramp (gridrec with "
-                                       "the Shepp-Logan filter) (None: gridrec sirt/cgls, ramp tv)")
+    algorithm: str = _spec(
+        "str",
+        "gridrec",
+        choices=("gridrec", "fbp", "sirt", "cgls", "tv"),
+        doc="reconstruction algorithm: gridrec, fbp, or iterative sirt, cgls, tv "
+        "(total variation; for few-angle and low-dose scans)",
+    )
+    num_iter: int | None = _spec(
+        "int",
+        None,
+        optional=True,
+        min=1,
+        max=10_000,
+        doc="iterations of sirt/cgls/tv, at most (None: 100 sirt, 30 cgls, 200 tv)",
+    )
+    nonneg: bool | None = _spec("bool", None, optional=True, doc="sirt/tv: keep attenuation >= 0 (None: True)")
+    relaxation: float | None = _spec(
+        "float", None, optional=True, min_excl=0.0, doc="sirt step, 0 < relaxation < 2 (None: 1.9)"
+    )
+    tv_weight: float | None = _spec(
+        "float",
+        None,
+        optional=True,
+        min_excl=0.0,
+        max=1.0,
+        doc="tv regularisation weight, a fraction of the image scale, 0..1 (None: 0.003; larger is smoother)",
+    )
+    iter_tol: float | None = _spec(
+        "float",
+        None,
+        optional=True,
+        min=0.0,
+        doc="sirt/cgls/tv stopping rule: stop at the noise level or when the "
+        "residual falls by less than this fraction; 0 runs num_iter "
+        "(None: 0.001 sirt/cgls, 0 tv)",
+    )
+    iter_start: str | None = _spec(
+        "str",
+        None,
+        optional=True,
+        choices=("zero", "gridrec", "ramp"),
+        doc="sirt/cgls/tv starting image: zero, gridrec, or ramp (gridrec with "
+        "the Shepp-Logan filter) (None: gridrec sirt/cgls, ramp tv)",
+    )
     filter_name: str = _spec("str", "butterworth", choices=_FILTERS, doc="gridrec filter")
     num_threads: int | None = _spec("int", None, optional=True, min=1, doc="threads (default: all cores)")
-    memoryCheck: str = _spec("str", "error", choices=("error", "warn", "off"),
-                             doc="before a local run, compare the estimated memory of one chunk with the "
-                                 "free memory: 'error' refuses naming chunk_sino/npad, 'warn' logs and goes on")
-    badData: str = _spec("str", "error", choices=("error", "repair"),
-                         doc="raw NaN/inf, all-zero rows, darks >= flats: 'error' refuses, 'repair' "
-                             "interpolates with a warning (alsmicroct.io.sanity)")
-    pixel_size: float | None = _spec("float", None, optional=True, min_excl=0.0,
-                                     doc="detector pixel size, mm (None: from the raw file; without "
-                                         "either the output is in 1/pixel)")
+    memoryCheck: str = _spec(
+        "str",
+        "error",
+        choices=("error", "warn", "off"),
+        doc="before a local run, compare the estimated memory of one chunk with the "
+        "free memory: 'error' refuses naming chunk_sino/npad, 'warn' logs and goes on",
+    )
+    badData: str = _spec(
+        "str",
+        "error",
+        choices=("error", "repair"),
+        doc="raw NaN/inf, all-zero rows, darks >= flats: 'error' refuses, 'repair' "
+        "interpolates with a warning (alsmicroct.io.sanity)",
+    )
+    pixel_size: float | None = _spec(
+        "float",
+        None,
+        optional=True,
+        min_excl=0.0,
+        doc="detector pixel size, mm (None: from the raw file; without either the output is in 1/pixel)",
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -204,7 +297,8 @@ class ReconParams:
             object.__setattr__(self, f.name, value)
         if self.cast8bit_min >= self.cast8bit_max:
             raise ParameterError(
-                f"cast8bit_min={self.cast8bit_min} must be smaller than cast8bit_max={self.cast8bit_max}")
+                f"cast8bit_min={self.cast8bit_min} must be smaller than cast8bit_max={self.cast8bit_max}"
+            )
         if self.ringWavelet:
             check_wavelet(self.ringWavelet, "ringWavelet")
         self.iterative_options()
@@ -223,13 +317,14 @@ class ReconParams:
         if self.algorithm in ("gridrec", "fbp"):
             for name, value in given.items():
                 if value is not None:
-                    raise ParameterError(f"{name}={value!r} is an option of the iterative algorithms (sirt, cgls, "
-                                         f"tv) but algorithm={self.algorithm!r}; set algorithm or drop {name}")
+                    raise ParameterError(
+                        f"{name}={value!r} is an option of the iterative algorithms (sirt, cgls, "
+                        f"tv) but algorithm={self.algorithm!r}; set algorithm or drop {name}"
+                    )
             return None
         from .engine.iterative import check_iterative_options  # numpy only for iterative runs
 
-        return check_iterative_options(self.algorithm, names=_ITERATIVE,
-                                       **{_ITERATIVE[k]: v for k, v in given.items()})
+        return check_iterative_options(self.algorithm, names=_ITERATIVE, **{_ITERATIVE[k]: v for k, v in given.items()})
 
     # ----------------------------------------------------------------- construction
     @classmethod
@@ -243,8 +338,9 @@ class ReconParams:
         return _field(name).metadata["doc"]
 
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | None = None, *, source: str | None = None,
-                     **kwargs: Any) -> ReconParams:
+    def from_mapping(
+        cls, mapping: Mapping[str, Any] | None = None, *, source: str | None = None, **kwargs: Any
+    ) -> ReconParams:
         """Build from a mapping of keyword -> value (values may be strings).
 
         Parameters
@@ -290,25 +386,103 @@ class ReconParams:
 
 #: Parameters grouped by pipeline step, in pipeline order (for ``help(recon)`` and docs).
 PARAMETER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Input and output", ("inputPath", "outputPath", "outputFilename", "sinoused", "projused", "projIgnoreList",
-                          "badData", "pixel_size",
-                          "castTo8bit", "cast8bit_min", "cast8bit_max", "outputFormat", "ngffVersion",
-                          "zarrMultiscale")),
+    (
+        "Input and output",
+        (
+            "inputPath",
+            "outputPath",
+            "outputFilename",
+            "sinoused",
+            "projused",
+            "projIgnoreList",
+            "badData",
+            "pixel_size",
+            "castTo8bit",
+            "cast8bit_min",
+            "cast8bit_max",
+            "outputFormat",
+            "ngffVersion",
+            "zarrMultiscale",
+        ),
+    ),
     ("Angles", ("angle_offset", "anglelist")),
-    ("Outliers (zingers)", ("doOutliers1D", "outlier_diff1D", "outlier_size1D", "doOutliers2D", "outlier_diff2D",
-                            "outlier_size2D")),
+    (
+        "Outliers (zingers)",
+        ("doOutliers1D", "outlier_diff1D", "outlier_size1D", "doOutliers2D", "outlier_diff2D", "outlier_size2D"),
+    ),
     ("Flat-field normalisation", ("useNormalize_nf", "doBeamHardening", "BeamHardeningCoefficients")),
-    ("Ring (stripe) removal", ("doFWringremoval", "ringMethod", "ringMask", "ringDead", "ringSnr",
-                               "ringDetectSize", "ringDilate", "ringLevel", "ringSigma", "ringWavelet",
-                               "doTIringremoval", "ringNBlock", "ringAlpha", "doSFringremoval", "ringSize")),
+    (
+        "Ring (stripe) removal",
+        (
+            "doFWringremoval",
+            "ringMethod",
+            "ringMask",
+            "ringDead",
+            "ringSnr",
+            "ringDetectSize",
+            "ringDilate",
+            "ringLevel",
+            "ringSigma",
+            "ringWavelet",
+            "doTIringremoval",
+            "ringNBlock",
+            "ringAlpha",
+            "doSFringremoval",
+            "ringSize",
+        ),
+    ),
     ("Tilt and 360 deg scans", ("correcttilt", "tiltcenter_slice", "tiltcenter_det", "use360to180")),
     ("Phase retrieval (Paganin)", ("doPhaseRetrieval", "alphaReg", "propagation_dist", "kev")),
-    ("Centre of rotation", ("cor", "corFunction", "voInd", "voSMin", "voSMax", "voSRad", "voStep", "voRatio",
-                            "voDrop", "nmInd", "nmInit", "nmTol", "nmMask", "nmRatio", "nmSinoOrder")),
-    ("Reconstruction", ("algorithm", "filter_name", "butterworth_cutoff", "butterworth_order", "npad",
-                        "num_iter", "nonneg", "relaxation", "tv_weight", "iter_tol", "iter_start")),
-    ("Post-processing", ("doPolarRing", "Rarc", "Rmaxwidth", "Rtmax", "Rthr", "Rtmin", "doBilateralFilter",
-                         "bilateral_srad", "bilateral_rrad")),
+    (
+        "Centre of rotation",
+        (
+            "cor",
+            "corFunction",
+            "voInd",
+            "voSMin",
+            "voSMax",
+            "voSRad",
+            "voStep",
+            "voRatio",
+            "voDrop",
+            "nmInd",
+            "nmInit",
+            "nmTol",
+            "nmMask",
+            "nmRatio",
+            "nmSinoOrder",
+        ),
+    ),
+    (
+        "Reconstruction",
+        (
+            "algorithm",
+            "filter_name",
+            "butterworth_cutoff",
+            "butterworth_order",
+            "npad",
+            "num_iter",
+            "nonneg",
+            "relaxation",
+            "tv_weight",
+            "iter_tol",
+            "iter_start",
+        ),
+    ),
+    (
+        "Post-processing",
+        (
+            "doPolarRing",
+            "Rarc",
+            "Rmaxwidth",
+            "Rtmax",
+            "Rthr",
+            "Rtmin",
+            "doBilateralFilter",
+            "bilateral_srad",
+            "bilateral_rrad",
+        ),
+    ),
     ("Running", ("chunk_proj", "chunk_sino", "num_threads", "memoryCheck")),
 )
 
@@ -421,8 +595,7 @@ def parse_overrides(tokens: Iterable[str], *, source: str | None = None) -> dict
         if key not in ReconParams.field_names():
             raise ParameterError(f"unknown parameter {key!r} in {token!r}{where}{suggest_key(key)}")
         if key in out:
-            raise ParameterError(f"{key} given twice ({key}={out[key]!r} and {token!r}){where}: "
-                                 "keep one value")
+            raise ParameterError(f"{key} given twice ({key}={out[key]!r} and {token!r}){where}: keep one value")
         try:
             out[key] = parse_value(key, text.strip())
         except ParameterError as exc:
@@ -511,7 +684,7 @@ def _to_str(name: str, value: Any, meta: Mapping) -> str:
     if hasattr(value, "__fspath__"):
         return str(value)
     if meta.get("numbers_as_text") and isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)      # a version typed as a number in a spreadsheet or TOML file
+        return str(value)  # a version typed as a number in a spreadsheet or TOML file
     raise ParameterError(f"{name}={value!r}: expected text")
 
 
@@ -570,8 +743,9 @@ def _to_anglelist(name: str, value: Any, meta: Mapping) -> tuple[float, ...] | i
         number = _to_float(name, value, meta)
         if number == -1:
             return -1
-        raise ParameterError(f"{name}={value!r}: expected None, -1 (per-projection rot_angle) "
-                             "or one angle per projection in radians")
+        raise ParameterError(
+            f"{name}={value!r}: expected None, -1 (per-projection rot_angle) or one angle per projection in radians"
+        )
     if isinstance(value, str) and value.strip() == "-1":
         return -1
     return _to_floats(name, value, meta)
@@ -579,10 +753,17 @@ def _to_anglelist(name: str, value: Any, meta: Mapping) -> tuple[float, ...] | i
 
 def _check_plain_name(name: str, value: str) -> None:
     """A file-name prefix: one plain name, no folder parts, so that outputs stay in their folder."""
-    if (not value.strip() or value in (".", "..") or any(c in value for c in "/\\\0")
-            or value != value.strip() or value.startswith(".")):
-        raise ParameterError(f"{name}={value!r}: expected a plain file-name prefix (no '/', '\\', "
-                             "'..', leading '.' or surrounding spaces); choose the folder with outputPath")
+    if (
+        not value.strip()
+        or value in (".", "..")
+        or any(c in value for c in "/\\\0")
+        or value != value.strip()
+        or value.startswith(".")
+    ):
+        raise ParameterError(
+            f"{name}={value!r}: expected a plain file-name prefix (no '/', '\\', "
+            "'..', leading '.' or surrounding spaces); choose the folder with outputPath"
+        )
 
 
 def _check_bounds(name: str, value: float, meta: Mapping) -> None:

@@ -89,9 +89,17 @@ class ReconResult:
     quality: dict | None = None
 
 
-def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
-          resume: bool | None = None, progress: bool = False, client: Any = None,
-          quicklook: bool = True, provenance_name: str | None = None, **kwargs: Any) -> ReconResult:
+def recon(
+    filename: str | os.PathLike,
+    inputPath: str | os.PathLike = "./",
+    *,
+    resume: bool | None = None,
+    progress: bool = False,
+    client: Any = None,
+    quicklook: bool = True,
+    provenance_name: str | None = None,
+    **kwargs: Any,
+) -> ReconResult:
     """Reconstruct a raw scan (old ALS or Data Exchange layout) into a TIFF stack.
 
     Parameters
@@ -153,12 +161,29 @@ def recon(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
     resume = parse_resume(resume)
     params = ReconParams.from_mapping(kwargs, inputPath=_path_arg("inputPath", inputPath))
     plan = prepare(_path_arg("filename", filename), params)
-    run = execute(plan, record=provenance_name, resume=resume, progress=progress, client=client,
-                  quicklook=quicklook, t_centre=time.perf_counter() - t_start, t_start=t_start)
-    return ReconResult(cor=float(plan.cor), output_dir=plan.output_dir, files=run.files, timings=run.timings,
-                       params=params, provenance_path=run.record, rows=[int(r) for r in plan.rows],
-                       skipped=run.skipped, quicklook=run.quicklook, center_info=plan.center_info,
-                       quality=run.quality)
+    run = execute(
+        plan,
+        record=provenance_name,
+        resume=resume,
+        progress=progress,
+        client=client,
+        quicklook=quicklook,
+        t_centre=time.perf_counter() - t_start,
+        t_start=t_start,
+    )
+    return ReconResult(
+        cor=float(plan.cor),
+        output_dir=plan.output_dir,
+        files=run.files,
+        timings=run.timings,
+        params=params,
+        provenance_path=run.record,
+        rows=[int(r) for r in plan.rows],
+        skipped=run.skipped,
+        quicklook=run.quicklook,
+        center_info=plan.center_info,
+        quality=run.quality,
+    )
 
 
 def _path_arg(name: str, value: Any) -> str:
@@ -167,12 +192,20 @@ def _path_arg(name: str, value: Any) -> str:
         text = os.fspath(value)
         if isinstance(text, str) and text.strip():
             return text
-    raise InputFileError(f"{name}={value!r}: expected the path of a raw HDF5 file (text or path-like)"
-                         if name == "filename" else f"{name}={value!r}: expected a folder path")
+    raise InputFileError(
+        f"{name}={value!r}: expected the path of a raw HDF5 file (text or path-like)"
+        if name == "filename"
+        else f"{name}={value!r}: expected a folder path"
+    )
 
 
-def find_centers(filename: str | os.PathLike, inputPath: str | os.PathLike = "./", *,
-                 methods: tuple[str, ...] = ("pc", "vo", "nm"), **kwargs: Any) -> dict[str, float]:
+def find_centers(
+    filename: str | os.PathLike,
+    inputPath: str | os.PathLike = "./",
+    *,
+    methods: tuple[str, ...] = ("pc", "vo", "nm"),
+    **kwargs: Any,
+) -> dict[str, float]:
     """Centre of rotation by each of ``methods`` (pixels from the left edge).
 
     A method that fails is logged and reported as NaN; the others still run.
@@ -193,9 +226,15 @@ def find_centers(filename: str | os.PathLike, inputPath: str | os.PathLike = "./
     return out
 
 
-def try_centers(filename: str | os.PathLike, centers, inputPath: str | os.PathLike = "./", *,
-                row: int | None = None, outputPath: str | os.PathLike | None = None,
-                **kwargs: Any) -> tuple[list[Path], Path]:
+def try_centers(
+    filename: str | os.PathLike,
+    centers,
+    inputPath: str | os.PathLike = "./",
+    *,
+    row: int | None = None,
+    outputPath: str | os.PathLike | None = None,
+    **kwargs: Any,
+) -> tuple[list[Path], Path]:
     """Reconstruct one row over several centres, for picking the centre by eye.
 
     Writes ``<output>/rec<stem>/try_centers_row<row>/<prefix>_cor<centre>.tiff`` for each
@@ -223,12 +262,18 @@ def _signature() -> inspect.Signature:
     for name in ReconParams.field_names():
         if name != "inputPath":
             params.append(inspect.Parameter(name, kw, default=ReconParams.__dataclass_fields__[name].default))
-    for name, default in (("resume", None), ("progress", False), ("client", None), ("quicklook", True),
-                          ("provenance_name", None)):
+    for name, default in (
+        ("resume", None),
+        ("progress", False),
+        ("client", None),
+        ("quicklook", True),
+        ("provenance_name", None),
+    ):
         params.append(inspect.Parameter(name, kw, default=default))
     return inspect.Signature(params, return_annotation=ReconResult)
 
 
 recon.__signature__ = _signature()  # help(recon) lists every legacy keyword and default
 recon.__doc__ = f"{recon.__doc__}\n    Keywords by step\n    ----------------\n" + "\n".join(
-    f"    {line}" if line else "" for line in _parameter_help().splitlines())
+    f"    {line}" if line else "" for line in _parameter_help().splitlines()
+)

@@ -38,16 +38,20 @@ print(json.dumps(times))
 
 def add_argument(parser) -> None:
     """Add ``--tomopy-python`` to a benchmark's argument parser."""
-    parser.add_argument("--tomopy-python", default=None,
-                        help="python of a TomoPy venv (benchmarks/build_tomopy.sh): time TomoPy in "
-                             "this run; without it the TomoPy figure is a labelled recorded one")
+    parser.add_argument(
+        "--tomopy-python",
+        default=None,
+        help="python of a TomoPy venv (benchmarks/build_tomopy.sh): time TomoPy in "
+        "this run; without it the TomoPy figure is a labelled recorded one",
+    )
 
 
 def time_tomopy(python: str, shape: tuple[int, ...], expr: str, repeat: int) -> list[float]:
     """Seconds of ``expr`` (a TomoPy call on ``data`` of ``shape``, float32, with ``ncore``)
     per repetition, run by the TomoPy interpreter ``python``."""
-    proc = subprocess.run([python, "-c", _CHILD, json.dumps(list(shape)), str(repeat), expr],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [python, "-c", _CHILD, json.dumps(list(shape)), str(repeat), expr], capture_output=True, text=True
+    )
     if proc.returncode:
         raise RuntimeError(f"{python}: TomoPy reference {expr!r} failed:\n{proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

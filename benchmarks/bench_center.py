@@ -81,8 +81,9 @@ def bench_confidence(n: int = 2048, nang: int = 1969, repeats: int = 5) -> None:
     center = (n - 1) / 2.0 + 0.0173 * n + 0.37
     theta = np.deg2rad(np.linspace(0.0, 180.0, nang))
     sino = ellipse_sinogram(_phantom(n, 1.0), theta, n, center=center, subsamples=1)
-    block = np.stack([sino + rng.normal(0.0, 0.02 * float(sino.max()), sino.shape)
-                      for _ in range(3)], axis=1).astype(np.float32)
+    block = np.stack([sino + rng.normal(0.0, 0.02 * float(sino.max()), sino.shape) for _ in range(3)], axis=1).astype(
+        np.float32
+    )
     times, est = [], None
     for _ in range(repeats):
         est, dt = _timed(estimate_center, block, theta)
@@ -90,10 +91,13 @@ def bench_confidence(n: int = 2048, nang: int = 1969, repeats: int = 5) -> None:
     unit = np.zeros((2 * nang, n), np.float32)
     fft_t = min(_timed(sfft.rfft2, unit, workers=-1)[1] for _ in range(repeats))
     best, med = min(times), statistics.median(times)
-    print(f"estimate_center {nang} x 3 x {n}: error {est.center - center:+.3f} px, label "
-          f"{est.label}; best {best:.2f} s, median {med:.2f} s over {repeats} runs "
-          f"({best / fft_t:.0f} FFT units of {fft_t * 1e3:.1f} ms); load "
-          f"{os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"estimate_center {nang} x 3 x {n}: error {est.center - center:+.3f} px, label "
+        f"{est.label}; best {best:.2f} s, median {med:.2f} s over {repeats} runs "
+        f"({best / fft_t:.0f} FFT units of {fft_t * 1e3:.1f} ms); load "
+        f"{os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -101,8 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, nargs="*", default=[2048], help="detector widths N")
     ap.add_argument("--skip-nm", action="store_true", help="skip the entropy method")
-    ap.add_argument("--confidence", action="store_true",
-                    help="time estimate_center on a 2048 x 1969 x 3-row block only")
+    ap.add_argument(
+        "--confidence", action="store_true", help="time estimate_center on a 2048 x 1969 x 3-row block only"
+    )
     args = ap.parse_args(argv)
     if args.confidence:
         bench_confidence()

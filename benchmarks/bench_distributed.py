@@ -35,11 +35,12 @@ def _measure(scan: Path, out: Path, nworkers: int, *, cor: float, chunk: int, re
     from alsmicroct.distributed import make_cluster
     from alsmicroct.reconstruction import recon
 
-    kw = dict(outputPath=str(out / f"w{nworkers}"), cor=cor, chunk_sino=chunk, num_threads=1,
-              quicklook=False, resume=False)
+    kw = dict(
+        outputPath=str(out / f"w{nworkers}"), cor=cor, chunk_sino=chunk, num_threads=1, quicklook=False, resume=False
+    )
     with make_cluster("local", n_workers=nworkers) as cluster, Client(cluster) as client:
         client.wait_for_workers(nworkers)
-        recon(scan.name, scan.parent, client=client, **kw)          # warm-up (imports, FFT plans)
+        recon(scan.name, scan.parent, client=client, **kw)  # warm-up (imports, FFT plans)
         best = None
         for _ in range(repeat):
             t0 = time.perf_counter()
@@ -66,16 +67,28 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench_distributed_") as tmp:
         folder = Path(tmp)
         cor = args.columns / 2 + 0.3
-        sim = simulate_scan(folder / "bench.h5", layout="als", phantom="shepp", nangles=args.angles,
-                            nslices=args.rows, nrays=args.columns, cor=cor, seed=0)
+        sim = simulate_scan(
+            folder / "bench.h5",
+            layout="als",
+            phantom="shepp",
+            nangles=args.angles,
+            nslices=args.rows,
+            nrays=args.columns,
+            cor=cor,
+            seed=0,
+        )
         runs = {n: _measure(sim.path, folder, n, cor=cor, chunk=args.chunk, repeat=args.repeat) for n in (1, 2)}
     nchunks = -(-args.rows // args.chunk)
     load = os.getloadavg()[0]
     cores = len(os.sched_getaffinity(0))
-    print(f"machine: {cores} cores, load average {load:.1f} at the end"
-          + ("  (busy: other processes compete, the 2-worker figure is pessimistic)" if load > cores else ""))
-    print(f"scan: {args.angles} angles x {args.rows} rows x {args.columns} columns, "
-          f"{args.chunk} rows per task ({nchunks} tasks), 1 thread per worker")
+    print(
+        f"machine: {cores} cores, load average {load:.1f} at the end"
+        + ("  (busy: other processes compete, the 2-worker figure is pessimistic)" if load > cores else "")
+    )
+    print(
+        f"scan: {args.angles} angles x {args.rows} rows x {args.columns} columns, "
+        f"{args.chunk} rows per task ({nchunks} tasks), 1 thread per worker"
+    )
     rates = {}
     for n, run in runs.items():
         rates[n] = run["slices"] / run["wall"]

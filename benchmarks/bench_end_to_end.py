@@ -165,18 +165,28 @@ def _scan(work: Path, name: str, *, nslices: int, thin: int = 16, **params) -> P
         return path
     t0 = time.perf_counter()
     base = work / f"{name}_thin.h5" if nslices > thin else path
-    simulate_scan(base, layout="als", phantom="rock", write_truth=False, seed=7, nslices=min(nslices, thin),
-                  **params)
+    simulate_scan(base, layout="als", phantom="rock", write_truth=False, seed=7, nslices=min(nslices, thin), **params)
     if base != path:
         reps = -(-nslices // thin)
         with open_scan(base) as scan:
             m = scan.meta
-            kw = dict(dataset=path.stem, nangles=m.nangles, nslices=nslices, nrays=m.nrays, arange=m.arange,
-                      pxsize_mm=m.pxsize_mm, i0cycle=m.i0cycle, num_flats=m.num_flats, num_darks=m.num_darks,
-                      angles_deg=m.rot_angles)
+            kw = dict(
+                dataset=path.stem,
+                nangles=m.nangles,
+                nslices=nslices,
+                nrays=m.nrays,
+                arange=m.arange,
+                pxsize_mm=m.pxsize_mm,
+                i0cycle=m.i0cycle,
+                num_flats=m.num_flats,
+                num_darks=m.num_darks,
+                angles_deg=m.rot_angles,
+            )
             with RawScanWriter(path, **kw) as out:
+
                 def tall(img):
                     return np.tile(img, (reps, 1))[:nslices].astype(np.uint16)
+
                 for i in range(m.nangles):
                     out.write_projection(i, tall(scan.read_projections(proj=(i, i + 1, 1))[0]))
                 flats = scan.read_flats()
@@ -203,8 +213,10 @@ def case_small(work: Path, repeat: int, tomopy_python: str | None) -> None:
     print(f"alsmicroct recon()  {_stats(ours)} s   (cor {info['cor']:.2f}, target <= 1.2 s)")
     if theirs:
         print(f"TomoPy legacy       {_stats(theirs)} s   (cor {info_t['cor']:.2f})")
-        print(f"alsmicroct / TomoPy: best {min(ours) / min(theirs):.2f}, median "
-              f"{statistics.median(ours) / statistics.median(theirs):.2f} (target <= 1)")
+        print(
+            f"alsmicroct / TomoPy: best {min(ours) / min(theirs):.2f}, median "
+            f"{statistics.median(ours) / statistics.median(theirs):.2f} (target <= 1)"
+        )
     else:
         print("TomoPy: not run (give --tomopy-python; see benchmarks/build_tomopy.sh)")
     print(f"# {_load()}")
@@ -220,19 +232,22 @@ def case_full(work: Path, repeat: int, rows_list: list[int], nangles: int, nslic
 
     with open_scan(raw) as scan:
         cor = (scan.meta.nrays - 1) / 2.0 + 0.0
-    print(f"\n## recon() wall / compute alone, 2048 columns, {nangles} projections, FW on, "
-          f"{os.cpu_count()} cores; {_load()}")
+    print(
+        f"\n## recon() wall / compute alone, 2048 columns, {nangles} projections, FW on, "
+        f"{os.cpu_count()} cores; {_load()}"
+    )
     for rows in rows_list:
-        kw = json.dumps({"cor": cor, "doFWringremoval": True, "quicklook": False,
-                         "sinoused": [0, rows, 1]})
+        kw = json.dumps({"cor": cor, "doFWringremoval": True, "quicklook": False, "sinoused": [0, rows, 1]})
         ratios, walls, computes = [], [], []
         for _ in range(repeat):
             _, info = _run([sys.executable, "-c", COMPUTE_CHILD, str(raw), str(work / "full_out"), kw])
             walls.append(info["wall"])
             computes.append(info["compute"])
             ratios.append(info["wall"] / info["compute"])
-        print(f"{rows:4d} rows: recon {_stats(walls)} s, compute alone {_stats(computes)} s, "
-              f"ratio {_stats(ratios)} (target <= 1.15)")
+        print(
+            f"{rows:4d} rows: recon {_stats(walls)} s, compute alone {_stats(computes)} s, "
+            f"ratio {_stats(ratios)} (target <= 1.15)"
+        )
     print(f"# {_load()}")
 
 
@@ -241,22 +256,27 @@ def case_memory(work: Path, rows_list: list[int], nangles: int, nslices: int) ->
     print(f"\n## peak RSS of recon(), 2048 columns, {nangles} projections, chunk_sino=16; {_load()}")
     first = None
     for rows in rows_list:
-        kw = json.dumps({"cor": 1023.5, "doFWringremoval": True, "quicklook": False, "chunk_sino": 16,
-                         "sinoused": [0, rows, 1]})
+        kw = json.dumps(
+            {"cor": 1023.5, "doFWringremoval": True, "quicklook": False, "chunk_sino": 16, "sinoused": [0, rows, 1]}
+        )
         _, info = _run([sys.executable, "-c", RECON_CHILD, str(raw), str(work / "mem_out"), kw])
         peak = max(info["maxrss"], info["sampled_peak"])
         first = first or peak
-        print(f"{rows:4d} rows: peak RSS {peak / 1e9:.3f} GB (ru_maxrss {info['maxrss'] / 1e9:.3f}, sampled "
-              f"{info['sampled_peak'] / 1e9:.3f}), growth vs {rows_list[0]} rows {100 * (peak / first - 1):+.1f} % "
-              f"(target <= 2 %)")
+        print(
+            f"{rows:4d} rows: peak RSS {peak / 1e9:.3f} GB (ru_maxrss {info['maxrss'] / 1e9:.3f}, sampled "
+            f"{info['sampled_peak'] / 1e9:.3f}), growth vs {rows_list[0]} rows {100 * (peak / first - 1):+.1f} % "
+            f"(target <= 2 %)"
+        )
     print(f"# {_load()}")
 
 
 def case_preview(work: Path, repeat: int, nslices: int) -> None:
     raw = _scan(work, f"preview_2048x{nslices}x1969", nangles=1969, nslices=nslices, nrays=2048)
     kw = json.dumps({"cor": None, "corFunction": "pc", "doFWringremoval": True, "sinoused": [-1, 4, 1]})
-    print(f"\n## preview, 2048 columns x 1969 projections ({nslices} rows), sinoused=(-1, 4, 1), pc, fresh "
-          f"process; {_load()}")
+    print(
+        f"\n## preview, 2048 columns x 1969 projections ({nslices} rows), sinoused=(-1, 4, 1), pc, fresh "
+        f"process; {_load()}"
+    )
     walls = []
     for _ in range(repeat):
         wall, info = _run([sys.executable, "-c", RECON_CHILD, str(raw), str(work / "preview_out"), kw])
@@ -267,8 +287,12 @@ def case_preview(work: Path, repeat: int, nslices: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", nargs="+", default=["small", "full", "memory", "preview"],
-                        choices=["small", "full", "memory", "preview"])
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        default=["small", "full", "memory", "preview"],
+        choices=["small", "full", "memory", "preview"],
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--tomopy-python", default=None, help="python of a TomoPy venv (build_tomopy.sh)")
     parser.add_argument("--rows", type=int, nargs="+", default=[64, 128, 256])
@@ -282,8 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# bench_end_to_end: {os.cpu_count()} cores, python {sys.version.split()[0]}, {_load()}")
     if "small" in args.cases:
         case_small(work, args.repeat, args.tomopy_python)
-    tall = max((args.rows if "full" in args.cases else []) + (args.memory_rows if "memory" in args.cases else []),
-               default=0)
+    tall = max(
+        (args.rows if "full" in args.cases else []) + (args.memory_rows if "memory" in args.cases else []), default=0
+    )
     if "full" in args.cases:
         case_full(work, args.repeat, args.rows, args.nangles, tall)
     if "memory" in args.cases:

@@ -67,17 +67,25 @@ def speed(n: int, nang: int, repeat: int) -> None:
     opts = dict(it.DEFAULTS["cgls"], num_iter=5, tol=0.0)
     five = timed(lambda: it._cgls(op, rhs, np.zeros_like(rhs), np.ones(1), opts), repeat)
     one = (five[0] / 5, five[1] / 5)
-    print(f"N={n}, {nang} angles, load {os.getloadavg()[0]:.1f}: fft (2N)^2 best {fft[0]:.3f} s median {fft[1]:.3f} s;"
-          f" kernel (once) {kernel_s:.2f} s")
-    print(f"  one CGLS iteration: best {one[0]:.3f} s median {one[1]:.3f} s = {one[0] / fft[0]:.2f} "
-          f"(median {one[1] / fft[1]:.2f}) FFT units")
+    print(
+        f"N={n}, {nang} angles, load {os.getloadavg()[0]:.1f}: fft (2N)^2 best {fft[0]:.3f} s median {fft[1]:.3f} s;"
+        f" kernel (once) {kernel_s:.2f} s"
+    )
+    print(
+        f"  one CGLS iteration: best {one[0]:.3f} s median {one[1]:.3f} s = {one[0] / fft[0]:.2f} "
+        f"(median {one[1] / fft[1]:.2f}) FFT units"
+    )
     sino = np.random.default_rng(2).random((nang, 1, n), dtype=np.float32)
     reconstruct(sino, theta, center=center, npad=default_npad(n))  # plan cached
     grid = timed(lambda: reconstruct(sino, theta, center=center, npad=default_npad(n)), repeat)
-    cg = timed(lambda: reconstruct_iterative(sino, theta, center=center, algorithm="cgls", num_iter=20, tol=0,
-                                             start="zero"), repeat)
-    print(f"  gridrec slice best {grid[0]:.2f} s median {grid[1]:.2f} s; CGLS-20 best {cg[0]:.2f} s median "
-          f"{cg[1]:.2f} s = {cg[0] / grid[0]:.1f}x (median {cg[1] / grid[1]:.1f}x)")
+    cg = timed(
+        lambda: reconstruct_iterative(sino, theta, center=center, algorithm="cgls", num_iter=20, tol=0, start="zero"),
+        repeat,
+    )
+    print(
+        f"  gridrec slice best {grid[0]:.2f} s median {grid[1]:.2f} s; CGLS-20 best {cg[0]:.2f} s median "
+        f"{cg[1]:.2f} s = {cg[0] / grid[0]:.1f}x (median {cg[1] / grid[1]:.1f}x)"
+    )
 
 
 def quality(n: int, nang: int, noise: float, astra: bool) -> None:
@@ -91,14 +99,18 @@ def quality(n: int, nang: int, noise: float, astra: bool) -> None:
     sino = sino[:, None, :]
     t0 = time.perf_counter()
     base = psnr_fov(reconstruct(sino, theta, center=center, npad=default_npad(n))[0], truth)
-    print(f"N={n}, {nang} angles, noise {noise:g}, load {os.getloadavg()[0]:.1f}: gridrec {base:.2f} dB "
-          f"({time.perf_counter() - t0:.2f} s)")
+    print(
+        f"N={n}, {nang} angles, noise {noise:g}, load {os.getloadavg()[0]:.1f}: gridrec {base:.2f} dB "
+        f"({time.perf_counter() - t0:.2f} s)"
+    )
     for algorithm in ("sirt", "cgls", "tv"):
         t0 = time.perf_counter()
         rec, log = reconstruct_iterative(sino, theta, center=center, algorithm=algorithm)
         value = psnr_fov(rec[0], truth)
-        print(f"  {algorithm:4s} {value:.2f} dB ({value - base:+.2f}), {log.iterations} it ({log.stopped}), "
-              f"{time.perf_counter() - t0:.2f} s")
+        print(
+            f"  {algorithm:4s} {value:.2f} dB ({value - base:+.2f}), {log.iterations} it ({log.stopped}), "
+            f"{time.perf_counter() - t0:.2f} s"
+        )
     if astra:
         astra_reference(sino[:, 0, :], theta, center, truth, base)
 

@@ -59,8 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     n = args.n
     rng = np.random.default_rng(0)
     img = _slice(n, rng)
-    vol = np.stack([img + rng.normal(0, 0.05, img.shape).astype(np.float32)
-                    for _ in range(args.slices)])
+    vol = np.stack([img + rng.normal(0, 0.05, img.shape).astype(np.float32) for _ in range(args.slices)])
 
     # compile (numba caches on disk; the first run of a fresh checkout compiles)
     remove_ring(img[:64, :64], thresh=0.3, thresh_max=3.0, thresh_min=-1.0)
@@ -69,24 +68,25 @@ def main(argv: list[str] | None = None) -> None:
     print(f"cores: {os.cpu_count()}, slice {n} x {n}, best of {args.repeat}")
     t_ref = _best(lambda: ndimage.median_filter(img, size=3), args.repeat)
     print(f"reference scipy.ndimage.median_filter size 3: {t_ref:.3f} s/slice")
-    t_ring = _best(
-        lambda: remove_ring(img, thresh=0.3, thresh_max=3.0, thresh_min=-1.0), args.repeat
-    )
+    t_ring = _best(lambda: remove_ring(img, thresh=0.3, thresh_max=3.0, thresh_min=-1.0), args.repeat)
     print(f"remove_ring (defaults rwidth=30, theta_min=30): {t_ring:.3f} s/slice  = {t_ring / t_ref:.1f} x reference")
     if args.tomopy_python:
-        tp = min(_tomopy.time_tomopy(args.tomopy_python, (1, n, n), "tomopy.remove_ring(data, thresh=0.3, "
-                                     "thresh_max=3.0, thresh_min=-1.0, ncore=ncore)", args.repeat))
+        tp = min(
+            _tomopy.time_tomopy(
+                args.tomopy_python,
+                (1, n, n),
+                "tomopy.remove_ring(data, thresh=0.3, thresh_max=3.0, thresh_min=-1.0, ncore=ncore)",
+                args.repeat,
+            )
+        )
         print(f"TomoPy remove_ring, this run: {tp:.3f} s/slice; alsmicroct / TomoPy = {t_ring / tp:.2f}")
     elif n == 2048:
-        print(f"TomoPy remove_ring {_tomopy.recorded(TOMOPY_REMOVE_RING_S_RECORDED, 'per 2048 x 2048 slice')}; "
-              f"alsmicroct / recorded = {t_ring / TOMOPY_REMOVE_RING_S_RECORDED:.2f}")
-    t_bil = _best(
-        lambda: bilateral_filter(vol, spatial_radius=3, range_radius=0.2), args.repeat
-    ) / args.slices
-    print(
-        f"bilateral_filter r=3 ({args.slices}-slice chunk): {t_bil:.3f} s/slice  "
-        f"= {t_bil / t_ref:.1f} x reference"
-    )
+        print(
+            f"TomoPy remove_ring {_tomopy.recorded(TOMOPY_REMOVE_RING_S_RECORDED, 'per 2048 x 2048 slice')}; "
+            f"alsmicroct / recorded = {t_ring / TOMOPY_REMOVE_RING_S_RECORDED:.2f}"
+        )
+    t_bil = _best(lambda: bilateral_filter(vol, spatial_radius=3, range_radius=0.2), args.repeat) / args.slices
+    print(f"bilateral_filter r=3 ({args.slices}-slice chunk): {t_bil:.3f} s/slice  = {t_bil / t_ref:.1f} x reference")
 
 
 if __name__ == "__main__":

@@ -46,8 +46,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--size", type=int, default=2048, help="projection rows = columns")
     ap.add_argument("--nproj", type=int, default=8, help="projections per call")
     ap.add_argument("--repeat", type=int, default=3, help="repetitions (best is kept)")
-    ap.add_argument("--no-tomopy-like", action="store_true",
-                    help="skip the TomoPy-algorithm reference (slow: power-of-two complex128)")
+    ap.add_argument(
+        "--no-tomopy-like",
+        action="store_true",
+        help="skip the TomoPy-algorithm reference (slow: power-of-two complex128)",
+    )
     _tomopy.add_argument(ap)
     args = ap.parse_args(argv)
 
@@ -62,11 +65,12 @@ def main(argv: list[str] | None = None) -> None:
     spec = (rng.random((py, px)) + 0j).astype(np.complex64)
     t_fft = _best(lambda: sfft.fft2(spec, workers=-1), args.repeat)
 
-    print(f"retrieve_phase {n}x{n}, pad -> {py}x{px}, {args.nproj} projections, "
-          f"alpha {PARAMS['alpha']:g}, {PARAMS['dist_cm']:g} cm, {PARAMS['energy_kev']:g} keV")
+    print(
+        f"retrieve_phase {n}x{n}, pad -> {py}x{px}, {args.nproj} projections, "
+        f"alpha {PARAMS['alpha']:g}, {PARAMS['dist_cm']:g} cm, {PARAMS['energy_kev']:g} keV"
+    )
     print(f"  alsmicroct           : {t_ours:8.4f} s per projection")
-    print(f"  ref complex64 FFT    : {t_fft:8.4f} s ({py}x{px}, all cores); "
-          f"ratio {t_ours / t_fft:5.2f}")
+    print(f"  ref complex64 FFT    : {t_fft:8.4f} s ({py}x{px}, all cores); ratio {t_ours / t_fft:5.2f}")
     if not args.no_tomopy_like:
         pad_pix = math.ceil(math.pi * 6.1992e-9 * PARAMS["dist_cm"] / PARAMS["pixel_size_cm"] ** 2)
         p2 = 2 ** math.ceil(math.log2(n + pad_pix))
@@ -76,16 +80,20 @@ def main(argv: list[str] | None = None) -> None:
             np.real(np.fft.ifft2(np.fft.fft2(big) * 0.5))
 
         t_tp = _best(tomopy_like, 1)
-        print(f"  TomoPy-like (numpy)  : {t_tp:8.4f} s ({p2}x{p2} complex128 fft2+ifft2); "
-              f"speed-up {t_tp / t_ours:5.1f}x")
+        print(
+            f"  TomoPy-like (numpy)  : {t_tp:8.4f} s ({p2}x{p2} complex128 fft2+ifft2); speed-up {t_tp / t_ours:5.1f}x"
+        )
     if args.tomopy_python:
-        expr = ("tomopy.retrieve_phase(data, pixel_size={pixel_size_cm}, dist={dist_cm}, energy={energy_kev}, "
-                "alpha={alpha}, pad=True, ncore=ncore)").format(**PARAMS)
+        expr = (
+            "tomopy.retrieve_phase(data, pixel_size={pixel_size_cm}, dist={dist_cm}, energy={energy_kev}, "
+            "alpha={alpha}, pad=True, ncore=ncore)"
+        ).format(**PARAMS)
         tp = min(_tomopy.time_tomopy(args.tomopy_python, (args.nproj, n, n), expr, args.repeat)) / args.nproj
         print(f"  TomoPy, this run     : {tp:8.4f} s per projection; ratio {t_ours / tp:5.3f}")
     elif n == 2048:
-        print(f"  TomoPy {_tomopy.recorded(TOMOPY_S_PER_2048, 'per projection')}; "
-              f"ratio {t_ours / TOMOPY_S_PER_2048:5.3f}")
+        print(
+            f"  TomoPy {_tomopy.recorded(TOMOPY_S_PER_2048, 'per projection')}; ratio {t_ours / TOMOPY_S_PER_2048:5.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -37,11 +37,12 @@ from alsmicroct.prep import (
 
 # RECORDED figures (source: _tomopy.SOURCE), s per 2048-column, 3217-angle slice, 2 threads.
 # With --tomopy-python TomoPy is timed in the same run instead.
-TOMOPY_S_PER_SLICE = {"remove_stripe_fw": 0.31, "remove_stripe_ti": 0.19,
-                      "remove_stripe_sf": 0.073}
-TOMOPY_CALLS = {"remove_stripe_fw": "tomopy.remove_stripe_fw(data, level=8, wname='db5', sigma=3, pad=True, ncore=ncore)",
-                "remove_stripe_ti": "tomopy.remove_stripe_ti(data, nblock=0, alpha=1.5, ncore=ncore)",
-                "remove_stripe_sf": "tomopy.remove_stripe_sf(data, size=5, ncore=ncore)"}
+TOMOPY_S_PER_SLICE = {"remove_stripe_fw": 0.31, "remove_stripe_ti": 0.19, "remove_stripe_sf": 0.073}
+TOMOPY_CALLS = {
+    "remove_stripe_fw": "tomopy.remove_stripe_fw(data, level=8, wname='db5', sigma=3, pad=True, ncore=ncore)",
+    "remove_stripe_ti": "tomopy.remove_stripe_ti(data, nblock=0, alpha=1.5, ncore=ncore)",
+    "remove_stripe_sf": "tomopy.remove_stripe_sf(data, size=5, ncore=ncore)",
+}
 
 
 def make_block(nang: int, nrows: int, ncol: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +69,6 @@ def make_block(nang: int, nrows: int, ncol: int, seed: int = 0) -> tuple[np.ndar
     return sino, counts
 
 
-
 def available_cores() -> int:
     """Cores this process may run on (the affinity mask where the OS has one)."""
     try:
@@ -90,6 +90,7 @@ def best_times(timed: dict, repeat: int) -> dict[str, float]:
             func()
             best[name] = min(best[name], time.perf_counter() - t0)
     return best
+
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -118,19 +119,25 @@ def main(argv=None) -> None:
     best = best_times(timed, args.repeat)
     ref = best.pop("rfft")
     ncores = available_cores()
-    print(f"block: {args.angles} angles x {args.rows} rows x {args.columns} columns, "
-          f"{ncores} cores, best of {args.repeat}")
+    print(
+        f"block: {args.angles} angles x {args.rows} rows x {args.columns} columns, "
+        f"{ncores} cores, best of {args.repeat}"
+    )
     print(f"reference: numpy.fft.rfft of one sinogram along angles: {ref:.4f} s")
     shape = (args.angles, args.rows, args.columns)
     if args.tomopy_python:
-        tomopy_s = {name: min(_tomopy.time_tomopy(args.tomopy_python, shape, call, args.repeat)) / args.rows
-                    for name, call in TOMOPY_CALLS.items()}
+        tomopy_s = {
+            name: min(_tomopy.time_tomopy(args.tomopy_python, shape, call, args.repeat)) / args.rows
+            for name, call in TOMOPY_CALLS.items()
+        }
         print("TomoPy: measured in this run, same block shape")
     else:
-        full = (args.angles, args.columns) == (3217, 2048)   # the size the recorded figures are for
+        full = (args.angles, args.columns) == (3217, 2048)  # the size the recorded figures are for
         tomopy_s = TOMOPY_S_PER_SLICE if full else {}
-        print(f"TomoPy: recorded figures ({_tomopy.SOURCE}), not measured in this run"
-              + ("" if full else "; they are for 3217 x 2048, not shown"))
+        print(
+            f"TomoPy: recorded figures ({_tomopy.SOURCE}), not measured in this run"
+            + ("" if full else "; they are for 3217 x 2048, not shown")
+        )
     print(f"{'step':<20}{'s/slice':>10}{'x rfft':>9}{'TomoPy s/slice':>16}{'ratio':>8}")
     for name, seconds in best.items():
         per_slice = seconds / args.rows

@@ -51,21 +51,42 @@ def main() -> None:
     xy = rng.normal(size=(n, n)).astype(np.float32)
     xz = rng.normal(size=(64, n)).astype(np.float32)
     yz = rng.normal(size=(64, n)).astype(np.float32)
-    quality = {"gathered": True, "centre_confidence": {"label": "high", "uncertainty_px": 0.2}, "ring_index": 1e-3,
-               "ring_index_slice": 2.0, "sharpness": 0.3, "raw_saturated_fraction": 0.0, "raw_zero_fraction": 0.0,
-               "flat_drift": 0.02, "outliers_removed": {"pixels": 10},
-               "suggestions": {"range_8bit": {"cast8bit_min": 0.0, "cast8bit_max": 1.0}}, "warnings": []}
+    quality = {
+        "gathered": True,
+        "centre_confidence": {"label": "high", "uncertainty_px": 0.2},
+        "ring_index": 1e-3,
+        "ring_index_slice": 2.0,
+        "sharpness": 0.3,
+        "raw_saturated_fraction": 0.0,
+        "raw_zero_fraction": 0.0,
+        "flat_drift": 0.02,
+        "outliers_removed": {"pixels": 10},
+        "suggestions": {"range_8bit": {"cast8bit_min": 0.0, "cast8bit_max": 1.0}},
+        "warnings": [],
+    }
     curves = (("stripe residual", rng.random(n)), ("centre per row", np.array([1.0, 1.2, 1.4])))
     plain = _times(lambda: render_quicklook(xy, xz, yz, lo=-2, hi=2, title="t").tobytes(), a.repeat)
-    full = _times(lambda: render_quicklook(xy, xz, yz, lo=-2, hi=2, title="t", notes=quality_notes(quality),
-                                           curves=curves).tobytes(), a.repeat)
-    print(f"quick-look render {n} px: plain best {plain[0]:.4f} s median {plain[1]:.4f} s; with quality "
-          f"best {full[0]:.4f} s median {full[1]:.4f} s; added (median) {full[1] - plain[1]:+.4f} s")
+    full = _times(
+        lambda: render_quicklook(
+            xy, xz, yz, lo=-2, hi=2, title="t", notes=quality_notes(quality), curves=curves
+        ).tobytes(),
+        a.repeat,
+    )
+    print(
+        f"quick-look render {n} px: plain best {plain[0]:.4f} s median {plain[1]:.4f} s; with quality "
+        f"best {full[0]:.4f} s median {full[1]:.4f} s; added (median) {full[1] - plain[1]:+.4f} s"
+    )
 
     # 2. gathering on 3 sample rows vs reconstructing them
     rows = np.arange(3)
-    plan = SimpleNamespace(rows=rows, center_info=None, params=SimpleNamespace(correcttilt=0.0),
-                           proj_indices=np.arange(na), width=n, path=SimpleNamespace(name="bench"))
+    plan = SimpleNamespace(
+        rows=rows,
+        center_info=None,
+        params=SimpleNamespace(correcttilt=0.0),
+        proj_indices=np.arange(na),
+        width=n,
+        path=SimpleNamespace(name="bench"),
+    )
     raw = (rng.random((na, 3, n)) * 60000).astype(np.float32)
     flats = (rng.random((10, 3, n)) * 60000).astype(np.float32)
     sino = rng.random((na, 3, n)).astype(np.float32)
@@ -74,8 +95,9 @@ def main() -> None:
 
     def gather() -> None:
         g = QualityGather(plan)
-        block = SimpleNamespace(data=raw, rows=rows, flats=flats, darks=flats[:2] * 0,
-                                flat_indices=np.repeat([0, na], 5))
+        block = SimpleNamespace(
+            data=raw, rows=rows, flats=flats, darks=flats[:2] * 0, flat_indices=np.repeat([0, na], 5)
+        )
         g.raw(block)
         before = g.snapshot(block)
         g.changed("outliers2D", before, block)
@@ -84,10 +106,13 @@ def main() -> None:
         g.report()
 
     tg = _times(gather, a.repeat)
-    tr = _times(lambda: engine.reconstruct(sino, theta, center=(n - 1) / 2, algorithm="gridrec", num_threads=1),
-                a.repeat)
-    print(f"gather on 3 rows of {na} x {n}: best {tg[0]:.4f} s median {tg[1]:.4f} s; gridrec of the same 3 rows "
-          f"alone best {tr[0]:.4f} s median {tr[1]:.4f} s; ratio (median) {tg[1] / tr[1]:.2f}")
+    tr = _times(
+        lambda: engine.reconstruct(sino, theta, center=(n - 1) / 2, algorithm="gridrec", num_threads=1), a.repeat
+    )
+    print(
+        f"gather on 3 rows of {na} x {n}: best {tg[0]:.4f} s median {tg[1]:.4f} s; gridrec of the same 3 rows "
+        f"alone best {tr[0]:.4f} s median {tr[1]:.4f} s; ratio (median) {tg[1] / tr[1]:.2f}"
+    )
     print(f"load average after: {os.getloadavg()}")
 
 

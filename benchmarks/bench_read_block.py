@@ -150,10 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         f"block time / one-projection time: {r['t_block'] / r['t_full_proj']:.1f}  "
         f"(reading every full projection would be ~{args.nangles}x)"
     )
-    print(
-        f"peak RSS growth during the block read: {r['rss_growth_mb']:.1f} MB "
-        f"(block output {r['block_mb']:.1f} MB)"
-    )
+    print(f"peak RSS growth during the block read: {r['rss_growth_mb']:.1f} MB (block output {r['block_mb']:.1f} MB)")
     return 0
 
 

@@ -49,25 +49,43 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="alsmicroct-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"# recon() end to end: {args.nrays} columns, {args.nangles} projections, chunk_sino={args.chunk_sino}, "
-          f"{os.cpu_count()} cores")
-    print(f"{'rows':>5} {'raw GB':>7} {'total s':>8} {'compute s':>9} {'ratio':>6} {'read s':>7} "
-          f"{'write s':>7} {'peak RSS GB':>11} {'growth GB':>9}")
+    print(
+        f"# recon() end to end: {args.nrays} columns, {args.nangles} projections, chunk_sino={args.chunk_sino}, "
+        f"{os.cpu_count()} cores"
+    )
+    print(
+        f"{'rows':>5} {'raw GB':>7} {'total s':>8} {'compute s':>9} {'ratio':>6} {'read s':>7} "
+        f"{'write s':>7} {'peak RSS GB':>11} {'growth GB':>9}"
+    )
     for rows in args.rows:
         raw = work / f"bench_{rows}.h5"
         t0 = time.perf_counter()
-        scan = simulate_scan(raw, layout="als", phantom="rock", nangles=args.nangles, nslices=rows,
-                             nrays=args.nrays, write_truth=False, seed=rows)
+        scan = simulate_scan(
+            raw,
+            layout="als",
+            phantom="rock",
+            nangles=args.nangles,
+            nslices=rows,
+            nrays=args.nrays,
+            write_truth=False,
+            seed=rows,
+        )
         sim_s = time.perf_counter() - t0
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(raw), str(work / "out"), str(args.chunk_sino),
-                               str(scan.cor)], capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", CHILD, str(raw), str(work / "out"), str(args.chunk_sino), str(scan.cor)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         info = json.loads(proc.stdout.strip().splitlines()[-1])
         t = info["timings"]
         compute = t.get("prep", 0.0) + t.get("reconstruct", 0.0)
         gb = raw.stat().st_size / 1e9
-        print(f"{rows:5d} {gb:7.2f} {t['total']:8.2f} {compute:9.2f} {t['total'] / compute:6.2f} "
-              f"{t.get('read', 0.0):7.2f} {t.get('write', 0.0):7.2f} {info['peak'] / 1e9:11.2f} "
-              f"{(info['peak'] - info['rss0']) / 1e9:9.2f}   (simulated in {sim_s:.0f} s)")
+        print(
+            f"{rows:5d} {gb:7.2f} {t['total']:8.2f} {compute:9.2f} {t['total'] / compute:6.2f} "
+            f"{t.get('read', 0.0):7.2f} {t.get('write', 0.0):7.2f} {info['peak'] / 1e9:11.2f} "
+            f"{(info['peak'] - info['rss0']) / 1e9:9.2f}   (simulated in {sim_s:.0f} s)"
+        )
         raw.unlink()
     if not args.dir:
         import shutil

@@ -42,14 +42,22 @@ from alsmicroct.sim.phantom import Phantom, make_phantom
 def sample(nrays: int, offset: float, pxsize_cm: float = 0.000325) -> Phantom:
     half = nrays / 2 * pxsize_cm
     p = make_phantom("rock", 0.5 * half, half_height_cm=8 * pxsize_cm, seed=5)
-    return Phantom(p.centers + np.array([offset * half, 0.0, 0.0]), p.semi_axes, p.rotations,
-                   p.mu, p.half_heights, "rock")
+    return Phantom(
+        p.centers + np.array([offset * half, 0.0, 0.0]), p.semi_axes, p.rotations, p.mu, p.half_heights, "rock"
+    )
 
 
 def scans(nrays, nrows, nang, offset, seed=3):
     cor = (nrays - 1) / 2 + 0.3
-    kw = dict(nangles=nang, nslices=nrows, nrays=nrays, cor=cor, seed=seed, peak_attenuation=1.5,
-              phantom=sample(nrays, offset))
+    kw = dict(
+        nangles=nang,
+        nslices=nrows,
+        nrays=nrays,
+        cor=cor,
+        seed=seed,
+        peak_attenuation=1.5,
+        phantom=sample(nrays, offset),
+    )
     ring_kw = dict(rings=0.01, dead_columns=2, partial_columns=3, fluctuating_columns=3)
     twin = simulate_data(**kw)
     ringed = simulate_data(**kw, **ring_kw)
@@ -83,7 +91,8 @@ def methods(ncol: int) -> dict:
         "auto = dead + TI masked (new default)": lambda d: vo.remove_stripe_auto(d)[0],
         "auto, FW legacy level": lambda d: vo.remove_stripe_auto(d, filter=fw)[0],
         "dead (no residual) + sorting": lambda d: vo.remove_stripe_based_sorting(
-            vo.remove_dead_stripe(d, residual=False)),
+            vo.remove_dead_stripe(d, residual=False)
+        ),
     }
 
 
@@ -109,8 +118,10 @@ def table(args: argparse.Namespace, methods: dict, rec=None, label: str = "metho
         plain_twin, plain_ring = rec(s_twin, twin), rec(s_ring, twin)
         injected = ring_index(plain_ring, plain_twin)
         ref_psnr = psnr(plain_twin, truth)
-        print(f"\n## sample {'on the axis' if offset == 0 else f'off axis ({offset} of half-width)'}"
-              f"; injected ring {injected:.3f} 1/cm; twin PSNR {ref_psnr:.2f} dB")
+        print(
+            f"\n## sample {'on the axis' if offset == 0 else f'off axis ({offset} of half-width)'}"
+            f"; injected ring {injected:.3f} 1/cm; twin PSNR {ref_psnr:.2f} dB"
+        )
         print(f"| {label} | residual ring | PSNR vs ring-free twin | PSNR loss on clean | s |")
         print("| --- | --- | --- | --- | --- |")
         for name, f in methods.items():
@@ -119,13 +130,16 @@ def table(args: argparse.Namespace, methods: dict, rec=None, label: str = "metho
             dt = time.perf_counter() - t0
             r_twin = rec(f(s_twin), twin)
             resid = ring_index(r_ring, r_twin) / injected
-            print(f"| {name} | {100 * resid:.1f} % | {psnr(r_ring, truth) - ref_psnr:+.2f} dB "
-                  f"| {ref_psnr - psnr(r_twin, truth):.2f} dB | {dt:.2f} |")
+            print(
+                f"| {name} | {100 * resid:.1f} % | {psnr(r_ring, truth) - ref_psnr:+.2f} dB "
+                f"| {ref_psnr - psnr(r_twin, truth):.2f} dB | {dt:.2f} |"
+            )
 
 
 def main() -> None:
     args = arguments()
     table(args, methods(args.columns))
+
 
 if __name__ == "__main__":
     main()

@@ -53,5 +53,6 @@ def main() -> None:
     settings = {name: functools.partial(run_steps, params=ReconParams(**kw)) for name, kw in SETTINGS.items()}
     table(args, settings, rec=recon, label="setting")
 
+
 if __name__ == "__main__":
     main()

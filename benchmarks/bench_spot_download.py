@@ -91,7 +91,10 @@ def _make_sparse(path: Path, size: int) -> None:
 def _run_child(mode: str, base_url: str, dataset: str, out_dir: str) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", _CHILD, mode, base_url, dataset, out_dir],
-        capture_output=True, text=True, check=True, timeout=600,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -126,13 +129,15 @@ def main(argv: list[str] | None = None) -> int:
                         f" RSS before {res['rss_before'] / 2**20:5.1f} MiB)",
                         flush=True,
                     )
-    best = {m: max(r["bytes"] / r["seconds"] for r in results if r["mode"] == m)
-            for m in _MODES}
+    best = {m: max(r["bytes"] / r["seconds"] for r in results if r["mode"] == m) for m in _MODES}
     growth = {m: max(r["rss_peak_growth"] for r in results if r["mode"] == m) for m in _MODES}
     print("best throughput (MB/s): " + ", ".join(f"{m} {best[m] / 1e6:.0f}" for m in _MODES))
-    print(f"client / reference_disk throughput: {best['client'] / best['reference_disk']:.2f};"
-          f" max RSS growth (MiB): " + ", ".join(f"{m} {growth[m] / 2**20:.1f}" for m in _MODES)
-          + f"; file {size / 2**20:.0f} MiB")
+    print(
+        f"client / reference_disk throughput: {best['client'] / best['reference_disk']:.2f};"
+        f" max RSS growth (MiB): "
+        + ", ".join(f"{m} {growth[m] / 2**20:.1f}" for m in _MODES)
+        + f"; file {size / 2**20:.0f} MiB"
+    )
     return 0
 
 

@@ -95,8 +95,11 @@ def _steps(args) -> dict[str, tuple[Callable[[], object], int, str]]:
         "remove_ring": (lambda: post.remove_ring(img, **ring), 1, "slice"),
         "circ_mask": (lambda: post.circ_mask(vol, ratio=1.0, val=0.0), vol.shape[0], "slice"),
         "to_uint8": (lambda: post.to_uint8(vol, dmin=-0.5, dmax=2.5), vol.shape[0], "slice"),
-        "bilateral_filter": (lambda: post.bilateral_filter(vol, spatial_radius=3, range_radius=0.2),
-                             vol.shape[0], "slice"),
+        "bilateral_filter": (
+            lambda: post.bilateral_filter(vol, spatial_radius=3, range_radius=0.2),
+            vol.shape[0],
+            "slice",
+        ),
     }
 
 
@@ -151,8 +154,10 @@ def main(argv: list[str] | None = None) -> None:
         TOMOPY["correct_tilt"] = best["ndimage.rotate"] * args.angles / 2048
     best.pop("ndimage.rotate")
     ncores = bench_prep_stripes.available_cores()
-    print(f"{args.angles} angles x {args.columns} columns ({args.rows} rows per sinogram call), "
-          f"2048 x 2048 projections and slices; {ncores} cores; best of {args.repeat}")
+    print(
+        f"{args.angles} angles x {args.columns} columns ({args.rows} rows per sinogram call), "
+        f"2048 x 2048 projections and slices; {ncores} cores; best of {args.repeat}"
+    )
     print(f"reference: numpy.fft.rfft of one sinogram along the angles: {ref:.4f} s")
     print(f"{'step':<20}{'seconds':>10}{'per':>7}{'x ref':>8}{'TomoPy':>9}{'ratio':>8}")
     for name, seconds in best.items():
@@ -163,9 +168,11 @@ def main(argv: list[str] | None = None) -> None:
             tomopy = BILATERAL_TARGET_S
         tp = f"{tomopy:>9.3f}{each / tomopy:>8.2f}" if tomopy else f"{'-':>9}{'-':>8}"
         print(f"{name:<20}{each:>10.4f}{unit:>7}{each / ref:>8.2f}{tp}")
-    print(f"TomoPy column: recorded figures ({_tomopy.SOURCE}), not measured in this run (the per-module "
-          "benchmarks with --tomopy-python measure them); for bilateral_filter the 1 s target; "
-          "for correct_tilt scipy.ndimage.rotate (order 3, same run).")
+    print(
+        f"TomoPy column: recorded figures ({_tomopy.SOURCE}), not measured in this run (the per-module "
+        "benchmarks with --tomopy-python measure them); for bilateral_filter the 1 s target; "
+        "for correct_tilt scipy.ndimage.rotate (order 3, same run)."
+    )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,8 @@ def main(argv=None) -> None:
         "remove_stripe_fw (level 8)": lambda d: remove_stripe_fw(d, level=8, wname="db5", sigma=3),
         "detect_stripes": detect_stripes,
         "recon default (dead + masked FW)": lambda d: remove_stripe_auto(
-            d, filter=lambda x: remove_stripe_fw(x, level=8, wname="db5", sigma=3), constant=True),
+            d, filter=lambda x: remove_stripe_fw(x, level=8, wname="db5", sigma=3), constant=True
+        ),
     }
     small = sino[:64, :2, :128].copy()
     for f in steps.values():  # compile the numba kernels
@@ -49,11 +50,15 @@ def main(argv=None) -> None:
             f(sino)
             times[name].append(time.perf_counter() - t0)
     fw = min(times["remove_stripe_fw (level 8)"])
-    print(f"block {args.angles} x {args.rows} x {args.columns}, {available_cores()} cores, "
-          f"load {os.getloadavg()[0]:.2f}, best / median of {args.repeat}")
+    print(
+        f"block {args.angles} x {args.rows} x {args.columns}, {available_cores()} cores, "
+        f"load {os.getloadavg()[0]:.2f}, best / median of {args.repeat}"
+    )
     for name, ts in times.items():
-        print(f"{name:<30} best {min(ts) / args.rows:.4f} s/slice  median "
-              f"{statistics.median(ts) / args.rows:.4f} s/slice  x FW {min(ts) / fw:.3f}")
+        print(
+            f"{name:<30} best {min(ts) / args.rows:.4f} s/slice  median "
+            f"{statistics.median(ts) / args.rows:.4f} s/slice  x FW {min(ts) / fw:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -53,14 +53,28 @@ def main(argv: list[str] | None = None) -> int:
     raw = folder / f"bench_{args.nrays}_{args.rows}.h5"
     cor = args.nrays / 2 + 3.3
     if not raw.exists():
-        simulate_scan(raw, layout="als", phantom="rock", nangles=args.nangles, nslices=args.rows, nrays=args.nrays,
-                      cor=cor, seed=0, write_truth=False)
+        simulate_scan(
+            raw,
+            layout="als",
+            phantom="rock",
+            nangles=args.nangles,
+            nslices=args.rows,
+            nrays=args.nrays,
+            cor=cor,
+            seed=0,
+            write_truth=False,
+        )
     from alsmicroct.pipeline.runner import _ZARR_MIN_BLOCKS, _chunk_z
 
     cz = min(_chunk_z(100), args.rows)
     same = max(cz, -(-args.rows // (_ZARR_MIN_BLOCKS * cz)) * cz)
-    cases = {"tiff": {}, "tiff-same-blocks": {"chunk_sino": same}, "zarr": {"outputFormat": "zarr"},
-             "zarr+multiscale": {"outputFormat": "zarr", "zarrMultiscale": True}, "h5": {"outputFormat": "h5"}}
+    cases = {
+        "tiff": {},
+        "tiff-same-blocks": {"chunk_sino": same},
+        "zarr": {"outputFormat": "zarr"},
+        "zarr+multiscale": {"outputFormat": "zarr", "zarrMultiscale": True},
+        "h5": {"outputFormat": "h5"},
+    }
     print(f"scan {args.nangles} x {args.rows} x {args.nrays}; loadavg before {os.getloadavg()}")
     times: dict[str, list[float]] = {k: [] for k in cases}
     outputs: dict[str, Path] = {}
@@ -71,17 +85,21 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             res = recon(raw.name, str(folder), outputPath=str(out), cor=cor, quicklook=False, resume=False, **kw)
             dt = time.perf_counter() - t0
-            if k:                                   # the first round warms caches and JIT
+            if k:  # the first round warms caches and JIT
                 times[name].append(dt)
             outputs[name] = res.files[0] if name != "tiff" else res.output_dir
     ref = min(times["tiff"])
     ref_med = statistics.median(times["tiff"])
     print(f"{'format':18s} {'best s':>8s} {'median s':>9s} {'best/tiff':>10s} {'median/tiff':>12s}")
     for name, ts in times.items():
-        print(f"{name:18s} {min(ts):8.2f} {statistics.median(ts):9.2f} {min(ts) / ref:10.3f} "
-              f"{statistics.median(ts) / ref_med:12.3f}")
-    print(f"zarr / tiff-same-blocks: best {min(times['zarr']) / min(times['tiff-same-blocks']):.3f}, median "
-          f"{statistics.median(times['zarr']) / statistics.median(times['tiff-same-blocks']):.3f}")
+        print(
+            f"{name:18s} {min(ts):8.2f} {statistics.median(ts):9.2f} {min(ts) / ref:10.3f} "
+            f"{statistics.median(ts) / ref_med:12.3f}"
+        )
+    print(
+        f"zarr / tiff-same-blocks: best {min(times['zarr']) / min(times['tiff-same-blocks']):.3f}, median "
+        f"{statistics.median(times['zarr']) / statistics.median(times['tiff-same-blocks']):.3f}"
+    )
     import zarr
 
     arr = zarr.open_group(str(outputs["zarr"]), mode="r")["0"]
@@ -96,13 +114,15 @@ def main(argv: list[str] | None = None) -> int:
             for name in reads:
                 with open_volume(outputs[name]) as vol:
                     t0 = time.perf_counter()
-                    sub = vol[0:n, y0:y0 + 256, y0:y0 + 256]
+                    sub = vol[0:n, y0 : y0 + 256, y0 : y0 + 256]
                     reads[name].append(time.perf_counter() - t0)
-        print(f"read {sub.shape} sub-volume ({label}): zarr best {min(reads['zarr']) * 1e3:.1f} ms, TIFF folder "
-              f"best {min(reads['tiff']) * 1e3:.1f} ms, ratio {min(reads['tiff']) / min(reads['zarr']):.1f}x "
-              f"(medians {statistics.median(reads['zarr']) * 1e3:.1f} / "
-              f"{statistics.median(reads['tiff']) * 1e3:.1f} ms, ratio "
-              f"{statistics.median(reads['tiff']) / statistics.median(reads['zarr']):.1f}x)")
+        print(
+            f"read {sub.shape} sub-volume ({label}): zarr best {min(reads['zarr']) * 1e3:.1f} ms, TIFF folder "
+            f"best {min(reads['tiff']) * 1e3:.1f} ms, ratio {min(reads['tiff']) / min(reads['zarr']):.1f}x "
+            f"(medians {statistics.median(reads['zarr']) * 1e3:.1f} / "
+            f"{statistics.median(reads['tiff']) * 1e3:.1f} ms, ratio "
+            f"{statistics.median(reads['tiff']) / statistics.median(reads['zarr']):.1f}x)"
+        )
     if args.codecs:
         with open_volume(outputs["tiff"]) as vol:
             _codecs(np.asarray(vol), folder, args.repeat)
@@ -119,8 +139,13 @@ def _codecs(vol, folder: Path, repeat: int) -> None:
     y0 = ny // 2 - 128
     uncompressed = None
     print(f"{'codec':28s} {'chunks':>14s} {'write best s':>13s} {'/ none':>7s} {'ratio':>6s} {'read ms':>8s}")
-    for cname, clevel, shuffle in (("none", 0, ""), ("zstd", 1, "shuffle"), ("zstd", 3, "shuffle"),
-                                   ("zstd", 1, "bitshuffle"), ("lz4", 1, "shuffle")):
+    for cname, clevel, shuffle in (
+        ("none", 0, ""),
+        ("zstd", 1, "shuffle"),
+        ("zstd", 3, "shuffle"),
+        ("zstd", 1, "bitshuffle"),
+        ("lz4", 1, "shuffle"),
+    ):
         for chunks in ((min(32, nz), 128, 128), (min(64, nz), 256, 256)):
             path = folder / "codec.zarr"
             comp = None if cname == "none" else BloscCodec(cname=cname, clevel=clevel, shuffle=shuffle)
@@ -128,16 +153,25 @@ def _codecs(vol, folder: Path, repeat: int) -> None:
             for _ in range(max(3, repeat)):
                 shutil.rmtree(path, ignore_errors=True)
                 t0 = time.perf_counter()
-                arr = zarr.create_array(str(path), shape=vol.shape, chunks=chunks, dtype=vol.dtype, fill_value=0,
-                                        compressors=comp, zarr_format=3)
+                arr = zarr.create_array(
+                    str(path),
+                    shape=vol.shape,
+                    chunks=chunks,
+                    dtype=vol.dtype,
+                    fill_value=0,
+                    compressors=comp,
+                    zarr_format=3,
+                )
                 arr[:] = vol
                 writes.append(time.perf_counter() - t0)
                 t0 = time.perf_counter()
-                zarr.open_array(str(path), mode="r")[0:256, y0:y0 + 256, y0:y0 + 256]
+                zarr.open_array(str(path), mode="r")[0:256, y0 : y0 + 256, y0 : y0 + 256]
                 reads.append(time.perf_counter() - t0)
             uncompressed = uncompressed or min(writes)
-            print(f"{cname + ' ' + str(clevel) + ' ' + shuffle:28s} {chunks!s:>14s} {min(writes):13.2f} "
-                  f"{min(writes) / uncompressed:7.2f} {vol.nbytes / _size(path):6.2f} {min(reads) * 1e3:8.1f}")
+            print(
+                f"{cname + ' ' + str(clevel) + ' ' + shuffle:28s} {chunks!s:>14s} {min(writes):13.2f} "
+                f"{min(writes) / uncompressed:7.2f} {vol.nbytes / _size(path):6.2f} {min(reads) * 1e3:8.1f}"
+            )
     shutil.rmtree(folder / "codec.zarr", ignore_errors=True)
 
 

@@ -53,7 +53,7 @@ class _TakesNothing(Runner):
     def free(self) -> int:
         return 0
 
-    def submit(self, attempt_id, job):   # never called (no room)
+    def submit(self, attempt_id, job):  # never called (no room)
         raise AssertionError("no full run in this benchmark")
 
 
@@ -78,8 +78,7 @@ def bench_preview(work: Path, layout: str, *, rows: int, repeat: int, settle: fl
     src = work / "src" / f"big_{layout}.h5"
     src.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    simulate_scan(src, layout=layout, phantom="rock", nangles=1969, nslices=rows, nrays=2048, write_truth=False,
-                  seed=1)
+    simulate_scan(src, layout=layout, phantom="rock", nangles=1969, nslices=rows, nrays=2048, write_truth=False, seed=1)
     print(f"# simulated {src.name}: 1969 x {rows} x 2048 in {time.perf_counter() - t0:.1f} s", flush=True)
     raw, rec = work / f"raw_{layout}", work / f"rec_{layout}"
     raw.mkdir()
@@ -88,25 +87,30 @@ def bench_preview(work: Path, layout: str, *, rows: int, repeat: int, settle: fl
     thread = threading.Thread(target=service.run, daemon=True)
     thread.start()
     try:
-        time.sleep(1.0)   # observer started
+        time.sleep(1.0)  # observer started
         figures = []
         for k in range(repeat + 1):
             name = f"scan{k}_{layout}.h5"
             t_done = _arrive(src, raw, name)
             png = rec / f"rec{Path(name).stem}" / f"{Path(name).stem}_preview.png"
             figures.append(_wait_file(png) - t_done)
-            time.sleep(1.5)   # the preview's record and the row's update
+            time.sleep(1.5)  # the preview's record and the row's update
             q = Queue(rec / DB_NAME)
             row = q.attempts_of(name)[-1]
             q.close()
             secs = row.preview.get("seconds", {})
-            print(f"{layout:8s} scan {k}: complete -> PNG {figures[-1]:.2f} s (detected "
-                  f"{row.finished_at - t_done:.2f} s after; preview {secs.get('total')} s: {secs}); {load()}",
-                  flush=True)
+            print(
+                f"{layout:8s} scan {k}: complete -> PNG {figures[-1]:.2f} s (detected "
+                f"{row.finished_at - t_done:.2f} s after; preview {secs.get('total')} s: {secs}); {load()}",
+                flush=True,
+            )
         warm = figures[1:]
-        print(f"{layout:8s} preview latency, first scan of the watcher {figures[0]:.2f} s; next {repeat}: "
-              f"best {min(warm):.2f} s, median {statistics.median(warm):.2f} s (target <= 5 s, settle {settle:g} s); "
-              f"{load()}", flush=True)
+        print(
+            f"{layout:8s} preview latency, first scan of the watcher {figures[0]:.2f} s; next {repeat}: "
+            f"best {min(warm):.2f} s, median {statistics.median(warm):.2f} s (target <= 5 s, settle {settle:g} s); "
+            f"{load()}",
+            flush=True,
+        )
     finally:
         service.stop_event.set()
         thread.join(60)
@@ -114,7 +118,7 @@ def bench_preview(work: Path, layout: str, *, rows: int, repeat: int, settle: fl
 
 def _cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rfind(")") + 2:].split()
+    fields = stat[stat.rfind(")") + 2 :].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -128,17 +132,29 @@ def bench_idle(work: Path, *, files: int, seconds: float, poll: bool) -> None:
         path.write_bytes(b"")
         q.add(path.name, path, state="done")
     q.close()
-    cmd = [sys.executable, "-m", "alsmicroct.cli.watch", str(raw), "--output", str(rec), "--settle", "1",
-           *(["--poll"] if poll else [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "alsmicroct.cli.watch",
+        str(raw),
+        "--output",
+        str(rec),
+        "--settle",
+        "1",
+        *(["--poll"] if poll else []),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(10.0)   # start-up: imports, the first full listing
+        time.sleep(10.0)  # start-up: imports, the first full listing
         c0, w0 = _cpu_seconds(proc.pid), time.monotonic()
         time.sleep(seconds)
         c1, w1 = _cpu_seconds(proc.pid), time.monotonic()
         share = 100.0 * (c1 - c0) / (w1 - w0)
-        print(f"idle, {files} files, {kind:8s}: {c1 - c0:.2f} s CPU over {w1 - w0:.0f} s = {share:.2f} % of one "
-              f"core (target <= 1 %); {load()}", flush=True)
+        print(
+            f"idle, {files} files, {kind:8s}: {c1 - c0:.2f} s CPU over {w1 - w0:.0f} s = {share:.2f} % of one "
+            f"core (target <= 1 %); {load()}",
+            flush=True,
+        )
         # (c) detection latency in the same watcher
         small = work / "src" / f"small_{kind}.h5"
         small.parent.mkdir(parents=True, exist_ok=True)
@@ -150,8 +166,9 @@ def bench_idle(work: Path, *, files: int, seconds: float, poll: bool) -> None:
             t_end = time.monotonic() + 60
             while time.monotonic() < t_end:
                 db = sqlite3.connect(rec / DB_NAME, timeout=30)
-                got = db.execute("SELECT finished_at FROM attempts WHERE scan = ? AND finished_at IS NOT NULL",
-                                 (name,)).fetchone()
+                got = db.execute(
+                    "SELECT finished_at FROM attempts WHERE scan = ? AND finished_at IS NOT NULL", (name,)
+                ).fetchone()
                 db.close()
                 if got:
                     lat.append(got[0] - t_done)
@@ -160,9 +177,13 @@ def bench_idle(work: Path, *, files: int, seconds: float, poll: bool) -> None:
             else:
                 raise SystemExit(f"{name} not detected in 60 s")
             time.sleep(3.0)
-        print(f"detection latency, {kind:8s}: " + ", ".join(f"{x:.2f}" for x in lat)
-              + f" s; best {min(lat):.2f} s, median {statistics.median(lat):.2f} s (target <= 2 s, settle 1 s); "
-              f"{load()}", flush=True)
+        print(
+            f"detection latency, {kind:8s}: "
+            + ", ".join(f"{x:.2f}" for x in lat)
+            + f" s; best {min(lat):.2f} s, median {statistics.median(lat):.2f} s (target <= 2 s, settle 1 s); "
+            f"{load()}",
+            flush=True,
+        )
     finally:
         proc.terminate()
         proc.wait(60)

@@ -23,8 +23,14 @@ COR = {"als": 24.3, "dxchange": 22.8}
 def run_app(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     """Run applications/<script>.py like a user does; output captured as text."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, str(REPO / "applications" / f"{script}.py"), *map(str, args)],
-                          cwd=cwd, capture_output=True, text=True, timeout=180, env=env)
+    return subprocess.run(
+        [sys.executable, str(REPO / "applications" / f"{script}.py"), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
 
 
 def tiffs(folder: Path) -> list[Path]:
@@ -45,11 +51,13 @@ def raw(tmp_path_factory) -> Path:
 
 
 def _write_list(path: Path) -> Path:
-    path.write_text("# two good scans (both layouts) and a corrupt one\n"
-                    "als_scan.h5   cor=24.3\n"
-                    "\n"
-                    "dx_scan       cor=22.8 chunk_sino=1   # '.h5' left out\n"
-                    "corrupt.h5\n")
+    path.write_text(
+        "# two good scans (both layouts) and a corrupt one\n"
+        "als_scan.h5   cor=24.3\n"
+        "\n"
+        "dx_scan       cor=22.8 chunk_sino=1   # '.h5' left out\n"
+        "corrupt.h5\n"
+    )
     return path
 
 
@@ -87,19 +95,42 @@ def test_batch_isolates_a_corrupt_scan_then_resumes(raw, tmp_path):
 
 def test_dry_run_validates_and_writes_nothing(raw, tmp_path):
     lst = _write_list(tmp_path / "list.txt")
-    res = run_app("recon_batch", lst, "--input-dir", raw, "--output-dir", tmp_path / "out", "--dry-run",
-                  "--set", "doPhaseRetrieval=true", "--summary-json", tmp_path / "plan.json", cwd=tmp_path)
+    res = run_app(
+        "recon_batch",
+        lst,
+        "--input-dir",
+        raw,
+        "--output-dir",
+        tmp_path / "out",
+        "--dry-run",
+        "--set",
+        "doPhaseRetrieval=true",
+        "--summary-json",
+        tmp_path / "plan.json",
+        cwd=tmp_path,
+    )
     assert res.returncode == 1, res.stderr
     plan = json.loads((tmp_path / "plan.json").read_text())
     assert plan["dry_run"] is True
     assert [s["status"] for s in plan["scans"]] == ["planned", "planned", "invalid"]
     assert plan["scans"][1]["layout"] == "dxchange" and plan["scans"][1]["parameters"]["chunk_sino"] == 1
-    assert plan["scans"][0]["overrides"] == {"doPhaseRetrieval": True, "outputPath": str(tmp_path / "out"),
-                                             "cor": 24.3}
+    assert plan["scans"][0]["overrides"] == {"doPhaseRetrieval": True, "outputPath": str(tmp_path / "out"), "cor": 24.3}
     assert "INVALID" in res.stdout and "recdx_scan" in res.stdout
     # --line K (SLURM_ARRAY_TASK_ID) picks the K-th scan, counting scan lines only.
-    res = run_app("recon_batch", lst, "--input-dir", raw, "--output-dir", tmp_path / "out", "--dry-run",
-                  "--line", "2", "--summary-json", tmp_path / "line.json", cwd=tmp_path)
+    res = run_app(
+        "recon_batch",
+        lst,
+        "--input-dir",
+        raw,
+        "--output-dir",
+        tmp_path / "out",
+        "--dry-run",
+        "--line",
+        "2",
+        "--summary-json",
+        tmp_path / "line.json",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     (only,) = json.loads((tmp_path / "line.json").read_text())["scans"]
     assert only["number"] == 2 and only["source"].endswith("list.txt line 4")
@@ -129,9 +160,11 @@ def _check_typed(folder: Path, prov_name: str = "recon_parameters.json") -> dict
 def test_spreadsheets_csv_and_xlsx(raw, tmp_path):
     openpyxl = pytest.importorskip("openpyxl")
     sheet = tmp_path / "sheet.csv"
-    sheet.write_text("# header row: recon() keywords\n"
-                     "filename,inputPath,cor,sinoused,doFWringremoval,chunk_sino,outputPath\n"
-                     f'dir (x)/scan(1).h5,{raw},24.3,"(-1,2,1)",false,1.0,{tmp_path / "csv"}\n')
+    sheet.write_text(
+        "# header row: recon() keywords\n"
+        "filename,inputPath,cor,sinoused,doFWringremoval,chunk_sino,outputPath\n"
+        f'dir (x)/scan(1).h5,{raw},24.3,"(-1,2,1)",false,1.0,{tmp_path / "csv"}\n'
+    )
     res = run_app("recon_spreadsheet", sheet, "--no-progress", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     params = _check_typed(tmp_path / "csv" / "recscan(1)")
@@ -144,8 +177,16 @@ def test_spreadsheets_csv_and_xlsx(raw, tmp_path):
     ws.append(["dir (x)/scan(1)", str(raw), 24.3, "(1,3,1)", False, 1])
     ws.append(["dx_scan.h5", str(raw), 22.8, "(0,2)", "FALSE", 1.0])
     book.save(tmp_path / "sheet.xlsx")
-    res = run_app("recon_spreadsheet", tmp_path / "sheet.xlsx", "--output-dir", tmp_path / "xlsx", "--dry-run",
-                  "--summary-json", tmp_path / "xlsx.json", cwd=tmp_path)
+    res = run_app(
+        "recon_spreadsheet",
+        tmp_path / "sheet.xlsx",
+        "--output-dir",
+        tmp_path / "xlsx",
+        "--dry-run",
+        "--summary-json",
+        tmp_path / "xlsx.json",
+        cwd=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     scans = json.loads((tmp_path / "xlsx.json").read_text())["scans"]
     assert [s["status"] for s in scans] == ["planned", "planned"]
@@ -160,10 +201,12 @@ def test_spreadsheets_csv_and_xlsx(raw, tmp_path):
 
 def test_old_parameter_format_centre_pair(raw, tmp_path):
     params = tmp_path / "input832.txt"
-    params.write_text(f'als_scan.h5\tinputPath\t{raw}\tcor\t24.3\tsinoused\t"-1,1,1"\tdoFWringremoval\t0\t'
-                      f"outputPath\t{tmp_path}\toutputFilename\tc24.3\n"
-                      f'als_scan.h5  inputPath {raw}  cor 24.8  sinoused "-1,1,1"  outputPath {tmp_path}  '
-                      "outputFilename c24.8  chunk_sino 1\n")
+    params.write_text(
+        f'als_scan.h5\tinputPath\t{raw}\tcor\t24.3\tsinoused\t"-1,1,1"\tdoFWringremoval\t0\t'
+        f"outputPath\t{tmp_path}\toutputFilename\tc24.3\n"
+        f'als_scan.h5  inputPath {raw}  cor 24.8  sinoused "-1,1,1"  outputPath {tmp_path}  '
+        "outputFilename c24.8  chunk_sino 1\n"
+    )
     res = run_app("recon_parameters", params, "--no-progress", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     folder = tmp_path / "recals_scan"
@@ -175,8 +218,22 @@ def test_old_parameter_format_centre_pair(raw, tmp_path):
 
 def test_convert_8bit_and_crop_on_recon_output(raw, tmp_path, capsys):
     out = tmp_path / "rec"
-    assert recon_one.main([str(raw / "als_scan.h5"), "--cor", "24.3", "--slices", "3", "--output-dir",
-                           str(out), "--no-progress", "chunk_sino=2"]) == 0
+    assert (
+        recon_one.main(
+            [
+                str(raw / "als_scan.h5"),
+                "--cor",
+                "24.3",
+                "--slices",
+                "3",
+                "--output-dir",
+                str(out),
+                "--no-progress",
+                "chunk_sino=2",
+            ]
+        )
+        == 0
+    )
     folder = out / "recals_scan"
     assert "Summary" in capsys.readouterr().out and len(tiffs(folder)) == 3
 
@@ -191,8 +248,24 @@ def test_convert_8bit_and_crop_on_recon_output(raw, tmp_path, capsys):
     # Several folders in isolation: each goes to OUT/<folder name>; a missing one fails alone.
     twin = tmp_path / "twin"
     shutil.copytree(folder, twin)
-    assert convert_8bit.main([str(folder), str(tmp_path / "nope"), str(twin), "--min", "0", "--max", "1",
-                              "--output-dir", str(tmp_path / "8bit"), "--prefix", "s"]) == 1
+    assert (
+        convert_8bit.main(
+            [
+                str(folder),
+                str(tmp_path / "nope"),
+                str(twin),
+                "--min",
+                "0",
+                "--max",
+                "1",
+                "--output-dir",
+                str(tmp_path / "8bit"),
+                "--prefix",
+                "s",
+            ]
+        )
+        == 1
+    )
     table = capsys.readouterr().out
     assert "FAILED" in table and str(tmp_path / "nope") in table
     assert [p.name for p in tiffs(tmp_path / "8bit" / "twin")] == ["s_00001.tiff", "s_00002.tiff", "s_00003.tiff"]
@@ -210,10 +283,10 @@ def test_convert_8bit_and_crop_on_recon_output(raw, tmp_path, capsys):
 
 def test_find_center_on_known_centre(tmp_path):
     truth = 33.4
-    scan = simulate_scan(tmp_path / "centre.h5", layout="dxchange", nangles=90, nslices=4, nrays=64, cor=truth,
-                         write_truth=False)
-    res = run_app("find_center", scan.path, "--range", "1", "--step", "1", "--json", tmp_path / "c.json",
-                  cwd=tmp_path)
+    scan = simulate_scan(
+        tmp_path / "centre.h5", layout="dxchange", nangles=90, nslices=4, nrays=64, cor=truth, write_truth=False
+    )
+    res = run_app("find_center", scan.path, "--range", "1", "--step", "1", "--json", tmp_path / "c.json", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     found = json.loads((tmp_path / "c.json").read_text())
     assert abs(found["median"] - truth) <= 1.0, found["estimates"]

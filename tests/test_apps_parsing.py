@@ -22,8 +22,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 # ------------------------------------------------------------------- path lists
 def test_list_line_paths_overrides_and_comments():
-    e = split_list_line('"/data/my scan (2).h5"  cor=1023.5 sinoused=(-1,20,1) doPhaseRetrieval=true  # note',
-                        "l.txt line 3")
+    e = split_list_line(
+        '"/data/my scan (2).h5"  cor=1023.5 sinoused=(-1,20,1) doPhaseRetrieval=true  # note', "l.txt line 3"
+    )
     assert e.scan == "/data/my scan (2).h5"
     assert e.overrides == {"cor": 1023.5, "sinoused": (-1, 20, 1), "doPhaseRetrieval": True}
     assert e.source == "l.txt line 3"
@@ -34,14 +35,17 @@ def test_list_line_paths_overrides_and_comments():
     assert e.overrides["BeamHardeningCoefficients"] == (0, 1, 0, 0, 0, 0.1)
 
 
-@pytest.mark.parametrize("line, needle", [
-    ("scan.h5 cor", "expected key=value after the raw file, got 'cor'"),
-    ('"scan.h5 cor=3', "check the quotes"),
-    ("cor=3 scan.h5", "must start with the raw file"),
-    ("scan.h5 corr=3", "did you mean 'cor'"),
-    ("scan.h5 sinoused=(5,2)", "sinoused"),
-    ("scan.h5 doPhaseRetrieval=maybe", "boolean"),
-])
+@pytest.mark.parametrize(
+    "line, needle",
+    [
+        ("scan.h5 cor", "expected key=value after the raw file, got 'cor'"),
+        ('"scan.h5 cor=3', "check the quotes"),
+        ("cor=3 scan.h5", "must start with the raw file"),
+        ("scan.h5 corr=3", "did you mean 'cor'"),
+        ("scan.h5 sinoused=(5,2)", "sinoused"),
+        ("scan.h5 doPhaseRetrieval=maybe", "boolean"),
+    ],
+)
 def test_list_line_errors_name_the_line(line, needle):
     with pytest.raises(ParameterError) as info:
         split_list_line(line, "list.txt line 7")
@@ -78,28 +82,37 @@ def test_example_files_parse():
 
 # ------------------------------------------------------------------ spreadsheets
 def test_spreadsheet_rows_typed_values_and_parenthesis():
-    rows = [(1, ["# comment", None, None]),
-            (2, ["filename", "chunk_sino", "sinoused", "doFWringremoval", "outputFilename"]),
-            (3, ["dir (x)/scan(1).h5", 4.0, "(-1,2,1)", False, 1196.5]),
-            (4, [None, None, None, None, None]),
-            (5, [12345.0, None, "", "TRUE", None])]
+    rows = [
+        (1, ["# comment", None, None]),
+        (2, ["filename", "chunk_sino", "sinoused", "doFWringremoval", "outputFilename"]),
+        (3, ["dir (x)/scan(1).h5", 4.0, "(-1,2,1)", False, 1196.5]),
+        (4, [None, None, None, None, None]),
+        (5, [12345.0, None, "", "TRUE", None]),
+    ]
     entries = rows_to_entries(rows, path="s.xlsx", unit="row")
     assert [e.scan for e in entries] == ["dir (x)/scan(1).h5", "12345"]
-    assert entries[0].overrides == {"chunk_sino": 4.0, "sinoused": "(-1,2,1)", "doFWringremoval": False,
-                                    "outputFilename": "1196.5"}
+    assert entries[0].overrides == {
+        "chunk_sino": 4.0,
+        "sinoused": "(-1,2,1)",
+        "doFWringremoval": False,
+        "outputFilename": "1196.5",
+    }
     assert entries[1].overrides == {"doFWringremoval": "TRUE"} and entries[1].source == "s.xlsx row 5"
     jobs = plan_jobs(entries, config={}, cli={})
     assert jobs[0].params.chunk_sino == 4 and isinstance(jobs[0].params.chunk_sino, int)
     assert jobs[0].params.sinoused == (-1, 2, 1) and jobs[1].params.doFWringremoval is True
 
 
-@pytest.mark.parametrize("rows, needle", [
-    ([(1, ["filename", "corr"])], "s.csv line 1, column B: unknown column 'corr'; expected"),
-    ([(1, ["filename", "cor", "cor"])], "column C: column 'cor' appears twice"),
-    ([(1, ["cor"])], "no 'filename' column"),
-    ([(1, ["filename", None]), (2, ["a.h5", "3"])], "s.csv line 2, column B: value '3' under an empty header"),
-    ([(1, ["filename", "cor"]), (2, [None, "3"])], "s.csv line 2: no filename"),
-])
+@pytest.mark.parametrize(
+    "rows, needle",
+    [
+        ([(1, ["filename", "corr"])], "s.csv line 1, column B: unknown column 'corr'; expected"),
+        ([(1, ["filename", "cor", "cor"])], "column C: column 'cor' appears twice"),
+        ([(1, ["cor"])], "no 'filename' column"),
+        ([(1, ["filename", None]), (2, ["a.h5", "3"])], "s.csv line 2, column B: value '3' under an empty header"),
+        ([(1, ["filename", "cor"]), (2, [None, "3"])], "s.csv line 2: no filename"),
+    ],
+)
 def test_spreadsheet_errors(rows, needle):
     with pytest.raises(ParameterError) as info:
         rows_to_entries(rows, path="s.csv", unit="line")
@@ -135,11 +148,11 @@ def test_csv_and_xlsx_files(tmp_path):
 
 # --------------------------------------------------------------- old input832.txt
 def test_old_parameter_line():
-    e = parse_parameter_line('f.h5\tcor\t1196.5\tsinoused\t"-1,10,1"\tdoPhaseRetrieval\t0\toutputFilename\tc1196.5',
-                             "in.txt line 1")
+    e = parse_parameter_line(
+        'f.h5\tcor\t1196.5\tsinoused\t"-1,10,1"\tdoPhaseRetrieval\t0\toutputFilename\tc1196.5', "in.txt line 1"
+    )
     assert e.scan == "f.h5"
-    assert e.overrides == {"cor": "1196.5", "sinoused": "-1,10,1", "doPhaseRetrieval": "0",
-                           "outputFilename": "c1196.5"}
+    assert e.overrides == {"cor": "1196.5", "sinoused": "-1,10,1", "doPhaseRetrieval": "0", "outputFilename": "c1196.5"}
     (job,) = plan_jobs([e], config={}, cli={})
     assert job.params.sinoused == (-1, 10, 1) and job.params.doPhaseRetrieval is False
     assert job.params.outputFilename == "c1196.5"
@@ -161,8 +174,9 @@ def test_precedence_line_over_cli_over_config(tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("# config\ncor = 10.0\nchunk_sino = 7\nringLevel = 4\nsinoused = [0, 4, 1]\n")
     config = load_config(cfg)
-    cli = cli_layer(_args(set_tokens=["chunk_sino=5", "ringLevel=5"], cor="20", slices=3,
-                          output_dir=str(tmp_path / "out")))
+    cli = cli_layer(
+        _args(set_tokens=["chunk_sino=5", "ringLevel=5"], cor="20", slices=3, output_dir=str(tmp_path / "out"))
+    )
     entries = [ScanEntry("a.h5", {"ringLevel": 6}, "l line 1"), ScanEntry("b.h5", {}, "l line 2")]
     a, b = plan_jobs(entries, config=config, cli=cli)
     assert (a.params.cor, a.params.chunk_sino, a.params.ringLevel, a.params.sinoused) == (20, 5, 6, (-1, 3, 1))
@@ -174,13 +188,16 @@ def test_precedence_line_over_cli_over_config(tmp_path):
     assert only.number == 2 and only.entry.scan == "b.h5"
 
 
-@pytest.mark.parametrize("text, needle", [
-    ("cor = 3\ncorFuncton = 'vo'\n", "c.toml line 2: unknown parameter 'corFuncton'; did you mean 'corFunction'"),
-    ("chunk_sino = 'many'\n", "c.toml line 1: chunk_sino='many'"),
-    ("[recon]\ncor = 3\n", "[recon] tables are not used"),
-    ("cor = \n", "not a valid TOML file"),
-    ("cast8bit_min = 5\ncast8bit_max = 1\n", "cast8bit_min=5.0 must be smaller"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("cor = 3\ncorFuncton = 'vo'\n", "c.toml line 2: unknown parameter 'corFuncton'; did you mean 'corFunction'"),
+        ("chunk_sino = 'many'\n", "c.toml line 1: chunk_sino='many'"),
+        ("[recon]\ncor = 3\n", "[recon] tables are not used"),
+        ("cor = \n", "not a valid TOML file"),
+        ("cast8bit_min = 5\ncast8bit_max = 1\n", "cast8bit_min=5.0 must be smaller"),
+    ],
+)
 def test_config_errors(tmp_path, text, needle):
     cfg = tmp_path / "c.toml"
     cfg.write_text(text)
@@ -190,8 +207,11 @@ def test_config_errors(tmp_path, text, needle):
 
 
 def test_plan_collects_every_bad_entry_and_line_selection():
-    entries = [ScanEntry("a", {"chunk_sino": "0"}, "l line 1"), ScanEntry("b", {}, "l line 2"),
-               ScanEntry("c", {"npad": "-3"}, "l line 5")]
+    entries = [
+        ScanEntry("a", {"chunk_sino": "0"}, "l line 1"),
+        ScanEntry("b", {}, "l line 2"),
+        ScanEntry("c", {"npad": "-3"}, "l line 5"),
+    ]
     with pytest.raises(ParameterError) as info:
         plan_jobs(entries, config={}, cli={})
     assert "l line 1" in str(info.value) and "l line 5" in str(info.value)
@@ -205,12 +225,17 @@ def test_plan_collects_every_bad_entry_and_line_selection():
 
 
 def test_shared_output_folder_gets_own_provenance():
-    entries = [ScanEntry("a.h5", {"cor": 1, "outputFilename": "c1"}, "l line 1"),
-               ScanEntry("a.h5", {"cor": 2, "outputFilename": "c2"}, "l line 2"),
-               ScanEntry("b.h5", {}, "l line 3")]
+    entries = [
+        ScanEntry("a.h5", {"cor": 1, "outputFilename": "c1"}, "l line 1"),
+        ScanEntry("a.h5", {"cor": 2, "outputFilename": "c2"}, "l line 2"),
+        ScanEntry("b.h5", {}, "l line 3"),
+    ]
     jobs = plan_jobs(entries, config={}, cli={})
-    assert [j.provenance_name for j in jobs] == ["recon_parameters_c1.json", "recon_parameters_c2.json",
-                                                 "recon_parameters.json"]
+    assert [j.provenance_name for j in jobs] == [
+        "recon_parameters_c1.json",
+        "recon_parameters_c2.json",
+        "recon_parameters.json",
+    ]
 
 
 # ------------------------------------------------------------------ small helpers
@@ -236,10 +261,13 @@ def test_spans_and_sweep():
     ("program", "name", "text", "message"),
     [
         (recon_batch, "empty.txt", "# nothing here\n\n", "no scans listed"),
-        (recon_spreadsheet, "bad.csv", "filename,cor,ringLvl\na.h5,3,4\n",
-         "bad.csv line 1, column C: unknown column 'ringLvl'"),
-        (recon_parameters, "input832.txt", "a.h5 cor\n",
-         "input832.txt line 1: parameter 'cor' has no value"),
+        (
+            recon_spreadsheet,
+            "bad.csv",
+            "filename,cor,ringLvl\na.h5,3,4\n",
+            "bad.csv line 1, column C: unknown column 'ringLvl'",
+        ),
+        (recon_parameters, "input832.txt", "a.h5 cor\n", "input832.txt line 1: parameter 'cor' has no value"),
     ],
 )
 def test_batch_programs_reject_bad_input(tmp_path, capsys, program, name, text, message):

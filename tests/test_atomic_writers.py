@@ -28,8 +28,16 @@ def test_raw_scan_writer_fsyncs_before_rename(tmp_path, monkeypatch):
     synced = _record_fsyncs(monkeypatch)
     proj = np.ones((4, 2, 8), np.uint16)
     nflat = len(expected_flat_positions(4, 0))
-    write_scan(tmp_path / "scan.h5", proj, np.ones((nflat, 2, 8)), np.zeros((1, 2, 8)), dataset="scan",
-               arange=180.0, pxsize_mm=0.001, num_flats=1)
+    write_scan(
+        tmp_path / "scan.h5",
+        proj,
+        np.ones((nflat, 2, 8)),
+        np.zeros((1, 2, 8)),
+        dataset="scan",
+        arange=180.0,
+        pxsize_mm=0.001,
+        num_flats=1,
+    )
     assert any(str(s).startswith(str(tmp_path / ".scan.h5.")) for s in synced), synced
     with open_scan(tmp_path / "scan.h5") as scan:
         assert scan.meta.nangles == 4

@@ -19,8 +19,14 @@ REPO = Path(__file__).resolve().parents[1]
 def _run_app(script: str, *args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run([sys.executable, str(REPO / "applications" / f"{script}.py"), *map(str, args)],
-                          cwd=cwd, capture_output=True, text=True, timeout=180, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, str(REPO / "applications" / f"{script}.py"), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +52,9 @@ def test_duplicated_key_in_a_path_list_line(raw, tmp_path):
 def test_environment_variables_in_path_lists_are_expanded(raw, tmp_path):
     lst = tmp_path / "l.txt"
     lst.write_text("$RAWDIR/a.h5 outputPath=${OUTDIR}/rec\n")
-    res = _run_app("recon_batch", lst, "--dry-run", cwd=tmp_path,
-                   env={"RAWDIR": str(raw), "OUTDIR": str(tmp_path / "o")})
+    res = _run_app(
+        "recon_batch", lst, "--dry-run", cwd=tmp_path, env={"RAWDIR": str(raw), "OUTDIR": str(tmp_path / "o")}
+    )
     assert res.returncode == 0, res.stderr
     assert str(tmp_path / "o" / "rec") in res.stdout + res.stderr
     assert "$" not in (res.stdout.split("planned")[0] if "planned" in res.stdout else "")
@@ -74,8 +81,10 @@ def test_spreadsheet_formula_without_cached_value_is_an_error(raw, tmp_path):
     assert "formula" in text and "C2" in text
 
 
-@pytest.mark.parametrize("text,value", [("no", False), ("false", False), ("0", False), ("yes", True),
-                                        ("true", True), ("none", None), ("auto", None)])
+@pytest.mark.parametrize(
+    "text,value",
+    [("no", False), ("false", False), ("0", False), ("yes", True), ("true", True), ("none", None), ("auto", None)],
+)
 def test_resume_strings(text, value):
     from alsmicroct.params import parse_resume
 

@@ -37,8 +37,9 @@ def test_shellcheck(script):
 
 def _run(script: str, *args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
-    return subprocess.run(["bash", str(BATCH / script), *args], cwd=cwd, capture_output=True, text=True,
-                          env={**clean, **env}, timeout=120)
+    return subprocess.run(
+        ["bash", str(BATCH / script), *args], cwd=cwd, capture_output=True, text=True, env={**clean, **env}, timeout=120
+    )
 
 
 def test_usage_and_bad_python(tmp_path):
@@ -52,10 +53,20 @@ def test_slices_script_runs_without_slurm(tmp_path):
     """Outside SLURM the script is one part of one: the whole scan, merged provenance."""
     from alsmicroct.sim import simulate_scan
 
-    simulate_scan(tmp_path / "s.h5", layout="dxchange", phantom="shepp", nangles=60, nslices=4, nrays=32,
-                  cor=16.1, seed=1)
-    out = _run("recon_slices.slurm", "s.h5", "--set", "num_threads=1", "--output-dir", "rec", cwd=tmp_path,
-               ALSMICROCT_PYTHON=sys.executable, ALSMICROCT_THREADS="1")
+    simulate_scan(
+        tmp_path / "s.h5", layout="dxchange", phantom="shepp", nangles=60, nslices=4, nrays=32, cor=16.1, seed=1
+    )
+    out = _run(
+        "recon_slices.slurm",
+        "s.h5",
+        "--set",
+        "num_threads=1",
+        "--output-dir",
+        "rec",
+        cwd=tmp_path,
+        ALSMICROCT_PYTHON=sys.executable,
+        ALSMICROCT_THREADS="1",
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "1 thread(s), HDF5_USE_FILE_LOCKING=FALSE" in out.stdout
     record = json.loads((tmp_path / "rec" / "recs" / "recon_parameters.json").read_text())

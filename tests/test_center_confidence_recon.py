@@ -22,18 +22,25 @@ def test_automatic_centre_has_a_high_confidence_and_is_recorded(sim_scans, tmp_p
 
 
 def test_given_centre_has_no_confidence_record(sim_scans, tmp_path):
-    res = recon(str(sim_scans["als"].path), outputPath=str(tmp_path / "out"), cor=33.3, num_threads=1,
-                quicklook=False)
+    res = recon(str(sim_scans["als"].path), outputPath=str(tmp_path / "out"), cor=33.3, num_threads=1, quicklook=False)
     assert res.center_info is None
     assert json.loads(res.provenance_path.read_text())["resolved"]["centre_confidence"] is None
 
 
 def test_scan_without_a_180_degree_pair_is_labelled_low(tmp_path, caplog):
-    scan = simulate_scan(tmp_path / "short.h5", phantom="shepp", nangles=121, arange=150.0, nslices=4, nrays=64,
-                         cor=33.3, seed=5, rings=0.0)
+    scan = simulate_scan(
+        tmp_path / "short.h5",
+        phantom="shepp",
+        nangles=121,
+        arange=150.0,
+        nslices=4,
+        nrays=64,
+        cor=33.3,
+        seed=5,
+        rings=0.0,
+    )
     with caplog.at_level("WARNING"):
-        res = recon(str(scan.path), outputPath=str(tmp_path / "out"), corFunction="vo", num_threads=1,
-                    quicklook=False)
+        res = recon(str(scan.path), outputPath=str(tmp_path / "out"), corFunction="vo", num_threads=1, quicklook=False)
     info = res.center_info
     assert info["label"] == "low"
     assert any("180" in r for r in info["reasons"])
@@ -50,6 +57,16 @@ def test_batch_summary_shows_the_confidence(sim_scans):
         class entry:
             scan = "scan_als"
 
-    row = summary_rows([JobResult(_Job(), "done", cor=33.31, slices=6, seconds=1.0,
-                                  detail={"centre_confidence": "low", "centre_uncertainty_px": 0.8})])[0]
+    row = summary_rows(
+        [
+            JobResult(
+                _Job(),
+                "done",
+                cor=33.31,
+                slices=6,
+                seconds=1.0,
+                detail={"centre_confidence": "low", "centre_uncertainty_px": 0.8},
+            )
+        ]
+    )[0]
     assert row[3] == "33.31 +-0.80 (low)"

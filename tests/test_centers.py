@@ -26,8 +26,9 @@ def test_all_methods_find_the_known_centre(offcentre):
 
 
 def test_pc_pairs_by_angle_not_by_index(tmp_path):
-    scan = simulate_scan(tmp_path / "wide.h5", phantom="rock", nangles=201, arange=200, nslices=4, nrays=96,
-                         cor=44.6, seed=4)
+    scan = simulate_scan(
+        tmp_path / "wide.h5", phantom="rock", nangles=201, arange=200, nslices=4, nrays=96, cor=44.6, seed=4
+    )
     found = find_centers(scan.path, methods=("pc",), projused=(13, 201, 1), doFWringremoval=False)
     assert abs(found["pc"] - scan.cor) <= 0.25, found
 

@@ -34,8 +34,9 @@ def raw(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("dist_raw")
     for i in range(2):
-        simulate_scan(folder / f"scan{i}.h5", layout="als", phantom="shepp", nangles=60, nslices=6,
-                      nrays=40, cor=20.3, seed=i)
+        simulate_scan(
+            folder / f"scan{i}.h5", layout="als", phantom="shepp", nangles=60, nslices=6, nrays=40, cor=20.3, seed=i
+        )
     return folder
 
 
@@ -59,8 +60,10 @@ def client():
 
 
 def test_import_is_light():
-    code = ("import sys, alsmicroct, alsmicroct.jobs.clusters, alsmicroct.jobs.parts; "
-            "print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))")
+    code = (
+        "import sys, alsmicroct, alsmicroct.jobs.clusters, alsmicroct.jobs.parts; "
+        "print(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -87,8 +90,8 @@ def test_recon_with_client_identical_and_resumes(raw, reference, client, tmp_pat
     np.testing.assert_array_equal(_stack(res.files), _stack(ref.files))
     record = json.loads(res.provenance_path.read_text())
     assert record["status"] == "complete" and record["nfiles"] == 6
-    assert record["timings_s"]["reconstruct"] > 0          # workers' timings came back
-    q, q_ref = res.quality, ref.quality                      # and their quality figures
+    assert record["timings_s"]["reconstruct"] > 0  # workers' timings came back
+    q, q_ref = res.quality, ref.quality  # and their quality figures
     assert q["gathered"] and q["raw_saturated_fraction"] == q_ref["raw_saturated_fraction"]
     assert q["ring_index"] == pytest.approx(q_ref["ring_index"], rel=1e-3)
     assert q["sharpness"] == pytest.approx(q_ref["sharpness"], rel=1e-2)
@@ -105,12 +108,11 @@ def test_client_with_projection_steps_and_3d_filter(raw, client, tmp_path):
     """Phase retrieval (pre-passes into a local store read by the workers) and the bilateral filter."""
     from alsmicroct.reconstruction import recon
 
-    kw = dict(COMMON, doPhaseRetrieval=True, propagation_dist=10.0, kev=20.0, doBilateralFilter=True,
-              castTo8bit=True)
+    kw = dict(COMMON, doPhaseRetrieval=True, propagation_dist=10.0, kev=20.0, doBilateralFilter=True, castTo8bit=True)
     ref = recon("scan0.h5", raw, outputPath=str(tmp_path / "one"), **kw)
     res = recon("scan0.h5", raw, outputPath=str(tmp_path / "dask"), client=client, **kw)
     np.testing.assert_array_equal(_stack(res.files), _stack(ref.files))
-    assert not list(res.output_dir.glob(".*work*"))          # the temporary store is gone
+    assert not list(res.output_dir.glob(".*work*"))  # the temporary store is gone
 
 
 def test_recon_distributed_list_with_overrides(raw, reference, client, tmp_path):
@@ -118,8 +120,7 @@ def test_recon_distributed_list_with_overrides(raw, reference, client, tmp_path)
 
     listing = tmp_path / "list.txt"
     listing.write_text(f"# two scans\n{raw / 'scan0.h5'}\n{raw / 'scan1'}  outputFilename=other\n")
-    results = recon_distributed(listing, client=client, outputPath=str(tmp_path / "out"), concurrent_scans=2,
-                                **COMMON)
+    results = recon_distributed(listing, client=client, outputPath=str(tmp_path / "out"), concurrent_scans=2, **COMMON)
     assert [r.files[0].name for r in results] == ["scan0_00000.tiff", "other_00000.tiff"]
     for res, name in zip(results, ("scan0", "scan1"), strict=False):
         np.testing.assert_array_equal(_stack(res.files), _stack(reference[name].files))
@@ -145,7 +146,7 @@ def test_worker_error_is_raised_as_is(raw, client, tmp_path):
     copy = tmp_path / "gone.h5"
     shutil.copy(raw / "scan0.h5", copy)
     plan = plan_scan(copy, outputPath=str(tmp_path), chunk_sino=2)
-    copy.unlink()                                           # the workers cannot read it any more
+    copy.unlink()  # the workers cannot read it any more
     with pytest.raises(AlsMicroCTError, match="gone.h5"):
         run_on_client(client, Runner(plan), retries=0)
 
@@ -173,9 +174,26 @@ def test_parts_merge_like_a_single_run(raw, reference, tmp_path):
     assert recon_part("scan1.h5", 1, 3, raw, **kw) is not None
     with pytest.raises(ReconstructionError, match="part002of003.json: missing"):
         merge_parts("scan1.h5", 3, raw, **kw)
-    assert main(["merge", "scan1.h5", "--parts", "3", "--input-dir", str(raw), "--output-dir", str(tmp_path),
-                 "--set", "chunk_sino=2", "--set", "num_threads=1"]) == 1
-    for part in (3, 2):                                     # the last one to finish merges
+    assert (
+        main(
+            [
+                "merge",
+                "scan1.h5",
+                "--parts",
+                "3",
+                "--input-dir",
+                str(raw),
+                "--output-dir",
+                str(tmp_path),
+                "--set",
+                "chunk_sino=2",
+                "--set",
+                "num_threads=1",
+            ]
+        )
+        == 1
+    )
+    for part in (3, 2):  # the last one to finish merges
         recon_part("scan1.h5", part, 3, raw, **kw)
     out = ref.output_dir.name
     files = sorted((tmp_path / out).glob("*.tiff"))
@@ -199,9 +217,23 @@ def test_more_parts_than_blocks(raw, tmp_path):
     from alsmicroct.cli.distributed import main
     from alsmicroct.pipeline.provenance import provenance_status
 
-    args = ["part", "scan0.h5", "--input-dir", str(raw), "--output-dir", str(tmp_path), "--parts", "9",
-            "--set", "sinoused=(1,3,1)", "--set", "num_threads=1", "--set", "chunk_sino=1"]
-    assert main([*args, "--part", "5"]) == 0             # nothing to do: only 2 blocks
+    args = [
+        "part",
+        "scan0.h5",
+        "--input-dir",
+        str(raw),
+        "--output-dir",
+        str(tmp_path),
+        "--parts",
+        "9",
+        "--set",
+        "sinoused=(1,3,1)",
+        "--set",
+        "num_threads=1",
+        "--set",
+        "chunk_sino=1",
+    ]
+    assert main([*args, "--part", "5"]) == 0  # nothing to do: only 2 blocks
     assert main([*args, "--part", "1"]) == 0
     assert main([*args, "--part", "2"]) == 0
     assert provenance_status(tmp_path / "recscan0") == "complete"
@@ -227,11 +259,25 @@ def test_merge_lock_held_then_stale(raw, tmp_path):
     out.mkdir()
     lock = out / ".recon_parameters.json.merge.lock"
     lock.write_text("other-host 123\n")
-    args = ["part", "scan0.h5", "--input-dir", str(raw), "--output-dir", str(tmp_path), "--part", "1",
-            "--parts", "1", "--set", "sinoused=(2,4,1)", "--set", "num_threads=1"]
+    args = [
+        "part",
+        "scan0.h5",
+        "--input-dir",
+        str(raw),
+        "--output-dir",
+        str(tmp_path),
+        "--part",
+        "1",
+        "--parts",
+        "1",
+        "--set",
+        "sinoused=(2,4,1)",
+        "--set",
+        "num_threads=1",
+    ]
     assert main(args) == 0
-    assert provenance_status(out) is None and lock.exists()          # another task "is merging"
-    os.utime(lock, (1.0, 1.0))                                       # ... but was killed long ago
+    assert provenance_status(out) is None and lock.exists()  # another task "is merging"
+    os.utime(lock, (1.0, 1.0))  # ... but was killed long ago
     assert main(args) == 0
     assert provenance_status(out) == "complete" and not lock.exists()
 

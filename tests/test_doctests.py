@@ -13,8 +13,11 @@ import alsmicroct.reconstruction
 import alsmicroct.sim.scan
 
 
-@pytest.mark.parametrize("module", [alsmicroct.io.readers, alsmicroct.sim.scan, alsmicroct.reconstruction,
-                                    alsmicroct.checks], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "module",
+    [alsmicroct.io.readers, alsmicroct.sim.scan, alsmicroct.reconstruction, alsmicroct.checks],
+    ids=lambda m: m.__name__,
+)
 def test_docstring_examples(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)

@@ -38,8 +38,7 @@ def test_find_center_pc(center):
     rng = np.random.default_rng(3)
     theta = np.array([0.0, np.pi])
     rows = [
-        ellipse_sinogram(phantom(0.6 + 0.4 * np.sin(np.pi * (k + 1) / 25)), theta, N, center=center)
-        for k in range(24)
+        ellipse_sinogram(phantom(0.6 + 0.4 * np.sin(np.pi * (k + 1) / 25)), theta, N, center=center) for k in range(24)
     ]
     proj = np.exp(-np.stack(rows, axis=1))  # (2, rows, N) transmission
     proj = proj + rng.normal(0.0, 0.01, proj.shape)

@@ -9,8 +9,7 @@ from alsmicroct.sim import simulate_data
 
 
 def _data(**kw):
-    s = simulate_data(**{**dict(nangles=361, nslices=4, nrays=256, phantom="rock",
-                                seed=2), **kw})
+    s = simulate_data(**{**dict(nangles=361, nslices=4, nrays=256, phantom="rock", seed=2), **kw})
     return s, minus_log(normalize(s.proj, s.flats, s.darks))
 
 

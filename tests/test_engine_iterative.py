@@ -157,7 +157,6 @@ def test_bad_options(algorithm, options, match):
 
 def test_bad_options_before_heavy_work():
     with pytest.raises(ParameterError, match="tv_weight"):
-        reconstruct_iterative(np.zeros((3, 1, 8), np.float32), np.zeros(5), center=3.5, algorithm="tv",
-                              tv_weight=-1)
+        reconstruct_iterative(np.zeros((3, 1, 8), np.float32), np.zeros(5), center=3.5, algorithm="tv", tv_weight=-1)
     with pytest.raises(ParameterError, match="theta"):
         reconstruct_iterative(np.zeros((3, 1, 8), np.float32), np.zeros(5), center=3.5, algorithm="tv")

@@ -89,9 +89,7 @@ def test_convert_directory(slice_dir, volume, tmp_path):
     assert got.dtype == np.uint8
     expect = np.clip(np.floor(0.5 + 255 * (volume.astype(np.float64) + 8) / 16), 0, 255)
     assert np.array_equal(got, expect.astype(np.uint8))
-    named = ip.convert_DirectoryTo8Bit(
-        "recscan", -8, 8, basepath=tmp_path, outputpath="eight", filename="sample"
-    )
+    named = ip.convert_DirectoryTo8Bit("recscan", -8, 8, basepath=tmp_path, outputpath="eight", filename="sample")
     assert os.path.basename(named[3]) == "sample_00098.tiff"
     assert (tmp_path / "eight" / "sample_00106.tiff").is_file()
     with pytest.raises(ParameterError, match="dmin"):
@@ -108,7 +106,9 @@ def test_crop(slice_dir, volume, tmp_path):
             ip.crop_Array(volume, **bad)
     written = ip.crop_Directory(slice_dir, x=(5, 25), y=(2, 20), z=(1, 4))
     assert [os.path.basename(w) for w in written] == [
-        "recscan_00096.tiff", "recscan_00097.tiff", "recscan_00098.tiff",
+        "recscan_00096.tiff",
+        "recscan_00097.tiff",
+        "recscan_00098.tiff",
     ]
     assert np.array_equal(ip.load_TiffStack(tmp_path / "recscan_crop"), c)
     with pytest.raises(RangeError, match="x range"):
@@ -123,7 +123,7 @@ def test_quicklook_png(slice_dir, volume, tmp_path):
     # 12 x 9 inch at 100 dpi
     w, h = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (w, h) == (1200, 900)
-    assert 10_000 < len(data) < 2_000_000   # 8-bit grey from the default Pillow renderer
+    assert 10_000 < len(data) < 2_000_000  # 8-bit grey from the default Pillow renderer
     png2 = ip.quicklook(volume, tmp_path / "ql2.png")
     assert png2.stat().st_size > 10_000
     stack = ip.save_TiffStack(volume, tmp_path / "stack.tif", one_file=True)[0]

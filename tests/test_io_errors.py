@@ -15,8 +15,18 @@ NANG, NSL, NRAY = 6, 4, 3
 
 
 def _write(path, layout="als", **kw):
-    write_random_scan(path, nangles=NANG, nslices=NSL, nrays=NRAY, num_darks=2, seed=7,
-                      high=4000, layout=layout, dataset="errscan", **kw)
+    write_random_scan(
+        path,
+        nangles=NANG,
+        nslices=NSL,
+        nrays=NRAY,
+        num_darks=2,
+        seed=7,
+        high=4000,
+        layout=layout,
+        dataset="errscan",
+        **kw,
+    )
     return path
 
 

@@ -17,8 +17,7 @@ from alsmicroct.io import open_scan
 NANG, NSL, NRAY = 19, 3, 24
 
 
-def _foreign(path, *, dtype=np.uint16, theta=None, white=True, dark=True, pixel_size=None,
-             energy=None, distance=None):
+def _foreign(path, *, dtype=np.uint16, theta=None, white=True, dark=True, pixel_size=None, energy=None, distance=None):
     """A minimal Data Exchange file as other toolkits write it (h5py only)."""
     rng = np.random.default_rng(1)
     proj = rng.uniform(2000, 3000, (NANG, NSL, NRAY)).astype(dtype)

@@ -15,8 +15,17 @@ NSL, NRAY = 3, 4
 
 def _write(path, nangles, i0cycle, num_flats, num_darks, layout="als", **kw):
     scan = write_random_scan(
-        path, nangles=nangles, nslices=NSL, nrays=NRAY, i0cycle=i0cycle, num_flats=num_flats,
-        num_darks=num_darks, seed=nangles + i0cycle, high=60000, layout=layout, dataset="inf",
+        path,
+        nangles=nangles,
+        nslices=NSL,
+        nrays=NRAY,
+        i0cycle=i0cycle,
+        num_flats=num_flats,
+        num_darks=num_darks,
+        seed=nangles + i0cycle,
+        high=60000,
+        layout=layout,
+        dataset="inf",
         **kw,
     )
     return scan.proj, scan.flats, scan.darks
@@ -118,9 +127,7 @@ def test_dx_i0cycle_inferred_from_white_count(tmp_path, nangles, i0cycle):
         m = scan.meta
         assert m.i0cycle == i0cycle
         assert m.flat_positions == expected_flat_positions(nangles, i0cycle)
-        np.testing.assert_array_equal(
-            scan.flat_indices, np.repeat(expected_flat_positions(nangles, i0cycle), 2)
-        )
+        np.testing.assert_array_equal(scan.flat_indices, np.repeat(expected_flat_positions(nangles, i0cycle), 2))
         np.testing.assert_array_equal(scan.read_flats(), flats)
 
 

@@ -20,8 +20,9 @@ def test_hdf5_reader_is_registered(tmp_path):
 def test_a_registered_non_hdf5_reader_is_used(tmp_path, monkeypatch):
     monkeypatch.setattr(readers, "READERS", list(readers.READERS))
     opened = []
-    spec = readers.ReaderSpec("fake", lambda p: p.suffix == ".fake", lambda p, **kw: opened.append((p, kw)) or p,
-                              "a .fake file")
+    spec = readers.ReaderSpec(
+        "fake", lambda p: p.suffix == ".fake", lambda p, **kw: opened.append((p, kw)) or p, "a .fake file"
+    )
     readers.register_reader(spec)
     stack = tmp_path / "scan.fake"
     stack.write_text("not hdf5")

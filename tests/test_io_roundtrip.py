@@ -25,8 +25,13 @@ TINY = dict(nangles=3, nslices=2, nrays=2, arange=180.0, pxsize_mm=0.01, num_fla
 def _write(path, nangles=NANG, *, num_flats=2, num_darks=3, **kw):
     """Random counts written to ``path``: (proj, flats, darks, flat positions)."""
     return write_random_scan(
-        path, nangles=nangles, nslices=NSL, nrays=NRAY, num_flats=num_flats,
-        num_darks=num_darks, **kw,
+        path,
+        nangles=nangles,
+        nslices=NSL,
+        nrays=NRAY,
+        num_flats=num_flats,
+        num_darks=num_darks,
+        **kw,
     )
 
 
@@ -35,7 +40,11 @@ def _write(path, nangles=NANG, *, num_flats=2, num_darks=3, **kw):
 def test_roundtrip_exact(tmp_path, layout, i0cycle):
     path = tmp_path / f"20200101_120000_rock_{layout}.h5"
     proj, flats, darks, positions = _write(
-        path, i0cycle=i0cycle, layout=layout, dataset="20200101_120000_rock", energy_kev=24.5,
+        path,
+        i0cycle=i0cycle,
+        layout=layout,
+        dataset="20200101_120000_rock",
+        energy_kev=24.5,
         camera_distance_mm=60.0,
     )
     expected_pos = (0, 7) if i0cycle == 0 else (0, 3, 6, 7)
@@ -80,19 +89,23 @@ def test_subranges_with_steps(tmp_path, layout):
         for pr, rr, ps, rs in cases:
             got = scan.read_projections(proj=pr, rows=rr)
             np.testing.assert_array_equal(got, proj[ps][:, rs].astype(np.float32))
-        np.testing.assert_array_equal(
-            scan.read_flats(rows=(1, 6, 2)), flats[:, 1:6:2].astype(np.float32)
-        )
-        np.testing.assert_array_equal(
-            scan.read_darks(rows=(4, 6)), darks[:, 4:6].astype(np.float32)
-        )
+        np.testing.assert_array_equal(scan.read_flats(rows=(1, 6, 2)), flats[:, 1:6:2].astype(np.float32))
+        np.testing.assert_array_equal(scan.read_darks(rows=(4, 6)), darks[:, 4:6].astype(np.float32))
 
 
 def test_old_layout_is_written_as_the_beamline_did(tmp_path):
     path = tmp_path / "s.h5"
     proj, flats, _, _ = _write(
-        path, 7, i0cycle=3, num_darks=2, seed=2, dataset="20151215_sample", arange=360.0,
-        pxsize_mm=0.0013, owner="jdoe", angles_deg=np.linspace(0, 360, 7),
+        path,
+        7,
+        i0cycle=3,
+        num_darks=2,
+        seed=2,
+        dataset="20151215_sample",
+        arange=360.0,
+        pxsize_mm=0.0013,
+        owner="jdoe",
+        angles_deg=np.linspace(0, 360, 7),
     )
     with h5py.File(path, "r") as f:
         assert set(f.keys()) == {"20151215_sample"}
@@ -126,7 +139,10 @@ def test_old_layout_is_written_as_the_beamline_did(tmp_path):
 def test_attribute_parsing(tmp_path):
     path = tmp_path / "a.h5"
     _write(
-        path, 4, num_flats=1, num_darks=1,
+        path,
+        4,
+        num_flats=1,
+        num_darks=1,
         extra_attrs={"scurrent": 500.2, "lens_name": "10x ", "nhalfCir": 0, "exptime": "1.5e-1"},
     )
     with h5py.File(path, "r+") as f:  # a value the way some beamline files had it
@@ -150,8 +166,15 @@ def test_attribute_parsing(tmp_path):
 def test_nested_group(tmp_path):
     path = tmp_path / "tile.h5"
     proj, flats, _, _ = _write(
-        path, 5, i0cycle=2, num_flats=1, num_darks=2, seed=3, dataset="20180101_tile_x00y01",
-        pxsize_mm=0.0033, nest_group="20180101_tiled",
+        path,
+        5,
+        i0cycle=2,
+        num_flats=1,
+        num_darks=2,
+        seed=3,
+        dataset="20180101_tile_x00y01",
+        pxsize_mm=0.0033,
+        nest_group="20180101_tiled",
     )
     with h5py.File(path, "r") as f:
         assert list(f.keys()) == ["20180101_tiled"]

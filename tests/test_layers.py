@@ -23,16 +23,25 @@ ROOT = Path(__file__).resolve().parents[1] / "alsmicroct"
 
 # rank of each top-level part of the package (alsmicroct.<part>)
 RANKS = {
-    "errors": 0, "checks": 0,
-    "io": 1, "memory": 1,
-    "prep": 2, "engine": 2, "post": 2, "sim": 2, "image_processing": 2, "data_management": 2, "testing": 2,
-    "params": 3, "pipeline": 3,
+    "errors": 0,
+    "checks": 0,
+    "io": 1,
+    "memory": 1,
+    "prep": 2,
+    "engine": 2,
+    "post": 2,
+    "sim": 2,
+    "image_processing": 2,
+    "data_management": 2,
+    "testing": 2,
+    "params": 3,
+    "pipeline": 3,
     "reconstruction": 4,
     "jobs": 5,
     "cli": 6,
 }
 COMPAT = {"alsmicroct.apps", "alsmicroct.distributed", "alsmicroct.data_management.cli", "alsmicroct.sim.__main__"}
-TOP = "alsmicroct"                       # the package's __init__: lazy public front, may name any layer
+TOP = "alsmicroct"  # the package's __init__: lazy public front, may name any layer
 PIPELINE_USERS = {"pipeline", "reconstruction", "jobs", "cli"}
 
 
@@ -62,9 +71,12 @@ def _imports(path: Path, source: str | None = None) -> list[tuple[int, str]]:
                 mod = node.module or ""
             out.append((node.lineno, mod))
             # "from . import engine" names a module too
-            out += [(node.lineno, f"{mod}.{alias.name}") for alias in node.names
-                    if (ROOT.parent / f"{mod}.{alias.name}".replace(".", "/")).with_suffix(".py").exists()
-                    or (ROOT.parent / f"{mod}.{alias.name}".replace(".", "/")).is_dir()]
+            out += [
+                (node.lineno, f"{mod}.{alias.name}")
+                for alias in node.names
+                if (ROOT.parent / f"{mod}.{alias.name}".replace(".", "/")).with_suffix(".py").exists()
+                or (ROOT.parent / f"{mod}.{alias.name}".replace(".", "/")).is_dir()
+            ]
     return out
 
 
@@ -117,18 +129,24 @@ def test_no_upward_imports():
 
 
 def test_every_part_has_a_layer():
-    parts = {p.name if p.is_dir() else p.stem for p in ROOT.iterdir()
-             if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__")}
+    parts = {
+        p.name if p.is_dir() else p.stem
+        for p in ROOT.iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.stem != "__init__")
+    }
     missing = parts - set(RANKS) - {c.split(".")[1] for c in COMPAT if c.count(".") == 1}
     assert not missing, f"parts of the package without a layer: {sorted(missing)}"
 
 
-@pytest.mark.parametrize("line", [
-    "from ..reconstruction import recon",        # io -> the public front
-    "from alsmicroct.cli._common import guarded_main",
-    "from ..pipeline.plan import make_plan",
-    "import argparse",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "from ..reconstruction import recon",  # io -> the public front
+        "from alsmicroct.cli._common import guarded_main",
+        "from ..pipeline.plan import make_plan",
+        "import argparse",
+    ],
+)
 def test_a_deliberate_upward_import_is_caught(line):
     """The checker itself: an upward import planted (inside a function) in io is reported."""
     probe = ROOT / "io" / "_layer_probe.py"
@@ -139,8 +157,11 @@ def test_a_deliberate_upward_import_is_caught(line):
 def test_no_importorskip_of_own_modules():
     """A broken module of the project must fail its tests, not skip them."""
     tests = Path(__file__).parent
-    offenders = [f"{p.name}:{n}" for p in sorted(tests.glob("*.py")) if p.name != Path(__file__).name
-                 for n, text in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-                 if "importorskip(" in text and "alsmicroct" in text]
+    offenders = [
+        f"{p.name}:{n}"
+        for p in sorted(tests.glob("*.py"))
+        if p.name != Path(__file__).name
+        for n, text in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if "importorskip(" in text and "alsmicroct" in text
+    ]
     assert not offenders, offenders
-

@@ -31,8 +31,7 @@ KW = dict(num_threads=1, quicklook=False, chunk_sino=2)
 @pytest.fixture(scope="module")
 def scan(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("rules")
-    return simulate_scan(folder / "s.h5", nangles=90, nslices=6, nrays=48, cor=23.6, seed=5,
-                         write_truth=False).path
+    return simulate_scan(folder / "s.h5", nangles=90, nslices=6, nrays=48, cor=23.6, seed=5, write_truth=False).path
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -40,16 +39,20 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def _run_app(script: str, *args, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "applications" / f"{script}.py"), *map(str, args)],
-                          cwd=cwd, capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, str(REPO / "applications" / f"{script}.py"), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def test_rerun_with_other_parameters_is_refused_and_touches_nothing(scan, tmp_path):
     out = tmp_path / "rec"
     first = recon(scan.name, inputPath=scan.parent, outputPath=out, cor=23.6, **KW)
     before = _digest(first.output_dir)
-    for change in (dict(cor=23.6, doPhaseRetrieval=True), dict(cor=23.6, sinoused=(1, 3, 1)),
-                   dict(cor=24.0)):
+    for change in (dict(cor=23.6, doPhaseRetrieval=True), dict(cor=23.6, sinoused=(1, 3, 1)), dict(cor=24.0)):
         with pytest.raises(OutputError, match=r"resume=False|overwrite"):
             recon(scan.name, inputPath=scan.parent, outputPath=out, **change, **KW)
         assert _digest(first.output_dir) == before, change
@@ -71,8 +74,7 @@ def test_overwrite_replaces_the_whole_earlier_run(scan, tmp_path):
     out = tmp_path / "rec"
     first = recon(scan.name, inputPath=scan.parent, outputPath=out, cor=23.6, **KW)
     assert len(first.files) == 6
-    second = recon(scan.name, inputPath=scan.parent, outputPath=out, cor=23.6, sinoused=(1, 3, 1),
-                   resume=False, **KW)
+    second = recon(scan.name, inputPath=scan.parent, outputPath=out, cor=23.6, sinoused=(1, 3, 1), resume=False, **KW)
     tiffs = sorted(p.name for p in second.output_dir.glob("*.tiff"))
     assert tiffs == sorted(p.name for p in second.files) and len(tiffs) == 2
     record = json.loads((second.output_dir / "recon_parameters.json").read_text())
@@ -101,14 +103,14 @@ def test_resume_keeps_only_slices_the_record_proves(scan, tmp_path):
     first = recon(scan.name, inputPath=scan.parent, outputPath=out, cor=23.6, **KW)
     again = recon(scan.name, inputPath=scan.parent, outputPath=out, cor=23.6, resume=True, **KW)
     assert again.skipped == 6 and _digest(first.output_dir) == _digest(again.output_dir) | {
-        "recon_parameters.json": _digest(again.output_dir)["recon_parameters.json"]}
+        "recon_parameters.json": _digest(again.output_dir)["recon_parameters.json"]
+    }
 
 
 @pytest.mark.parametrize("name", ["../../x", "a/b", "..", "a\\b", "", " "])
 def test_output_filename_cannot_escape(scan, tmp_path, name):
     with pytest.raises(ParameterError, match="outputFilename"):
-        recon(scan.name, inputPath=scan.parent, outputPath=tmp_path / "rec", cor=23.6,
-              outputFilename=name, **KW)
+        recon(scan.name, inputPath=scan.parent, outputPath=tmp_path / "rec", cor=23.6, outputFilename=name, **KW)
     assert not any(p.suffix == ".tiff" for p in tmp_path.rglob("*"))
 
 
@@ -173,26 +175,40 @@ def test_clean_command(scan, tmp_path):
     stale.write_bytes(b"z" * 10)
     keep = folder / "x_00001.tiff"
     keep.write_bytes(b"")
-    dry = subprocess.run([sys.executable, str(REPO / "applications" / "clean.py"), str(folder), "--dry-run"],
-                         capture_output=True, text=True, timeout=60)
+    dry = subprocess.run(
+        [sys.executable, str(REPO / "applications" / "clean.py"), str(folder), "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert dry.returncode == 0 and "would remove 1" in dry.stdout and stale.exists()
-    res = subprocess.run([sys.executable, str(REPO / "applications" / "clean.py"), str(folder)],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, str(REPO / "applications" / "clean.py"), str(folder)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 0 and "removed 1" in res.stdout and not stale.exists() and keep.exists()
-    bad = subprocess.run([sys.executable, str(REPO / "applications" / "clean.py"), str(tmp_path / "none")],
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, str(REPO / "applications" / "clean.py"), str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 1 and "not a folder" in bad.stderr + bad.stdout
 
 
 def test_crop_and_convert_choose_a_run(scan, tmp_path):
     out = tmp_path / "rec"
     recon(scan.name, inputPath=scan.parent, outputPath=out, cor=23.6, **KW)
-    other = recon(scan.name, inputPath=scan.parent, outputPath=out, cor=24.0, outputFilename="c24",
-                  sinoused=(0, 2, 1), **KW)
+    other = recon(
+        scan.name, inputPath=scan.parent, outputPath=out, cor=24.0, outputFilename="c24", sinoused=(0, 2, 1), **KW
+    )
     res = _run_app("crop", other.output_dir, "--x", "0:10", cwd=tmp_path)
     assert res.returncode != 0 and "--run" in res.stdout + res.stderr and "c24" in res.stdout + res.stderr
-    res = _run_app("crop", other.output_dir, "--x", "0:10", "--run", "c24", "--output-dir", tmp_path / "c",
-                   cwd=tmp_path)
+    res = _run_app(
+        "crop", other.output_dir, "--x", "0:10", "--run", "c24", "--output-dir", tmp_path / "c", cwd=tmp_path
+    )
     assert res.returncode == 0, res.stderr
     assert len(list((tmp_path / "c").glob("*.tiff"))) == 2
     res = _run_app("convert_8bit", other.output_dir, "--run", "s", "--output-dir", tmp_path / "e", cwd=tmp_path)

@@ -22,10 +22,14 @@ def test_version_and_public_modules():
 
 
 def test_import_is_light():
-    code = ("import sys, time; t = time.perf_counter(); import alsmicroct; dt = time.perf_counter() - t; "
-            "heavy = [m for m in ('numpy', 'h5py', 'scipy', 'numba', 'matplotlib', 'requests') if m in sys.modules]; "
-            "print(dt, heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(maxsplit=1)
+    code = (
+        "import sys, time; t = time.perf_counter(); import alsmicroct; dt = time.perf_counter() - t; "
+        "heavy = [m for m in ('numpy', 'h5py', 'scipy', 'numba', 'matplotlib', 'requests') if m in sys.modules]; "
+        "print(dt, heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(
+        maxsplit=1
+    )
     assert float(out[0]) < 0.5 and out[1].strip() == "[]", out
 
 

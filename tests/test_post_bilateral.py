@@ -66,9 +66,7 @@ def test_chunks_identical_to_whole_volume(phantom):
     # interior chunk with r margin slices each side
     chunk = bilateral_filter(noisy[4 - r : 9 + r], spatial_radius=r, range_radius=25)
     assert np.array_equal(chunk[r:-r], whole[4:9])
-    only = bilateral_filter(
-        noisy[4 - r : 9 + r], spatial_radius=r, range_radius=25, out_slices=slice(r, 5 + r)
-    )
+    only = bilateral_filter(noisy[4 - r : 9 + r], spatial_radius=r, range_radius=25, out_slices=slice(r, 5 + r))
     assert np.array_equal(only, whole[4:9])
     # first chunk: no margin below the volume start
     first = bilateral_filter(noisy[: 5 + r], spatial_radius=r, range_radius=25)

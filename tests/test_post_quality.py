@@ -26,6 +26,7 @@ def test_psnr_and_sharpness():
     assert q.psnr(truth, truth) == float("inf")
     assert q.psnr(truth + 0.01, truth) == pytest.approx(40.0, abs=1e-6)
     from scipy import ndimage
+
     blurred = ndimage.gaussian_filter(truth, 2)
     assert q.sharpness(truth) > q.sharpness(blurred)
 

@@ -91,8 +91,7 @@ def _seg_row(i, s0, length, reflect):
     return s0 + (period - i if i >= length else i)
 
 
-def _reference_remove_ring(img, cx, cy, thresh, thresh_max, thresh_min, theta_min, rwidth,
-                           reflect):
+def _reference_remove_ring(img, cx, cy, thresh, thresh_max, thresh_min, theta_min, rwidth, reflect):
     """Slow, direct numpy version of remove_ring's documented algorithm (one slice):
     sorted windows instead of sliding ones, window sums instead of running sums,
     ``numpy.arctan2`` instead of the polynomial angle."""
@@ -125,7 +124,7 @@ def _reference_remove_ring(img, cx, cy, thresh, thresh_max, thresh_min, theta_mi
             k = ks[t]
             for p in range(pad + bounds[t], pad + bounds[t + 1]):
                 stats = []
-                for win in (ext[p - k:p + 1], ext[p:min(p + k, n_ext - 1) + 1]):
+                for win in (ext[p - k : p + 1], ext[p : min(p + k, n_ext - 1) + 1]):
                     s = np.sort(win)
                     w = s.size
                     stats.append((s[(w - 1) // 2], s[(3 * w) // 4] - s[w // 4]))
@@ -191,12 +190,26 @@ def test_matches_slow_reference(reflect):
     img = img.astype(np.float32)
     img[3, 5] = np.nan  # outside the polar disc: passed through
     img[40, 41] = np.nan  # inside: sampled as 0
-    kw = dict(center_x=(n - 1) / 2 + 1.5, center_y=(n - 1) / 2 - 0.75, thresh=0.2,
-              thresh_max=2.0, thresh_min=-0.5, theta_min=12, rwidth=6)
+    kw = dict(
+        center_x=(n - 1) / 2 + 1.5,
+        center_y=(n - 1) / 2 - 0.75,
+        thresh=0.2,
+        thresh_max=2.0,
+        thresh_min=-0.5,
+        theta_min=12,
+        rwidth=6,
+    )
     out = remove_ring(img, int_mode="REFLECT" if reflect else "WRAP", **kw)
     ref = _reference_remove_ring(
-        img.astype(np.float64), kw["center_x"], kw["center_y"], kw["thresh"],
-        kw["thresh_max"], kw["thresh_min"], kw["theta_min"], kw["rwidth"], reflect,
+        img.astype(np.float64),
+        kw["center_x"],
+        kw["center_y"],
+        kw["thresh"],
+        kw["thresh_max"],
+        kw["thresh_min"],
+        kw["theta_min"],
+        kw["rwidth"],
+        reflect,
     )
     fin = np.isfinite(ref)
     assert np.array_equal(fin, np.isfinite(out))
@@ -223,7 +236,7 @@ def test_sliding_median_matches_sort():
         rings._sliding_median(ext, k, 3, n, n, med, iqr, ba, bb)
         for row in range(rings._ROWS):
             for p in range(3, n):
-                s = np.sort(ext[row, p:min(p + k, n - 1) + 1])
+                s = np.sort(ext[row, p : min(p + k, n - 1) + 1])
                 w = s.size
                 assert med[row, p] == s[(w - 1) // 2], (k, row, p)
                 assert iqr[row, p] == s[(3 * w) // 4] - s[w // 4], (k, row, p)

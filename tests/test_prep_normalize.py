@@ -82,9 +82,7 @@ def test_normalize_nf_uses_nearest_flat_group():
 
     # a chunk of projections gets the same numbers as in the whole scan
     chunk = slice(40, 61)
-    part = normalize_nf(
-        proj[chunk], flats, darks, flat_indices=flat_indices, proj_indices=idx[chunk]
-    )
+    part = normalize_nf(proj[chunk], flats, darks, flat_indices=flat_indices, proj_indices=idx[chunk])
     np.testing.assert_array_equal(part, out[chunk])
 
     # the plain normalisation (mean of both groups) is wrong by the flat change
@@ -116,8 +114,9 @@ def test_minus_log_values_and_clamping():
     bad[0, 0, :5] = [0.0, -0.3, np.nan, np.inf, -np.inf]
     out = minus_log(bad, floor=1e-4)
     assert np.all(np.isfinite(out))
-    np.testing.assert_allclose(out[0, 0, :5], [-np.log(1e-4), -np.log(1e-4), 0.0,
-                                               np.log(1e-4), -np.log(1e-4)], rtol=1e-6)
+    np.testing.assert_allclose(
+        out[0, 0, :5], [-np.log(1e-4), -np.log(1e-4), 0.0, np.log(1e-4), -np.log(1e-4)], rtol=1e-6
+    )
     # in place
     same = minus_log(t, out=t)
     assert same is t
@@ -131,8 +130,14 @@ def test_package_exports_functions():
     import alsmicroct.prep.outliers  # noqa: F401  (binds prep.normalize to the module)
 
     assert prep.normalize is normalize and callable(prep.normalize)
-    for name in ("remove_outlier_1d", "remove_outlier_2d", "beam_hardening",
-                 "remove_stripe_fw", "remove_stripe_ti", "remove_stripe_sf"):
+    for name in (
+        "remove_outlier_1d",
+        "remove_outlier_2d",
+        "beam_hardening",
+        "remove_stripe_fw",
+        "remove_stripe_ti",
+        "remove_stripe_sf",
+    ):
         assert callable(getattr(prep, name)) and name in prep.__all__
     with pytest.raises(AttributeError, match="no_such"):
         prep.no_such  # noqa: B018

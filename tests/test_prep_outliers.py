@@ -80,13 +80,13 @@ def test_outliers_chunk_invariance():
     data = rng.normal(0.0, 1.0, (20, 10, 16)).astype(np.float32)
     whole1 = remove_outlier_1d(data, dif=1.0, size=5)
     halves1 = np.concatenate(
-        [remove_outlier_1d(data[:, :4], dif=1.0, size=5),
-         remove_outlier_1d(data[:, 4:], dif=1.0, size=5)], axis=1)
+        [remove_outlier_1d(data[:, :4], dif=1.0, size=5), remove_outlier_1d(data[:, 4:], dif=1.0, size=5)], axis=1
+    )
     np.testing.assert_array_equal(whole1, halves1)
     whole2 = remove_outlier_2d(data, dif=1.0, size=3)
     halves2 = np.concatenate(
-        [remove_outlier_2d(data[:7], dif=1.0, size=3),
-         remove_outlier_2d(data[7:], dif=1.0, size=3)], axis=0)
+        [remove_outlier_2d(data[:7], dif=1.0, size=3), remove_outlier_2d(data[7:], dif=1.0, size=3)], axis=0
+    )
     np.testing.assert_array_equal(whole2, halves2)
 
 
@@ -104,8 +104,7 @@ def test_outliers_replace_nan_by_finite_median():
     rng = np.random.default_rng(14)
     clean = _clean_counts(rng)
     dirty, idx = _inject(rng, clean, 40, np.nan)
-    for out in (remove_outlier_1d(dirty, dif=400.0, size=5),
-                remove_outlier_2d(dirty, dif=400.0, size=3)):
+    for out in (remove_outlier_1d(dirty, dif=400.0, size=5), remove_outlier_2d(dirty, dif=400.0, size=3)):
         assert np.all(np.isfinite(out))
         assert np.abs(out[idx] - clean[idx]).max() < 200.0
         keep = np.ones(clean.shape, bool)

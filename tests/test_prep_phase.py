@@ -57,8 +57,7 @@ def test_wavelength_and_filter_gain_match_tomopy_formula():
     col = np.arange(n)
     img = 1.0 + 0.1 * np.cos(2 * math.pi * cycles * col / n)
     data = np.broadcast_to(img, (3, 64, n)).astype(np.float32)
-    out = retrieve_phase(data, pixel_size_cm=PX, dist_cm=DIST, energy_kev=ENERGY, alpha=alpha,
-                         pad=False)
+    out = retrieve_phase(data, pixel_size_cm=PX, dist_cm=DIST, energy_kev=ENERGY, alpha=alpha, pad=False)
     f = cycles / (n * PX)  # cycles/cm
     gain = 1.0 / (1.0 + lam_tomopy * DIST * f**2 / (4 * math.pi * alpha))
     assert out.dtype == np.float32 and out.shape == data.shape
@@ -73,8 +72,9 @@ def test_paganin_recovers_thickness_and_raises_cnr():
     rng = np.random.default_rng(3)
     noisy = (inten + rng.normal(0, 0.01, inten.shape)).astype(np.float32)  # 1 % noise
     mu = 4 * math.pi * BETA / wavelength_cm(ENERGY)  # 1/cm
-    out = retrieve_phase(noisy[None], pixel_size_cm=PX, dist_cm=DIST, energy_kev=ENERGY,
-                         alpha=alpha_from_delta_beta(DELTA / BETA))[0]
+    out = retrieve_phase(
+        noisy[None], pixel_size_cm=PX, dist_cm=DIST, energy_kev=ENERGY, alpha=alpha_from_delta_beta(DELTA / BETA)
+    )[0]
     t_pag = -np.log(out) / mu
     t_log = -np.log(noisy) / mu
     yy, xx = np.indices((n, n)) + 0.5 - n / 2
@@ -103,8 +103,9 @@ def test_padding_prevents_wraparound_at_cut_edges():
     band = (slice(96, 160), slice(4, 40))  # next to the cut edge
     errors = {}
     for pad in (True, False):
-        out = retrieve_phase(inten, pixel_size_cm=PX, dist_cm=DIST, energy_kev=ENERGY,
-                             alpha=alpha_from_delta_beta(DELTA / BETA), pad=pad)
+        out = retrieve_phase(
+            inten, pixel_size_cm=PX, dist_cm=DIST, energy_kev=ENERGY, alpha=alpha_from_delta_beta(DELTA / BETA), pad=pad
+        )
         t = -np.log(out) / mu
         errors[pad] = np.abs(t[band] - thick[band]).mean() / thick[band].mean()
     # measured: 0.8 % with padding, 21 % without
@@ -113,9 +114,7 @@ def test_padding_prevents_wraparound_at_cut_edges():
 
 
 def test_pad_widths_are_fast_sizes_and_cover_the_kernel():
-    (py, px), (oy, ox) = phase_pad_widths(
-        (2048, 2048), pixel_size_cm=6.5e-5, dist_cm=10.0, energy_kev=20.0, alpha=1e-3
-    )
+    (py, px), (oy, ox) = phase_pad_widths((2048, 2048), pixel_size_cm=6.5e-5, dist_cm=10.0, energy_kev=20.0, alpha=1e-3)
     assert py >= 2048 + 2 * 23 and px >= 2048 + 2 * 23  # TomoPy's pi lambda z / p^2 = 46 px
     assert py < 2300 and px < 2300  # far below TomoPy's 4096
     assert oy >= 23 and ox >= 23 and py - oy - 2048 >= 23 and px - ox - 2048 >= 23

@@ -19,8 +19,7 @@ from alsmicroct.prep.stitch import (
 _RNG = np.random.default_rng(11)
 # Gaussian blobs in the slice: x, y (px from the axis), sigma (px), value (1/px)
 _BLOBS = [
-    (_RNG.uniform(-150, 150), _RNG.uniform(-150, 150), _RNG.uniform(2.5, 8.0),
-     _RNG.uniform(0.01, 0.05))
+    (_RNG.uniform(-150, 150), _RNG.uniform(-150, 150), _RNG.uniform(2.5, 8.0), _RNG.uniform(0.01, 0.05))
     for _ in range(60)
 ]
 
@@ -30,8 +29,7 @@ def _sinogram(theta, s):
     out = np.zeros((theta.size, s.size))
     for x0, y0, sig, val in _BLOBS:
         s0 = x0 * np.cos(theta) - y0 * np.sin(theta)
-        out += val * math.sqrt(2 * math.pi) * sig * np.exp(
-            -((s[None, :] - s0[:, None]) ** 2) / (2 * sig * sig))
+        out += val * math.sqrt(2 * math.pi) * sig * np.exp(-((s[None, :] - s0[:, None]) ** 2) / (2 * sig * sig))
     return out.astype(np.float32)
 
 
@@ -39,9 +37,7 @@ def _legacy_theta(nangles, arange=360.0):
     return np.deg2rad(270.0 - np.arange(nangles) * arange / (nangles - 1))
 
 
-@pytest.mark.parametrize(
-    ("center", "rotation"), [(183.3, "right"), (190.0, "right"), (16.6, "left"), (12.5, "left")]
-)
+@pytest.mark.parametrize(("center", "rotation"), [(183.3, "right"), (190.0, "right"), (16.6, "left"), (12.5, "left")])
 def test_stitched_equals_direct_180_scan_of_doubled_fov(center, rotation):
     ncols, theta = 200, _legacy_theta(721)
     scan = _sinogram(theta, np.arange(ncols) - center)
@@ -62,9 +58,7 @@ def test_stitched_equals_direct_180_scan_of_doubled_fov(center, rotation):
     assert c_single == c180
 
 
-@pytest.mark.parametrize(
-    ("center", "rotation"), [(183.3, "right"), (171.75, "right"), (16.6, "left"), (30.2, "left")]
-)
+@pytest.mark.parametrize(("center", "rotation"), [(183.3, "right"), (171.75, "right"), (16.6, "left"), (30.2, "left")])
 def test_find_center_360_within_half_pixel(center, rotation):
     ncols, theta = 200, _legacy_theta(721)
     scan = _sinogram(theta, np.arange(ncols) - center)

@@ -135,8 +135,7 @@ def _fw_reference(sino, level, wname, sigma, pad_to):
     return x[shift : shift + nang, :ncol]
 
 
-@pytest.mark.parametrize(("level", "wname", "pad"), [(3, "db5", True), (6, "sym4", False),
-                                                     (None, "haar", True)])
+@pytest.mark.parametrize(("level", "wname", "pad"), [(3, "db5", True), (6, "sym4", False), (None, "haar", True)])
 def test_fw_matches_direct_formulation(sinograms, level, wname, pad):
     import pywt
 
@@ -167,11 +166,12 @@ def _ti_reference(sino, alpha, bounds):
         q = np.linalg.solve(d.T @ d + reg * np.eye(n), -(d.T @ d) @ pp)
         return (cols + q[:, None]).T
 
-    p = np.concatenate([
-        corrected(sino[a0:a1], np.array([1.0, -1.0]))
-        * corrected(sino[a0:a1], np.array([-1.0, 2.0, -1.0]))
-        for a0, a1 in itertools.pairwise(bounds)
-    ])
+    p = np.concatenate(
+        [
+            corrected(sino[a0:a1], np.array([1.0, -1.0])) * corrected(sino[a0:a1], np.array([-1.0, 2.0, -1.0]))
+            for a0, a1 in itertools.pairwise(bounds)
+        ]
+    )
     return np.sqrt(p + alpha * abs(p.min()))
 
 

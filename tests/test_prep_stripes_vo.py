@@ -21,8 +21,9 @@ RINGS = dict(rings=0.01, dead_columns=2, partial_columns=3, fluctuating_columns=
 def _sample(offset):
     half = NRAYS / 2 * PX
     p = make_phantom("rock", 0.5 * half, half_height_cm=8 * PX, seed=5)
-    return Phantom(p.centers + np.array([offset * half, 0.0, 0.0]), p.semi_axes, p.rotations,
-                   p.mu, p.half_heights, "rock")
+    return Phantom(
+        p.centers + np.array([offset * half, 0.0, 0.0]), p.semi_axes, p.rotations, p.mu, p.half_heights, "rock"
+    )
 
 
 def _sino(scan):
@@ -35,8 +36,15 @@ def _rec(data, scan):
 
 @pytest.fixture(scope="module", params=[0.0, 0.4], ids=["on-axis", "off-axis"])
 def pair(request):
-    kw = dict(nangles=481, nslices=2, nrays=NRAYS, cor=(NRAYS - 1) / 2 + 0.3, seed=3,
-              peak_attenuation=1.5, phantom=_sample(request.param))
+    kw = dict(
+        nangles=481,
+        nslices=2,
+        nrays=NRAYS,
+        cor=(NRAYS - 1) / 2 + 0.3,
+        seed=3,
+        peak_attenuation=1.5,
+        phantom=_sample(request.param),
+    )
     twin, ringed = simulate_data(**kw), simulate_data(**kw, **RINGS)
     s_twin, s_ring = _sino(twin), _sino(ringed)
     return twin, ringed, s_twin, s_ring, twin.volume(), _rec(s_twin, twin), _rec(s_ring, twin)
@@ -45,8 +53,7 @@ def pair(request):
 def test_mask_finds_broken_columns(pair):
     _, ringed, _, s_ring, *_ = pair
     mask = vo.detect_stripes(s_ring, dilate=0)
-    broken = np.concatenate([ringed.artefacts[k] for k in
-                             ("dead_columns", "partial_columns", "fluctuating_columns")])
+    broken = np.concatenate([ringed.artefacts[k] for k in ("dead_columns", "partial_columns", "fluctuating_columns")])
     assert mask[:, broken].mean() >= 0.75
 
 
@@ -98,8 +105,8 @@ def test_constant_mode_keeps_the_angle_constant_part_except_on_strong_stripes():
     columns keep the whole correction)."""
     rng = np.random.default_rng(2)
     data = rng.normal(1.0, 0.01, (200, 1, 64)).astype(np.float32)
-    data[:, 0, 20] += 0.01   # weak ring
-    data[:, 0, 40] += 0.1    # strong stripe
+    data[:, 0, 20] += 0.01  # weak ring
+    data[:, 0, 40] += 0.1  # strong stripe
 
     def filt(d):  # a correction that varies with the angle
         return d - np.linspace(0.0, 1.0, d.shape[0], dtype=np.float32)[:, None, None]

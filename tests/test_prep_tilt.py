@@ -14,8 +14,7 @@ from alsmicroct.prep.tilt import correct_tilt, tilt_margin
 _RNG = np.random.default_rng(7)
 # Gaussian blobs: (row, column) relative to the rotation centre, sigma (px), amplitude
 _BLOBS = [
-    (_RNG.uniform(-40, 40), _RNG.uniform(-70, 70), _RNG.uniform(2.0, 5.0), _RNG.uniform(0.5, 2.0))
-    for _ in range(40)
+    (_RNG.uniform(-40, 40), _RNG.uniform(-70, 70), _RNG.uniform(2.0, 5.0), _RNG.uniform(0.5, 2.0)) for _ in range(40)
 ]
 
 
@@ -29,8 +28,7 @@ def _blob_image(shape, centre, angle_deg=0.0):
         # counter-clockwise on screen: a point right of the centre moves up
         c1 = c0 * math.cos(a) + r0 * math.sin(a)
         r1 = -c0 * math.sin(a) + r0 * math.cos(a)
-        img += amp * np.exp(-((rows - centre[0] - r1) ** 2 + (cols - centre[1] - c1) ** 2)
-                            / (2 * sig * sig))
+        img += amp * np.exp(-((rows - centre[0] - r1) ** 2 + (cols - centre[1] - c1) ** 2) / (2 * sig * sig))
     return img.astype(np.float32)
 
 
@@ -40,8 +38,7 @@ def test_undoes_counter_clockwise_tilt_about_given_centre(order, tol):
     truth = _blob_image(shape, centre)
     tilted = _blob_image(shape, centre, angle)
     data = np.stack([tilted, 0.5 * tilted])
-    out = correct_tilt(data, angle_deg=angle, center_row=centre[0], center_col=centre[1],
-                       order=order)
+    out = correct_tilt(data, angle_deg=angle, center_row=centre[0], center_col=centre[1], order=order)
     inner = (slice(12, -12), slice(12, -12))
     peak = truth.max()
     # measured: cubic 0.3 %, bilinear 2.3 % of the peak at worst; the tilted image is 100 %
@@ -66,18 +63,15 @@ def test_row_blocks_with_margins_equal_whole_detector():
     data = np.stack([_blob_image((nrows, ncols), (60.0, 75.0), 1.0 + k) for k in range(3)])
     full = correct_tilt(data, angle_deg=angle, center_row=crow, center_col=ccol)
     margin = tilt_margin(angle, ncols, nrows=nrows, center_col=ccol, center_row=crow)
-    assert margin == math.ceil(math.sin(math.radians(2.5)) * 84.0
-                               + (1 - math.cos(math.radians(2.5))) * 70.2) + 2
+    assert margin == math.ceil(math.sin(math.radians(2.5)) * 84.0 + (1 - math.cos(math.radians(2.5))) * 70.2) + 2
     pieces = []
     for start, stop in ((0, 25), (25, 70), (70, 120)):
         lo, hi = max(start - margin, 0), min(stop + margin, nrows)
-        block = correct_tilt(data[:, lo:hi], angle_deg=angle, center_row=crow, center_col=ccol,
-                             row_offset=lo)
+        block = correct_tilt(data[:, lo:hi], angle_deg=angle, center_row=crow, center_col=ccol, row_offset=lo)
         pieces.append(block[:, start - lo : stop - lo])
     np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, rtol=0, atol=1e-5)
     # without the margin the block edges differ from the whole-detector result
-    bare = correct_tilt(data[:, 25:70], angle_deg=angle, center_row=crow, center_col=ccol,
-                        row_offset=25)
+    bare = correct_tilt(data[:, 25:70], angle_deg=angle, center_row=crow, center_col=ccol, row_offset=25)
     assert np.abs(bare - full[:, 25:70]).max() > 0.05 * full.max()
 
 
@@ -100,8 +94,10 @@ def test_matches_simulator_tilt_convention():
 
 def test_margin_zero_angle_and_errors():
     assert tilt_margin(0.0, 2048) == 0
-    assert tilt_margin(1.0, 2048) == math.ceil(
-        math.sin(math.radians(1.0)) * 1023.5 + (1 - math.cos(math.radians(1.0))) * 1023.5) + 2
+    assert (
+        tilt_margin(1.0, 2048)
+        == math.ceil(math.sin(math.radians(1.0)) * 1023.5 + (1 - math.cos(math.radians(1.0))) * 1023.5) + 2
+    )
     img = _blob_image((30, 40), (15.0, 20.0))
     np.testing.assert_array_equal(correct_tilt(img, angle_deg=0.0), img)
     with pytest.raises(ParameterError, match="center_row"):

@@ -19,8 +19,9 @@ from alsmicroct.sim import simulate_scan
 @pytest.fixture(scope="module")
 def scan360(tmp_path_factory):
     folder = tmp_path_factory.mktemp("s360")
-    return simulate_scan(folder / "s360.h5", layout="als", phantom="shepp", nangles=181, nslices=4, nrays=64,
-                         arange=360.0, seed=3)
+    return simulate_scan(
+        folder / "s360.h5", layout="als", phantom="shepp", nangles=181, nslices=4, nrays=64, arange=360.0, seed=3
+    )
 
 
 def test_plan_is_frozen_and_centred(sim_scans):

@@ -27,8 +27,15 @@ def test_report_in_result_record_and_picture(tmp_path):
     res = _recon(scan, tmp_path, corFunction="vo", cor=None)
     q = res.quality
     assert q["gathered"] and q["sample_rows"] == [0, 2, 5]
-    for key in ("ring_index", "ring_index_slice", "sharpness", "raw_saturated_fraction", "raw_zero_fraction", "flat_drift",
-                "max_line_integral"):
+    for key in (
+        "ring_index",
+        "ring_index_slice",
+        "sharpness",
+        "raw_saturated_fraction",
+        "raw_zero_fraction",
+        "flat_drift",
+        "max_line_integral",
+    ):
         assert q[key] is not None and np.isfinite(q[key]), key
     assert q["centre_confidence"]["label"] in ("high", "low")
     assert q["tilt_deg"]["corrected"] == 0.0
@@ -46,7 +53,7 @@ def test_flat_drift_matches_the_simulated_drift(tmp_path):
     q = _recon(scan, tmp_path, quicklook=False).quality
     from alsmicroct.io import open_scan
 
-    with open_scan(scan.path) as s:        # truth from the file: every flat and dark
+    with open_scan(scan.path) as s:  # truth from the file: every flat and dark
         flats, darks, groups = s.read_flats(), s.read_darks(), np.asarray(s.flat_indices)
     means = [flats[groups == g].mean() - darks.mean() for g in np.unique(groups)]
     truth = (max(means) - min(means)) / max(means)
@@ -75,7 +82,7 @@ def test_rings_raise_the_ring_index(tmp_path):
     q0 = _recon(clean, tmp_path, "o0", quicklook=False, doFWringremoval=False).quality
     q1 = _recon(ringed, tmp_path, "o1", quicklook=False, doFWringremoval=False).quality
     assert q1["ring_index"] > 2 * q0["ring_index"]
-    removed = _recon(ringed, tmp_path, "o2", quicklook=False).quality     # ring removal on: residual
+    removed = _recon(ringed, tmp_path, "o2", quicklook=False).quality  # ring removal on: residual
     assert removed["ring_index"] < 0.5 * q1["ring_index"]
 
 
@@ -83,7 +90,7 @@ def test_outliers_removed_are_counted(tmp_path):
     scan = simulate_scan(tmp_path / "z.h5", **_SCAN, zingers=2e-3, noise=False)
     q = _recon(scan, tmp_path, quicklook=False, doOutliers2D=True, outlier_diff2D=2000).quality
     z = q["outliers_removed"]
-    hits = scan.artefacts["zingers"]                 # (projection, row, column) of every pixel hit
+    hits = scan.artefacts["zingers"]  # (projection, row, column) of every pixel hit
     truth = np.count_nonzero(np.isin(hits[:, 1], q["sample_rows"]))
     assert truth > 10
     assert z["per_step"]["outliers2D"] == z["pixels"] == truth
@@ -118,9 +125,18 @@ def test_batch_summary_shows_quality():
         class entry:
             scan = "scan_als"
 
-    row = summary_rows([JobResult(_Job(), "done", cor=33.3, slices=6, seconds=1.0,
-                                  detail={"ring_index": 0.0123, "saturated_fraction": 0.002,
-                                          "quality_warnings": ["x"]})])[0]
+    row = summary_rows(
+        [
+            JobResult(
+                _Job(),
+                "done",
+                cor=33.3,
+                slices=6,
+                seconds=1.0,
+                detail={"ring_index": 0.0123, "saturated_fraction": 0.002, "quality_warnings": ["x"]},
+            )
+        ]
+    )[0]
     assert row[6] == "rings 0.0123, sat 0.2%, 1 warning"
 
 

@@ -21,8 +21,18 @@ NANG, NSL, NRAY = 8, 4, 16
 
 def _scan(path, layout="als", dtype=None):
     """A small scan; float32 images when ``dtype`` is float (NaN/inf become possible)."""
-    write_random_scan(path, nangles=NANG, nslices=NSL, nrays=NRAY, num_flats=2, num_darks=2,
-                      seed=3, high=4000, layout=layout, dataset="bad")
+    write_random_scan(
+        path,
+        nangles=NANG,
+        nslices=NSL,
+        nrays=NRAY,
+        num_flats=2,
+        num_darks=2,
+        seed=3,
+        high=4000,
+        layout=layout,
+        dataset="bad",
+    )
     if dtype is not None:
         with h5py.File(path, "r+") as f:
             for _name, dset in list(_image_dsets(f, layout)):
@@ -96,8 +106,15 @@ def test_darks_as_bright_as_flats_refused(tmp_path, layout, factor):
     with open_scan(path) as scan:
         flat = scan.read_flats().mean(axis=0)
     for k in range(2):
-        _set(path, layout, "dark", k, np.rint(flat * factor).astype(np.uint16)[None] if layout == "als"
-             else np.rint(flat * factor).astype(np.uint16))
+        _set(
+            path,
+            layout,
+            "dark",
+            k,
+            np.rint(flat * factor).astype(np.uint16)[None]
+            if layout == "als"
+            else np.rint(flat * factor).astype(np.uint16),
+        )
     with open_scan(path) as scan:
         scan.read_flats()
         with pytest.raises(LayoutError, match=r"df\.h5: the darks .* as bright as or brighter than the flats"):
@@ -130,10 +147,13 @@ def test_nonfinite_repaired_by_interpolation(tmp_path, layout, caplog):
     assert np.isfinite(data).all()
     expected = 0.5 * (clean[2, 1, 4] + clean[2, 1, 6])
     assert data[2, 1, 5] == pytest.approx(expected)
-    np.testing.assert_array_equal(np.delete(data.reshape(-1), 2 * NSL * NRAY + NRAY + 5),
-                                  np.delete(clean.reshape(-1), 2 * NSL * NRAY + NRAY + 5))
-    assert any(name in r.getMessage() and "1 NaN/inf" in r.getMessage() and "repaired" in r.getMessage()
-               for r in caplog.records)
+    np.testing.assert_array_equal(
+        np.delete(data.reshape(-1), 2 * NSL * NRAY + NRAY + 5), np.delete(clean.reshape(-1), 2 * NSL * NRAY + NRAY + 5)
+    )
+    assert any(
+        name in r.getMessage() and "1 NaN/inf" in r.getMessage() and "repaired" in r.getMessage()
+        for r in caplog.records
+    )
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
@@ -188,8 +208,9 @@ def test_pure_functions_on_chunks():
     chunk[1, 0, 2] = np.nan
     with pytest.raises(LayoutError, match=r"f\.h5: 1 NaN/inf value\(s\) in 1 projection image\(s\) 'p1', row 10"):
         check_images(chunk.copy(), kind="projection", names=["p0", "p1", "p2"], rows=[10, 11], where="f.h5")
-    fixed = check_images(chunk.copy(), kind="projection", names=["p0", "p1", "p2"], rows=[10, 11],
-                         where="f.h5", policy="repair")
+    fixed = check_images(
+        chunk.copy(), kind="projection", names=["p0", "p1", "p2"], rows=[10, 11], where="f.h5", policy="repair"
+    )
     assert np.isfinite(fixed).all()
     assert check_references(np.full((2, 4), 10.0), np.zeros((2, 4)), rows=[0, 1], where="f.h5") == 0
 
@@ -210,8 +231,15 @@ def test_recon_refuses_bad_raw_data_with_or_without_cor(tmp_path, bad, cor):
     else:
         _set(path, "als", "proj", 3, 0)
     with pytest.raises(AlsMicroCTError, match=rf"{bad}\.h5"):
-        recon(path.name, inputPath=str(tmp_path), cor=cor, corFunction="vo", doFWringremoval=False,
-              outputPath=str(tmp_path / "out"), quicklook=False)
+        recon(
+            path.name,
+            inputPath=str(tmp_path),
+            cor=cor,
+            corFunction="vo",
+            doFWringremoval=False,
+            outputPath=str(tmp_path / "out"),
+            quicklook=False,
+        )
 
 
 def test_ignored_projections_are_not_checked(tmp_path):

@@ -35,15 +35,22 @@ def scratch(tmp_path_factory) -> Path:
     (root / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     for name in ("applications", "filepath"):
         (root / name).symlink_to(REPO / name, target_is_directory=True)
-    res = subprocess.run([str(root / ".venv/bin/alsmicroct-example"), "-q"], cwd=root, capture_output=True,
-                         text=True, timeout=300)
+    res = subprocess.run(
+        [str(root / ".venv/bin/alsmicroct-example"), "-q"], cwd=root, capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == 0, res.stderr
     return root
 
 
 def _run(line: str, cwd: Path) -> None:
-    res = subprocess.run(["bash", "-euo", "pipefail", "-c", line], cwd=cwd, capture_output=True, text=True,
-                         timeout=300, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    res = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", line],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     assert res.returncode == 0, f"{line}\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}"
 
 
@@ -101,12 +108,15 @@ def test_readme_volume_output_commands(scratch):
     text = (REPO / "README.md").read_text()
     start = text.index("## Volume outputs")
     if not (scratch / "example" / "quick").is_dir():
-        _run(".venv/bin/alsmicroct-recon example/example_scan.h5 --cor 132.6 --slices 4 "
-             "--output-dir example/quick", scratch)
+        _run(
+            ".venv/bin/alsmicroct-recon example/example_scan.h5 --cor 132.6 --slices 4 --output-dir example/quick",
+            scratch,
+        )
     for line in _block(text, "## Volume outputs"):
         _run(line, scratch)
     code = re.search(r"```python\n(.*?)```", text[start:], flags=re.DOTALL).group(1)
-    res = subprocess.run([str(scratch / ".venv/bin/python"), "-c", code], cwd=scratch, capture_output=True,
-                         text=True, timeout=300)
+    res = subprocess.run(
+        [str(scratch / ".venv/bin/python"), "-c", code], cwd=scratch, capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == 0, res.stderr[-3000:]
     _check_no_mixing(scratch / "example")

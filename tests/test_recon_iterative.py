@@ -22,8 +22,12 @@ def test_cgls_end_to_end_matches_truth_and_is_recorded(sim_scans, tmp_path):
     scan = sim_scans["als"]
     kw = dict(inputPath=scan.path.parent, outputPath=tmp_path, cor=scan.cor, doFWringremoval=False)
     res = recon(scan.path.name, algorithm="cgls", outputFilename="it", **kw)
-    ref = recon(scan.path.name, outputFilename="gr", outputPath=tmp_path / "g", **{k: v for k, v in kw.items()
-                                                                                    if k != "outputPath"})
+    ref = recon(
+        scan.path.name,
+        outputFilename="gr",
+        outputPath=tmp_path / "g",
+        **{k: v for k, v in kw.items() if k != "outputPath"},
+    )
     truth = scan.volume()
     n = truth.shape[-1]
     fov = np.hypot(*(np.mgrid[:n, :n] - (n - 1) / 2.0)) < n / 2 - 2
@@ -47,9 +51,13 @@ def test_tv_in_a_batch_path_list_line(sim_scans, tmp_path):
     scan = sim_scans["dxchange"]
     lst = tmp_path / "list.txt"
     lst.write_text(f"{scan.path.name} algorithm=tv num_iter=30 cor={scan.cor} outputPath={tmp_path / 'out'}\n")
-    res = subprocess.run([sys.executable, str(REPO / "applications" / "recon_batch.py"), str(lst),
-                          "--input-dir", str(scan.path.parent)], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=300)
+    res = subprocess.run(
+        [sys.executable, str(REPO / "applications" / "recon_batch.py"), str(lst), "--input-dir", str(scan.path.parent)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr + res.stdout
     records = list((tmp_path / "out").rglob("recon_parameters*.json"))
     assert records, res.stdout

@@ -91,8 +91,18 @@ def test_normalize_nf_follows_beam_drift(tmp_path, layout):
     # the scan, flat groups every 30 projections. A per-projection intensity error is
     # nearly constant along the row, which the ramp filter largely removes, so the effect
     # is measured against the drift-free twin (same sample, same noise-free counts).
-    kw = dict(layout=layout, phantom="shepp", nangles=181, nslices=4, nrays=64, cor=32.4, i0cycle=30,
-              num_flats=5, noise=False, seed=7)
+    kw = dict(
+        layout=layout,
+        phantom="shepp",
+        nangles=181,
+        nslices=4,
+        nrays=64,
+        cor=32.4,
+        i0cycle=30,
+        num_flats=5,
+        noise=False,
+        seed=7,
+    )
     drift = simulate_scan(tmp_path / "drift.h5", flat_drift=0.3, **kw)
     steady = simulate_scan(tmp_path / "steady.h5", flat_drift=0.0, **kw)
     opts = dict(cor=32.4, filter_name="ramlak")
@@ -101,10 +111,12 @@ def test_normalize_nf_follows_beam_drift(tmp_path, layout):
     nearest, res = _rec(drift.path, tmp_path / "nf", useNormalize_nf=True, **opts)
     truth = drift.volume()
     e_plain, e_nf = _rmse(plain, twin), _rmse(nearest, twin)
-    print(f"{layout}: vs drift-free twin plain {e_plain:.3f}, nearest {e_nf:.3f} 1/cm; vs truth "
-          f"plain {_rmse(plain, truth):.3f}, nearest {_rmse(nearest, truth):.3f}, twin {_rmse(twin, truth):.3f}")
-    assert e_plain > 0.3, "the drift must be visible with mean-flat normalisation"   # measured 0.54
-    assert e_nf < 0.4 * e_plain, (e_nf, e_plain)                                      # measured 0.15
+    print(
+        f"{layout}: vs drift-free twin plain {e_plain:.3f}, nearest {e_nf:.3f} 1/cm; vs truth "
+        f"plain {_rmse(plain, truth):.3f}, nearest {_rmse(nearest, truth):.3f}, twin {_rmse(twin, truth):.3f}"
+    )
+    assert e_plain > 0.3, "the drift must be visible with mean-flat normalisation"  # measured 0.54
+    assert e_nf < 0.4 * e_plain, (e_nf, e_plain)  # measured 0.15
     assert _rmse(nearest, truth) < _rmse(plain, truth)
     # the nearest-group result is as close to the truth as the drift-free scan's
     assert _rmse(nearest, truth) <= 1.001 * _rmse(twin, truth)
@@ -143,7 +155,7 @@ def test_anglelist_minus1_equals_legacy_list_for_an_ideal_stage(raw, ref, tmp_pa
 
 def test_explicit_anglelist_full_and_used_lengths(raw, ref, tmp_path):
     scan = raw["als"]
-    theta = np.asarray(scan.angles, dtype=float)          # radians, as the reader gives them
+    theta = np.asarray(scan.angles, dtype=float)  # radians, as the reader gives them
     assert theta.size == 181 and abs(np.degrees(theta[0]) - 270) < 1e-9
     stack, _ = ref
     full, _ = _rec(scan.path, tmp_path / "full", cor=scan.cor, anglelist=list(theta))
@@ -152,8 +164,7 @@ def test_explicit_anglelist_full_and_used_lengths(raw, ref, tmp_path):
     every2, res2 = _rec(scan.path, tmp_path / "every2", cor=scan.cor, projused=(0, 181, 2))
     a_file, _ = _rec(scan.path, tmp_path / "afile", cor=scan.cor, projused=(0, 181, 2), anglelist=list(theta))
     # ... or one per projection used
-    a_used, _ = _rec(scan.path, tmp_path / "aused", cor=scan.cor, projused=(0, 181, 2),
-                     anglelist=list(theta[::2]))
+    a_used, _ = _rec(scan.path, tmp_path / "aused", cor=scan.cor, projused=(0, 181, 2), anglelist=list(theta[::2]))
     np.testing.assert_array_equal(a_file, every2)
     np.testing.assert_array_equal(a_used, every2)
     prov = json.loads(res2.provenance_path.read_text())["resolved"]
@@ -162,8 +173,7 @@ def test_explicit_anglelist_full_and_used_lengths(raw, ref, tmp_path):
     # half the projections (2 deg steps) on a 64-px slice: nearly the same accuracy
     assert _rmse(every2, truth) < 1.05 * _rmse(stack, truth), (_rmse(every2, truth), _rmse(stack, truth))
     # degrees instead of radians are not silently "close": the slice is wrong
-    wrong, _ = _rec(scan.path, tmp_path / "deg", cor=scan.cor, anglelist=list(np.degrees(theta)),
-                    sinoused=(4, 5, 1))
+    wrong, _ = _rec(scan.path, tmp_path / "deg", cor=scan.cor, anglelist=list(np.degrees(theta)), sinoused=(4, 5, 1))
     assert _corr(wrong, stack[4:5]) < 0.5
     with pytest.raises(ParameterError, match=r"anglelist has 90 angles; expected 181 .* or 91"):
         _rec(scan.path, tmp_path / "bad", cor=scan.cor, projused=(0, 181, 2), anglelist=list(theta[:90]))
@@ -179,11 +189,11 @@ def corrupted(raw, tmp_path_factory):
     shutil.copy(raw["dxchange"].path, bad)
     with h5py.File(bad, "r+") as f:
         data = f["exchange/data"]
-        data[0] = np.roll(data[0], 6, axis=1)   # a projection 6 px off (stage glitch)
-        data[10] = 0                             # dropped frame
-        data[77] = 65535                         # saturated frame
+        data[0] = np.roll(data[0], 6, axis=1)  # a projection 6 px off (stage glitch)
+        data[10] = 0  # dropped frame
+        data[77] = 65535  # saturated frame
         block = data[150]
-        block[:, 10:20] = 5                      # partly blocked frame
+        block[:, 10:20] = 5  # partly blocked frame
         data[150] = block
     return bad
 
@@ -200,12 +210,14 @@ def test_ignored_projections_contribute_nothing(raw, corrupted, tmp_path):
     # whatever the ignored frames hold, the slices are bit for bit the same
     np.testing.assert_array_equal(spoiled_ign, clean_ign)
     truth = clean.volume()
-    e = {k: _rmse(v, truth) for k, v in dict(spoiled_ign=spoiled_ign, clean_all=clean_all,
-                                              spoiled_all=spoiled_all).items()}
+    e = {
+        k: _rmse(v, truth)
+        for k, v in dict(spoiled_ign=spoiled_ign, clean_all=clean_all, spoiled_all=spoiled_all).items()
+    }
     print("projIgnoreList rmse vs truth:", e)
-    assert e["spoiled_all"] > e["clean_all"] + 2.0       # the spoiled frames do hurt (measured +3.4)
-    assert e["spoiled_ign"] < e["clean_all"] + 0.5       # ignoring 4 of 181 costs little (measured +0.3)
-    assert np.abs(clean_ign - clean_all).max() > 0       # the option does something
+    assert e["spoiled_all"] > e["clean_all"] + 2.0  # the spoiled frames do hurt (measured +3.4)
+    assert e["spoiled_ign"] < e["clean_all"] + 0.5  # ignoring 4 of 181 costs little (measured +0.3)
+    assert np.abs(clean_ign - clean_all).max() > 0  # the option does something
     # indices are absolute: with projused=(0, 181, 2) the odd index 77 is not used at all
     a, _ = _rec(corrupted, tmp_path / "e", cor=clean.cor, projused=(0, 181, 2), projIgnoreList=[0, 10, 77, 150])
     b, _ = _rec(clean.path, tmp_path / "f", cor=clean.cor, projused=(0, 181, 2), projIgnoreList=[0, 10, 150])
@@ -220,17 +232,19 @@ def test_pc_centre_skips_ignored_projections(raw, corrupted, tmp_path):
 
 
 # ------------------------------------------------------------- rows, names, locations
-@pytest.mark.parametrize("sinoused, rows", [
-    ((-1, 4, 1), [2, 3, 4, 5]),     # central 4 of 8 rows
-    ((-1, 3, 1), [3, 4, 5]),        # odd count: start = 8 // 2 - 3 // 2
-    ((-1, 4, 2), [2, 4]),           # central 4 rows, every second one
-    ((2, 7, 2), [2, 4, 6]),
-    ((7, 8, 1), [7]),
-])
+@pytest.mark.parametrize(
+    "sinoused, rows",
+    [
+        ((-1, 4, 1), [2, 3, 4, 5]),  # central 4 of 8 rows
+        ((-1, 3, 1), [3, 4, 5]),  # odd count: start = 8 // 2 - 3 // 2
+        ((-1, 4, 2), [2, 4]),  # central 4 rows, every second one
+        ((2, 7, 2), [2, 4, 6]),
+        ((7, 8, 1), [7]),
+    ],
+)
 def test_sinoused_rows_and_file_numbers(raw, ref, tmp_path, sinoused, rows):
     stack, _ = ref
-    sub, res = _rec(raw["als"].path, tmp_path, cor=BASE["cor"], sinoused=sinoused, outputFilename="slab",
-                    chunk_sino=2)
+    sub, res = _rec(raw["als"].path, tmp_path, cor=BASE["cor"], sinoused=sinoused, outputFilename="slab", chunk_sino=2)
     assert res.rows == rows
     assert [f.name for f in res.files] == [f"slab_{r:05d}.tiff" for r in rows]
     assert sorted(p.name for p in res.output_dir.glob("*.tiff")) == [f"slab_{r:05d}.tiff" for r in rows]
@@ -249,13 +263,26 @@ def test_output_path_defaults_to_the_input_folder(raw, tmp_path):
     sub.mkdir(parents=True)
     shutil.copy(raw["als"].path, sub / "scan_a.h5")
     # relative name with a folder part, ".h5" left out, no outputPath
-    res = recon("sample1/scan_a", inputPath=str(tmp_path / "beamtime"), cor=BASE["cor"], sinoused=(4, 5, 1),
-                doFWringremoval=False, quicklook=False)
+    res = recon(
+        "sample1/scan_a",
+        inputPath=str(tmp_path / "beamtime"),
+        cor=BASE["cor"],
+        sinoused=(4, 5, 1),
+        doFWringremoval=False,
+        quicklook=False,
+    )
     assert res.output_dir == sub / "recscan_a" == output_dir_for("sample1/scan_a", tmp_path / "beamtime")
     assert [f.name for f in res.files] == ["scan_a_00004.tiff"]
     # absolute name: next to the file, whatever inputPath says
-    res2 = recon(sub / "scan_a.h5", inputPath="/nonexistent", cor=BASE["cor"], sinoused=(4, 5, 1),
-                 doFWringremoval=False, quicklook=False, outputFilename="named")
+    res2 = recon(
+        sub / "scan_a.h5",
+        inputPath="/nonexistent",
+        cor=BASE["cor"],
+        sinoused=(4, 5, 1),
+        doFWringremoval=False,
+        quicklook=False,
+        outputFilename="named",
+    )
     assert res2.output_dir == sub / "recscan_a"
     assert res2.files == [sub / "recscan_a" / "named_00004.tiff"]
     assert sorted(p.name for p in (sub / "recscan_a").glob("*.tiff")) == ["named_00004.tiff", "scan_a_00004.tiff"]
@@ -269,7 +296,7 @@ def test_cast_to_8bit_equals_to_uint8_of_the_float_run(raw, ref, tmp_path):
     assert u8.dtype == np.uint8
     np.testing.assert_array_equal(u8, to_uint8(stack, dmin=lo, dmax=hi))
     outside = ~_fov(64, 0.5)
-    assert (u8[:, outside] == to_uint8(np.zeros(1), dmin=lo, dmax=hi)[0]).all()   # masked 0 1/cm -> 16
+    assert (u8[:, outside] == to_uint8(np.zeros(1), dmin=lo, dmax=hi)[0]).all()  # masked 0 1/cm -> 16
     assert int(u8.max()) > 200
     assert json.loads(res.provenance_path.read_text())["resolved"]["units"] == "uint8 levels"
     assert read_tiff_metadata(res.files[0])["units"] == "uint8 levels"
@@ -286,19 +313,23 @@ def test_fbp_agrees_with_gridrec(raw, tmp_path):
     kw = dict(cor=scan.cor, sinoused=(2, 6, 1))
     grid, _ = _rec(scan.path, tmp_path / "g", **kw)
     fbp, res = _rec(scan.path, tmp_path / "f", algorithm="fbp", **kw)
-    assert res.params.algorithm == "fbp" and json.loads(res.provenance_path.read_text())["parameters"][
-        "algorithm"] == "fbp"
+    assert (
+        res.params.algorithm == "fbp"
+        and json.loads(res.provenance_path.read_text())["parameters"]["algorithm"] == "fbp"
+    )
     print(f"default filter: fbp vs gridrec corr {_corr(fbp, grid):.5f}, rmse {_rmse(fbp, grid):.3f}")
-    assert _corr(fbp, grid) > 0.995                       # measured 0.998
-    assert _rmse(fbp, grid) < 0.02 * truth.max()          # measured 1.2 %
+    assert _corr(fbp, grid) > 0.995  # measured 0.998
+    assert _rmse(fbp, grid) < 0.02 * truth.max()  # measured 1.2 %
     # unwindowed ramp: fbp's linear interpolation damps the finest detail (thin skull of
     # the phantom), so it comes out lower than gridrec but still the same image
     grid_r, _ = _rec(scan.path, tmp_path / "gr", filter_name="ramlak", **kw)
     fbp_r, _ = _rec(scan.path, tmp_path / "fr", filter_name="ramlak", algorithm="fbp", **kw)
-    print(f"ramlak: fbp vs gridrec corr {_corr(fbp_r, grid_r):.5f}; scale vs truth gridrec "
-          f"{scale(grid_r):.4f} fbp {scale(fbp_r):.4f}")
-    assert _corr(fbp_r, grid_r) > 0.975                   # measured 0.984
-    assert abs(scale(grid_r) - 1) < 0.05 and abs(scale(fbp_r) - 1) < 0.12   # measured 0.972, 0.913
+    print(
+        f"ramlak: fbp vs gridrec corr {_corr(fbp_r, grid_r):.5f}; scale vs truth gridrec "
+        f"{scale(grid_r):.4f} fbp {scale(fbp_r):.4f}"
+    )
+    assert _corr(fbp_r, grid_r) > 0.975  # measured 0.984
+    assert abs(scale(grid_r) - 1) < 0.05 and abs(scale(fbp_r) - 1) < 0.12  # measured 0.972, 0.913
 
 
 def test_every_filter_runs_and_keeps_the_mean(raw, tmp_path):
@@ -309,13 +340,13 @@ def test_every_filter_runs_and_keeps_the_mean(raw, tmp_path):
         out[name], res = _rec(scan.path, tmp_path / name, cor=scan.cor, sinoused=(4, 5, 1), filter_name=name)
         assert res.params.filter_name == name and np.isfinite(out[name]).all()
     names = list(out)
-    for i, a in enumerate(names):         # each filter changes the result
-        for b in names[i + 1:]:
+    for i, a in enumerate(names):  # each filter changes the result
+        for b in names[i + 1 :]:
             assert np.abs(out[a] - out[b]).max() > 1.0, (a, b)
-    for name in names[:-1]:   # ramp x window, window(0) = 1: the slice's total attenuation is kept
+    for name in names[:-1]:  # ramp x window, window(0) = 1: the slice's total attenuation is kept
         ratio = float(out[name].sum() / truth.sum())
-        assert abs(ratio - 1) < 0.01, (name, ratio)       # measured 0.995 (hann) .. 1.000
-    assert float(out["none"].sum() / truth.sum()) > 10    # plain back-projection (measured 89)
+        assert abs(ratio - 1) < 0.01, (name, ratio)  # measured 0.995 (hann) .. 1.000
+    assert float(out["none"].sum() / truth.sum()) > 10  # plain back-projection (measured 89)
     # the unwindowed ramp is the sharpest, "none" (plain back-projection) is not a reconstruction
     assert _corr(out["ramlak"], truth) == max(_corr(out[k], truth) for k in names)
     assert _corr(out["ramlak"], truth) > 0.95 and _corr(out["none"], truth) < 0.8
@@ -363,8 +394,9 @@ def test_vo_and_nm_tolerate_ignored_projections(wide, tmp_path):
     # zeroed (ignored) projections stay in the centre-finding sinogram; measured shifts
     # on this scan: vo -0.03 -> -0.10 px, nm unchanged
     for method in ("vo", "nm"):
-        _, res = _rec(wide.path, tmp_path / method, corFunction=method, sinoused=(1, 2, 1),
-                      projIgnoreList=[0, 100, 200])
+        _, res = _rec(
+            wide.path, tmp_path / method, corFunction=method, sinoused=(1, 2, 1), projIgnoreList=[0, 100, 200]
+        )
         assert abs(res.cor - wide.cor) <= 0.5, (method, res.cor)
 
 
@@ -446,7 +478,7 @@ def test_killed_run_leaves_complete_slices_and_resumes(small, tmp_path):
     print("left by the killed run:", left)
     tiffs = sorted(folder.glob("*.tiff"))
     assert 2 <= len(tiffs) < 8
-    for f in tiffs:   # whatever has a final name is a complete slice
+    for f in tiffs:  # whatever has a final name is a complete slice
         assert is_complete_tiff(f, shape=(48, 48), dtype=np.float32), f
     # only hidden temporary files of the killed process may remain besides slices + record
     assert all(f".tmp-{proc.pid}" in name for name in _hidden(folder)), left
@@ -465,8 +497,17 @@ def test_killed_run_leaves_complete_slices_and_resumes(small, tmp_path):
 # --------------------------------------------------------------------- provenance
 def test_provenance_records_everything(raw, tmp_path):
     scan = raw["als"]
-    res = recon(scan.path, outputPath=str(tmp_path), cor=32.4, projused=(1, 181, 2), sinoused=(-1, 4, 2),
-                angle_offset=12.5, doFWringremoval=False, quicklook=False, outputFilename="prov")
+    res = recon(
+        scan.path,
+        outputPath=str(tmp_path),
+        cor=32.4,
+        projused=(1, 181, 2),
+        sinoused=(-1, 4, 2),
+        angle_offset=12.5,
+        doFWringremoval=False,
+        quicklook=False,
+        outputFilename="prov",
+    )
     rec = json.loads(res.provenance_path.read_text())
     assert res.provenance_path == res.output_dir / "recon_parameters_prov.json"  # outputFilename=prov
     assert rec["status"] == "complete" and rec["nfiles"] == 2 and rec["error"] is None

@@ -5,7 +5,8 @@ phantom, noise and flats; only the artefact differs), reconstructs both through 
 with small row chunks, and measures the step on what it targets. Figures measured here
 (ramlak filter, 2 % gain rings, 0.2 % zingers):
 
-- rings, legacy unmasked filters (``ringMask=False``; 256-column off-axis core, twin-difference ring metric, PSNR of the ringed scan
+- rings, legacy unmasked filters (``ringMask=False``; 256-column off-axis core, twin-difference
+  ring metric, PSNR of the ringed scan
   22.3 dB): TI 2.33 -> 0.23 1/cm, 30.0 dB; SF -> 0.73, 28.8 dB; FW level 3 sigma 1 ->
   0.53, 28.7 dB; FW level 3 sigma 3 -> 0.47, 27.8 dB; polar -> 1.19, 25.6 dB;
 - zingers: 1-D and 2-D outlier filters leave 6-7 % of the zinger error, PSNR 23.1 ->
@@ -53,8 +54,9 @@ def _rec(path, out, chunk_sino=2, **kw):
     """recon() with row chunks of ``chunk_sino``; returns (slices, ReconResult)."""
     kw.setdefault("doFWringremoval", False)
     kw.setdefault("filter_name", "ramlak")
-    res = recon(path, outputPath=str(out / f"run{next(_RUN)}"), quicklook=False, resume=False,
-                chunk_sino=chunk_sino, **kw)
+    res = recon(
+        path, outputPath=str(out / f"run{next(_RUN)}"), quicklook=False, resume=False, chunk_sino=chunk_sino, **kw
+    )
     return np.stack([read_tiff(f) for f in res.files]), res
 
 
@@ -91,8 +93,9 @@ def _off_axis_sample(nrays, seed=5):
     """A rock core of half the field of view, its centre 40 % of the half-width off the axis."""
     half = nrays / 2 * PXSIZE_CM
     p = make_phantom("rock", 0.5 * half, half_height_cm=8 * PXSIZE_CM, seed=seed)
-    return Phantom(p.centers + np.array([0.4 * half, 0.0, 0.0]), p.semi_axes, p.rotations, p.mu,
-                   p.half_heights, "off-axis rock")
+    return Phantom(
+        p.centers + np.array([0.4 * half, 0.0, 0.0]), p.semi_axes, p.rotations, p.mu, p.half_heights, "off-axis rock"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -106,16 +109,19 @@ def off_axis(tmp_path_factory):
     """256-column scans of an off-axis core: artefact-free, and its twin with 2 % pixel gain
     errors (rings); with their plain reconstructions."""
     folder = tmp_path_factory.mktemp("offaxis")
-    kw = dict(nangles=361, nslices=4, nrays=256, cor=127.8, seed=5, peak_attenuation=1.5,
-              phantom=_off_axis_sample(256))
+    kw = dict(nangles=361, nslices=4, nrays=256, cor=127.8, seed=5, peak_attenuation=1.5, phantom=_off_axis_sample(256))
     scans = simulate_scan(folder / "clean.h5", **kw), simulate_scan(folder / "rings.h5", rings=0.02, **kw)
     return scans, [_rec(s.path, folder, chunk_sino=4, cor=kw["cor"])[0] for s in scans]
 
 
-@pytest.mark.parametrize("kw, max_loss_db", [
-    (dict(doOutliers1D=True), 0.1),
-    (dict(doOutliers2D=True, useNormalize_nf=True, doOutliers1D=True), 0.3),
-], ids=["outliers1D", "outliers2D+nf"])
+@pytest.mark.parametrize(
+    "kw, max_loss_db",
+    [
+        (dict(doOutliers1D=True), 0.1),
+        (dict(doOutliers2D=True, useNormalize_nf=True, doOutliers1D=True), 0.3),
+    ],
+    ids=["outliers1D", "outliers2D+nf"],
+)
 def test_step_keeps_a_clean_scan(clean, tmp_path, kw, max_loss_db):
     truth = clean.volume()
     ref, _ = _rec(clean.path, tmp_path, cor=clean.cor)
@@ -125,12 +131,22 @@ def test_step_keeps_a_clean_scan(clean, tmp_path, kw, max_loss_db):
     assert loss <= max_loss_db + 1e-6, f"{kw}: PSNR loss {loss:.2f} dB on a clean scan"
 
 
-@pytest.mark.parametrize("kw", [
-    dict(doBeamHardening=True),
-    dict(castTo8bit=True, doBilateralFilter=True, bilateral_srad=1, bilateral_rrad=20, cast8bit_min=-5,
-         cast8bit_max=60),
-    dict(doPhaseRetrieval=True, propagation_dist=None, kev=None),
-], ids=["beam_hardening", "cast8+bilateral", "phase"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(doBeamHardening=True),
+        dict(
+            castTo8bit=True,
+            doBilateralFilter=True,
+            bilateral_srad=1,
+            bilateral_rrad=20,
+            cast8bit_min=-5,
+            cast8bit_max=60,
+        ),
+        dict(doPhaseRetrieval=True, propagation_dist=None, kev=None),
+    ],
+    ids=["beam_hardening", "cast8+bilateral", "phase"],
+)
 def test_step_runs_in_recon(clean, tmp_path, kw):
     ref, _ = _rec(clean.path, tmp_path, cor=clean.cor)
     rec, _ = _rec(clean.path, tmp_path, cor=clean.cor, **kw)
@@ -138,15 +154,18 @@ def test_step_runs_in_recon(clean, tmp_path, kw):
     assert rec.dtype == (np.uint8 if kw.get("castTo8bit") else np.float32)
 
 
-@pytest.mark.parametrize("kw, rings_left, min_gain_db, max_loss_db", [
-    (dict(doTIringremoval=True), 0.2, 6.0, 0.5),
-    (dict(doSFringremoval=True), 0.4, 5.0, 0.5),
-    (dict(doFWringremoval=True, ringLevel=3, ringSigma=1, ringMask=False), 0.3, 5.0, 0.8),
-    (dict(doFWringremoval=True, ringLevel=3, ringMask=False), 0.3, 4.5, 2.0),
-    (dict(doPolarRing=True, Rarc=30, Rmaxwidth=10, Rthr=15, Rtmax=150, Rtmin=-30), 0.6, 2.5, 0.5),
-], ids=["TI", "SF", "FW3-sigma1", "FW3-sigma3", "polar"])
-def test_ring_removal_lowers_rings_and_raises_psnr(off_axis, tmp_path, kw, rings_left, min_gain_db,
-                                                   max_loss_db):
+@pytest.mark.parametrize(
+    "kw, rings_left, min_gain_db, max_loss_db",
+    [
+        (dict(doTIringremoval=True), 0.2, 6.0, 0.5),
+        (dict(doSFringremoval=True), 0.4, 5.0, 0.5),
+        (dict(doFWringremoval=True, ringLevel=3, ringSigma=1, ringMask=False), 0.3, 5.0, 0.8),
+        (dict(doFWringremoval=True, ringLevel=3, ringMask=False), 0.3, 4.5, 2.0),
+        (dict(doPolarRing=True, Rarc=30, Rmaxwidth=10, Rthr=15, Rtmax=150, Rtmin=-30), 0.6, 2.5, 0.5),
+    ],
+    ids=["TI", "SF", "FW3-sigma1", "FW3-sigma3", "polar"],
+)
+def test_ring_removal_lowers_rings_and_raises_psnr(off_axis, tmp_path, kw, rings_left, min_gain_db, max_loss_db):
     (clean, ringed), (plain_c, plain_r) = off_axis
     truth = clean.volume()
     step_c, _ = _rec(clean.path, tmp_path, chunk_sino=4, cor=clean.cor, **kw)
@@ -155,8 +174,10 @@ def test_ring_removal_lowers_rings_and_raises_psnr(off_axis, tmp_path, kw, rings
     rings_after = _ring_content(step_r, step_c)
     gain = _psnr(step_r, truth) - _psnr(plain_r, truth)
     loss = _psnr(plain_c, truth) - _psnr(step_c, truth)
-    print(f"{kw}: rings {rings_before:.2f} -> {rings_after:.2f} 1/cm; PSNR ringed {_psnr(plain_r, truth):.2f} "
-          f"-> {_psnr(step_r, truth):.2f} dB; clean-scan loss {loss:.2f} dB")
+    print(
+        f"{kw}: rings {rings_before:.2f} -> {rings_after:.2f} 1/cm; PSNR ringed {_psnr(plain_r, truth):.2f} "
+        f"-> {_psnr(step_r, truth):.2f} dB; clean-scan loss {loss:.2f} dB"
+    )
     assert rings_after < rings_left * rings_before
     assert gain > min_gain_db
     assert loss < max_loss_db
@@ -171,8 +192,10 @@ def test_outlier_removal_removes_zingers(tmp_path):
     for kw in (dict(doOutliers2D=True, outlier_diff2D=1000), dict(doOutliers1D=True, outlier_diff1D=1000)):
         fixed, _ = _rec(scan.path, tmp_path, cor=scan.cor, **kw)
         left = _rmse(fixed, ref) / _rmse(dirty, ref)
-        print(f"{kw}: zinger error left {left:.3f}; PSNR {_psnr(dirty, truth):.2f} -> {_psnr(fixed, truth):.2f} dB "
-              f"(no zingers {_psnr(ref, truth):.2f})")
+        print(
+            f"{kw}: zinger error left {left:.3f}; PSNR {_psnr(dirty, truth):.2f} -> {_psnr(fixed, truth):.2f} dB "
+            f"(no zingers {_psnr(ref, truth):.2f})"
+        )
         assert left < 0.2
         assert _psnr(fixed, truth) > _psnr(ref, truth) - 0.5
 
@@ -238,19 +261,37 @@ def _two_materials(truth, x):
 def test_phase_retrieval_raises_contrast_to_noise(tmp_path):
     # 3.25 um pixels, 75 mm, 24 keV, delta/beta 150: Paganin's kernel spans ~2 px
     delta_beta = 150.0
-    scan = simulate_scan(tmp_path / "p.h5", phantom="shepp", nangles=181, nslices=4, nrays=NRAYS,
-                         delta_beta=delta_beta, distance_mm=75.0, peak_attenuation=0.05, seed=1)
+    scan = simulate_scan(
+        tmp_path / "p.h5",
+        phantom="shepp",
+        nangles=181,
+        nslices=4,
+        nrays=NRAYS,
+        delta_beta=delta_beta,
+        distance_mm=75.0,
+        peak_attenuation=0.05,
+        seed=1,
+    )
     truth = scan.volume()
     plain, _ = _rec(scan.path, tmp_path, cor=scan.cor)
-    phase, res = _rec(scan.path, tmp_path, cor=scan.cor, doPhaseRetrieval=True,
-                      alphaReg=1 / (4 * np.pi**2 * delta_beta), propagation_dist=None, kev=None)
+    phase, res = _rec(
+        scan.path,
+        tmp_path,
+        cor=scan.cor,
+        doPhaseRetrieval=True,
+        alphaReg=1 / (4 * np.pi**2 * delta_beta),
+        propagation_dist=None,
+        kev=None,
+    )
     assert res.params.propagation_dist is None
     m = truth > 0
     scale = float(np.sum(phase * truth) / np.sum(truth * truth))
     cnr_plain, cnr_phase = _two_materials(truth, plain), _two_materials(truth, phase)
     corr_plain, corr_phase = (np.corrcoef(x[m], truth[m])[0, 1] for x in (plain, phase))
-    print(f"phase: CNR {cnr_plain:.2f} -> {cnr_phase:.2f}; correlation {corr_plain:.3f} -> {corr_phase:.3f}; "
-          f"scale {scale:.3f}")
+    print(
+        f"phase: CNR {cnr_plain:.2f} -> {cnr_phase:.2f}; correlation {corr_plain:.3f} -> {corr_phase:.3f}; "
+        f"scale {scale:.3f}"
+    )
     assert cnr_phase > 3.0 and cnr_phase > 10 * cnr_plain
     assert corr_phase > corr_plain + 0.15
     assert 0.85 < scale < 1.1  # 1/cm: Paganin recovers mu for the right delta/beta
@@ -267,8 +308,15 @@ def test_retrieve_phase_inverts_fresnel_propagation():
     p = project(phantom, np.array([0.3]), nslices=96, nrays=96, cor=47.5, pxsize_cm=px_cm)[0]
     p *= 0.05 / p.max()  # weak absorption, as for a light material
     intensity = fresnel_intensity(p, delta_beta=delta_beta, pixel_size_cm=px_cm, dist_cm=dist_cm, energy_kev=kev)
-    got = -np.log(retrieve_phase(intensity.astype(np.float32), pixel_size_cm=px_cm, dist_cm=dist_cm,
-                                 energy_kev=kev, alpha=alpha_from_delta_beta(delta_beta)))
+    got = -np.log(
+        retrieve_phase(
+            intensity.astype(np.float32),
+            pixel_size_cm=px_cm,
+            dist_cm=dist_cm,
+            energy_kev=kev,
+            alpha=alpha_from_delta_beta(delta_beta),
+        )
+    )
     err = np.sqrt(np.mean((got - p) ** 2)) / p.max()
     raw = np.sqrt(np.mean((-np.log(intensity) - p) ** 2)) / p.max()
     print(f"phase on arrays: relative RMSE {raw:.3f} (-log I) -> {err:.4f} (Paganin)")
@@ -277,8 +325,9 @@ def test_retrieve_phase_inverts_fresnel_propagation():
 
 def _cylinder(radius_cm):
     """A homogeneous vertical cylinder on the axis (1/cm before scaling)."""
-    return Phantom(np.zeros((1, 3)), np.array([[radius_cm, radius_cm, 1.0]]), np.eye(3)[None], np.ones(1),
-                   np.ones(1), "cylinder")
+    return Phantom(
+        np.zeros((1, 3)), np.array([[radius_cm, radius_cm, 1.0]]), np.eye(3)[None], np.ones(1), np.ones(1), "cylinder"
+    )
 
 
 def _cupping(img, frac):
@@ -292,8 +341,15 @@ def _cupping(img, frac):
 
 def test_beam_hardening_flattens_cupping(tmp_path):
     spectrum = Spectrum.gaussian(24.0)
-    kw = dict(phantom=_cylinder(0.4 * NRAYS * PXSIZE_CM), nangles=181, nslices=4, nrays=NRAYS, noise=False,
-              peak_attenuation=2.5, seed=1)
+    kw = dict(
+        phantom=_cylinder(0.4 * NRAYS * PXSIZE_CM),
+        nangles=181,
+        nslices=4,
+        nrays=NRAYS,
+        noise=False,
+        peak_attenuation=2.5,
+        seed=1,
+    )
     mono = simulate_scan(tmp_path / "mono.h5", **kw)
     poly = simulate_scan(tmp_path / "bh.h5", beam_hardening=spectrum, **kw)
     lin = np.linspace(0, 3, 200)
@@ -302,21 +358,26 @@ def test_beam_hardening_flattens_cupping(tmp_path):
     plain, _ = _rec(poly.path, tmp_path, cor=mono.cor)
     fixed, _ = _rec(poly.path, tmp_path, cor=mono.cor, doBeamHardening=True, BeamHardeningCoefficients=coef)
     cup = {k: _cupping(x, 0.4) for k, x in (("ideal", ideal), ("plain", plain), ("fixed", fixed))}
-    print(f"beam hardening: cupping {cup}; RMSE to the monochromatic scan {_rmse(plain, ideal):.3f} -> "
-          f"{_rmse(fixed, ideal):.3f} 1/cm")
+    print(
+        f"beam hardening: cupping {cup}; RMSE to the monochromatic scan {_rmse(plain, ideal):.3f} -> "
+        f"{_rmse(fixed, ideal):.3f} 1/cm"
+    )
     assert cup["plain"] > 0.05
     assert abs(cup["fixed"] - cup["ideal"]) < 0.1 * cup["plain"]
     assert _rmse(fixed, ideal) < 0.1 * _rmse(plain, ideal)
 
 
-@pytest.mark.parametrize("kw", [
-    dict(doOutliers2D=True, outlier_diff2D=50),
-    dict(correcttilt=1.5),
-    dict(doPhaseRetrieval=True, alphaReg=1e-3, propagation_dist=None, kev=None),
-    dict(doSFringremoval=True, doFWringremoval=True, ringLevel=2, doPolarRing=True, Rthr=15, Rtmax=400,
-         Rtmin=-100),
-    dict(doBilateralFilter=True, bilateral_srad=1, bilateral_rrad=0.5),
-], ids=["outliers2D", "tilt", "phase", "stripes+polar", "bilateral"])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(doOutliers2D=True, outlier_diff2D=50),
+        dict(correcttilt=1.5),
+        dict(doPhaseRetrieval=True, alphaReg=1e-3, propagation_dist=None, kev=None),
+        dict(doSFringremoval=True, doFWringremoval=True, ringLevel=2, doPolarRing=True, Rthr=15, Rtmax=400, Rtmin=-100),
+        dict(doBilateralFilter=True, bilateral_srad=1, bilateral_rrad=0.5),
+    ],
+    ids=["outliers2D", "tilt", "phase", "stripes+polar", "bilateral"],
+)
 def test_steps_do_not_depend_on_chunks(clean, tmp_path, kw):
     """Row blocks of 1 and projection chunks of 7 give the single-block result."""
     a, _ = _rec(clean.path, tmp_path, chunk_sino=1, chunk_proj=7, cor=clean.cor, **kw)
@@ -334,14 +395,16 @@ def _by_hand(scan, step):
     with open_scan(scan.path) as raw:
         data = prep.minus_log(prep.normalize(raw.read_projections(), raw.read_flats(), raw.read_darks()))
     data = step(data)
-    rec = engine.reconstruct(data, scan.angles, center=scan.cor, filter_name="ramlak",
-                             npad=default_npad(data.shape[-1]))
+    rec = engine.reconstruct(
+        data, scan.angles, center=scan.cor, filter_name="ramlak", npad=default_npad(data.shape[-1])
+    )
     return post.circ_mask(rec / np.float32(scan.pxsize_cm), ratio=1.0, val=0.0)
 
 
 def _phase_by_hand(data):
-    return prep.minus_log(prep.retrieve_phase(np.exp(-data), pixel_size_cm=PXSIZE_CM, dist_cm=7.5, energy_kev=24.0,
-                                    alpha=1e-3))
+    return prep.minus_log(
+        prep.retrieve_phase(np.exp(-data), pixel_size_cm=PXSIZE_CM, dist_cm=7.5, energy_kev=24.0, alpha=1e-3)
+    )
 
 
 def _masked_fw_by_hand(data):
@@ -353,20 +416,33 @@ def _masked_fw_by_hand(data):
 BH = (0.0, 1.0, 0.1, 0.0, 0.0, 0.0)
 
 
-@pytest.mark.parametrize("kw, step", [
-    (dict(doBeamHardening=True, BeamHardeningCoefficients=BH), partial(prep.beam_hardening, coefficients=BH)),
-    (dict(doTIringremoval=True), partial(prep.remove_stripe_ti, nblock=0, alpha=1.5)),
-    (dict(doSFringremoval=True), partial(prep.remove_stripe_sf, size=5)),
-    (dict(doFWringremoval=True, ringLevel=3, ringMask=False),
-     partial(prep.remove_stripe_fw, level=3, wname="db5", sigma=3.0)),
-    (dict(doFWringremoval=True, ringLevel=3), _masked_fw_by_hand),
-    (dict(doFWringremoval=True, ringMethod="sorting", ringSnr=2.5, ringDetectSize=7, ringDilate=1),
-     lambda d: prep.apply_masked(prep.remove_dead_stripe(d, snr=2.5, residual=False), prep.remove_stripe_based_sorting,
-                                 snr=2.5, size=7, dilate=1)[0]),
-    (dict(doFWringremoval=True, ringMethod="all"), prep.remove_all_stripe),
-    (dict(correcttilt=1.5), partial(prep.correct_tilt, angle_deg=1.5)),
-    (dict(doPhaseRetrieval=True, alphaReg=1e-3, propagation_dist=7.5, kev=24.0), _phase_by_hand),
-], ids=["beam_hardening", "TI", "SF", "FW-legacy", "FW-masked", "sorting", "all", "tilt", "phase"])
+@pytest.mark.parametrize(
+    "kw, step",
+    [
+        (dict(doBeamHardening=True, BeamHardeningCoefficients=BH), partial(prep.beam_hardening, coefficients=BH)),
+        (dict(doTIringremoval=True), partial(prep.remove_stripe_ti, nblock=0, alpha=1.5)),
+        (dict(doSFringremoval=True), partial(prep.remove_stripe_sf, size=5)),
+        (
+            dict(doFWringremoval=True, ringLevel=3, ringMask=False),
+            partial(prep.remove_stripe_fw, level=3, wname="db5", sigma=3.0),
+        ),
+        (dict(doFWringremoval=True, ringLevel=3), _masked_fw_by_hand),
+        (
+            dict(doFWringremoval=True, ringMethod="sorting", ringSnr=2.5, ringDetectSize=7, ringDilate=1),
+            lambda d: prep.apply_masked(
+                prep.remove_dead_stripe(d, snr=2.5, residual=False),
+                prep.remove_stripe_based_sorting,
+                snr=2.5,
+                size=7,
+                dilate=1,
+            )[0],
+        ),
+        (dict(doFWringremoval=True, ringMethod="all"), prep.remove_all_stripe),
+        (dict(correcttilt=1.5), partial(prep.correct_tilt, angle_deg=1.5)),
+        (dict(doPhaseRetrieval=True, alphaReg=1e-3, propagation_dist=7.5, kev=24.0), _phase_by_hand),
+    ],
+    ids=["beam_hardening", "TI", "SF", "FW-legacy", "FW-masked", "sorting", "all", "tilt", "phase"],
+)
 def test_step_in_recon_equals_step_on_arrays(clean, tmp_path, kw, step):
     """recon() on row (and projection) chunks gives what the step gives alone on the
     whole array, followed by the same reconstruction."""

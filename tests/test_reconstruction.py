@@ -82,8 +82,17 @@ def test_chunking_does_not_change_results(sim_scans, tmp_path):
 
 def test_subsets_and_8bit(sim_scans, tmp_path):
     scan = sim_scans["als"]
-    res = _run(scan, tmp_path, cor=33.3, sinoused=(-1, 2, 1), projused=(0, 181, 2), castTo8bit=True,
-               cast8bit_min=-1, cast8bit_max=5, outputFilename="quick")
+    res = _run(
+        scan,
+        tmp_path,
+        cor=33.3,
+        sinoused=(-1, 2, 1),
+        projused=(0, 181, 2),
+        castTo8bit=True,
+        cast8bit_min=-1,
+        cast8bit_max=5,
+        outputFilename="quick",
+    )
     assert res.rows == [2, 3]
     assert [f.name for f in res.files] == ["quick_00002.tiff", "quick_00003.tiff"]
     img = read_tiff(res.files[0])
@@ -167,4 +176,3 @@ def test_slices_of_other_rows_are_another_run(sim_scans, tmp_path):
     with pytest.raises(OutputError, match=r"sinoused=None \(not \[0, 2, 1\]\)"):
         _run(scan, tmp_path, cor=33.3, sinoused=(0, 2, 1))
     assert len(list(first.output_dir.glob("*.tiff"))) == 6
-

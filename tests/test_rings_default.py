@@ -37,21 +37,28 @@ _RUN = itertools.count()
 def _sample(offset: float) -> Phantom:
     half = NRAYS / 2 * PX
     p = make_phantom("rock", 0.5 * half, half_height_cm=8 * PX, seed=5)
-    return Phantom(p.centers + np.array([offset * half, 0.0, 0.0]), p.semi_axes, p.rotations,
-                   p.mu, p.half_heights, "rock")
+    return Phantom(
+        p.centers + np.array([offset * half, 0.0, 0.0]), p.semi_axes, p.rotations, p.mu, p.half_heights, "rock"
+    )
 
 
 def _rec(scan, out, **kw) -> np.ndarray:
-    res = recon(scan.path, outputPath=str(out / f"run{next(_RUN)}"), cor=scan.cor, quicklook=False,
-                resume=False, **kw)
+    res = recon(scan.path, outputPath=str(out / f"run{next(_RUN)}"), cor=scan.cor, quicklook=False, resume=False, **kw)
     return np.stack([read_tiff(f) for f in res.files])
 
 
 @pytest.fixture(scope="module", params=[0.0, 0.4], ids=["on-axis", "off-axis"])
 def pair(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp("rings")
-    kw = dict(nangles=481, nslices=2, nrays=NRAYS, cor=(NRAYS - 1) / 2 + 0.3, seed=3, peak_attenuation=1.5,
-              phantom=_sample(request.param))
+    kw = dict(
+        nangles=481,
+        nslices=2,
+        nrays=NRAYS,
+        cor=(NRAYS - 1) / 2 + 0.3,
+        seed=3,
+        peak_attenuation=1.5,
+        phantom=_sample(request.param),
+    )
     twin = simulate_scan(folder / "twin.h5", **kw)
     ringed = simulate_scan(folder / "ringed.h5", **kw, **RINGS)
     plain_twin = _rec(twin, folder, doFWringremoval=False)
@@ -66,8 +73,10 @@ def test_default_meets_the_targets(pair):
     injected = ring_index(plain_ring, plain_twin)
     residual = ring_index(r_ring, r_twin) / injected
     ref = psnr(plain_twin, truth)
-    print(f"injected {injected:.3f} 1/cm, residual {100 * residual:.1f} %, vs twin "
-          f"{psnr(r_ring, truth) - ref:+.2f} dB, clean cost {ref - psnr(r_twin, truth):.2f} dB")
+    print(
+        f"injected {injected:.3f} 1/cm, residual {100 * residual:.1f} %, vs twin "
+        f"{psnr(r_ring, truth) - ref:+.2f} dB, clean cost {ref - psnr(r_twin, truth):.2f} dB"
+    )
     assert residual <= 0.105
     assert psnr(r_ring, truth) >= ref - 1.5
     assert psnr(r_twin, truth) >= ref - 0.35
@@ -93,26 +102,32 @@ def test_every_method_runs_in_recon_and_lowers_rings(pair, method):
     assert psnr(r_ring, truth) > psnr(plain_ring, truth) + 3.0
 
 
-@pytest.mark.parametrize("kw, steps", [
-    ({}, ["stripes_dead_columns", "stripes_fw"]),
-    (dict(ringMask=False), ["stripes_fw"]),
-    (dict(ringDead=False), ["stripes_fw"]),
-    (dict(ringMethod="ti"), ["stripes_dead_columns", "stripes_ti"]),
-    (dict(ringMethod="all"), ["stripes_all"]),
-    (dict(doFWringremoval=False, doTIringremoval=True), ["stripes_ti"]),
-    (dict(doFWringremoval=False, ringMethod="sorting"), []),
-])
+@pytest.mark.parametrize(
+    "kw, steps",
+    [
+        ({}, ["stripes_dead_columns", "stripes_fw"]),
+        (dict(ringMask=False), ["stripes_fw"]),
+        (dict(ringDead=False), ["stripes_fw"]),
+        (dict(ringMethod="ti"), ["stripes_dead_columns", "stripes_ti"]),
+        (dict(ringMethod="all"), ["stripes_all"]),
+        (dict(doFWringremoval=False, doTIringremoval=True), ["stripes_ti"]),
+        (dict(doFWringremoval=False, ringMethod="sorting"), []),
+    ],
+)
 def test_ring_switches_pick_the_steps(kw, steps):
     names = [n for n in enabled_step_names(ReconParams(**kw)) if n.startswith("stripes")]
     assert names == steps
 
 
-@pytest.mark.parametrize("kw, words", [
-    (dict(ringMethod="sortng"), ["ringMethod", "sorting"]),
-    (dict(ringDetectSize=2), ["ringDetectSize", ">= 3"]),
-    (dict(ringSnr=0), ["ringSnr", "> 0"]),
-    (dict(ringDilate=-1), ["ringDilate", ">= 0"]),
-])
+@pytest.mark.parametrize(
+    "kw, words",
+    [
+        (dict(ringMethod="sortng"), ["ringMethod", "sorting"]),
+        (dict(ringDetectSize=2), ["ringDetectSize", ">= 3"]),
+        (dict(ringSnr=0), ["ringSnr", "> 0"]),
+        (dict(ringDilate=-1), ["ringDilate", ">= 0"]),
+    ],
+)
 def test_bad_ring_parameters_are_refused(kw, words):
     with pytest.raises(ParameterError) as err:
         ReconParams.from_mapping(kw)

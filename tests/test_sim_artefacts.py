@@ -119,9 +119,7 @@ def test_counts_statistics():
 
 
 def test_flat_drift_between_groups():
-    s = simulate_data(
-        nangles=101, nslices=4, nrays=32, i0cycle=50, flat_drift=0.04, noise=False, seed=1
-    )
+    s = simulate_data(nangles=101, nslices=4, nrays=32, i0cycle=50, flat_drift=0.04, noise=False, seed=1)
     assert s.flat_positions == (0, 50, 100)
     groups = s.flats.astype(float).reshape(3, 5, 4, 32).mean(axis=(1, 2, 3)) - 100
     rel = groups / groups[0]
@@ -182,9 +180,7 @@ def test_random_stripe_columns_are_distinct():
         fluctuating_columns=2,
         seed=9,
     )
-    cols = np.concatenate(
-        [s.artefacts[k] for k in ("dead_columns", "partial_columns", "fluctuating_columns")]
-    )
+    cols = np.concatenate([s.artefacts[k] for k in ("dead_columns", "partial_columns", "fluctuating_columns")])
     assert len(set(cols.tolist())) == 7
     assert cols.min() >= 6 and cols.max() < 58
 
@@ -196,9 +192,7 @@ def test_beam_hardening_scan_and_phase_scan():
     lb = -np.log(_normalised(bh))
     ratio = lb[p > 0.05] / p[p > 0.05]  # effective attenuation falls with thickness
     assert np.corrcoef(p[p > 0.05], ratio)[0, 1] < -0.7
-    assert (lb / np.maximum(p, 1e-9))[p > 1.2].max() < (lb / np.maximum(p, 1e-9))[
-        (p > 0.1) & (p < 0.3)
-    ].min()
+    assert (lb / np.maximum(p, 1e-9))[p > 1.2].max() < (lb / np.maximum(p, 1e-9))[(p > 0.1) & (p < 0.3)].min()
     phase = {
         o: simulate_data(
             nangles=2,

@@ -61,9 +61,7 @@ def test_tilted_3d_ellipsoid_matches_brute_force():
     ph = _one((-8.0, 12.0, -2.0), (16.0, 7.0, 9.0), rot, mu=3.0)
     s = np.arange(80) - 39.5
     for theta, row in ((0.7, 3), (2.9, 8)):
-        got = project(
-            ph, [theta], nslices=13, nrays=80, pxsize_cm=PX, rows=[row], subsamples=1, zsamples=1
-        )[0, 0]
+        got = project(ph, [theta], nslices=13, nrays=80, pxsize_cm=PX, rows=[row], subsamples=1, zsamples=1)[0, 0]
         ref = _brute_force(ph, theta, s, row - 6.0)
         assert np.abs(got - ref).max() < 2e-3 * ref.max()
 
@@ -122,17 +120,13 @@ def test_shepp_logan_truth_values_and_mass():
     assert at(0.0, -0.35) == pytest.approx(3.0, abs=1e-5)  # ellipse above the centre
     assert vol.min() >= -1e-6 and vol.max() <= 10.0 + 1e-6
     # mass of the slice z = 0: sum of mu * pi a b over the ellipses the plane cuts
-    rows = np.array(
-        [(1.0, 0.69, 0.92), (-0.8, 0.6624, 0.874), (-0.2, 0.11, 0.31), (-0.2, 0.16, 0.41)]
-    )
+    rows = np.array([(1.0, 0.69, 0.92), (-0.8, 0.6624, 0.874), (-0.2, 0.11, 0.31), (-0.2, 0.16, 0.41)])
     mass_ref = sum(v * 10.0 * math.pi * a * b * 40**2 for v, a, b in rows)
     mass_ref += 10.0 * 0.1 * math.pi * 0.21 * 0.25 * 40**2 * (1 - (0.15 / 0.41) ** 2)
     mass_ref += 10.0 * 0.1 * math.pi * (2 * 0.046 * 0.023 + 0.023**2) * 40**2  # small ones
     assert vol.sum() == pytest.approx(mass_ref, rel=6e-3)
     # every projection of the slice carries the same mass (in pixels x 1/cm x cm)
-    p = project(
-        ph, np.linspace(0, np.pi, 7), nslices=3, nrays=96, pxsize_cm=PX, rows=[1], zsamples=2
-    )
+    p = project(ph, np.linspace(0, np.pi, 7), nslices=3, nrays=96, pxsize_cm=PX, rows=[1], zsamples=2)
     assert np.allclose(p[:, 0].sum(axis=1) / PX, mass_ref, rtol=2e-3)
 
 

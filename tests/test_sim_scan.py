@@ -19,9 +19,7 @@ def _fbp(sino, theta, cor, size):
     """Plain ramp-filtered backprojection on the frame of docs/geometry.md (reference)."""
     nang, n = sino.shape
     k = np.arange(-n + 1, n)
-    ramlak = np.where(
-        k == 0, 0.25, np.where(k % 2 == 1, -1.0 / (math.pi * np.maximum(np.abs(k), 1)) ** 2, 0.0)
-    )
+    ramlak = np.where(k == 0, 0.25, np.where(k % 2 == 1, -1.0 / (math.pi * np.maximum(np.abs(k), 1)) ** 2, 0.0))
     filt = np.stack([np.convolve(row, ramlak)[n - 1 : 2 * n - 1] for row in sino])
     c = (size - 1) / 2
     y, x = np.mgrid[0:size, 0:size] - c
@@ -66,9 +64,7 @@ def test_written_file_matches_inputs(tmp_path, layout):
         proj = scan.read_projections(rows=(2, 4))
         flats = scan.read_flats(rows=(2, 4))
         darks = scan.read_darks(rows=(2, 4))
-        assert (
-            proj.shape == (61, 2, 64) and flats.shape == (12, 2, 64) and darks.shape == (4, 2, 64)
-        )
+        assert proj.shape == (61, 2, 64) and flats.shape == (12, 2, 64) and darks.shape == (4, 2, 64)
         # the same images as the in-memory simulation
         mem = simulate_data(**params)
         assert np.array_equal(proj, mem.proj[:, 2:4].astype(np.float32))
@@ -114,10 +110,7 @@ def test_reconstruction_returns_the_truth(tmp_path, layout):
     assert np.corrcoef(rec[inner], truth[inner])[0, 1] > 0.9
     # a flipped or shifted truth fits worse
     for wrong in (truth[::-1], truth[:, ::-1], truth.T, np.roll(truth, 1, axis=1)):
-        assert (
-            np.corrcoef(rec[inner], wrong[inner])[0, 1]
-            < np.corrcoef(rec[inner], truth[inner])[0, 1] - 0.03
-        )
+        assert np.corrcoef(rec[inner], wrong[inner])[0, 1] < np.corrcoef(rec[inner], truth[inner])[0, 1] - 0.03
 
 
 def test_offset_axis_360_scan(tmp_path):
@@ -232,5 +225,6 @@ def test_resimulating_to_the_same_path_replaces_the_truth(tmp_path):
     old = first.volume()
     second = simulate_scan(tmp_path / "same.h5", phantom="rock", nangles=31, nslices=2, nrays=32)
     assert not np.array_equal(old, second.volume())
-    assert np.array_equal(second.volume(), phantom_volume(second.phantom, nslices=2, size=32,
-                                                          pxsize_cm=second.pxsize_cm))
+    assert np.array_equal(
+        second.volume(), phantom_volume(second.phantom, nslices=2, size=32, pxsize_cm=second.pxsize_cm)
+    )

@@ -40,11 +40,12 @@ def test_quicklook_renderers(tmp_path):
 
 
 def test_recon_quicklook_needs_no_matplotlib(tmp_path):
-    scan = simulate_scan(tmp_path / "s.h5", phantom="shepp", nangles=91, nslices=3, nrays=48, seed=1,
-                         write_truth=False)
-    code = ("import sys; from alsmicroct.reconstruction import recon; "
-            f"r = recon({str(scan.path)!r}, outputPath={str(tmp_path)!r}, cor={scan.cor}, num_threads=1); "
-            "assert r.quicklook.is_file(); print(sorted(m for m in sys.modules if m.startswith('matplotlib')))")
+    scan = simulate_scan(tmp_path / "s.h5", phantom="shepp", nangles=91, nslices=3, nrays=48, seed=1, write_truth=False)
+    code = (
+        "import sys; from alsmicroct.reconstruction import recon; "
+        f"r = recon({str(scan.path)!r}, outputPath={str(tmp_path)!r}, cor={scan.cor}, num_threads=1); "
+        "assert r.quicklook.is_file(); print(sorted(m for m in sys.modules if m.startswith('matplotlib')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -58,18 +59,22 @@ class _Spy:
     def __getattr__(self, name):
         attr = getattr(self._scan, name)
         if name.startswith("read_"):
+
             def read(*args, **kw):
                 self.reads.append((name, kw.get("rows")))
                 return attr(*args, **kw)
+
             return read
         return attr
 
 
-@pytest.mark.parametrize("sinoused, want", [((-1, 4, 1), (68, 132, 1)), ((0, 200, 1), (0, 200, 1)),
-                                            ((190, 200, 1), (136, 200, 1))])
+@pytest.mark.parametrize(
+    "sinoused, want", [((-1, 4, 1), (68, 132, 1)), ((0, 200, 1), (0, 200, 1)), ((190, 200, 1), (136, 200, 1))]
+)
 def test_pc_rows(tmp_path, sinoused, want):
-    scan = simulate_scan(tmp_path / "tall.h5", phantom="shepp", nangles=181, nslices=200, nrays=40, seed=2,
-                         write_truth=False)
+    scan = simulate_scan(
+        tmp_path / "tall.h5", phantom="shepp", nangles=181, nslices=200, nrays=40, seed=2, write_truth=False
+    )
     with open_planned(scan.path, ReconParams(sinoused=sinoused, doFWringremoval=False)) as (raw, plan):
         assert pc_rows(plan, raw.meta.nslices) == want
         assert want[1] - want[0] >= min(PC_MIN_ROWS, raw.meta.nslices)
@@ -78,8 +83,18 @@ def test_pc_rows(tmp_path, sinoused, want):
 def test_pc_reads_its_rows_and_nearest_flats(tmp_path):
     # flats before and after the scan, the beam 30 % brighter at the end: each projection
     # must be divided by its own group for the pair to register
-    scan = simulate_scan(tmp_path / "drift.h5", phantom="shepp", nangles=181, nslices=80, nrays=96, cor=50.6,
-                         seed=4, rings=0.0, write_truth=False, flat_drift=0.3)
+    scan = simulate_scan(
+        tmp_path / "drift.h5",
+        phantom="shepp",
+        nangles=181,
+        nslices=80,
+        nrays=96,
+        cor=50.6,
+        seed=4,
+        rings=0.0,
+        write_truth=False,
+        flat_drift=0.3,
+    )
     with open_planned(scan.path, ReconParams(sinoused=(-1, 2, 1), doFWringremoval=False)) as (raw, plan):
         spy = _Spy(raw)
         cor = find_center(spy, plan, "pc")

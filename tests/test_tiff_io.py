@@ -88,5 +88,10 @@ def test_output_errors_name_path(tmp_path):
 def test_natural_sort_key():
     names = ["rec_10.tif", "rec_9.tif", "rec_100.tif", "Rec_1.tif", "rec_2b.tif", "rec_2a.tif"]
     assert sorted(names, key=T.natural_sort_key) == [
-        "Rec_1.tif", "rec_2a.tif", "rec_2b.tif", "rec_9.tif", "rec_10.tif", "rec_100.tif",
+        "Rec_1.tif",
+        "rec_2a.tif",
+        "rec_2b.tif",
+        "rec_9.tif",
+        "rec_10.tif",
+        "rec_100.tif",
     ]

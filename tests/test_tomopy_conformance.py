@@ -39,8 +39,11 @@ def test_normalize_nf_matches_tomopy_including_half_way_projections():
     flats = load("flat_1")
     per_group = flats.shape[0] // len(flat_loc)
     out = prep.normalize_nf(
-        load("tomo"), flats, load("dark"),
-        flat_indices=np.repeat(flat_loc, per_group), proj_indices=np.arange(16),
+        load("tomo"),
+        flats,
+        load("dark"),
+        flat_indices=np.repeat(flat_loc, per_group),
+        proj_indices=np.arange(16),
     )
     assert_allclose(out, load("normalize_nf"), rtol=1e-6)
 
@@ -66,8 +69,7 @@ def test_retrieve_phase_differs_from_tomopy_only_by_its_reciprocal_grid():
     # difference this makes is documented in docs/geometry.md (1.2 % of the maximum here,
     # mean ratio 0.998, ratio of the means 0.994). Emulating TomoPy's grid on our padded image reproduces TomoPy.
     proj, ref = load("proj"), load("retrieve_phase")
-    out = prep.retrieve_phase(proj, pixel_size_cm=1e-4, dist_cm=50.0, energy_kev=20.0,
-                              alpha=1e-3, pad=True)
+    out = prep.retrieve_phase(proj, pixel_size_cm=1e-4, dist_cm=50.0, energy_kev=20.0, alpha=1e-3, pad=True)
     assert out.shape == ref.shape and out.dtype == np.float32
     assert np.abs(out - ref).max() <= 0.015 * np.abs(ref).max()
     assert abs(float(np.mean(out / ref)) - 1.0) < 0.005

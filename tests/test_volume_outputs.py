@@ -37,8 +37,11 @@ def tiff_volume(raw, tmp_path_factory) -> np.ndarray:
 
 
 def _chunks(store: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(store)): p.read_bytes() for p in sorted(store.rglob("*"))
-            if p.is_file() and p.name not in ("zarr.json", ".zattrs")}
+    return {
+        str(p.relative_to(store)): p.read_bytes()
+        for p in sorted(store.rglob("*"))
+        if p.is_file() and p.name not in ("zarr.json", ".zattrs")
+    }
 
 
 def test_zarr_output_equals_tiff_and_is_valid_ngff(raw, tiff_volume, tmp_path):
@@ -65,7 +68,7 @@ def test_zarr_output_equals_tiff_and_is_valid_ngff(raw, tiff_volume, tmp_path):
     with open_volume(store) as vol:
         np.testing.assert_array_equal(vol[3:7, 5:30, 2:3], tiff_volume[3:7, 5:30, 2:3])
     again = recon("s.h5", raw, outputPath=str(tmp_path), outputFormat="zarr", zarrMultiscale=True, **COMMON)
-    assert again.files == [store]      # complete: kept, nothing written
+    assert again.files == [store]  # complete: kept, nothing written
 
 
 def test_h5_and_ngff04_outputs_equal_tiff(raw, tiff_volume, tmp_path):
@@ -75,8 +78,9 @@ def test_h5_and_ngff04_outputs_equal_tiff(raw, tiff_volume, tmp_path):
     with h5py.File(res.files[0], "r") as fh:
         np.testing.assert_array_equal(fh["/exchange/data"][:], tiff_volume)
         assert json.loads(fh.attrs["alsmicroct"])["provenance"]["status"] == "complete"
-    res = recon("s.h5", raw, outputPath=str(tmp_path / "z"), outputFormat="zarr", ngffVersion="0.4",
-                quicklook=False, **COMMON)
+    res = recon(
+        "s.h5", raw, outputPath=str(tmp_path / "z"), outputFormat="zarr", ngffVersion="0.4", quicklook=False, **COMMON
+    )
     group = zarr.open_group(str(res.files[0]), mode="r")
     assert group.metadata.zarr_format == 2 and group.attrs["multiscales"][0]["version"] == "0.4"
     np.testing.assert_array_equal(group["0"][:], tiff_volume)
@@ -100,33 +104,43 @@ def test_zarr_crash_then_resume_identical(raw, tmp_path, monkeypatch):
         recon("s.h5", raw, outputPath=str(tmp_path / "run"), outputFormat="zarr", quicklook=False, **COMMON)
     monkeypatch.setattr(ZarrVolumeWriter, "_write_layer", real)
     out = tmp_path / "run" / "recs" / "s.ome.zarr"
-    assert "ome" not in zarr.open_group(str(out), mode="r").attrs       # incomplete: does not look complete
+    assert "ome" not in zarr.open_group(str(out), mode="r").attrs  # incomplete: does not look complete
     written = []
-    monkeypatch.setattr(ZarrVolumeWriter, "_write_layer", lambda self, layer, data: (written.append(layer),
-                                                                                      real(self, layer, data)))
+    monkeypatch.setattr(
+        ZarrVolumeWriter, "_write_layer", lambda self, layer, data: (written.append(layer), real(self, layer, data))
+    )
     recon("s.h5", raw, outputPath=str(tmp_path / "run"), outputFormat="zarr", quicklook=False, **COMMON)
-    assert 0 not in written and written                                # layer 0 kept, the rest written
+    assert 0 not in written and written  # layer 0 kept, the rest written
     assert _chunks(out) == _chunks(ref.files[0])
 
 
 def test_bad_outputs_refused_nothing_overwritten(raw, tmp_path):
     with pytest.raises(ParameterError, match="did you mean 'zarr'"):
         recon("s.h5", raw, outputPath=str(tmp_path), outputFormat="zar", **COMMON)
-    res = recon("s.h5", raw, outputPath=str(tmp_path), quicklook=False, **COMMON)      # TIFF
+    res = recon("s.h5", raw, outputPath=str(tmp_path), quicklook=False, **COMMON)  # TIFF
     before = sorted(p.name for p in res.output_dir.iterdir())
     with pytest.raises(OutputError, match="outputFormat='tiff' \\(not 'zarr'\\)"):
         recon("s.h5", raw, outputPath=str(tmp_path), outputFormat="zarr", quicklook=False, **COMMON)
     assert sorted(p.name for p in res.output_dir.iterdir()) == before
     z = recon("s.h5", raw, outputPath=str(tmp_path), outputFormat="zarr", quicklook=False, resume=False, **COMMON)
     assert not list(res.output_dir.glob("*.tiff")) and z.files[0].is_dir()
-    (res.output_dir / "recon_parameters.json").unlink()                 # a store no record describes
+    (res.output_dir / "recon_parameters.json").unlink()  # a store no record describes
     with pytest.raises(OutputError, match="no record describes"):
         recon("s.h5", raw, outputPath=str(tmp_path), outputFormat="zarr", quicklook=False, **COMMON)
     with pytest.raises(OutputError, match="format 'zarr'"):
         recon("s.h5", raw, outputPath=str(tmp_path), outputFormat="h5", quicklook=False, **COMMON)
     lock = res.output_dir / ".s.ome.zarr.lock"
-    recon("s.h5", raw, outputPath=str(tmp_path), outputFormat="zarr", quicklook=False, resume=False,
-          zarrMultiscale=False, sinoused=(0, 8, 1), **{k: v for k, v in COMMON.items()})
+    recon(
+        "s.h5",
+        raw,
+        outputPath=str(tmp_path),
+        outputFormat="zarr",
+        quicklook=False,
+        resume=False,
+        zarrMultiscale=False,
+        sinoused=(0, 8, 1),
+        **{k: v for k, v in COMMON.items()},
+    )
     assert not lock.exists()
 
 
@@ -144,11 +158,28 @@ def test_dask_zarr_equals_serial_and_h5_refused(raw, tmp_path):
 
     from alsmicroct.jobs.clusters import make_cluster
 
-    serial = recon("s.h5", raw, outputPath=str(tmp_path / "serial"), outputFormat="zarr", quicklook=False,
-                   chunk_sino=2, num_threads=1, cor=20.3)
+    serial = recon(
+        "s.h5",
+        raw,
+        outputPath=str(tmp_path / "serial"),
+        outputFormat="zarr",
+        quicklook=False,
+        chunk_sino=2,
+        num_threads=1,
+        cor=20.3,
+    )
     with make_cluster("local", n_workers=2) as cluster, Client(cluster) as client:
-        res = recon("s.h5", raw, outputPath=str(tmp_path / "dask"), outputFormat="zarr", quicklook=False,
-                    chunk_sino=2, num_threads=1, cor=20.3, client=client)
+        res = recon(
+            "s.h5",
+            raw,
+            outputPath=str(tmp_path / "dask"),
+            outputFormat="zarr",
+            quicklook=False,
+            chunk_sino=2,
+            num_threads=1,
+            cor=20.3,
+            client=client,
+        )
         with pytest.raises(ParameterError, match="Dask"):
             recon("s.h5", raw, outputPath=str(tmp_path / "h5"), outputFormat="h5", client=client, **COMMON)
     assert _chunks(res.files[0]) == _chunks(serial.files[0])
@@ -157,9 +188,19 @@ def test_dask_zarr_equals_serial_and_h5_refused(raw, tmp_path):
 def test_path_list_line_with_output_format_zarr(raw, tmp_path):
     lst = tmp_path / "l.txt"
     lst.write_text(f"{raw / 's.h5'} outputFormat=zarr ngffVersion=0.4 cor=20.3 sinoused=0,4,1\n")
-    res = subprocess.run([sys.executable, str(REPO / "applications" / "recon_batch.py"), str(lst),
-                          "--output-dir", str(tmp_path / "out")], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "applications" / "recon_batch.py"),
+            str(lst),
+            "--output-dir",
+            str(tmp_path / "out"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     group = zarr.open_group(str(tmp_path / "out" / "recs" / "s.ome.zarr"), mode="r")
     assert group["0"].shape == (4, 40, 40) and group.metadata.zarr_format == 2
@@ -233,8 +274,16 @@ def test_zarr_output_read_by_ome_zarr_and_ngff_zarr(raw, tiff_volume, tmp_path, 
     ome_io = pytest.importorskip("ome_zarr.io")
     ngff_zarr = pytest.importorskip("ngff_zarr")
 
-    res = recon("s.h5", raw, outputPath=str(tmp_path), outputFormat="zarr", zarrMultiscale=True,
-                ngffVersion=version, quicklook=False, **COMMON)
+    res = recon(
+        "s.h5",
+        raw,
+        outputPath=str(tmp_path),
+        outputFormat="zarr",
+        zarrMultiscale=True,
+        ngffVersion=version,
+        quicklook=False,
+        **COMMON,
+    )
     store = res.files[0]
     (node,) = list(ome_reader.Reader(ome_io.parse_url(str(store)))())
     np.testing.assert_array_equal(np.asarray(node.data[0]), tiff_volume)

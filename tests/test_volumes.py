@@ -35,16 +35,25 @@ def test_zarr_round_trip_ngff_valid(tmp_path, version):
 
     vol = _volume((10, 300, 280))
     path = tmp_path / "v.ome.zarr"
-    w = open_writer(path, "zarr", vol.shape, chunks=(4, 128, 128), voxel_size_um=(2.0, 0.65, 0.65),
-                    origin_um=(10.0, 0.0, 0.0), attrs={"units": "1/cm"}, ngff_version=version, multiscale=True)
-    for z0, z1 in ((0, 3), (3, 7), (7, 10)):           # slabs not aligned to the 4-slice chunks
+    w = open_writer(
+        path,
+        "zarr",
+        vol.shape,
+        chunks=(4, 128, 128),
+        voxel_size_um=(2.0, 0.65, 0.65),
+        origin_um=(10.0, 0.0, 0.0),
+        attrs={"units": "1/cm"},
+        ngff_version=version,
+        multiscale=True,
+    )
+    for z0, z1 in ((0, 3), (3, 7), (7, 10)):  # slabs not aligned to the 4-slice chunks
         w.write_slab(z0, vol[z0:z1])
     w.finish({"status": "complete", "parameters": {"cor": 12.5}})
     assert detect_format(path) == "zarr"
     group = zarr.open_group(str(path), mode="r")
     assert group.metadata.zarr_format == (3 if version == "0.5" else 2)
     np.testing.assert_array_equal(group["0"][:], vol)
-    assert group["1"].shape == (5, 150, 140)                # 2x down until y, x <= 256
+    assert group["1"].shape == (5, 150, 140)  # 2x down until y, x <= 256
     assert "2" not in group
     np.testing.assert_allclose(group["1"][0, 0, 0], vol[:2, :2, :2].mean(), rtol=1e-6)
     image = open_ome_zarr(group)
@@ -64,8 +73,8 @@ def test_zarr_incomplete_never_looks_complete(tmp_path):
     vol = _volume()
     path = tmp_path / "v.ome.zarr"
     w = open_writer(path, "zarr", vol.shape, chunks=(4, 40, 36))
-    w.write_slab(0, vol[:6])                   # layer 0 queued, slices 4, 5 buffered
-    w.flush()                                  # layer 0 on disk (written in the background)
+    w.write_slab(0, vol[:6])  # layer 0 queued, slices 4, 5 buffered
+    w.flush()  # layer 0 on disk (written in the background)
     group = zarr.open_group(str(path), mode="r")
     assert "ome" not in group.attrs and "multiscales" not in group.attrs
     assert w.done_slices() == {0, 1, 2, 3}
@@ -121,8 +130,7 @@ def test_zarr_read_only_store(tmp_path, monkeypatch):
     path = tmp_path / "v.ome.zarr"
     open_writer(path, "zarr", (4, 8, 8)).abort()
     real = os.access
-    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == path and mode == os.W_OK
-                        else real(p, mode))
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == path and mode == os.W_OK else real(p, mode))
     with pytest.raises(OutputError, match="read-only"):
         open_writer(path, "zarr", (4, 8, 8))
 
@@ -132,10 +140,9 @@ def test_h5_round_trip(tmp_path):
 
     vol = _volume()
     path = tmp_path / "v.h5"
-    w = open_writer(path, "h5", vol.shape, voxel_size_um=(1.3, 1.3, 1.3), attrs={"units": "1/cm"},
-                    compression="gzip")
+    w = open_writer(path, "h5", vol.shape, voxel_size_um=(1.3, 1.3, 1.3), attrs={"units": "1/cm"}, compression="gzip")
     w.write_slab(0, vol[:5])
-    assert not path.exists()                   # only the hidden temporary while writing
+    assert not path.exists()  # only the hidden temporary while writing
     w.write_slab(5, vol[5:])
     w.finish({"status": "complete"})
     with h5py.File(path, "r") as fh:
@@ -193,18 +200,18 @@ def test_zarr_kill_9_then_resume_identical(tmp_path):
         lines = [child.stdout.readline().strip() for _ in range(5)]
         assert lines[-1] == "mid-write", lines
     finally:
-        os.kill(child.pid, signal.SIGKILL)     # kill -9 in the middle of layer 4
+        os.kill(child.pid, signal.SIGKILL)  # kill -9 in the middle of layer 4
         child.wait()
-    assert path.with_name(f".{path.name}.lock").exists()      # the dead writer's lock
+    assert path.with_name(f".{path.name}.lock").exists()  # the dead writer's lock
     from alsmicroct.io.volume_zarr import is_complete_zarr
 
     assert not is_complete_zarr(path)
     resumed = open_writer(path, "zarr", vol.shape, chunks=(2, 32, 32), attrs={"units": "1/cm"})
     done = resumed.done_slices()
-    assert done == set(range(8))               # complete layers kept; the half-written one is not
+    assert done == set(range(8))  # complete layers kept; the half-written one is not
     for z in range(0, 24, 2):
         if z not in done:
-            resumed.write_slab(z, vol[z:z + 2])
+            resumed.write_slab(z, vol[z : z + 2])
     resumed.finish()
     assert _store_files(path) == _store_files(ref)
     assert not list(tmp_path.glob(".v.ome.zarr.*"))
@@ -224,7 +231,7 @@ def test_zarr_attached_writers_equal_serial(tmp_path):
     main = open_writer(path, "zarr", vol.shape, chunks=(4, 16, 16))
     for z0 in (8, 0, 4):
         part = ZarrVolumeWriter.attach(path)
-        part.write_slab(z0, vol[z0:z0 + 4])
+        part.write_slab(z0, vol[z0 : z0 + 4])
         part.close()
     bad = ZarrVolumeWriter.attach(path)
     bad.write_slab(0, vol[:2])

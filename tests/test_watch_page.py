@@ -52,21 +52,28 @@ def _get(url: str, data: bytes | None = None, headers: dict | None = None) -> tu
 def test_page_lists_scans_and_refuses_what_it_must(watcher):
     service, _rec = watcher
     base = service.page.url
-    assert _get(base)[0] == 403                                   # no token
+    assert _get(base)[0] == 403  # no token
     assert _get(base + "?token=wrong")[0] == 403
     code, body = _get(base + "?token=s3cret")
     assert code == 200 and "a.h5" in body and "done" in body and "a_preview.png" in body
     code, png = _get(base + "file/reca/a_preview.png?token=s3cret")
     assert code == 200 and png.startswith("\ufffdPNG")
-    for bad in ("file/../secret.txt", "file/%2e%2e/secret.txt", "file/reca/../../secret.txt",
-                "file//etc/passwd", "file/.alsmicroct-watch.sqlite", "file/.alsmicroct-watch.log"):
+    for bad in (
+        "file/../secret.txt",
+        "file/%2e%2e/secret.txt",
+        "file/reca/../../secret.txt",
+        "file//etc/passwd",
+        "file/.alsmicroct-watch.sqlite",
+        "file/.alsmicroct-watch.log",
+    ):
         code, text = _get(base + bad + "?token=s3cret")
         assert code in (403, 404) and "outside REC_DIR" not in text.replace("403: outside REC_DIR", ""), bad
     form = b"scan=a.h5&cor=65.5&params="
-    assert _get(base + "rerun?token=s3cret", form)[0] == 403                        # no CSRF field
+    assert _get(base + "rerun?token=s3cret", form)[0] == 403  # no CSRF field
     csrf = service.page.csrf.encode()
-    assert _get(base + "rerun?token=s3cret", form + b"&csrf=" + csrf,
-                {"Origin": "http://evil.example"})[0] == 403                    # cross-site
+    assert (
+        _get(base + "rerun?token=s3cret", form + b"&csrf=" + csrf, {"Origin": "http://evil.example"})[0] == 403
+    )  # cross-site
     assert len(service.queue.attempts_of("a.h5")) == 1
 
 
@@ -77,8 +84,10 @@ def test_binding_elsewhere_needs_a_token(tmp_path):
         WatchSettings(tmp_path, tmp_path / "rec", host="0.0.0.0", port=8832)
 
 
-@pytest.mark.skipif(not (shutil.which("chromium") and shutil.which("chromedriver")),
-                    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)")
+@pytest.mark.skipif(
+    not (shutil.which("chromium") and shutil.which("chromedriver")),
+    reason="needs Debian's chromium and chromium-driver (.ci/run installs them)",
+)
 def test_page_in_a_real_headless_browser(watcher, tmp_path):
     from PIL import Image
     from selenium import webdriver
@@ -101,7 +110,8 @@ def test_page_in_a_real_headless_browser(watcher, tmp_path):
         img = driver.find_element(By.CSS_SELECTOR, "img.preview")
         t_end = time.monotonic() + 20
         while time.monotonic() < t_end and not driver.execute_script(
-                "return arguments[0].complete && arguments[0].naturalWidth > 0", img):
+            "return arguments[0].complete && arguments[0].naturalWidth > 0", img
+        ):
             time.sleep(0.1)
         assert driver.execute_script("return arguments[0].naturalWidth", img) > 0
         shot = tmp_path / "page.png"
@@ -110,8 +120,9 @@ def test_page_in_a_real_headless_browser(watcher, tmp_path):
         rect = img.rect
         with Image.open(shot) as im:
             scale = im.size[0] / driver.execute_script("return window.innerWidth")
-            box = tuple(int(v * scale) for v in (rect["x"], rect["y"], rect["x"] + rect["width"],
-                                                 rect["y"] + rect["height"]))
+            box = tuple(
+                int(v * scale) for v in (rect["x"], rect["y"], rect["x"] + rect["width"], rect["y"] + rect["height"])
+            )
             crop = im.convert("L").crop(box)
             dark = sum(crop.histogram()[:64]) / (crop.size[0] * crop.size[1])
         assert dark > 0.3, "the preview picture is not visible on the screenshot"

@@ -22,9 +22,9 @@ def test_preview_reports_the_centre_recon_uses(tmp_path, layout):
     raw = simulate(tmp_path / "raw", f"s_{layout}.h5", layout, **WIDE)
     out = make_preview(raw, tmp_path / "rec", sweep=5, sweep_width=128, max_angles=200)
     res = recon(raw.name, inputPath=str(raw.parent), outputPath=str(tmp_path / "full"), quicklook=False)
-    assert out["cor"] == pytest.approx(res.cor, abs=1e-3)           # the centre the full run uses
+    assert out["cor"] == pytest.approx(res.cor, abs=1e-3)  # the centre the full run uses
     assert abs(out["cor"] - WIDE["cor"]) < 1.0
-    assert out["confidence"]["label"] == res.center_info["label"] == "high"   # recon()'s own check, bounded
+    assert out["confidence"]["label"] == res.center_info["label"] == "high"  # recon()'s own check, bounded
     assert out["confidence"]["vo"] == pytest.approx(res.center_info["vo"], abs=0.5)
     assert out["confidence"]["method"] == "pc"
     # three slices, read with every 2nd projection (361 > max_angles=200)

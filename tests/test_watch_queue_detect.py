@@ -20,7 +20,7 @@ def test_queue_state_machine_and_wal(tmp_path):
     q = Queue(tmp_path / DB_NAME)
     row = q.add("a.h5", tmp_path / "a.h5")
     assert (row.state, row.attempt) == ("new", 1)
-    assert not q.advance(row.id, "running")            # new -> running is not allowed
+    assert not q.advance(row.id, "running")  # new -> running is not allowed
     for state in ("finished", "previewed", "queued", "running"):
         assert q.advance(row.id, state)
     assert q.fail(row.id, "disk full", max_retries=1) == "queued"
@@ -35,7 +35,7 @@ def test_queue_state_machine_and_wal(tmp_path):
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     rows = db.execute("SELECT scan, attempt, state, error FROM attempts ORDER BY attempt").fetchall()
     assert rows == [("a.h5", 1, "failed", "disk full again"), ("a.h5", 2, "queued", None)]
-    q2 = Queue(tmp_path / DB_NAME)                      # reopened: everything is there
+    q2 = Queue(tmp_path / DB_NAME)  # reopened: everything is there
     assert q2.counts() == {"failed": 1, "queued": 1}
     assert q2.known_paths() == {str(tmp_path / "a.h5")}
 
@@ -146,14 +146,16 @@ def test_polling_mode_finds_a_new_scan_among_many_known_files(tmp_path):
         (raw / f"old_{k:04d}.h5").write_bytes(b"")
         q.add(f"old_{k:04d}.h5", raw / f"old_{k:04d}.h5", state="done")
     q.close()
-    class Holds(Runner):   # no full run here: queued rows stay queued
+
+    class Holds(Runner):  # no full run here: queued rows stay queued
         free = 0
 
         def submit(self, attempt_id, job):
             raise AssertionError("not started")
 
-    service = WatchService(WatchSettings(raw, rec, poll=True, poll_interval=0.1, settle=0.2, preview=False),
-                           runner=Holds())
+    service = WatchService(
+        WatchSettings(raw, rec, poll=True, poll_interval=0.1, settle=0.2, preview=False), runner=Holds()
+    )
     try:
         service.recover()
         service.start_observer()

@@ -24,7 +24,7 @@ from alsmicroct.jobs.watch.runners import run_one, wait_for_claim
 
 def _state(pid: int) -> str:
     stat = Path(f"/proc/{pid}/stat").read_bytes()
-    return stat[stat.rfind(b")") + 1:].split()[0].decode()
+    return stat[stat.rfind(b")") + 1 :].split()[0].decode()
 
 
 def _until(predicate, what: str, limit: float = 60.0) -> None:
@@ -40,8 +40,7 @@ def interrupted(tmp_path):
     """A scan reconstructed once, its record then set back to 'running' by ``pid`` (what a
     kill -9 in the middle of the run leaves), as a function of the holder's pid."""
     raw = simulate(tmp_path / "raw", "a.h5", "dxchange", nrays=64, cor=33.3)
-    (job,) = plan_jobs([ScanEntry(raw, {}, "a.h5")], config={"cor": 33.3},
-                       cli={"outputPath": str(tmp_path / "rec")})
+    (job,) = plan_jobs([ScanEntry(raw, {}, "a.h5")], config={"cor": 33.3}, cli={"outputPath": str(tmp_path / "rec")})
     ok, error, _info = run_one(job, claim_wait=0)
     assert ok, error
     record = Path(job.output_dir) / job.provenance_name
@@ -89,7 +88,7 @@ def test_resume_waits_for_a_live_holder_to_exit(interrupted, caplog):
             worker = threading.Thread(target=lambda: out.update(r=run_one(job, claim_wait=300)))
             worker.start()
             _until(lambda: "waiting up to 300 s" in caplog.text, "the logged wait")
-            assert worker.is_alive()               # waiting, not failed
+            assert worker.is_alive()  # waiting, not failed
             holder.kill()
             holder.wait()
             worker.join(120)

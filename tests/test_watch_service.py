@@ -25,7 +25,7 @@ def _rows(rec: Path) -> list[tuple]:
     db = sqlite3.connect(rec / DB_NAME, timeout=30)
     try:
         return db.execute("SELECT scan, attempt, state, error, prefix FROM attempts ORDER BY scan, attempt").fetchall()
-    except sqlite3.OperationalError:   # not created yet
+    except sqlite3.OperationalError:  # not created yet
         return []
     finally:
         db.close()
@@ -36,8 +36,12 @@ def _states(rec: Path) -> dict[str, str]:
 
 
 def _watcher(raw: Path, rec: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "alsmicroct.cli.watch", str(raw), "--output", str(rec), *FAST,
-                             *extra], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "alsmicroct.cli.watch", str(raw), "--output", str(rec), *FAST, *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait(predicate, proc: subprocess.Popen | None = None, limit: float = 120.0, what: str = "") -> None:
@@ -58,8 +62,10 @@ def _stamps(folder: Path, pattern: str) -> dict[str, tuple[int, int]]:
 def test_once_previews_and_reconstructs_both_layouts_written_slowly(tmp_path):
     src, raw, rec = tmp_path / "src", tmp_path / "raw", tmp_path / "rec"
     raw.mkdir()
-    writers = [write_slowly_process(simulate(src, f"s_{lay}.h5", lay, **WIDE), raw / f"s_{lay}.h5",
-                                    delay=0.005, pause=0.5) for lay in ("als", "dxchange")]
+    writers = [
+        write_slowly_process(simulate(src, f"s_{lay}.h5", lay, **WIDE), raw / f"s_{lay}.h5", delay=0.005, pause=0.5)
+        for lay in ("als", "dxchange")
+    ]
     _wait(lambda: all((raw / f"s_{lay}.h5").exists() for lay in ("als", "dxchange")), what="the writers")
     assert main([str(raw), "--output", str(rec), *FAST, "--once"]) == 0
     assert all(w.wait(60) == 0 for w in writers)
@@ -92,8 +98,7 @@ def test_kill_9_in_each_state_then_restart(tmp_path, state):
     big = dict(nslices=48, nangles=181, **WIDE)
     writer = None
     if state == "new":
-        writer = write_slowly_process(simulate(src, "b.h5", "dxchange", **WIDE), raw / "b.h5", delay=0.002,
-                                      pause=3.0)
+        writer = write_slowly_process(simulate(src, "b.h5", "dxchange", **WIDE), raw / "b.h5", delay=0.002, pause=3.0)
     elif state in ("queued", "running", "previewed"):
         simulate(raw, "b.h5", "als", **big)
         simulate(raw, "c.h5", "dxchange", **big)
@@ -110,17 +115,22 @@ def test_kill_9_in_each_state_then_restart(tmp_path, state):
     try:
         target = "queued" if state == "previewed" else state
         if state == "running":
+
             def ready():
                 rows = {s: st for s, st in _states(rec).items() if st == "running"}
-                return any(len(list((rec / f"rec{Path(s).stem}").glob(f"{Path(s).stem}_000??.tiff"))) >= 4
-                           for s in rows)
+                return any(
+                    len(list((rec / f"rec{Path(s).stem}").glob(f"{Path(s).stem}_000??.tiff"))) >= 4 for s in rows
+                )
         elif target == "queued":
-            def ready():   # queued while the one worker is busy: the row cannot move on before the kill
+
+            def ready():  # queued while the one worker is busy: the row cannot move on before the kill
                 seen_ = list(_states(rec).values())
                 return "queued" in seen_ and "running" in seen_
         else:
+
             def ready():
                 return target in _states(rec).values()
+
         _wait(ready, proc, what=f"a row in state {target}")
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
@@ -129,7 +139,7 @@ def test_kill_9_in_each_state_then_restart(tmp_path, state):
                 if st == "running":
                     stem = Path(scan).stem
                     kept.update(_stamps(rec / f"rec{stem}", f"{stem}_000??.tiff"))
-        if state == "previewed":   # the crash right after the preview's commit leaves this row
+        if state == "previewed":  # the crash right after the preview's commit leaves this row
             db = sqlite3.connect(rec / DB_NAME)
             db.execute("UPDATE attempts SET state = 'previewed' WHERE state = 'queued'")
             db.commit()
@@ -139,7 +149,7 @@ def test_kill_9_in_each_state_then_restart(tmp_path, state):
     finally:
         if proc.poll() is None:
             proc.kill()
-    if state != "running":   # running: the restart itself waits for a killed worker's claim (runners.wait_for_claim)
+    if state != "running":  # running: the restart itself waits for a killed worker's claim (runners.wait_for_claim)
         time.sleep(1.0)
     if writer is not None:
         assert writer.wait(60) == 0
@@ -147,12 +157,12 @@ def test_kill_9_in_each_state_then_restart(tmp_path, state):
     rows = _rows(rec)
     scans = sorted(p.name for p in raw.glob("*.h5"))
     assert [(s, a, st) for s, a, st, _e, _p in rows] == [(s, 1, "done") for s in scans]
-    assert _stamps(rec / "reca_done", "*") == done_stamps          # done: never redone
+    assert _stamps(rec / "reca_done", "*") == done_stamps  # done: never redone
     if state == "running":
         assert kept, "no slice was written before the kill"
         for name, stamp in kept.items():
             folder = rec / f"rec{name.rsplit('_', 1)[0]}"
-            assert _stamps(folder, name)[name] == stamp                 # kept, not rewritten
+            assert _stamps(folder, name)[name] == stamp  # kept, not rewritten
     for s in scans:
         stem = Path(s).stem
         assert (rec / f"rec{stem}" / f"{stem}_preview.png").exists()
@@ -224,8 +234,9 @@ def test_a_failed_sbatch_is_that_scans_failure(tmp_path, monkeypatch):
     raw, rec, bin_ = tmp_path / "raw", tmp_path / "rec", tmp_path / "bin"
     simulate(raw, "a.h5", "als", **WIDE)
     bin_.mkdir()
-    (bin_ / "sbatch").write_text("#!/bin/sh\necho 'sbatch: error: Batch job submission failed: Invalid account' >&2\n"
-                                 "exit 1\n")
+    (bin_ / "sbatch").write_text(
+        "#!/bin/sh\necho 'sbatch: error: Batch job submission failed: Invalid account' >&2\nexit 1\n"
+    )
     (bin_ / "sbatch").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_}{os.pathsep}{os.environ['PATH']}")
     assert main([str(raw), "--output", str(rec), *FAST, "--runner", "slurm", "--once"]) == 1

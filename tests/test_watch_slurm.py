@@ -22,9 +22,27 @@ pytestmark = pytest.mark.slurm
 
 
 def _watch_once(raw: Path, rec: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "alsmicroct.cli.watch", str(raw), "--output", str(rec),
-                           "--settle", "0.2", "--give-up", "20", "--runner", "slurm", "--once", *extra],
-                          capture_output=True, text=True, timeout=400)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "alsmicroct.cli.watch",
+            str(raw),
+            "--output",
+            str(rec),
+            "--settle",
+            "0.2",
+            "--give-up",
+            "20",
+            "--runner",
+            "slurm",
+            "--once",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
 
 
 def _rows(rec: Path) -> list[sqlite3.Row]:
@@ -48,9 +66,10 @@ def test_slurm_runner_records_the_job_and_follows_it(slurm, tmp_path):  # noqa: 
     assert job_id and job_id.isdigit()
     run = json.loads(row["preview"])["run"]
     assert run["slurm_state"] == "COMPLETED" and Path(run["slurm_log"]).name.endswith(f"_{job_id}.log")
-    out = subprocess.run(["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"], capture_output=True, text=True,
-                         timeout=60)
-    assert out.stdout.split()[0] == "COMPLETED"                       # the cluster agrees
+    out = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"], capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.split()[0] == "COMPLETED"  # the cluster agrees
     assert len(list((rec / "reca").glob("a_0000?.tiff"))) == 8
     record = json.loads((rec / "reca" / "recon_parameters.json").read_text())
     assert record["status"] == "complete"
@@ -62,7 +81,7 @@ def test_a_job_that_fails_on_the_cluster_is_that_scans_failure(slurm, tmp_path):
     # a script that fails on the node: the job ends FAILED, its log tail becomes the error
     script = tmp_path / "fails.slurm"
     script.write_text("#!/bin/bash\necho 'node: no such detector' >&2\nexit 3\n")
-    (tmp_path / "watch.toml").write_text(f"[watch]\nslurm_script = \"{script}\"\nmax_retries = 0\n")
+    (tmp_path / "watch.toml").write_text(f'[watch]\nslurm_script = "{script}"\nmax_retries = 0\n')
     res = _watch_once(raw, rec, "--config", str(tmp_path / "watch.toml"))
     assert res.returncode == 1, res.stderr[-3000:]
     (row,) = _rows(rec)

@@ -26,8 +26,7 @@ def _copy_attrs(src, dst) -> None:
         dst.attrs[key] = value
 
 
-def write_slowly(src: Path, dst: Path, *, delay: float = 0.02, pause: float = 0.0,
-                 done: Path | None = None) -> None:
+def write_slowly(src: Path, dst: Path, *, delay: float = 0.02, pause: float = 0.0, done: Path | None = None) -> None:
     """Copy the raw scan ``src`` to ``dst`` image by image, flushing after each one.
 
     Old layout: the group and its attributes first, then the projections, then the flats,
@@ -73,8 +72,11 @@ def write_slowly(src: Path, dst: Path, *, delay: float = 0.02, pause: float = 0.
 
 def write_slowly_process(src: Path, dst: Path, *, delay: float = 0.02, pause: float = 0.0) -> subprocess.Popen:
     """:func:`write_slowly` in another process (as a camera writer is)."""
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from watch_util import write_slowly; "
-            "write_slowly(__import__('pathlib').Path(sys.argv[2]), __import__('pathlib').Path(sys.argv[3]), "
-            "delay=float(sys.argv[4]), pause=float(sys.argv[5]))")
-    return subprocess.Popen([sys.executable, "-c", code, str(Path(__file__).parent), str(src), str(dst),
-                             str(delay), str(pause)])
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from watch_util import write_slowly; "
+        "write_slowly(__import__('pathlib').Path(sys.argv[2]), __import__('pathlib').Path(sys.argv[3]), "
+        "delay=float(sys.argv[4]), pause=float(sys.argv[5]))"
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(Path(__file__).parent), str(src), str(dst), str(delay), str(pause)]
+    )

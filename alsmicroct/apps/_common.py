@@ -7,14 +7,24 @@ from ..cli._common import __all__ as _cli_all
 from ..io.atomic import write_json_atomic
 from ..jobs.batch import plan_jobs
 from ..jobs.entries import (
-           JobResult,
-           ScanEntry,
-           ScanJob,
-           load_config,
-           read_line_entries,
-           read_text_lines,
-           select_line,
+    JobResult,
+    ScanEntry,
+    ScanJob,
+    load_config,
+    read_line_entries,
+    read_text_lines,
+    select_line,
 )
 
-__all__ = [*_cli_all, "JobResult", "ScanEntry", "ScanJob", "load_config", "plan_jobs", "read_line_entries",
-           "read_text_lines", "select_line", "write_json_atomic"]
+__all__ = [
+    *_cli_all,
+    "JobResult",
+    "ScanEntry",
+    "ScanJob",
+    "load_config",
+    "plan_jobs",
+    "read_line_entries",
+    "read_text_lines",
+    "select_line",
+    "write_json_atomic",
+]

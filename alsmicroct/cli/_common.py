@@ -67,10 +67,6 @@ _LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 # --------------------------------------------------------------------------- data
 
 
-
-
-
-
 # ------------------------------------------------------------------------ logging
 def add_logging_args(parser: argparse.ArgumentParser) -> None:
     """Add ``-v/--verbose`` and ``-q/--quiet``."""
@@ -92,8 +88,11 @@ def logging_setup(args: argparse.Namespace) -> Iterator[Callable[[Path], Path]]:
     path. All handlers are removed on exit, so ``main()`` can be called repeatedly.
     """
     root = logging.getLogger()
-    level = logging.DEBUG if getattr(args, "verbose", False) else (
-        logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
+    level = (
+        logging.DEBUG
+        if getattr(args, "verbose", False)
+        else (logging.WARNING if getattr(args, "quiet", False) else logging.INFO)
+    )
     console = logging.StreamHandler(sys.stderr)
     console.setLevel(level)
     console.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
@@ -102,8 +101,8 @@ def logging_setup(args: argparse.Namespace) -> Iterator[Callable[[Path], Path]]:
     own = logging.getLogger("alsmicroct")
     old_levels = root.level, own.level
     root.addHandler(console)
-    root.setLevel(logging.INFO)   # other libraries: INFO and up
-    own.setLevel(logging.DEBUG)   # ours: DEBUG goes to the log file (and the console with -v)
+    root.setLevel(logging.INFO)  # other libraries: INFO and up
+    own.setLevel(logging.DEBUG)  # ours: DEBUG goes to the log file (and the console with -v)
     logging.captureWarnings(True)
 
     def add_file(path: Path) -> Path:
@@ -148,10 +147,6 @@ def guarded_main(args: argparse.Namespace, body: Callable[[Callable[[Path], Path
             return EXIT_INTERRUPTED
 
 
-
-
-
-
 # ---------------------------------------------------------------------- arguments
 _BATCH_EPILOG = """\
 Parameter precedence: per-scan value (list line, sheet cell) > command line
@@ -169,8 +164,9 @@ writes its own log file.)
 """
 
 
-def build_batch_parser(prog: str, description: str, source_help: str, *,
-                       list_input: bool = True, epilog: str = "") -> argparse.ArgumentParser:
+def build_batch_parser(
+    prog: str, description: str, source_help: str, *, list_input: bool = True, epilog: str = ""
+) -> argparse.ArgumentParser:
     """The argument parser shared by the reconstruction programs.
 
     Parameters
@@ -185,37 +181,61 @@ def build_batch_parser(prog: str, description: str, source_help: str, *,
         Extra text for ``--help``, before the shared notes.
     """
     notes = epilog + _BATCH_EPILOG + (_LINE_EPILOG if list_input else "")
-    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=notes,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, epilog=notes, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("source", help=source_help)
     par = parser.add_argument_group("parameters")
-    par.add_argument("--config", type=Path, metavar="TOML",
-                     help="TOML file of recon() keywords (key = value) applied to every scan")
-    par.add_argument("--set", dest="set_tokens", action="append", default=[], metavar="KEY=VALUE",
-                     help="a recon() keyword for every scan, e.g. --set doPhaseRetrieval=true "
-                          "(repeatable)")
-    par.add_argument("--cor", metavar="PIXELS", help="centre of rotation for every scan "
-                     "(default: found automatically, see corFunction)")
-    par.add_argument("--slices", type=int, metavar="N",
-                     help="only the central N rows of each scan (sinoused=(-1,N,1)), for a quick look")
-    par.add_argument("--input-dir", metavar="DIR",
-                     help="folder that relative raw-file paths start from (default: current folder)")
-    par.add_argument("--output-dir", metavar="DIR",
-                     help="output root: slices go to DIR/rec<scan name>/ (default: next to the raw file)")
+    par.add_argument(
+        "--config", type=Path, metavar="TOML", help="TOML file of recon() keywords (key = value) applied to every scan"
+    )
+    par.add_argument(
+        "--set",
+        dest="set_tokens",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a recon() keyword for every scan, e.g. --set doPhaseRetrieval=true (repeatable)",
+    )
+    par.add_argument(
+        "--cor",
+        metavar="PIXELS",
+        help="centre of rotation for every scan (default: found automatically, see corFunction)",
+    )
+    par.add_argument(
+        "--slices",
+        type=int,
+        metavar="N",
+        help="only the central N rows of each scan (sinoused=(-1,N,1)), for a quick look",
+    )
+    par.add_argument(
+        "--input-dir", metavar="DIR", help="folder that relative raw-file paths start from (default: current folder)"
+    )
+    par.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="output root: slices go to DIR/rec<scan name>/ (default: next to the raw file)",
+    )
     run = parser.add_argument_group("running")
-    run.add_argument("--dry-run", action="store_true",
-                     help="print the resolved plan and check every raw file opens; write nothing")
-    run.add_argument("--resume", action="store_true",
-                     help="skip scans whose output is complete and finish partial ones")
-    run.add_argument("--overwrite", action="store_true",
-                     help="replace an earlier run with other parameters in the output folder (default: refuse)")
+    run.add_argument(
+        "--dry-run", action="store_true", help="print the resolved plan and check every raw file opens; write nothing"
+    )
+    run.add_argument(
+        "--resume", action="store_true", help="skip scans whose output is complete and finish partial ones"
+    )
+    run.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier run with other parameters in the output folder (default: refuse)",
+    )
     if list_input:
-        run.add_argument("--line", type=int, metavar="K",
-                         help="process only the K-th scan (1-based, counting scan lines only)")
-    run.add_argument("--summary-json", type=Path, metavar="PATH",
-                     help="also write the summary as JSON to PATH")
-    run.add_argument("--log-file", type=Path, metavar="PATH",
-                     help="log file (default: <output folder>/<name>_<date-time>.log)")
+        run.add_argument(
+            "--line", type=int, metavar="K", help="process only the K-th scan (1-based, counting scan lines only)"
+        )
+    run.add_argument("--summary-json", type=Path, metavar="PATH", help="also write the summary as JSON to PATH")
+    run.add_argument(
+        "--log-file", type=Path, metavar="PATH", help="log file (default: <output folder>/<name>_<date-time>.log)"
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_logging_args(parser)
     return parser
@@ -230,8 +250,11 @@ def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
         Naming the option and value at fault.
     """
     out = parse_overrides(args.set_tokens, source="command line --set")
-    for option, key, value in (("--cor", "cor", args.cor), ("--input-dir", "inputPath", args.input_dir),
-                               ("--output-dir", "outputPath", args.output_dir)):
+    for option, key, value in (
+        ("--cor", "cor", args.cor),
+        ("--input-dir", "inputPath", args.input_dir),
+        ("--output-dir", "outputPath", args.output_dir),
+    ):
         if value is not None:
             try:
                 out[key] = parse_value(key, value)
@@ -271,15 +294,15 @@ def parse_span(text: str, *, option: str = "range") -> tuple[int | None, int | N
 # ------------------------------------------------------------------------ planning
 
 
-
-
-
-
-
-
 # ------------------------------------------------------------------------- running
-def run_batch(args: argparse.Namespace, entries: Sequence[ScanEntry], *, source: str,
-              add_log_file: Callable[[Path], Path], log_stem: str) -> int:
+def run_batch(
+    args: argparse.Namespace,
+    entries: Sequence[ScanEntry],
+    *,
+    source: str,
+    add_log_file: Callable[[Path], Path],
+    log_stem: str,
+) -> int:
     """Plan, check and run (or dry-run) ``entries``; print the summary; return the exit status.
 
     Parameters
@@ -315,33 +338,32 @@ def run_batch(args: argparse.Namespace, entries: Sequence[ScanEntry], *, source:
     add_log_file(log_path)
     logger.info("batch %s: %d scan(s); log file %s", source, len(jobs), log_path)
     logger.debug("arguments: %s", vars(args))
-    results, interrupted = run_jobs(jobs, resume=args.resume, overwrite=args.overwrite,
-                                    progress=not args.no_progress)
+    results, interrupted = run_jobs(jobs, resume=args.resume, overwrite=args.overwrite, progress=not args.no_progress)
     _finish(results, args, source=source, dry_run=False, log_path=log_path)
     if interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if any(r.failed for r in results) else EXIT_OK
 
 
-def batch_main(args: argparse.Namespace,
-               read_entries: Callable[[argparse.Namespace], Sequence[ScanEntry]], *,
-               log_suffix: str = "batch") -> int:
+def batch_main(
+    args: argparse.Namespace,
+    read_entries: Callable[[argparse.Namespace], Sequence[ScanEntry]],
+    *,
+    log_suffix: str = "batch",
+) -> int:
     """:func:`run_batch` on the scans ``read_entries(args)`` gets from ``args.source``, in
     :func:`guarded_main`; the log file is ``<source stem>_<log_suffix>_<time>.log``."""
 
     def body(add_log_file: Callable[[Path], Path]) -> int:
-        return run_batch(args, read_entries(args), source=args.source, add_log_file=add_log_file,
-                         log_stem=f"{Path(args.source).stem}_{log_suffix}")
+        return run_batch(
+            args,
+            read_entries(args),
+            source=args.source,
+            add_log_file=add_log_file,
+            log_stem=f"{Path(args.source).stem}_{log_suffix}",
+        )
 
     return guarded_main(args, body)
-
-
-
-
-
-
-
-
 
 
 # ------------------------------------------------------------------------- summary
@@ -353,8 +375,9 @@ def _print_plan(results: Sequence[JobResult]) -> None:
         job = r.job
         print(f"[{job.number}] {job.entry.scan}   ({job.entry.source})", file=out)
         d = r.detail
-        shape = (f" ({d['layout']} layout, {d['nangles']} angles x {d['nslices']} rows x {d['nrays']} columns)"
-                 if d else "")
+        shape = (
+            f" ({d['layout']} layout, {d['nangles']} angles x {d['nslices']} rows x {d['nrays']} columns)" if d else ""
+        )
         print(f"    raw file   : {job.path}{shape}", file=out)
         print(f"    output     : {job.output_dir}", file=out)
         print(f"    parameters : {format_keywords(job.keywords)}", file=out)
@@ -364,16 +387,17 @@ def _print_plan(results: Sequence[JobResult]) -> None:
 def format_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:
     """Plain-text table with columns padded to their widest cell."""
     widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=False)).rstrip(),
-             "  ".join("-" * w for w in widths)]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=False)).rstrip(),
+        "  ".join("-" * w for w in widths),
+    ]
     lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip() for row in rows]
     return "\n".join(lines)
 
 
-
-
-def _finish(results: Sequence[JobResult], args: argparse.Namespace, *, source: str, dry_run: bool,
-            log_path: Path | None) -> None:
+def _finish(
+    results: Sequence[JobResult], args: argparse.Namespace, *, source: str, dry_run: bool, log_path: Path | None
+) -> None:
     if dry_run:
         _print_plan(results)
     header = ("#", "scan", "status", "centre", "slices", "time", "quality", "output folder")
@@ -393,8 +417,3 @@ def _finish(results: Sequence[JobResult], args: argparse.Namespace, *, source: s
         path = write_json_atomic(args.summary_json, record, what="JSON summary")
         print(f"Summary JSON: {path}", file=sys.stdout)
     sys.stdout.flush()
-
-
-
-
-

@@ -20,34 +20,41 @@ logger = logging.getLogger(__name__)
 FolderAction = Callable[[Path, Path | None], Sequence[str]]
 
 
-def folder_parser(prog: str, description: str, *, example: str, suffix: str,
-                  add_options: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
+def folder_parser(
+    prog: str, description: str, *, example: str, suffix: str, add_options: Callable[[argparse.ArgumentParser], None]
+) -> argparse.ArgumentParser:
     """Parser of a folder tool: ``DIR...``, the tool's options (``add_options(parser)``),
     ``--output-dir`` (default ``<DIR><suffix>``) and the logging options."""
-    parser = argparse.ArgumentParser(prog=prog, description=description,
-                                     epilog=f"Example: {prog} {example}")
+    parser = argparse.ArgumentParser(prog=prog, description=description, epilog=f"Example: {prog} {example}")
     parser.add_argument("folders", nargs="+", metavar="DIR", help="folder(s) of TIFF slices")
     add_options(parser)
-    parser.add_argument("--run", metavar="PREFIX",
-                        help="in a recon() folder that holds several runs: the run (slice prefix) to read")
-    parser.add_argument("--output-dir", metavar="OUT",
-                        help=f"output folder (several DIRs: OUT/<DIR name>); default: <DIR>{suffix}")
+    parser.add_argument(
+        "--run", metavar="PREFIX", help="in a recon() folder that holds several runs: the run (slice prefix) to read"
+    )
+    parser.add_argument(
+        "--output-dir", metavar="OUT", help=f"output folder (several DIRs: OUT/<DIR name>); default: <DIR>{suffix}"
+    )
     add_logging_args(parser)
     return parser
 
 
-def folder_main(parser: argparse.ArgumentParser, argv: list[str] | None,
-                make_action: Callable[[argparse.Namespace], FolderAction], *, what: str) -> int:
+def folder_main(
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None,
+    make_action: Callable[[argparse.Namespace], FolderAction],
+    *,
+    what: str,
+) -> int:
     """Parse ``argv`` and :func:`run_folders` the action ``make_action(args)`` (which checks
     the options, raising :class:`~alsmicroct.errors.ParameterError`) in
     :func:`~alsmicroct.apps._common.guarded_main`; returns the exit status."""
     args = parser.parse_args(argv)
-    return guarded_main(args, lambda add_log_file: run_folders(
-        args.folders, make_action(args), what=what, output_dir=args.output_dir))
+    return guarded_main(
+        args, lambda add_log_file: run_folders(args.folders, make_action(args), what=what, output_dir=args.output_dir)
+    )
 
 
-def run_folders(folders: Sequence[str], action: FolderAction, *,
-                what: str, output_dir: str | None) -> int:
+def run_folders(folders: Sequence[str], action: FolderAction, *, what: str, output_dir: str | None) -> int:
     """Apply ``action(folder, output)`` to each slice folder in isolation; print a summary.
 
     Parameters
@@ -85,8 +92,9 @@ def run_folders(folders: Sequence[str], action: FolderAction, *,
             failures += 1
             logger.error("%s: %s failed: %s: %s", folder, what, type(exc).__name__, exc)
             logger.debug("traceback:\n%s", traceback.format_exc())
-            rows.append([str(folder), "FAILED", "-", f"{time.perf_counter() - t0:.1f} s",
-                         f"{type(exc).__name__}: {exc}"])
+            rows.append(
+                [str(folder), "FAILED", "-", f"{time.perf_counter() - t0:.1f} s", f"{type(exc).__name__}: {exc}"]
+            )
             continue
         out = str(Path(written[0]).parent) if written else "-"
         rows.append([str(folder), "done", str(len(written)), f"{time.perf_counter() - t0:.1f} s", out])

@@ -27,21 +27,25 @@ logger = logging.getLogger(__name__)
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--min", dest="vmin", type=float, default=-10.0,
-                        help="value mapped to 0 (default: -10)")
-    parser.add_argument("--max", dest="vmax", type=float, default=10.0,
-                        help="value mapped to 255 (default: 10)")
+    parser.add_argument("--min", dest="vmin", type=float, default=-10.0, help="value mapped to 0 (default: -10)")
+    parser.add_argument("--max", dest="vmax", type=float, default=10.0, help="value mapped to 255 (default: 10)")
     parser.add_argument("--prefix", help="output names <prefix>_<number>.tif (default: input names)")
-    parser.add_argument("--output-format", choices=("tiff", "zarr", "h5"), default=None,
-                        help="output format (default: the input's; inputs may be OME-Zarr stores or .h5 too)")
+    parser.add_argument(
+        "--output-format",
+        choices=("tiff", "zarr", "h5"),
+        default=None,
+        help="output format (default: the input's; inputs may be OME-Zarr stores or .h5 too)",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
     return folder_parser(
         "alsmicroct-convert-8bit",
-        "Convert folders of float TIFF slices to 8 bit: --min maps to 0, --max to 255, values "
-        "outside are clipped.",
-        example="rec20240101_120000_rock --min -5 --max 20", suffix="_8bit", add_options=_options)
+        "Convert folders of float TIFF slices to 8 bit: --min maps to 0, --max to 255, values outside are clipped.",
+        example="rec20240101_120000_rock --min -5 --max 20",
+        suffix="_8bit",
+        add_options=_options,
+    )
 
 
 def _converter(args: argparse.Namespace) -> FolderAction:
@@ -51,9 +55,15 @@ def _converter(args: argparse.Namespace) -> FolderAction:
         raise ParameterError(f"--min {args.vmin} must be smaller than --max {args.vmax}")
 
     def convert(folder: Path, target: Path | None) -> list[str]:
-        return convert_DirectoryTo8Bit(folder, data_min=args.vmin, data_max=args.vmax,
-                                       outputpath=target, filename=args.prefix, prefix=args.run,
-                                       output_format=args.output_format)
+        return convert_DirectoryTo8Bit(
+            folder,
+            data_min=args.vmin,
+            data_max=args.vmax,
+            outputpath=target,
+            filename=args.prefix,
+            prefix=args.run,
+            output_format=args.output_format,
+        )
 
     return convert
 

@@ -39,34 +39,47 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--x", metavar="A:B", help="columns within each slice")
     parser.add_argument("--y", metavar="A:B", help="rows within each slice")
     parser.add_argument("--z", metavar="A:B", help="slices, by position in the sorted listing")
-    parser.add_argument("--output-format", choices=("tiff", "zarr", "h5"), default=None,
-                        help="output format (default: the input's; inputs may be OME-Zarr stores or .h5 too)")
+    parser.add_argument(
+        "--output-format",
+        choices=("tiff", "zarr", "h5"),
+        default=None,
+        help="output format (default: the input's; inputs may be OME-Zarr stores or .h5 too)",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
     return folder_parser(
         "alsmicroct-crop",
         "Crop folders of TIFF slices to START:END ranges (END excluded, either may be left out).",
-        example="rec20240101_120000_rock --x 100:900 --y 100:900 --z 10:", suffix="_crop",
-        add_options=_options)
+        example="rec20240101_120000_rock --x 100:900 --y 100:900 --z 10:",
+        suffix="_crop",
+        add_options=_options,
+    )
 
 
 def _cropper(args: argparse.Namespace) -> FolderAction:
     from ..image_processing import crop_Directory
     from ..io.volumes import open_volume
 
-    spans = {axis: None if getattr(args, axis) is None else parse_span(getattr(args, axis), option=f"--{axis}")
-             for axis in ("x", "y", "z")}
+    spans = {
+        axis: None if getattr(args, axis) is None else parse_span(getattr(args, axis), option=f"--{axis}")
+        for axis in ("x", "y", "z")
+    }
     if all(v is None for v in spans.values()):
         raise ParameterError("nothing to crop: give at least one of --x, --y, --z")
 
     def crop(folder: Path, target: Path | None) -> list[str]:
         with open_volume(folder, prefix=args.run) as vol:
             shape = vol.shape
-        return crop_Directory(folder, x=complete_span(spans["x"], shape[-1]),
-                              y=complete_span(spans["y"], shape[-2]),
-                              z=complete_span(spans["z"], shape[0]), outputpath=target, prefix=args.run,
-                              output_format=args.output_format)
+        return crop_Directory(
+            folder,
+            x=complete_span(spans["x"], shape[-1]),
+            y=complete_span(spans["y"], shape[-2]),
+            z=complete_span(spans["z"], shape[0]),
+            outputpath=target,
+            prefix=args.run,
+            output_format=args.output_format,
+        )
 
     return crop
 

@@ -20,15 +20,18 @@ __all__ = ["main"]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="alsmicroct-example", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dir", default="example", help="folder for the scan and its reconstruction (default: example)")
+    parser.add_argument(
+        "--dir", default="example", help="folder for the scan and its reconstruction (default: example)"
+    )
     parser.add_argument("--layout", choices=("als", "dxchange"), default="als", help="raw layout to simulate")
     parser.add_argument("--nrays", type=int, default=256, help="detector columns (default 256)")
     parser.add_argument("--nslices", type=int, default=16, help="detector rows (default 16)")
     parser.add_argument("--nangles", type=int, default=361, help="projections over 180 deg (default 361)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar or log lines")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
     import numpy as np
 
@@ -41,8 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(args.dir)
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        scan = simulate_scan(folder / "example_scan.h5", layout=args.layout, phantom="shepp", nangles=args.nangles,
-                             nslices=args.nslices, nrays=args.nrays, rings=0.003, seed=1)
+        scan = simulate_scan(
+            folder / "example_scan.h5",
+            layout=args.layout,
+            phantom="shepp",
+            nangles=args.nangles,
+            nslices=args.nslices,
+            nrays=args.nrays,
+            rings=0.003,
+            seed=1,
+        )
         with open_scan(scan.path) as raw:
             print(raw.meta.summary())
         result = recon(scan.path.name, inputPath=str(folder), progress=not args.quiet, resume=False)
@@ -58,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"simulated scan:   {scan.path} (true centre {scan.cor:.2f} px)")
     print(f"centre found:     {result.cor:.2f} px (error {result.cor - scan.cor:+.2f} px)")
     print(f"reconstruction:   {len(result.files)} slices of {n} x {n}, float32, 1/cm")
-    print(f"vs truth:         correlation {corr:.3f} inside the field of view (legacy defaults: "
-          "Butterworth 0.25 filter, FW ring removal)")
+    print(
+        f"vs truth:         correlation {corr:.3f} inside the field of view (legacy defaults: "
+        "Butterworth 0.25 filter, FW ring removal)"
+    )
     print(f"time:             {result.timings['total']:.1f} s")
     print(f"slices written to {result.output_dir}")
     return 0

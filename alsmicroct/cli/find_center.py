@@ -86,26 +86,40 @@ def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alsmicroct-find-center",
         description="Print the centre-of-rotation estimates (pc, vo, nm) of a raw scan, then "
-                    "reconstruct one row over a range of centres: one TIFF per centre and a "
-                    "labelled montage PNG to pick the sharpest by eye.",
+        "reconstruct one row over a range of centres: one TIFF per centre and a "
+        "labelled montage PNG to pick the sharpest by eye.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Example: alsmicroct-find-center scan.h5 --range 1010:1040 --step 1 --row 900")
+        epilog="Example: alsmicroct-find-center scan.h5 --range 1010:1040 --step 1 --row 900",
+    )
     parser.add_argument("scan", help="raw HDF5 file ('.h5' may be left out)")
-    parser.add_argument("--methods", default="pc,vo,nm",
-                        help="comma-separated methods among pc, vo, nm (default: all)")
-    parser.add_argument("--range", dest="span", default="5", metavar="R|A:B",
-                        help="sweep +/-R pixels around the estimate, or from A to B (default: 5)")
+    parser.add_argument("--methods", default="pc,vo,nm", help="comma-separated methods among pc, vo, nm (default: all)")
+    parser.add_argument(
+        "--range",
+        dest="span",
+        default="5",
+        metavar="R|A:B",
+        help="sweep +/-R pixels around the estimate, or from A to B (default: 5)",
+    )
     parser.add_argument("--step", type=float, default=0.5, help="sweep step, pixels (default: 0.5)")
     parser.add_argument("--row", type=int, help="detector row of the sweep (default: the middle row)")
-    parser.add_argument("--center", type=float, metavar="PIXELS",
-                        help="sweep around this centre instead of the median estimate")
+    parser.add_argument(
+        "--center", type=float, metavar="PIXELS", help="sweep around this centre instead of the median estimate"
+    )
     parser.add_argument("--no-sweep", action="store_true", help="only print the estimates")
-    parser.add_argument("--output-dir", metavar="DIR",
-                        help="output root (default: next to the raw file); the sweep goes to "
-                             "DIR/rec<scan>/try_centers_row<row>/")
-    parser.add_argument("--set", dest="set_tokens", action="append", default=[], metavar="KEY=VALUE",
-                        help="recon() keyword used for pre-processing and centre finding "
-                             "(e.g. voInd=100, doFWringremoval=false); repeatable")
+    parser.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="output root (default: next to the raw file); the sweep goes to DIR/rec<scan>/try_centers_row<row>/",
+    )
+    parser.add_argument(
+        "--set",
+        dest="set_tokens",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="recon() keyword used for pre-processing and centre finding "
+        "(e.g. voInd=100, doFWringremoval=false); repeatable",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     add_logging_args(parser)
     return parser
@@ -138,19 +152,25 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(["median", "-" if median is None else f"{median:.2f}"])
         print(f"Centre of rotation of {path} (pixels from the left edge, {nrays} columns)")
         print(format_table(rows, ("method", "centre")))
-        record = {"scan": str(path), "estimates": {m: (v if math.isfinite(v) else None)
-                                                    for m, v in estimates.items()},
-                  "median": median, "sweep": None}
+        record = {
+            "scan": str(path),
+            "estimates": {m: (v if math.isfinite(v) else None) for m, v in estimates.items()},
+            "median": median,
+            "sweep": None,
+        }
         status = EXIT_OK if median is not None else EXIT_FAILED
         if not args.no_sweep:
             around = args.center if args.center is not None else median
             centres = sweep_centres(around, args.span, args.step, nrays)
             logger.info("sweeping %d centres from %.2f to %.2f", len(centres), centres[0], centres[-1])
-            files, montage = try_centers(path.name, centres, path.parent, row=args.row,
-                                         outputPath=args.output_dir, **keywords)
+            files, montage = try_centers(
+                path.name, centres, path.parent, row=args.row, outputPath=args.output_dir, **keywords
+            )
             record["sweep"] = {"centres": centres, "files": [str(f) for f in files], "montage": str(montage)}
-            print(f"Sweep: {len(files)} slices ({centres[0]:.2f} .. {centres[-1]:.2f}, step {args.step}) "
-                  f"in {Path(files[0]).parent}")
+            print(
+                f"Sweep: {len(files)} slices ({centres[0]:.2f} .. {centres[-1]:.2f}, step {args.step}) "
+                f"in {Path(files[0]).parent}"
+            )
             print(f"Montage: {montage}")
         if args.json is not None:
             print(f"JSON: {write_json_atomic(args.json, record)}")

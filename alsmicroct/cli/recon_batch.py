@@ -34,20 +34,14 @@ __all__ = ["main", "read_path_list", "read_scan_list", "split_list_line"]
 logger = logging.getLogger(__name__)
 
 
-
-
-
-
-
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     parser = build_batch_parser(
         "alsmicroct-recon-batch",
         "Reconstruct every raw scan of a path list with recon(), each in isolation.",
         "text file: one raw file per line, optional key=value overrides after it",
-        epilog=LIST_FORMAT)
+        epilog=LIST_FORMAT,
+    )
     return batch_main(parser.parse_args(argv), lambda args: read_scan_list(args.source))
 
 

@@ -32,10 +32,14 @@ def main(argv: list[str] | None = None) -> int:
         "Reconstruct one raw scan (old ALS or Data Exchange layout) into a TIFF stack.",
         "raw HDF5 file (absolute, or relative to --input-dir; '.h5' may be left out)",
         list_input=False,
-        epilog="Example: alsmicroct-recon scan.h5 --cor 1023.5 doPhaseRetrieval=true "
-               "'sinoused=(-1,20,1)'\n\n")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="recon() keywords, e.g. doPhaseRetrieval=true sinoused=(-1,20,1)")
+        epilog="Example: alsmicroct-recon scan.h5 --cor 1023.5 doPhaseRetrieval=true 'sinoused=(-1,20,1)'\n\n",
+    )
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="recon() keywords, e.g. doPhaseRetrieval=true sinoused=(-1,20,1)",
+    )
 
     def entries(args) -> list[ScanEntry]:
         source = "command line"

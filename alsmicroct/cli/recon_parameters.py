@@ -33,7 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         "alsmicroct-recon-parameters",
         "Reconstruct the scans of an old-style input832.txt parameter file (file name, then "
         "'name value' pairs per line).",
-        "old-style parameter file (default name of the old program: input832.txt)")
+        "old-style parameter file (default name of the old program: input832.txt)",
+    )
     return batch_main(parser.parse_args(argv), lambda args: read_parameter_file(args.source))
 
 

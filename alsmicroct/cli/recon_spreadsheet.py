@@ -31,10 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         "Reconstruct one scan per row of a .csv or .xlsx sheet whose header row holds "
         "'filename', 'inputPath' and recon() keyword names.",
         "spreadsheet (.xlsx or .csv)",
-        epilog="Empty cells mean the default; rows starting with '#' are comments.\n\n")
+        epilog="Empty cells mean the default; rows starting with '#' are comments.\n\n",
+    )
     parser.add_argument("--sheet", help="name of the Excel sheet (default: the first one)")
-    return batch_main(parser.parse_args(argv),
-                      lambda args: read_spreadsheet(args.source, sheet=args.sheet))
+    return batch_main(parser.parse_args(argv), lambda args: read_spreadsheet(args.source, sheet=args.sheet))
 
 
 if __name__ == "__main__":

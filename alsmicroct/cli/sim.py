@@ -33,9 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pxsize-mm", type=float, default=0.00325, help="pixel size, mm")
     p.add_argument("--energy-kev", type=float, default=24.0, help="beam energy, keV")
     p.add_argument("--distance-mm", type=float, default=75.0, help="sample-detector distance, mm")
-    p.add_argument(
-        "--i0cycle", type=int, default=0, help="flat group every N projections (0: ends)"
-    )
+    p.add_argument("--i0cycle", type=int, default=0, help="flat group every N projections (0: ends)")
     p.add_argument("--num-flats", type=int, default=5, help="flats per group")
     p.add_argument("--num-darks", type=int, default=5, help="dark images")
     p.add_argument("--flux", type=float, default=16000.0, help="peak open-beam counts")

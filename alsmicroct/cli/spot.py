@@ -36,18 +36,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Search, inspect, stage and download raw datasets on the SPOT portal.",
         epilog="Credentials: set SPOT_USERNAME and SPOT_PASSWORD, or use ~/.netrc.",
     )
-    parser.add_argument("--base-url", help="SPOT API root (default $ALSMICROCT_SPOT_URL "
-                        "or https://portal-auth.nersc.gov/als)")
+    parser.add_argument(
+        "--base-url", help="SPOT API root (default $ALSMICROCT_SPOT_URL or https://portal-auth.nersc.gov/als)"
+    )
     parser.add_argument("--newt-url", help="NEWT-style auth URL for the two-step login")
     parser.add_argument("--username", help="SPOT user (default $SPOT_USERNAME or netrc)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     parser.add_argument("--retries", type=int, default=3, help="retries of failed requests")
     parser.add_argument("--ca-bundle", help="CA bundle for TLS verification")
-    parser.add_argument("--allow-redirect", action="append", default=[], metavar="ORIGIN",
-                        help="origin (https://host[:port]) downloads may be redirected to "
-                        "(repeatable; by default redirects to other hosts are refused)")
-    parser.add_argument("-v", "--verbose", action="count", default=0,
-                        help="more log output (-vv for debug)")
+    parser.add_argument(
+        "--allow-redirect",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="origin (https://host[:port]) downloads may be redirected to "
+        "(repeatable; by default redirects to other hosts are refused)",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("search", help="search datasets")
@@ -67,19 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, text in (("stage", "stage datasets from tape"), ("download", "download datasets")):
         p = sub.add_parser(name, help=text)
-        p.add_argument("datasets", nargs="+", metavar="DATASET_OR_LIST",
-                       help="dataset names, or text files listing one name per line")
+        p.add_argument(
+            "datasets",
+            nargs="+",
+            metavar="DATASET_OR_LIST",
+            help="dataset names, or text files listing one name per line",
+        )
         p.add_argument("--owner", help="dataset owner")
         p.add_argument("--poll-interval", type=float, default=3.0)
         p.add_argument("--stage-timeout", type=float, default=3600.0)
-    sub.choices["stage"].add_argument("--no-wait", action="store_true",
-                                      help="request staging and return")
+    sub.choices["stage"].add_argument("--no-wait", action="store_true", help="request staging and return")
     p = sub.choices["download"]
     p.add_argument("-o", "--output", default=".", help="destination folder")
     p.add_argument("--name", help="file name (only with a single dataset)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace existing files that differ from the remote ones")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files that differ from the remote ones")
     return parser
 
 
@@ -135,15 +142,25 @@ def _each(spot: SpotSession, args: argparse.Namespace) -> int:
     for name in names:
         try:
             if args.command == "stage":
-                answer = spot.stage(name, args.owner, wait=not args.no_wait,
-                                    poll_interval=args.poll_interval, timeout=args.stage_timeout)
+                answer = spot.stage(
+                    name,
+                    args.owner,
+                    wait=not args.no_wait,
+                    poll_interval=args.poll_interval,
+                    timeout=args.stage_timeout,
+                )
                 print(f"{name}\t{answer.get('location')}")
             else:
-                path = spot.download(name, args.owner, args.output, args.name,
-                                     stage_timeout=args.stage_timeout,
-                                     poll_interval=args.poll_interval,
-                                     progress=False if args.no_progress else None,
-                                     overwrite=args.overwrite)
+                path = spot.download(
+                    name,
+                    args.owner,
+                    args.output,
+                    args.name,
+                    stage_timeout=args.stage_timeout,
+                    poll_interval=args.poll_interval,
+                    progress=False if args.no_progress else None,
+                    overwrite=args.overwrite,
+                )
                 print(path)
         except SpotError as exc:
             failed += 1

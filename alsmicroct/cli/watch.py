@@ -53,10 +53,13 @@ Exit status: 0 (with --once: every scan done), 1 (--once: some scan failed), 2 b
 
 
 def _watch_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="alsmicroct-watch", epilog=_EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description="Watch RAW_DIR: preview each finished scan within seconds, "
-                                            "then reconstruct it in full (also: alsmicroct-watch rerun --help).")
+    p = argparse.ArgumentParser(
+        prog="alsmicroct-watch",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Watch RAW_DIR: preview each finished scan within seconds, "
+        "then reconstruct it in full (also: alsmicroct-watch rerun --help).",
+    )
     p.add_argument("raw_dir", type=Path, metavar="RAW_DIR", help="folder the raw .h5 files arrive in")
     p.add_argument("--output", type=Path, required=True, metavar="REC_DIR", help="output root")
     p.add_argument("--config", type=Path, metavar="TOML", help="watch.toml (see below)")
@@ -66,14 +69,23 @@ def _watch_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", metavar="ADDR", help="page address (default 127.0.0.1; others need --token)")
     p.add_argument("--token", help="page token (default $ALSMICROCT_WATCH_TOKEN); asked for as ?token=...")
     p.add_argument("--once", action="store_true", help="process what is there, then exit")
-    p.add_argument("--poll", action="store_true", default=None,
-                   help="poll the folder instead of file-system events (network file systems)")
+    p.add_argument(
+        "--poll",
+        action="store_true",
+        default=None,
+        help="poll the folder instead of file-system events (network file systems)",
+    )
     p.add_argument("--recursive", action="store_true", default=None, help="also watch sub-folders")
     p.add_argument("--include", action="append", metavar="GLOB", help="scan file pattern (repeatable)")
     p.add_argument("--exclude", action="append", metavar="GLOB", help="pattern to ignore (repeatable)")
     p.add_argument("--settle", type=float, metavar="S", help="seconds a file must stay unchanged (default 1)")
-    p.add_argument("--give-up", type=float, dest="give_up", metavar="S",
-                   help="seconds unchanged but incomplete before a file fails (default 600)")
+    p.add_argument(
+        "--give-up",
+        type=float,
+        dest="give_up",
+        metavar="S",
+        help="seconds unchanged but incomplete before a file fails (default 600)",
+    )
     p.add_argument("--retries", type=int, dest="max_retries", metavar="N", help="retries of a failed run (default 1)")
     p.add_argument("--sbatch-args", dest="sbatch_args", metavar="ARGS", help="extra sbatch options, e.g. '-p debug'")
     p.add_argument("--dask-address", dest="dask_address", metavar="ADDR", help="a Dask scheduler to use")
@@ -82,13 +94,20 @@ def _watch_parser() -> argparse.ArgumentParser:
 
 
 def _rerun_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="alsmicroct-watch rerun",
-                                description="Queue a new attempt of SCAN with changed parameters (its own "
-                                            "output prefix and record; earlier outputs are kept).")
+    p = argparse.ArgumentParser(
+        prog="alsmicroct-watch rerun",
+        description="Queue a new attempt of SCAN with changed parameters (its own "
+        "output prefix and record; earlier outputs are kept).",
+    )
     p.add_argument("scan", metavar="SCAN", help="the scan's name as the status page lists it")
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="recon() keywords")
-    p.add_argument("--output", type=Path, default=Path("."), metavar="REC_DIR",
-                   help="the watcher's output root (default: current folder)")
+    p.add_argument(
+        "--output",
+        type=Path,
+        default=Path("."),
+        metavar="REC_DIR",
+        help="the watcher's output root (default: current folder)",
+    )
     p.add_argument("--cor", metavar="PIXELS", help="centre of rotation")
     add_logging_args(p)
     return p
@@ -100,9 +119,26 @@ def _settings(args: argparse.Namespace) -> tuple[WatchSettings, dict[str, Any]]:
     matches: list = []
     if args.config is not None:
         keywords, from_file, matches = load_watch_config(args.config)
-    cli = {k: getattr(args, k) for k in ("runner", "workers", "port", "host", "token", "poll", "recursive",
-                                         "include", "exclude", "settle", "give_up", "max_retries",
-                                         "sbatch_args", "dask_address") if getattr(args, k) is not None}
+    cli = {
+        k: getattr(args, k)
+        for k in (
+            "runner",
+            "workers",
+            "port",
+            "host",
+            "token",
+            "poll",
+            "recursive",
+            "include",
+            "exclude",
+            "settle",
+            "give_up",
+            "max_retries",
+            "sbatch_args",
+            "dask_address",
+        )
+        if getattr(args, k) is not None
+    }
     merged = {**from_file, **cli}
     merged.setdefault("token", os.environ.get("ALSMICROCT_WATCH_TOKEN") or None)
     if not args.raw_dir.is_dir():
@@ -121,8 +157,13 @@ def _watch(argv: list[str] | None) -> int:
         settings, keywords = _settings(args)
         add_file(settings.rec_dir / LOG_NAME)
         service = WatchService(settings, keywords)
-        logger.info("alsmicroct-watch %s -> %s (runner %s, %d worker(s))", settings.raw_dir, settings.rec_dir,
-                    settings.runner, settings.workers)
+        logger.info(
+            "alsmicroct-watch %s -> %s (runner %s, %d worker(s))",
+            settings.raw_dir,
+            settings.rec_dir,
+            settings.runner,
+            settings.workers,
+        )
         service.run(once=args.once)
         if not args.once:
             return EXIT_OK

@@ -61,7 +61,9 @@ def _warn_if_exposed(path: str) -> None:
         logger.warning(
             "permissions %04o for netrc file %r are too open: it holds your SPOT password "
             "and is readable or writable by group/others; run: chmod 600 %s",
-            mode, path, shlex.quote(path),
+            mode,
+            path,
+            shlex.quote(path),
         )
 
 
@@ -79,9 +81,7 @@ def _from_netrc(host: str, username: str | None) -> Credentials | None:
             f"{exc.lineno} (expected 'machine <host> login <user> password <password>')"
         ) from None
     except UnicodeDecodeError:
-        raise MissingCredentialsError(
-            f"cannot use netrc file {path!r}: it is not UTF-8 text"
-        ) from None
+        raise MissingCredentialsError(f"cannot use netrc file {path!r}: it is not UTF-8 text") from None
     except OSError as exc:
         logger.warning("cannot read netrc file %s: %s", path, exc.strerror)
         return None
@@ -100,9 +100,7 @@ def _from_netrc(host: str, username: str | None) -> Credentials | None:
     return Credentials(login, password, "netrc")
 
 
-def resolve_credentials(
-    username: str | None, password: str | None, *, host: str, prompt: bool = True
-) -> Credentials:
+def resolve_credentials(username: str | None, password: str | None, *, host: str, prompt: bool = True) -> Credentials:
     """Find the credentials for a SPOT server.
 
     Parameters

@@ -43,9 +43,7 @@ def _check_component(value: str, what: str) -> str:
     if value in ("", ".", ".."):
         raise SpotParameterError(f"{what} {value!r} is not a valid name")
     if "/" in value or "\\" in value or any(ord(c) < 32 for c in value):
-        raise SpotParameterError(
-            f"{what} {value!r} contains a path separator or control character"
-        )
+        raise SpotParameterError(f"{what} {value!r} contains a path separator or control character")
     return value
 
 
@@ -75,9 +73,7 @@ def split_dataset(dataset: str, owner: str | None = None) -> tuple[str | None, s
     text = dataset.strip()
     parts = text.split("/")
     if len(parts) > 2:
-        raise SpotParameterError(
-            f"dataset {dataset!r}: expected 'name' or 'owner/name', not a longer path"
-        )
+        raise SpotParameterError(f"dataset {dataset!r}: expected 'name' or 'owner/name', not a longer path")
     prefix = parts[0] if len(parts) == 2 else None
     name = parts[-1]
     if name.endswith(_H5_SUFFIX):
@@ -86,9 +82,7 @@ def split_dataset(dataset: str, owner: str | None = None) -> tuple[str | None, s
     if prefix is not None:
         _check_component(prefix, "dataset owner")
         if owner is not None and owner != prefix:
-            raise SpotParameterError(
-                f"dataset {dataset!r} names owner {prefix!r} but username={owner!r} was given"
-            )
+            raise SpotParameterError(f"dataset {dataset!r} names owner {prefix!r} but username={owner!r} was given")
         owner = prefix
     if owner is not None:
         _check_component(owner, "owner")
@@ -268,8 +262,7 @@ def _copy_atomically(source: Path, target: Path) -> None:
     try:
         out = open(tmp, "ab")  # noqa: SIM115 (closed below, after the rename)
     except OSError as exc:
-        raise OutputError(f"cannot write {str(tmp)!r} in {str(target.parent)!r}: "
-                          f"{exc.strerror or exc}") from None
+        raise OutputError(f"cannot write {str(tmp)!r} in {str(target.parent)!r}: {exc.strerror or exc}") from None
     with out:
         fcntl.flock(out, fcntl.LOCK_EX)
         if _same_file_stat(source, target):  # another job finished it meanwhile

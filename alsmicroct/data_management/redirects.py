@@ -50,12 +50,13 @@ def check_url(url: str, what: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SpotParameterError(f"{what} must be an http(s) URL, got {parts.scheme!r} scheme")
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise SpotParameterError(
-            f"{what} must not contain credentials, a query or a fragment"
-        )
+        raise SpotParameterError(f"{what} must not contain credentials, a query or a fragment")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        logger.warning("%s %s uses plain http: the SPOT password and session cookie would "
-                       "travel unencrypted; use https", what, _where(url))
+        logger.warning(
+            "%s %s uses plain http: the SPOT password and session cookie would travel unencrypted; use https",
+            what,
+            _where(url),
+        )
     return url.rstrip("/")
 
 
@@ -86,8 +87,14 @@ def check_origins(origins: str | Iterable[str], what: str) -> frozenset[str]:
     allowed = set()
     for entry in origins:
         parts = urlsplit(str(entry))
-        if (parts.scheme not in ("http", "https") or not parts.hostname
-                or parts.path.strip("/") or parts.query or parts.username or parts.password):
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path.strip("/")
+            or parts.query
+            or parts.username
+            or parts.password
+        ):
             raise SpotParameterError(
                 f"{what}: {entry!r} is not an origin such as 'https://data.example.org' "
                 "(scheme and host, optional port, nothing else)"
@@ -155,7 +162,8 @@ def follow_redirects(
                 f"{_where(target)}; refused: a login is never redirected, so the password "
                 f"goes only to {_where(start)} (if the portal moved, set base_url or "
                 "ALSMICROCT_SPOT_URL to its new address)",
-                path=path, status=status,
+                path=path,
+                status=status,
             )
         if origin(target) == origin(start):
             sender = http.request
@@ -167,10 +175,10 @@ def follow_redirects(
                 f"{_where(target)}, another scheme, host or port; refused (API calls follow "
                 "redirects only within the API's origin; allow a download host with "
                 "SpotSession(download_redirects=['scheme://host[:port]']))",
-                path=path, status=status,
+                path=path,
+                status=status,
             )
         logger.info("%s: following a redirect (HTTP %d) to %s", what, status, _where(target))
-        resp = sender(method, target, headers=headers, allow_redirects=False, auth=NoAuth(),
-                      **send)
+        resp = sender(method, target, headers=headers, allow_redirects=False, auth=NoAuth(), **send)
     resp.close()
     raise SpotResponseError(f"{what}: more than {MAX_REDIRECTS} redirects", path=path)

@@ -53,7 +53,5 @@ class RetryPolicy:
     def pause(self, attempt: int, what: str, reason: str, retry_after: str | None = None) -> None:
         """Log the failure and sleep before the next attempt."""
         wait = self.delay(attempt, retry_after)
-        logger.warning(
-            "%s: %s; retry %d/%d in %.3g s", what, reason, attempt + 1, self.retries, wait
-        )
+        logger.warning("%s: %s; retry %d/%d in %.3g s", what, reason, attempt + 1, self.retries, wait)
         time.sleep(wait)

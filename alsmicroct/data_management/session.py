@@ -62,9 +62,9 @@ Timeout = float | tuple[float, float]
 def _check_timeout(timeout: Timeout) -> Timeout:
     values = timeout if isinstance(timeout, tuple) else (timeout,)
     if not 1 <= len(values) <= 2 or not all(
-            isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in values):
-        raise SpotParameterError(f"timeout must be seconds > 0, or a (connect, read) pair of "
-                                 f"them, got {timeout!r}")
+        isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in values
+    ):
+        raise SpotParameterError(f"timeout must be seconds > 0, or a (connect, read) pair of them, got {timeout!r}")
     return timeout
 
 
@@ -155,9 +155,7 @@ class SpotSession:
         chunk_size: int = 1 << 20,
         download_redirects: Iterable[str] = (),
     ) -> None:
-        self.base_url = check_url(
-            base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL, "base_url"
-        )
+        self.base_url = check_url(base_url or os.environ.get(ENV_BASE_URL) or DEFAULT_BASE_URL, "base_url")
         newt = newt_url or os.environ.get(ENV_NEWT_URL)
         self.newt_url = check_url(newt, "newt_url") if newt else None
         self.timeout = _check_timeout(timeout)
@@ -168,11 +166,12 @@ class SpotSession:
                 f"retries={retries!r}, backoff={backoff!r}, max_backoff={max_backoff!r}: {exc}"
             ) from None
         if not isinstance(chunk_size, int) or chunk_size < 1:
-            raise SpotParameterError(f"chunk_size must be a positive number of bytes, got "
-                                     f"{chunk_size!r}")
+            raise SpotParameterError(f"chunk_size must be a positive number of bytes, got {chunk_size!r}")
         if isinstance(verify, str) and not os.path.exists(verify):
-            raise SpotParameterError(f"verify: CA bundle {verify!r} does not exist (give the "
-                                     "path of a PEM file, or True for the default CAs)")
+            raise SpotParameterError(
+                f"verify: CA bundle {verify!r} does not exist (give the "
+                "path of a PEM file, or True for the default CAs)"
+            )
         self.progress = progress
         self.chunk_size = int(chunk_size)
         self.download_redirects = check_origins(download_redirects, "download_redirects")
@@ -261,24 +260,35 @@ class SpotSession:
             retry_after = None
             try:
                 resp = self._http.request(
-                    method, url, params=params, data=data, headers=headers,
-                    timeout=self.timeout, stream=stream, allow_redirects=False,
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    timeout=self.timeout,
+                    stream=stream,
+                    allow_redirects=False,
                     verify=self._verify,  # explicit, so REQUESTS_CA_BUNDLE cannot override
                 )
                 resp = follow_redirects(
-                    resp, self._http, method, headers, allowed=redirects, stream=stream,
-                    timeout=self.timeout, verify=self._verify,
+                    resp,
+                    self._http,
+                    method,
+                    headers,
+                    allowed=redirects,
+                    stream=stream,
+                    timeout=self.timeout,
+                    verify=self._verify,
                 )
             except requests.exceptions.SSLError as exc:
                 # not retried: an untrusted certificate stays untrusted
                 raise SpotConnectionError(
                     f"{what}: TLS verification failed, the server's certificate is not trusted "
-                    "(give the site's CA bundle with verify='/path/to/ca-bundle.pem')", path=path
+                    "(give the site's CA bundle with verify='/path/to/ca-bundle.pem')",
+                    path=path,
                 ) from exc
             except requests.Timeout as exc:
-                failure: SpotError = SpotTimeoutError(
-                    f"{what}: no answer within {self.timeout} s", path=path
-                )
+                failure: SpotError = SpotTimeoutError(f"{what}: no answer within {self.timeout} s", path=path)
                 cause: BaseException | None = exc
             except requests.ConnectionError as exc:
                 failure = SpotConnectionError(f"{what}: connection failed", path=path)
@@ -294,16 +304,16 @@ class SpotSession:
                     retry_after = resp.headers.get("Retry-After")
                     failure = ServerError(
                         f"{what}: server error HTTP {status}{_short_error(resp)}",
-                        path=path, status=status,
+                        path=path,
+                        status=status,
                     )
                 elif status == 404:
-                    failure = NotFoundError(
-                        f"{what}: not found (HTTP 404){_short_error(resp)}", path=path, status=404
-                    )
+                    failure = NotFoundError(f"{what}: not found (HTTP 404){_short_error(resp)}", path=path, status=404)
                 else:
                     failure = SpotResponseError(
                         f"{what}: refused with HTTP {status}{_short_error(resp)}",
-                        path=path, status=status,
+                        path=path,
+                        status=status,
                     )
                 resp.close()
                 if not isinstance(failure, ServerError):
@@ -333,14 +343,11 @@ class SpotSession:
         url = self._url(endpoint)
         path = urlsplit(url).path
         for renewed in (False, True):
-            resp = self._send(method, url, params=params, headers=headers, stream=stream,
-                              redirects=redirects)
+            resp = self._send(method, url, params=params, headers=headers, stream=stream, redirects=redirects)
             expired = resp.status_code in (401, 403)
             payload = None
-            small = resp.headers.get("Content-Length", "").isdigit() and int(
-                resp.headers["Content-Length"]) < 65536
-            json_body = small and resp.headers.get("Content-Type", "").startswith(
-                "application/json")
+            small = resp.headers.get("Content-Length", "").isdigit() and int(resp.headers["Content-Length"]) < 65536
+            json_body = small and resp.headers.get("Content-Type", "").startswith("application/json")
             if not expired and (not stream or json_body):
                 # a streamed JSON answer is no file: read it to see if the session expired
                 try:
@@ -358,7 +365,8 @@ class SpotSession:
             self.authentication()
         raise AuthenticationError(
             f"{method} {path}: not authorised even after logging in again",
-            path=path, status=resp.status_code,
+            path=path,
+            status=resp.status_code,
         )
 
     @staticmethod
@@ -367,9 +375,9 @@ class SpotSession:
             return resp.json()
         except ValueError:
             raise SpotResponseError(
-                f"{what}: answer is not JSON (Content-Type "
-                f"{resp.headers.get('Content-Type', 'none')!r})",
-                path=urlsplit(resp.url).path, status=resp.status_code,
+                f"{what}: answer is not JSON (Content-Type {resp.headers.get('Content-Type', 'none')!r})",
+                path=urlsplit(resp.url).path,
+                status=resp.status_code,
             ) from None
 
     # ---------------------------------------------------------- authentication
@@ -384,12 +392,14 @@ class SpotSession:
             resp.close()
             raise AuthenticationError(
                 f"POST {path}: login refused for user {username!r} (HTTP {resp.status_code})",
-                path=path, status=resp.status_code,
+                path=path,
+                status=resp.status_code,
             )
         payload = self._json(resp, f"POST {path}")
         if not isinstance(payload, dict) or payload.get("auth") is not True:
             raise AuthenticationError(
-                f"POST {path}: login refused for user {username!r}", path=path,
+                f"POST {path}: login refused for user {username!r}",
+                path=path,
                 status=resp.status_code,
             )
         return payload
@@ -428,8 +438,7 @@ class SpotSession:
         self._post_login(self._url("auth"), creds.username, secret)
         self.username = creds.username
         self.authenticated = True
-        logger.info("logged in to %s as %s (credentials from %s)", self.base_url,
-                    creds.username, creds.source)
+        logger.info("logged in to %s as %s (credentials from %s)", self.base_url, creds.username, creds.source)
         return True
 
     def check_authentication(self) -> bool:
@@ -483,12 +492,13 @@ class SpotSession:
         if sorttype not in ("asc", "desc"):
             raise SpotParameterError(f"sorttype must be 'asc' or 'desc', got {sorttype!r}")
         if int(limitnum) < 1 or int(skipnum) < 0:
-            raise SpotParameterError(
-                f"limitnum must be >= 1 and skipnum >= 0, got {limitnum} and {skipnum}"
-            )
+            raise SpotParameterError(f"limitnum must be >= 1 and skipnum >= 0, got {limitnum} and {skipnum}")
         params: dict[str, Any] = {
-            "search": query, "limitnum": int(limitnum), "skipnum": int(skipnum),
-            "sortterm": sortterm, "sorttype": sorttype,
+            "search": query,
+            "limitnum": int(limitnum),
+            "skipnum": int(skipnum),
+            "sortterm": sortterm,
+            "sorttype": sorttype,
         }
         if end_station:
             params["end_station"] = end_station
@@ -570,9 +580,7 @@ class SpotSession:
         payload = self._call("GET", "hdf/dataset", params={"dataset": name})
         return self._expect_list(payload, "GET hdf/dataset")
 
-    def attributes(
-        self, dataset: str, username: str | None = None, group: str = "/"
-    ) -> dict[str, Any]:
+    def attributes(self, dataset: str, username: str | None = None, group: str = "/") -> dict[str, Any]:
         """HDF5 attributes of a group (or image) of a raw dataset.
 
         String values lose the trailing ``"\\r"``/newline the beamline writes.
@@ -586,9 +594,7 @@ class SpotSession:
         group : str
             HDF5 path inside the file, ``"/"`` for the top level.
         """
-        payload = self._call(
-            "GET", f"hdf/attributes/{self.raw_path(dataset, username)}", params={"group": group}
-        )
+        payload = self._call("GET", f"hdf/attributes/{self.raw_path(dataset, username)}", params={"group": group})
         if not isinstance(payload, dict):
             raise SpotResponseError("GET hdf/attributes: expected a JSON object")
         return {k: v.rstrip("\r\n") if isinstance(v, str) else v for k, v in payload.items()}
@@ -615,9 +621,7 @@ class SpotSession:
 
         name = split_dataset(dataset, username)[1]
         group = image_name if image_name.startswith("/") else f"/{name}/{image_name}"
-        payload = self._call(
-            "GET", f"hdf/rawdata/{self.raw_path(dataset, username)}", params={"group": group}
-        )
+        payload = self._call("GET", f"hdf/rawdata/{self.raw_path(dataset, username)}", params={"group": group})
         if not isinstance(payload, dict) or "data" not in payload:
             raise SpotResponseError("GET hdf/rawdata: answer has no 'data'")
         try:
@@ -627,8 +631,7 @@ class SpotSession:
         shape = payload.get("shape")
         if shape is not None and list(array.shape) != list(shape):
             raise SpotResponseError(
-                f"GET hdf/rawdata: image {group!r} has shape {list(array.shape)} but the "
-                f"answer announces {shape}"
+                f"GET hdf/rawdata: image {group!r} has shape {list(array.shape)} but the answer announces {shape}"
             )
         return array
 
@@ -672,12 +675,12 @@ class SpotSession:
             if not isinstance(answer, dict) or "location" not in answer:
                 raise SpotResponseError(f"GET {endpoint}: answer has no 'location'")
             location = answer["location"]
-            if location not in _PENDING and not (
-                    isinstance(location, str) and location.startswith("/")):
+            if location not in _PENDING and not (isinstance(location, str) and location.startswith("/")):
                 raise StagingError(
                     f"GET {self._path(endpoint)}: staging of {dataset!r} failed: location "
                     f"{location!r} is neither a path on disk nor pending (status "
-                    f"{answer.get('status')!r})", path=self._path(endpoint),
+                    f"{answer.get('status')!r})",
+                    path=self._path(endpoint),
                 )
             if location not in _PENDING or not wait:
                 return answer
@@ -755,16 +758,16 @@ class SpotSession:
             folder_part, out_name = split_dataset(downloadName)
             if folder_part is not None:
                 raise SpotParameterError(
-                    f"downloadName {downloadName!r} must be a file name; put folders in "
-                    "downloadPath"
+                    f"downloadName {downloadName!r} must be a file name; put folders in downloadPath"
                 )
         folder = prepare_folder(downloadPath)  # fail before a long staging, not after
         self.stage(dataset, username, poll_interval=poll_interval, timeout=stage_timeout)
         endpoint = f"hdf/download/{self.raw_path(dataset, username)}"
         target = folder / f"{out_name}.h5"
         stream_download(
-            lambda headers: self._call("GET", endpoint, headers=headers, stream=True,
-                                       redirects=self.download_redirects),
+            lambda headers: self._call(
+                "GET", endpoint, headers=headers, stream=True, redirects=self.download_redirects
+            ),
             target,
             url_path=self._path(endpoint),
             policy=self.policy,

@@ -92,8 +92,7 @@ class _State:
         return self.last_modified
 
     def record(self, url_path: str) -> dict[str, Any]:
-        return {"url_path": url_path, "total": self.total, "etag": self.etag,
-                "last_modified": self.last_modified}
+        return {"url_path": url_path, "total": self.total, "etag": self.etag, "last_modified": self.last_modified}
 
 
 def partial_paths(target: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -110,8 +109,7 @@ def partial_paths(target: str | os.PathLike[str]) -> tuple[Path, Path]:
         ``raw/.scan.h5.part`` and ``raw/.scan.h5.part.json``.
     """
     target = Path(target)
-    return (target.with_name(f".{target.name}.part"),
-            target.with_name(f".{target.name}.part.json"))
+    return (target.with_name(f".{target.name}.part"), target.with_name(f".{target.name}.part.json"))
 
 
 def done_record(target: str | os.PathLike[str]) -> Path:
@@ -136,16 +134,13 @@ def prepare_folder(folder: str | os.PathLike[str]) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise DownloadError(
-            f"cannot create download folder {str(folder)!r}: {exc.strerror or exc}"
-        ) from None
+        raise DownloadError(f"cannot create download folder {str(folder)!r}: {exc.strerror or exc}") from None
     try:
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
         raise DownloadError(
-            f"download folder {str(folder)!r} is not writable ({exc.strerror or exc}); "
-            "choose another downloadPath (-o)"
+            f"download folder {str(folder)!r} is not writable ({exc.strerror or exc}); choose another downloadPath (-o)"
         ) from None
     return folder
 
@@ -247,8 +242,7 @@ def _chunks(resp: requests.Response, chunk_size: int) -> Iterator[bytes]:
 class _Download:
     """One download into the partial file of ``target``, across attempts."""
 
-    def __init__(self, opener: Opener, fh: BinaryIO, record: Path, url_path: str,
-                 chunk_size: int, bar: tqdm) -> None:
+    def __init__(self, opener: Opener, fh: BinaryIO, record: Path, url_path: str, chunk_size: int, bar: tqdm) -> None:
         self.opener, self.fh, self.record_path = opener, fh, record
         self.url_path, self.chunk_size, self.bar = url_path, chunk_size, bar
         self.state = _State()
@@ -261,12 +255,15 @@ class _Download:
             saved = json.loads(self.record_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             saved = None
-        usable = (isinstance(saved, dict) and saved.get("url_path") == self.url_path
-                  and isinstance(saved.get("total"), int) and 0 < size <= saved["total"])
+        usable = (
+            isinstance(saved, dict)
+            and saved.get("url_path") == self.url_path
+            and isinstance(saved.get("total"), int)
+            and 0 < size <= saved["total"]
+        )
         if not usable:
             if size:
-                logger.info("%s: partial file without a usable record; starting from byte 0",
-                            self.url_path)
+                logger.info("%s: partial file without a usable record; starting from byte 0", self.url_path)
             self.restart()
             return
         assert isinstance(saved, dict)
@@ -276,8 +273,9 @@ class _Download:
         self.fh.seek(size)
         self.bar.reset(total=state.total)
         self.bar.update(size)
-        logger.info("%s: resuming the partial file of an earlier run at byte %d of %d",
-                    self.url_path, size, state.total)
+        logger.info(
+            "%s: resuming the partial file of an earlier run at byte %d of %d", self.url_path, size, state.total
+        )
 
     def save(self) -> None:
         write_json_atomic(self.record_path, self.state.record(self.url_path), what="download record")
@@ -311,7 +309,8 @@ class _Download:
                 raise SizeMismatchError(
                     f"GET {url_path}: server refused a resume at byte {asked} although "
                     f"{state.total} bytes were announced",
-                    path=url_path, status=416,
+                    path=url_path,
+                    status=416,
                 ) from None
             raise
         with contextlib.closing(resp):
@@ -323,15 +322,20 @@ class _Download:
         state, url_path = self.state, self.url_path
         status = resp.status_code
         if status not in (200, 206):
-            raise DownloadError(f"GET {url_path}: unexpected HTTP {status} for a download",
-                                path=url_path, status=status)
+            raise DownloadError(
+                f"GET {url_path}: unexpected HTTP {status} for a download", path=url_path, status=status
+            )
         _check_content(resp, b"", url_path)
         length = _header_int(resp, "Content-Length")
         if status == 200:
             if asked:
-                logger.info("%s: the server ignored the Range request from byte %d and sent "
-                            "the whole file (no range support, or the file changed); "
-                            "restarting from 0", url_path, asked)
+                logger.info(
+                    "%s: the server ignored the Range request from byte %d and sent "
+                    "the whole file (no range support, or the file changed); "
+                    "restarting from 0",
+                    url_path,
+                    asked,
+                )
                 self.restart()
             total = length
         else:
@@ -339,18 +343,26 @@ class _Download:
             match = _CONTENT_RANGE.fullmatch(text)
             first, last = (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
             if match is None or first != asked or (length is not None and length != last - first + 1):
-                logger.warning("%s: bad Content-Range %r (length %s) for a request at byte %d; "
-                               "downloading the whole file again, without ranges",
-                               url_path, text, length, asked)
+                logger.warning(
+                    "%s: bad Content-Range %r (length %s) for a request at byte %d; "
+                    "downloading the whole file again, without ranges",
+                    url_path,
+                    text,
+                    length,
+                    asked,
+                )
                 state.use_range = False
                 self.restart()
                 raise _Interrupted("bad Content-Range")
             total = None if match.group(3) == "*" else int(match.group(3))
-            if asked and (total != state.total
-                          or _changed(state.record(url_path), _State.of(resp, total))):
+            if asked and (total != state.total or _changed(state.record(url_path), _State.of(resp, total))):
                 # a server that ignores If-Range serves a range of another version
-                logger.info("%s: the remote file changed (size %s, was %s; or other ETag / "
-                            "Last-Modified); restarting from 0", url_path, total, state.total)
+                logger.info(
+                    "%s: the remote file changed (size %s, was %s; or other ETag / Last-Modified); restarting from 0",
+                    url_path,
+                    total,
+                    state.total,
+                )
                 self.restart()
                 raise _Interrupted("the remote file changed")
         state = self.state  # a new one after a restart
@@ -370,8 +382,10 @@ class _Download:
                 state.offset += len(chunk)
                 self.bar.update(len(chunk))
         except (
-            requests.RequestException, urllib3.exceptions.HTTPError,
-            ConnectionError, builtins.TimeoutError,
+            requests.RequestException,
+            urllib3.exceptions.HTTPError,
+            ConnectionError,
+            builtins.TimeoutError,
         ) as exc:
             # Not a bare OSError: a failing local write (disk full) must not be retried.
             raise _Interrupted(type(exc).__name__) from exc
@@ -384,8 +398,7 @@ class _Download:
             remote = _remote(self.opener, url_path)
             if remote.total == state.total and not _changed(state.record(url_path), remote):
                 return
-            logger.info("%s: the remote file changed since the earlier run; restarting from 0",
-                        url_path)
+            logger.info("%s: the remote file changed since the earlier run; restarting from 0", url_path)
             self.restart()
             state = self.state
         failures = 0
@@ -399,8 +412,8 @@ class _Download:
             state = self.state
             if state.total is not None and state.offset > state.total:
                 raise SizeMismatchError(
-                    f"GET {url_path}: received {state.offset} bytes but {state.total} were "
-                    "announced", path=url_path,
+                    f"GET {url_path}: received {state.offset} bytes but {state.total} were announced",
+                    path=url_path,
                 )
             if state.offset == state.total or (interrupted is None and state.total is None):
                 return
@@ -422,24 +435,26 @@ class _Download:
         """Refuse a body that cannot be proven to be the whole HDF5 file."""
         state, url_path = self.state, self.url_path
         if state.offset == 0:
-            raise DownloadError(f"GET {url_path}: the server sent an empty file; nothing saved",
-                                path=url_path)
+            raise DownloadError(f"GET {url_path}: the server sent an empty file; nothing saved", path=url_path)
         if expected_size is not None and state.offset != expected_size:
             raise SizeMismatchError(
                 f"GET {url_path}: received {state.offset} bytes but the portal's metadata "
-                f"gives {expected_size}; nothing saved", path=url_path,
+                f"gives {expected_size}; nothing saved",
+                path=url_path,
             )
         if state.total is None and expected_size is None:
             raise DownloadError(
                 f"GET {url_path}: the server announced no size (no Content-Length or "
                 f"Content-Range), so the {state.offset} bytes received cannot be verified as "
-                "the whole file; nothing saved", path=url_path,
+                "the whole file; nothing saved",
+                path=url_path,
             )
         self.fh.flush()
         if not is_hdf5(partial):
             raise UnexpectedContentError(
                 f"GET {url_path}: the {state.offset} bytes received are not an HDF5 file "
-                f"(no HDF5 signature); {str(target)!r} was not written", path=url_path,
+                f"(no HDF5 signature); {str(target)!r} was not written",
+                path=url_path,
             )
 
 
@@ -494,11 +509,12 @@ def _check_existing(opener: Opener, target: Path, url_path: str) -> int | None:
     elif not is_hdf5(target):
         problem = f"has {local} bytes but is not an HDF5 file"
     elif saved is not None and _changed(saved, remote):
-        problem = (f"is an earlier version: {url_path} changed on the server since it was "
-                   "downloaded (ETag / Last-Modified differ)")
+        problem = (
+            f"is an earlier version: {url_path} changed on the server since it was "
+            "downloaded (ETag / Last-Modified differ)"
+        )
     else:
-        logger.info("%s already complete (%d bytes, the size of %s); skipped",
-                    target, local, url_path)
+        logger.info("%s already complete (%d bytes, the size of %s); skipped", target, local, url_path)
         return local
     raise DownloadError(
         f"{str(target)!r} already exists and {problem}; nothing was downloaded: remove it, "
@@ -572,8 +588,8 @@ def stream_download(
         fd = os.open(partial, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise DownloadError(
-            f"GET {url_path}: cannot write in the download folder {str(target.parent)!r}: "
-            f"{exc.strerror or exc}", path=url_path,
+            f"GET {url_path}: cannot write in the download folder {str(target.parent)!r}: {exc.strerror or exc}",
+            path=url_path,
         ) from None
     discard = True
     with os.fdopen(fd, "r+b") as fh:
@@ -586,9 +602,15 @@ def stream_download(
                 path=url_path,
             ) from None
         try:
-            with tqdm(total=None, unit="B", unit_scale=True, unit_divisor=1024,
-                      desc=label or target.name, leave=False,
-                      disable=None if progress is None else not progress) as bar:
+            with tqdm(
+                total=None,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=label or target.name,
+                leave=False,
+                disable=None if progress is None else not progress,
+            ) as bar:
                 job = _Download(opener, fh, record, url_path, chunk_size, bar)
                 job.load()
                 discard = False

@@ -123,7 +123,5 @@ def ellipse_image(ellipses: np.ndarray, size: int, *, supersample: int = 4) -> n
             u = dx * np.cos(phi) + dy * np.sin(phi)
             v = -dx * np.sin(phi) + dy * np.cos(phi)
             inside = ((u / a) ** 2 + (v / b) ** 2 <= 1.0).astype(np.float64)
-            img[r0:r1] += val * inside.reshape(r1 - r0, supersample, size, supersample).mean(
-                axis=(1, 3)
-            )
+            img[r0:r1] += val * inside.reshape(r1 - r0, supersample, size, supersample).mean(axis=(1, 3))
     return img.astype(np.float32)

@@ -102,9 +102,7 @@ def find_center_pc(
     if rotc_guess is not None:
         guess = float(rotc_guess)
         if not math.isfinite(guess) or not 0 <= guess <= nx - 1:
-            raise ParameterError(
-                f"rotc_guess={rotc_guess!r} lies outside the detector; expected 0..{nx - 1}"
-            )
+            raise ParameterError(f"rotc_guess={rotc_guess!r} lies outside the detector; expected 0..{nx - 1}")
         d_guess = 2.0 * guess - (nx - 1)
         # shifts d and d - nx alias: measure the distance on the circle
         dist = np.abs((dx - d_guess + nx / 2.0) % nx - nx / 2.0)
@@ -230,9 +228,7 @@ def find_center_vo(
     if theta is not None:
         th = np.asarray(theta, dtype=np.float64)
         if th.shape != (sino.shape[0],):
-            raise ParameterError(
-                f"theta has shape {th.shape}; expected one angle per row, ({sino.shape[0]},)"
-            )
+            raise ParameterError(f"theta has shape {th.shape}; expected one angle per row, ({sino.shape[0]},)")
         keep = np.abs(th - th[0]) < np.pi - 1e-6 * np.pi
         sino = sino[keep]
     step = check_number(step, "step", minimum=0.0, strict=True)
@@ -254,9 +250,7 @@ def find_center_vo(
     lo = max(-cmid, smin / fc)
     hi = min(cmid, smax / fc)
     cors = np.arange(math.floor(2 * lo) / 2.0, hi + 0.25, 0.5)
-    metric = _vo_metric(
-        coarse, 2.0 * cors, _vo_mask(2 * coarse.shape[0], coarse.shape[1], ratio, drop)
-    )
+    metric = _vo_metric(coarse, 2.0 * cors, _vo_mask(2 * coarse.shape[0], coarse.shape[1], ratio, drop))
     # binning by fc maps column j to (j - (fc - 1) / 2) / fc: centres scale about the middle
     init = mid + float(cors[int(np.argmin(metric))]) * fc
     # fine: median-filtered (3 x 3), angles binned to <= 1024 rows, full column resolution
@@ -373,9 +367,7 @@ def find_center_nm(
 
 
 # ----------------------------------------------------------------------------- sweep
-def center_sweep(
-    sino2d: np.ndarray, theta: np.ndarray, centers: np.ndarray, **reconstruct_kwargs
-) -> np.ndarray:
+def center_sweep(sino2d: np.ndarray, theta: np.ndarray, centers: np.ndarray, **reconstruct_kwargs) -> np.ndarray:
     """Reconstruct one sinogram for each of a range of centres (pick the sharpest by eye).
 
     Parameters

@@ -67,10 +67,16 @@ class CenterEstimate:
     def to_dict(self) -> dict:
         """JSON-ready summary (for the provenance record)."""
         return {
-            "center": self.center, "uncertainty_px": self.uncertainty, "label": self.label,
-            "reasons": list(self.reasons), "pc": self.pc, "vo": self.vo,
-            "rows": list(self.rows), "row_centers": list(self.row_centers),
-            "slope_px_per_row": self.slope, "drift_significant": self.drift_significant,
+            "center": self.center,
+            "uncertainty_px": self.uncertainty,
+            "label": self.label,
+            "reasons": list(self.reasons),
+            "pc": self.pc,
+            "vo": self.vo,
+            "rows": list(self.rows),
+            "row_centers": list(self.row_centers),
+            "slope_px_per_row": self.slope,
+            "drift_significant": self.drift_significant,
             "curve_contrast": self.curve_contrast,
         }
 
@@ -94,8 +100,7 @@ def _curve_contrast(sino: np.ndarray, center: float, srad: float) -> float:
     cands = cands[(cands >= 0) & (cands <= ncol - 1)]
     if cands.size < 3:
         return 0.0
-    m = _vo_metric(sino.astype(np.float64), 2.0 * (cands - mid),
-                   _vo_mask(2 * sino.shape[0], ncol, 2.0, 20))
+    m = _vo_metric(sino.astype(np.float64), 2.0 * (cands - mid), _vo_mask(2 * sino.shape[0], ncol, 2.0, 20))
     med = float(np.median(m))
     return float((med - m.min()) / med) if med > 0 else 0.0
 
@@ -162,8 +167,10 @@ def estimate_center(
     arr = np.asarray(data, np.float32)
     th = np.asarray(theta, np.float64)
     if arr.ndim != 3 or th.shape != (arr.shape[0],):
-        raise ParameterError(f"data shape {arr.shape} / theta shape {th.shape}: expected "
-                             "(angle, row, column) and one angle per projection")
+        raise ParameterError(
+            f"data shape {arr.shape} / theta shape {th.shape}: expected "
+            "(angle, row, column) and one angle per projection"
+        )
     nang, nrow, ncol = arr.shape
     reasons: list[str] = []
     if nang < 16:
@@ -178,7 +185,7 @@ def estimate_center(
     picks = np.unique(np.linspace(0, nrow - 1, max(1, min(rows, nrow))).round().astype(int))
     half = _half_turn(arr, th)
     smin, smax = vo_search_range(ncol, pc)
-    srad = max(2.0, 1.5 * ncol / 1024.0)   # the coarse stage bins columns by up to ncol / 512
+    srad = max(2.0, 1.5 * ncol / 1024.0)  # the coarse stage bins columns by up to ncol / 512
     row_c = [find_center_vo(half[:, int(r)], smin=smin, smax=smax, srad=srad) for r in picks]
     vo = float(np.median(row_c))
     mid_row = (nrow - 1) / 2.0
@@ -191,8 +198,7 @@ def estimate_center(
             slope, significant = float(coef[0]), True
             vo = float(coef[1])
             per_row = (vo + slope * (np.arange(nrow) - mid_row)).astype(np.float64)
-    resid = (np.std(np.asarray(row_c) - (vo + slope * (picks - mid_row)))
-             if len(picks) > 1 else 0.0)
+    resid = np.std(np.asarray(row_c) - (vo + slope * (picks - mid_row))) if len(picks) > 1 else 0.0
     contrast = _curve_contrast(half[:, int(picks[len(picks) // 2])], vo, max(6.0, 0.005 * ncol))
     if contrast < min_contrast:
         reasons.append(f"metric curve without a clear minimum (contrast {contrast:.3f})")
@@ -201,7 +207,7 @@ def estimate_center(
         gap = abs(pc - vo)
         if gap > max_disagreement:
             reasons.append(f"pc {pc:.2f} and vo {vo:.2f} disagree by {gap:.2f} px")
-        center = vo   # Vo on the whole half turn is the finer one; pc is the check
+        center = vo  # Vo on the whole half turn is the finer one; pc is the check
         unc = max(0.5 * gap, float(resid), 0.1)
     else:
         center = vo
@@ -211,9 +217,20 @@ def estimate_center(
     label = "low" if reasons else "high"
     if reasons:
         logger.warning("centre %.2f px has low confidence: %s", center, "; ".join(reasons))
-    return CenterEstimate(float(center), float(unc), label, tuple(reasons), pc, vo,
-                          tuple(int(r) for r in picks), tuple(float(c) for c in row_c),
-                          slope, significant, per_row, contrast)
+    return CenterEstimate(
+        float(center),
+        float(unc),
+        label,
+        tuple(reasons),
+        pc,
+        vo,
+        tuple(int(r) for r in picks),
+        tuple(float(c) for c in row_c),
+        slope,
+        significant,
+        per_row,
+        contrast,
+    )
 
 
 def estimate_tilt(proj0, proj180, *, band: int = 8) -> tuple[float, float]:
@@ -245,14 +262,15 @@ def estimate_tilt(proj0, proj180, *, band: int = 8) -> tuple[float, float]:
     if band < 2:
         raise ParameterError(f"band={band!r}: expected >= 2 rows")
     if not (np.isfinite(a).all() and np.isfinite(b).all()) or min(float(np.ptp(a)), float(np.ptp(b))) <= (
-            1e-6 * max(1.0, float(np.abs(a).max()), float(np.abs(b).max()))):
-        logger.warning("estimate_tilt: the 0/180 pair has no structure (constant, saturated or not "
-                       "finite); tilt not estimated")
+        1e-6 * max(1.0, float(np.abs(a).max()), float(np.abs(b).max()))
+    ):
+        logger.warning(
+            "estimate_tilt: the 0/180 pair has no structure (constant, saturated or not finite); tilt not estimated"
+        )
         return 0.0, float("inf")
     nb = a.shape[0] // band
     if nb < 3:
-        logger.warning("estimate_tilt: %d rows give fewer than 3 bands of %d; tilt not "
-                       "estimated", a.shape[0], band)
+        logger.warning("estimate_tilt: %d rows give fewer than 3 bands of %d; tilt not estimated", a.shape[0], band)
         return 0.0, float("inf")
     ys, cs = [], []
     for k in range(nb):

@@ -58,8 +58,7 @@ def check_filter(filter_name: str, cutoff: float, order: float) -> str:
     """
     if not isinstance(filter_name, str) or filter_name.lower() not in FILTER_NAMES:
         raise ParameterError(
-            f"filter_name={filter_name!r} is not a known filter; expected one of "
-            f"{', '.join(FILTER_NAMES)}"
+            f"filter_name={filter_name!r} is not a known filter; expected one of {', '.join(FILTER_NAMES)}"
         )
     for key, val in (("cutoff", cutoff), ("order", order)):
         try:
@@ -71,9 +70,7 @@ def check_filter(filter_name: str, cutoff: float, order: float) -> str:
     return filter_name.lower()
 
 
-def filter_window(
-    filter_name: str, freq: np.ndarray, *, cutoff: float = 0.25, order: float = 2
-) -> np.ndarray:
+def filter_window(filter_name: str, freq: np.ndarray, *, cutoff: float = 0.25, order: float = 2) -> np.ndarray:
     """Window ``W(x)`` that multiplies the ramp, at frequencies ``freq``.
 
     Parameters
@@ -138,9 +135,7 @@ def ramp_response(nfft: int) -> np.ndarray:
     return np.fft.rfft(kernel).real
 
 
-def filter_response(
-    filter_name: str, nfft: int, *, cutoff: float = 0.25, order: float = 2
-) -> np.ndarray:
+def filter_response(filter_name: str, nfft: int, *, cutoff: float = 0.25, order: float = 2) -> np.ndarray:
     """Full filter response (ramp times window) for a real FFT of length ``nfft``.
 
     Parameters

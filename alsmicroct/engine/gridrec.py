@@ -139,9 +139,7 @@ class _Geometry:
         return cls(ncols, npad, length, half, nfft, j0, delta)
 
 
-def row_responses(
-    geom: _Geometry, response: np.ndarray, index: np.ndarray, *, subpixel: bool
-) -> list[np.ndarray]:
+def row_responses(geom: _Geometry, response: np.ndarray, index: np.ndarray, *, subpixel: bool) -> list[np.ndarray]:
     """Filter response of each row, with the sub-pixel centre shift as a phase ramp.
 
     Parameters
@@ -234,8 +232,7 @@ def _validate(sino, theta, center, algorithm, npad, num_threads):
     data = np.asarray(sino)
     if data.ndim != 3:
         raise ParameterError(
-            f"sino has ndim={data.ndim} (shape {data.shape}); expected a 3-D "
-            "(angle, row, column) array"
+            f"sino has ndim={data.ndim} (shape {data.shape}); expected a 3-D (angle, row, column) array"
         )
     if not np.issubdtype(data.dtype, np.number) or np.iscomplexobj(data):
         raise ParameterError(f"sino has dtype {data.dtype}; expected a real float array")
@@ -245,29 +242,21 @@ def _validate(sino, theta, center, algorithm, npad, num_threads):
         raise ParameterError(f"sino has shape {data.shape}; expected at least (1, 1, 2)")
     th = np.asarray(theta, dtype=np.float64)
     if th.ndim != 1 or th.size != nang:
-        raise ParameterError(
-            f"theta has shape {th.shape}; expected one angle per projection, ({nang},)"
-        )
+        raise ParameterError(f"theta has shape {th.shape}; expected one angle per projection, ({nang},)")
     if not np.all(np.isfinite(th)):
         raise ParameterError("theta contains non-finite values; expected finite radians")
     step = max(1, (1 << 24) // max(1, nrows * ncols))  # check ~16 M values at a time
     if not all(np.isfinite(data[a : a + step]).all() for a in range(0, nang, step)):
         bad = int(np.size(data) - np.count_nonzero(np.isfinite(data)))
-        raise ParameterError(
-            f"sino contains {bad} non-finite values (NaN/inf); expected finite -log data"
-        )
+        raise ParameterError(f"sino contains {bad} non-finite values (NaN/inf); expected finite -log data")
     cen = np.asarray(center, dtype=np.float64)
     if cen.ndim == 0:
         cen = np.full(nrows, float(cen))
     elif cen.shape != (nrows,):
-        raise ParameterError(
-            f"center has shape {cen.shape}; expected a scalar or one value per row ({nrows},)"
-        )
+        raise ParameterError(f"center has shape {cen.shape}; expected a scalar or one value per row ({nrows},)")
     if not np.all(np.isfinite(cen)) or np.any(cen < 0) or np.any(cen > ncols - 1):
         bad = cen[~(np.isfinite(cen) & (cen >= 0) & (cen <= ncols - 1))][0]
-        raise ParameterError(
-            f"center={float(bad)!r} lies outside the detector; expected 0 <= center <= {ncols - 1}"
-        )
+        raise ParameterError(f"center={float(bad)!r} lies outside the detector; expected 0 <= center <= {ncols - 1}")
     if algorithm not in _ALGORITHMS:
         raise ParameterError(f"algorithm={algorithm!r}; expected one of {_ALGORITHMS}")
     if isinstance(npad, bool) or not isinstance(npad, (int, np.integer)) or npad < 0:

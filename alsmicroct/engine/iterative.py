@@ -105,13 +105,19 @@ class ConvergenceLog:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-friendly dict (residuals rounded to 6 significant digits)."""
-        return {"algorithm": self.algorithm, "options": dict(self.options),
-                "residual": [float(f"{r:.6g}") for r in self.residual], "iterations": self.iterations,
-                "stopped": self.stopped, "seconds": round(self.seconds, 3)}
+        return {
+            "algorithm": self.algorithm,
+            "options": dict(self.options),
+            "residual": [float(f"{r:.6g}") for r in self.residual],
+            "iterations": self.iterations,
+            "stopped": self.stopped,
+            "seconds": round(self.seconds, 3),
+        }
 
 
-def check_iterative_options(algorithm: str, *, names: Mapping[str, str] | None = None,
-                            **options: Any) -> dict[str, Any]:
+def check_iterative_options(
+    algorithm: str, *, names: Mapping[str, str] | None = None, **options: Any
+) -> dict[str, Any]:
     """Validate iterative options and fill in the defaults.
 
     Parameters
@@ -154,25 +160,46 @@ def check_iterative_options(algorithm: str, *, names: Mapping[str, str] | None =
             raise ParameterError(f"unknown iterative option {name!r}; expected one of {sorted(known)}")
         if value is not None and name not in allowed:
             users = [a for a, names in ALGORITHMS.items() if name in names]
-            raise ParameterError(f"{name_of(name)}={value!r} is not supported by algorithm={algorithm!r} (it "
-                                 f"accepts {', '.join(map(name_of, allowed))}); {name_of(name)} is used by "
-                                 f"{' and '.join(users)}")
+            raise ParameterError(
+                f"{name_of(name)}={value!r} is not supported by algorithm={algorithm!r} (it "
+                f"accepts {', '.join(map(name_of, allowed))}); {name_of(name)} is used by "
+                f"{' and '.join(users)}"
+            )
     out = dict(DEFAULTS[algorithm])
     out.update({k: v for k, v in options.items() if v is not None})
     n = out["num_iter"]
     out["num_iter"] = check_positive_int(n, name_of("num_iter"), maximum=MAX_ITER)
-    check_number(out["tol"], name_of("tol"), minimum=0.0, maximum=1.0, strict_max=True,
-                 expected="0 <= tolerance < 1 (relative residual decrease; 0 runs all iterations)")
+    check_number(
+        out["tol"],
+        name_of("tol"),
+        minimum=0.0,
+        maximum=1.0,
+        strict_max=True,
+        expected="0 <= tolerance < 1 (relative residual decrease; 0 runs all iterations)",
+    )
     if out["start"] not in _STARTS:
         raise ParameterError(f"{name_of('start')}={out['start']!r}; expected one of {list(_STARTS)}")
     if "nonneg" in out and not isinstance(out["nonneg"], (bool, np.bool_)):
         raise ParameterError(f"{name_of('nonneg')}={out['nonneg']!r}; expected True or False")
     if "relaxation" in out:
-        check_number(out["relaxation"], name_of("relaxation"), minimum=0.0, maximum=2.0, strict=True,
-                     strict_max=True, expected="0 < relaxation < 2 (SIRT converges there)")
+        check_number(
+            out["relaxation"],
+            name_of("relaxation"),
+            minimum=0.0,
+            maximum=2.0,
+            strict=True,
+            strict_max=True,
+            expected="0 < relaxation < 2 (SIRT converges there)",
+        )
     if "tv_weight" in out:
-        check_number(out["tv_weight"], name_of("tv_weight"), minimum=0.0, maximum=1.0, strict=True,
-                     expected="0 < tv_weight <= 1 (a fraction of the image's scale)")
+        check_number(
+            out["tv_weight"],
+            name_of("tv_weight"),
+            minimum=0.0,
+            maximum=1.0,
+            strict=True,
+            expected="0 < tv_weight <= 1 (a fraction of the image's scale)",
+        )
     return out
 
 
@@ -222,8 +249,9 @@ def reconstruct_iterative(
     from alsmicroct.engine import projector as pj
     from alsmicroct.engine.gridrec import _validate
 
-    opts = check_iterative_options(algorithm, num_iter=num_iter, nonneg=nonneg, relaxation=relaxation,
-                                   tv_weight=tv_weight, tol=tol, start=start)
+    opts = check_iterative_options(
+        algorithm, num_iter=num_iter, nonneg=nonneg, relaxation=relaxation, tv_weight=tv_weight, tol=tol, start=start
+    )
     data, th, cen, _, nthreads = _validate(sino, theta, center, "gridrec", 0, num_threads)
     nang, nrows, n = data.shape
     t0 = time.perf_counter()
@@ -249,18 +277,33 @@ def reconstruct_iterative(
         out[r0:r1] = x
         col = np.zeros((opts["num_iter"], r1 - r0))
         col[: len(hist)] = hist
-        col[len(hist):] = hist[-1] if len(hist) else bnorm2
+        col[len(hist) :] = hist[-1] if len(hist) else bnorm2
         res2 = np.concatenate([res2, col], axis=1)
         norms2.append(bnorm2)
         iters = max(iters, len(hist))
         stops.append(how)
     total = float(np.sum(np.concatenate(norms2))) or 1.0
     residual = [math.sqrt(max(float(v), 0.0) / total) for v in res2[:iters].sum(axis=1)]
-    log = ConvergenceLog(algorithm, opts, residual, iters, "tol" if all(s == "tol" for s in stops) else "num_iter",
-                         time.perf_counter() - t0)
-    logger.debug("%s: %d rows, %d angles, N=%d, window %d, %d iterations (%s), residual %s, %.2f s",
-                 algorithm, nrows, nang, n, length, iters, log.stopped,
-                 ", ".join(f"{r:.4g}" for r in residual), log.seconds)
+    log = ConvergenceLog(
+        algorithm,
+        opts,
+        residual,
+        iters,
+        "tol" if all(s == "tol" for s in stops) else "num_iter",
+        time.perf_counter() - t0,
+    )
+    logger.debug(
+        "%s: %d rows, %d angles, N=%d, window %d, %d iterations (%s), residual %s, %.2f s",
+        algorithm,
+        nrows,
+        nang,
+        n,
+        length,
+        iters,
+        log.stopped,
+        ", ".join(f"{r:.4g}" for r in residual),
+        log.seconds,
+    )
     return out, log
 
 

@@ -122,9 +122,16 @@ class _Points:
         if key not in self._plans:
             import finufft
 
-            plan = finufft.Plan(kind, (self.ncols, self.ncols), n_trans=ntrans, eps=PROJECTOR_EPS,
-                                isign=-1 if kind == 2 else 1, dtype="complex64", nthreads=self.nthreads,
-                                modeord=0)
+            plan = finufft.Plan(
+                kind,
+                (self.ncols, self.ncols),
+                n_trans=ntrans,
+                eps=PROJECTOR_EPS,
+                isign=-1 if kind == 2 else 1,
+                dtype="complex64",
+                nthreads=self.nthreads,
+                modeord=0,
+            )
             plan.setpts(self.ys.astype(np.float32), self.xs.astype(np.float32))
             self._plans[key] = plan
         return self._plans[key]
@@ -391,13 +398,17 @@ def _kernel_spectrum(theta: np.ndarray, ncols: int, length: int, nthreads: int) 
     xs = np.outer(np.cos(theta), omega).ravel()
     ys = np.outer(-np.sin(theta), omega).ravel()
     strength = np.full(xs.size, 1.0 / length, dtype=np.complex128)
-    kern = finufft.nufft2d1(ys, xs, strength, (2 * ncols, 2 * ncols), eps=KERNEL_EPS, isign=1,
-                            nthreads=nthreads, modeord=1)  # modes in FFT order: d = 0 at index 0
+    kern = finufft.nufft2d1(
+        ys, xs, strength, (2 * ncols, 2 * ncols), eps=KERNEL_EPS, isign=1, nthreads=nthreads, modeord=1
+    )  # modes in FFT order: d = 0 at index 0
     spectrum = sfft.rfft2(kern.real, workers=nthreads).real.astype(np.float32)
     ones = np.zeros((2 * ncols, 2 * ncols))
     ones[:ncols, :ncols] = 1.0
-    sums = sfft.irfft2(sfft.rfft2(np.abs(kern.real), workers=nthreads) * sfft.rfft2(ones, workers=nthreads),
-                       s=ones.shape, workers=nthreads)[:ncols, :ncols]
+    sums = sfft.irfft2(
+        sfft.rfft2(np.abs(kern.real), workers=nthreads) * sfft.rfft2(ones, workers=nthreads),
+        s=ones.shape,
+        workers=nthreads,
+    )[:ncols, :ncols]
     return spectrum, np.maximum(sums, 1e-12 * float(np.max(sums))).astype(np.float32)
 
 

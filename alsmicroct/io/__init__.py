@@ -34,8 +34,13 @@ __all__ = [
 # Imported on first use, so that `alsmicroct.io.tiff` (and image_processing) do not pull
 # in h5py.
 _WHERE = {
-    "RawScan": "._base", "AlsScan": ".als_layout", "DxScan": ".dx_layout", "ScanMetadata": ".metadata",
-    "open_scan": ".readers", "RawScanWriter": ".writers", "write_scan": ".writers",
+    "RawScan": "._base",
+    "AlsScan": ".als_layout",
+    "DxScan": ".dx_layout",
+    "ScanMetadata": ".metadata",
+    "open_scan": ".readers",
+    "RawScanWriter": ".writers",
+    "write_scan": ".writers",
 }
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -48,8 +48,15 @@ class RawScan:
 
     layout = ""
 
-    def __init__(self, path: Path, handle: Any = None, *, bad_data: str = "error",
-                 pixel_size: float | None = None, skip_projections=()) -> None:
+    def __init__(
+        self,
+        path: Path,
+        handle: Any = None,
+        *,
+        bad_data: str = "error",
+        pixel_size: float | None = None,
+        skip_projections=(),
+    ) -> None:
         self.path = Path(path)
         self._h5 = handle  # the open file (h5py.File for the HDF5 layouts), closed by close()
         self._closed = False
@@ -105,8 +112,7 @@ class RawScan:
             dset.read_direct(out, source_sel=sel)
         except (OSError, KeyError, RuntimeError) as exc:
             raise InputFileError(
-                f"{self.path}: cannot read dataset {dset.name!r} ({exc}); the file may be "
-                f"truncated or corrupt"
+                f"{self.path}: cannot read dataset {dset.name!r} ({exc}); the file may be truncated or corrupt"
             ) from exc
 
     def _warn_mismatches(self, recorded: dict, found, template: str) -> None:
@@ -115,9 +121,7 @@ class RawScan:
         for key, value in found:
             attr = recorded.get(key)
             if attr is not None and attr != value:
-                logging.getLogger(type(self).__module__).warning(
-                    template, self.path, key, attr, value
-                )
+                logging.getLogger(type(self).__module__).warning(template, self.path, key, attr, value)
 
     # -------------------------------------------------------------- public API
     @property
@@ -170,10 +174,15 @@ class RawScan:
             return out
         checked = out if len(keep) == len(p) else out[keep]
         checked = sanity.check_images(
-            checked, kind="projection", names=self.image_names("projection", [p[k] for k in keep]),
-            rows=r, where=str(self.path), policy=self.bad_data,
+            checked,
+            kind="projection",
+            names=self.image_names("projection", [p[k] for k in keep]),
+            rows=r,
+            where=str(self.path),
+            policy=self.bad_data,
             may_be_nonfinite=self._stored_float("projection"),
-            fill_rows=lambda local: self._mean_flat_rows([r[int(i)] for i in local]))
+            fill_rows=lambda local: self._mean_flat_rows([r[int(i)] for i in local]),
+        )
         if checked is not out:
             out[keep] = checked
         return out
@@ -182,8 +191,9 @@ class RawScan:
         """Mean flat of the absolute detector ``rows`` (used to repair projection rows)."""
         if self._num_flat_images() == 0:
             raise LayoutError(f"{self.path}: no flats to repair the projection rows {rows} with")
-        return np.stack([self.read_flats(rows=(row, row + 1, 1)).mean(axis=0, dtype=np.float64)[0]
-                         for row in rows]).astype(np.float32)
+        return np.stack(
+            [self.read_flats(rows=(row, row + 1, 1)).mean(axis=0, dtype=np.float64)[0] for row in rows]
+        ).astype(np.float32)
 
     def _read_references(self, kind: str, count, read_into, rows: RangeSpec) -> np.ndarray:
         """``count()`` flat or dark images of the detector ``rows``, read by ``read_into``,
@@ -193,9 +203,15 @@ class RawScan:
         out = np.empty((count(), len(r), self.meta.nrays), dtype=np.float32)
         if out.shape[0]:
             read_into(out, r)
-            out = sanity.check_images(out, kind=kind, names=self.image_names(kind), rows=r,
-                                      where=str(self.path), policy=self.bad_data,
-                                      may_be_nonfinite=self._stored_float(kind))
+            out = sanity.check_images(
+                out,
+                kind=kind,
+                names=self.image_names(kind),
+                rows=r,
+                where=str(self.path),
+                policy=self.bad_data,
+                may_be_nonfinite=self._stored_float(kind),
+            )
             key = (r.start, r.stop, r.step)
             self._ref_means[kind] = (key, out.mean(axis=0, dtype=np.float64))
             self._compare_references(key, r)
@@ -205,15 +221,25 @@ class RawScan:
         flat, dark = self._ref_means.get("flat"), self._ref_means.get("dark")
         if flat is None or dark is None or flat[0] != key or dark[0] != key or key in self._refs_checked:
             return
-        dead = sanity.check_references(flat[1], dark[1], rows=rows, where=str(self.path),
-                                       flat_names=self.image_names("flat"),
-                                       dark_names=self.image_names("dark"))
+        dead = sanity.check_references(
+            flat[1],
+            dark[1],
+            rows=rows,
+            where=str(self.path),
+            flat_names=self.image_names("flat"),
+            dark_names=self.image_names("dark"),
+        )
         self._refs_checked.add(key)
         if dead and not self._dead_reported:
             self._dead_reported = True
-            logger.warning("%s: %d dead pixel(s) with mean dark >= mean flat in rows %d..%d (reported once "
-                           "per file); their normalisation denominator is floored", self.path, dead,
-                           rows.start, rows.stop - 1)
+            logger.warning(
+                "%s: %d dead pixel(s) with mean dark >= mean flat in rows %d..%d (reported once "
+                "per file); their normalisation denominator is floored",
+                self.path,
+                dead,
+                rows.start,
+                rows.stop - 1,
+            )
 
     def read_flats(self, rows: RangeSpec = None) -> np.ndarray:
         """Read every flat (bright) image, in the order of :attr:`flat_indices`.
@@ -235,9 +261,7 @@ class RawScan:
         n_rows, nrays)`` raw counts, the first axis empty when the file holds no darks."""
         return self._read_references("dark", self._num_dark_images, self._read_darks_into, rows)
 
-    def angles(
-        self, proj: RangeSpec = None, *, angle_offset: float = 0.0, use_rot_angle: bool = False
-    ) -> np.ndarray:
+    def angles(self, proj: RangeSpec = None, *, angle_offset: float = 0.0, use_rot_angle: bool = False) -> np.ndarray:
         """Reconstruction angle of each selected projection.
 
         Parameters
@@ -314,8 +338,7 @@ class RawScan:
 UNIT_PIXEL_MM = 10.0
 
 
-def pixel_size_fallback(path: Path, recorded: float | None, key: str,
-                        keyword: float | None) -> tuple[float, str]:
+def pixel_size_fallback(path: Path, recorded: float | None, key: str, keyword: float | None) -> tuple[float, str]:
     """The pixel size to use, in mm, and its source: ``"keyword"`` (``pixel_size`` given,
     wins over the file), ``"file"`` (the file's ``key``), or ``"none"`` (neither: a warning,
     and :data:`UNIT_PIXEL_MM`, so the output is in 1/pixel)."""
@@ -324,14 +347,20 @@ def pixel_size_fallback(path: Path, recorded: float | None, key: str,
         if not (np.isfinite(value) and value > 0):
             raise LayoutError(f"{path}: pixel_size={keyword!r}; expected a positive size in mm")
         if recorded is not None and not np.isclose(recorded, value):
-            logger.warning("%s: pixel_size=%g mm given; the file records %s=%g mm (using %g)",
-                           path, value, key, recorded, value)
+            logger.warning(
+                "%s: pixel_size=%g mm given; the file records %s=%g mm (using %g)", path, value, key, recorded, value
+            )
         return value, "keyword"
     if recorded is None:
-        logger.warning("%s: no detector pixel size (%s); reconstructions are in 1/pixel, not 1/cm "
-                       "(give pixel_size in mm to get 1/cm)", path, key)
+        logger.warning(
+            "%s: no detector pixel size (%s); reconstructions are in 1/pixel, not 1/cm "
+            "(give pixel_size in mm to get 1/cm)",
+            path,
+            key,
+        )
         return UNIT_PIXEL_MM, "none"
     if not recorded > 0:
-        raise LayoutError(f"{path}: {key}={recorded!r}; expected a positive pixel size in mm "
-                          "(or give pixel_size in mm)")
+        raise LayoutError(
+            f"{path}: {key}={recorded!r}; expected a positive pixel size in mm (or give pixel_size in mm)"
+        )
     return float(recorded), "file"

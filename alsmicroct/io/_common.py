@@ -193,29 +193,19 @@ def normalize_range(spec: RangeSpec, n: int, *, what: str, where: str) -> range:
         start, stop, step = parts
     else:
         raise RangeError(
-            f"{where}: {what}={spec!r} is not a valid range; expected None, an int, a slice "
-            f"or (start, end, step)"
+            f"{where}: {what}={spec!r} is not a valid range; expected None, an int, a slice or (start, end, step)"
         )
     for name, value in (("start", start), ("end", stop), ("step", step)):
-        if value is not None and (
-            isinstance(value, bool) or not isinstance(value, int | np.integer)
-        ):
-            raise RangeError(
-                f"{where}: {what} {name}={value!r} is not an integer; expected int or None"
-            )
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | np.integer)):
+            raise RangeError(f"{where}: {what} {name}={value!r} is not an integer; expected int or None")
     step = 1 if step is None else int(step)
     if step <= 0:
         raise RangeError(f"{where}: {what} step={step} must be a positive integer")
     if start is not None and not -n <= int(start) < n:
-        raise RangeError(
-            f"{where}: {what} start={start} is out of range; expected 0 <= start < {n}"
-        )
+        raise RangeError(f"{where}: {what} start={start} is out of range; expected 0 <= start < {n}")
     if stop is not None and not -n <= int(stop) <= n:
         raise RangeError(f"{where}: {what} end={stop} is out of range; expected 0 <= end <= {n}")
     result = range(n)[slice(start, stop, step)]
     if len(result) == 0:
-        raise RangeError(
-            f"{where}: {what}={spec!r} selects nothing; the axis has {n} entries "
-            f"(expected start < end)"
-        )
+        raise RangeError(f"{where}: {what}={spec!r} selects nothing; the axis has {n} entries (expected start < end)")
     return result

@@ -86,9 +86,7 @@ class AlsScan(RawScan):
                 rx = c.als_image_regex(cand)
                 if any((m := rx.match(n)) and not m["kind"] for n in names):
                     return cand
-        prefixes = Counter(
-            m["prefix"] for m in map(c.ALS_IMAGE_RE.match, names) if m and not m["kind"]
-        )
+        prefixes = Counter(m["prefix"] for m in map(c.ALS_IMAGE_RE.match, names) if m and not m["kind"])
         if not prefixes:
             prefixes = Counter(m["prefix"] for m in map(c.ALS_IMAGE_RE.match, names) if m)
         return prefixes.most_common(1)[0][0]
@@ -125,10 +123,7 @@ class AlsScan(RawScan):
         if other:
             logger.debug("%s: ignoring %d other members of %s", self.path, len(other), group.name)
         if not proj:
-            raise LayoutError(
-                f"{self.path}: group {group.name!r} holds no projection images "
-                f"'{ds}_0000_<nnnn>.tif'"
-            )
+            raise LayoutError(f"{self.path}: group {group.name!r} holds no projection images '{ds}_0000_<nnnn>.tif'")
         return proj, flats, darks
 
     # ------------------------------------------------------------------ attributes
@@ -142,8 +137,7 @@ class AlsScan(RawScan):
             value = int(value)
         if not isinstance(value, int) or value < 0:
             logger.warning(
-                "%s: group %r attribute %r=%r is not a non-negative integer; inferring it "
-                "from the images",
+                "%s: group %r attribute %r=%r is not a non-negative integer; inferring it from the images",
                 self.path,
                 group,
                 key,
@@ -165,8 +159,7 @@ class AlsScan(RawScan):
             return float(value)
         if required:
             raise LayoutError(
-                f"{self.path}: group {group!r} attribute {key!r}={value!r}; expected a number "
-                f"({required})"
+                f"{self.path}: group {group!r} attribute {key!r}={value!r}; expected a number ({required})"
             )
         logger.warning("%s: attribute %r=%r is not a number; ignored", self.path, key, value)
         return None
@@ -174,20 +167,14 @@ class AlsScan(RawScan):
     def _check_shapes(self, dsets: list[h5py.Dataset]) -> tuple[int, ...]:
         shape0 = dsets[0].shape
         if not (len(shape0) == 2 or (len(shape0) == 3 and shape0[0] == 1)):
-            raise LayoutError(
-                f"{self.path}: image {dsets[0].name!r} has shape {shape0}; expected "
-                f"(1, nslices, nrays)"
-            )
+            raise LayoutError(f"{self.path}: image {dsets[0].name!r} has shape {shape0}; expected (1, nslices, nrays)")
         for d in dsets:
             if d.shape != shape0:
                 raise LayoutError(
-                    f"{self.path}: image {d.name!r} has shape {d.shape}; expected {shape0} "
-                    f"like {dsets[0].name!r}"
+                    f"{self.path}: image {d.name!r} has shape {d.shape}; expected {shape0} like {dsets[0].name!r}"
                 )
             if d.dtype.kind not in "uif":
-                raise LayoutError(
-                    f"{self.path}: image {d.name!r} has dtype {d.dtype}; expected uint16"
-                )
+                raise LayoutError(f"{self.path}: image {d.name!r} has dtype {d.dtype}; expected uint16")
         return shape0
 
     def _rot_angles(self, dsets: list[h5py.Dataset]) -> tuple[np.ndarray | None, float]:
@@ -208,8 +195,7 @@ class AlsScan(RawScan):
             value = c.decode_value(raw)
             if not isinstance(value, int | float):
                 raise LayoutError(
-                    f"{self.path}: dataset {d.name!r} attribute {key!r}={value!r}; expected "
-                    f"an angle in degrees"
+                    f"{self.path}: dataset {d.name!r} attribute {key!r}={value!r}; expected an angle in degrees"
                 )
             values.append(float(value))
         return np.asarray(values, dtype=np.float64), values[0]
@@ -222,9 +208,7 @@ class AlsScan(RawScan):
         gname = group.name
         attrs_g = {k: c.decode_value(v) for k, v in group.attrs.items()}
         names = list(group.keys())
-        ds = self._dataset_prefix(
-            names, [gname.rsplit("/", 1)[-1], "" if root_ds is None else str(root_ds)]
-        )
+        ds = self._dataset_prefix(names, [gname.rsplit("/", 1)[-1], "" if root_ds is None else str(root_ds)])
         proj, flats, darks = self._classify(group, names, ds)
 
         # projections and nangles
@@ -240,9 +224,7 @@ class AlsScan(RawScan):
             )
         extra = sorted(i for i in proj if i >= nangles)
         if extra:
-            logger.warning(
-                "%s: %d projection images beyond nangles=%d ignored", self.path, len(extra), nangles
-            )
+            logger.warning("%s: %d projection images beyond nangles=%d ignored", self.path, len(extra), nangles)
         self._proj = [group[proj[i]] for i in range(nangles)]
 
         # flats, grouped by position, and darks
@@ -271,8 +253,7 @@ class AlsScan(RawScan):
             logger.info("%s: i0cycle inferred from the flat names: %d", self.path, i0cycle)
         elif positions and positions != c.expected_flat_positions(nangles, i0cycle):
             logger.warning(
-                "%s: flats taken at projections %s, not where i0cycle=%d puts them; using "
-                "the images",
+                "%s: flats taken at projections %s, not where i0cycle=%d puts them; using the images",
                 self.path,
                 positions,
                 i0cycle,

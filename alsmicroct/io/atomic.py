@@ -62,8 +62,9 @@ def replace_durably(tmp: str | os.PathLike, final: str | os.PathLike) -> None:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str | os.PathLike, mode: str = "wb", *, what: str = "file",
-                make_folder: bool = False) -> Iterator[IO[Any]]:
+def atomic_file(
+    path: str | os.PathLike, mode: str = "wb", *, what: str = "file", make_folder: bool = False
+) -> Iterator[IO[Any]]:
     """Open a temporary for writing; on a clean exit it becomes ``path`` atomically.
 
     Parameters
@@ -118,9 +119,9 @@ def jsonable(value: Any) -> Any:
         return [jsonable(v) for v in value]
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:   # numpy scalars
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy scalars
         return value.item()
-    if hasattr(value, "tolist"):                                     # numpy arrays
+    if hasattr(value, "tolist"):  # numpy arrays
         return value.tolist()
     return value
 

@@ -38,9 +38,7 @@ class DxScan(RawScan):
         obj = self._h5.get(key)
         if obj is None or not isinstance(obj, h5py.Dataset):
             if required:
-                raise LayoutError(
-                    f"{self.path}: Data Exchange dataset '/{key}' is missing (or not a dataset)"
-                )
+                raise LayoutError(f"{self.path}: Data Exchange dataset '/{key}' is missing (or not a dataset)")
             return None
         return obj
 
@@ -51,8 +49,7 @@ class DxScan(RawScan):
             return None
         if dset.ndim != 3 or dset.shape[1:] != shape[1:]:
             raise LayoutError(
-                f"{self.path}: '/{key}' has shape {dset.shape}; expected (n, {shape[1]}, "
-                f"{shape[2]}) like /{c.DX_DATA}"
+                f"{self.path}: '/{key}' has shape {dset.shape}; expected (n, {shape[1]}, {shape[2]}) like /{c.DX_DATA}"
             )
         return dset
 
@@ -60,11 +57,7 @@ class DxScan(RawScan):
         values: dict[str, Any] = {k: c.decode_value(v) for k, v in self._h5.attrs.items()}
 
         def visit(name: str, obj: Any) -> None:
-            if (
-                isinstance(obj, h5py.Dataset)
-                and obj.size <= _SMALL
-                and not name.startswith("exchange/")
-            ):
+            if isinstance(obj, h5py.Dataset) and obj.size <= _SMALL and not name.startswith("exchange/"):
                 values[name] = c.decode_value(obj[()])
 
         self._h5.visititems(visit)
@@ -84,9 +77,7 @@ class DxScan(RawScan):
         kind = "an integer" if integer else "a number"
         if required:
             what = "missing" if value is None else f"{value!r}"
-            raise LayoutError(
-                f"{self.path}: Data Exchange '/{key}' is {what}; expected {kind} ({required})"
-            )
+            raise LayoutError(f"{self.path}: Data Exchange '/{key}' is {what}; expected {kind} ({required})")
         if value is not None:
             logger.warning("%s: /%s=%r is not %s; ignored", self.path, key, value, kind)
         return None
@@ -243,11 +234,7 @@ class DxScan(RawScan):
         if not num_flats or nwhite % num_flats or nwhite // num_flats <= 2:
             return 0
         ngroups = nwhite // num_flats
-        fits = [
-            cycle
-            for cycle in range(1, nangles)
-            if len(c.expected_flat_positions(nangles, cycle)) == ngroups
-        ]
+        fits = [cycle for cycle in range(1, nangles) if len(c.expected_flat_positions(nangles, cycle)) == ngroups]
         if not fits:
             return 0
         best = max(fits, key=lambda n: (len(str(n)) - len(str(n).rstrip("0")), -n))
@@ -265,9 +252,11 @@ class DxScan(RawScan):
     # ------------------------------------------------------------------ reading
     def image_names(self, kind: str, indices: range | None = None) -> list[str]:
         """``/exchange/data[i]``, ``/exchange/data_white[k]``, ``/exchange/data_dark[k]``."""
-        key, count = {"projection": (c.DX_DATA, int(self._data.shape[0])),
-                      "flat": (c.DX_WHITE, self._num_flat_images()),
-                      "dark": (c.DX_DARK, self._num_dark_images())}[kind]
+        key, count = {
+            "projection": (c.DX_DATA, int(self._data.shape[0])),
+            "flat": (c.DX_WHITE, self._num_flat_images()),
+            "dark": (c.DX_DARK, self._num_dark_images()),
+        }[kind]
         return [f"/{key}[{i}]" for i in (range(count) if indices is None else indices)]
 
     def _stored_float(self, kind: str) -> bool:

@@ -133,8 +133,10 @@ def select_run_prefix(folder: str | os.PathLike, prefix: str | None = None) -> s
             raise ParameterError(f"{folder}: no run with prefix {prefix!r}; runs here: {', '.join(prefixes)}")
         return prefix
     if len(prefixes) > 1:
-        raise ParameterError(f"{folder} holds {len(prefixes)} runs ({', '.join(prefixes)}): choose one with "
-                             "prefix= (command line: --run PREFIX)")
+        raise ParameterError(
+            f"{folder} holds {len(prefixes)} runs ({', '.join(prefixes)}): choose one with "
+            "prefix= (command line: --run PREFIX)"
+        )
     return prefixes[0] if prefixes else None
 
 
@@ -163,7 +165,7 @@ def _zombie(pid: int) -> bool:
     except OSError:
         return False
     # "pid (comm) state ...": comm may hold spaces and parentheses, the state follows the last ")"
-    tail = stat[stat.rfind(b")") + 1:].split()
+    tail = stat[stat.rfind(b")") + 1 :].split()
     return bool(tail) and tail[0] in (b"Z", b"X")
 
 
@@ -202,8 +204,13 @@ def clean_output(folder: str | os.PathLike, *, dry_run: bool = False) -> list[Pa
         removed.append(path)
     if removed:
         size = sum(p.stat().st_size for p in removed if p.exists())
-        logger.info("%s: %s %d stale temporary file(s) of crashed runs%s", folder,
-                    "would remove" if dry_run else "removed", len(removed), f" ({size} bytes)" if dry_run else "")
+        logger.info(
+            "%s: %s %d stale temporary file(s) of crashed runs%s",
+            folder,
+            "would remove" if dry_run else "removed",
+            len(removed),
+            f" ({size} bytes)" if dry_run else "",
+        )
     return removed
 
 

@@ -53,8 +53,13 @@ def _open_h5(path: Path) -> h5py.File:
     return h5py.File(fid)
 
 
-def open_scan(path: str | os.PathLike, *, bad_data: str = "error",
-              pixel_size: float | None = None, skip_projections: Iterable[int] = ()) -> RawScan:
+def open_scan(
+    path: str | os.PathLike,
+    *,
+    bad_data: str = "error",
+    pixel_size: float | None = None,
+    skip_projections: Iterable[int] = (),
+) -> RawScan:
     """Open a raw scan file read-only and detect its layout.
 
     Parameters

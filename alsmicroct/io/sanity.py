@@ -139,11 +139,15 @@ def _check_finite(images, label, names, rows, where, policy, kind, fill_rows) ->
     if hit.size == 0:
         return images
     count = int(per_image.sum())
-    text = (f"{where}: {count} NaN/inf value(s) in {hit.size} {label}(s) "
-            f"{_images_text(names, hit)}, {_row_text(rows, np.flatnonzero(bad.any(axis=(0, 2))))}")
+    text = (
+        f"{where}: {count} NaN/inf value(s) in {hit.size} {label}(s) "
+        f"{_images_text(names, hit)}, {_row_text(rows, np.flatnonzero(bad.any(axis=(0, 2))))}"
+    )
     if policy == "error":
-        raise LayoutError(f"{text}; raw counts must be finite (badData='repair' interpolates them "
-                          "from the neighbouring pixels of the row)")
+        raise LayoutError(
+            f"{text}; raw counts must be finite (badData='repair' interpolates them "
+            "from the neighbouring pixels of the row)"
+        )
     for i in hit:
         for r in np.flatnonzero(bad[i].any(axis=1)):
             good = ~bad[i, r]
@@ -167,20 +171,23 @@ def _check_zero_rows(images, label, names, rows, where, policy, kind, fill_rows)
         return
     count = int(per_image.sum())
     whole = " (every row read)" if bool(zero[hit].all()) else ""
-    text = (f"{where}: {count} all-zero row(s) in {hit.size} {label}(s) {_images_text(names, hit)}, "
-            f"{_row_text(rows, np.flatnonzero(zero.any(axis=0)))}{whole}")
+    text = (
+        f"{where}: {count} all-zero row(s) in {hit.size} {label}(s) {_images_text(names, hit)}, "
+        f"{_row_text(rows, np.flatnonzero(zero.any(axis=0)))}{whole}"
+    )
     if policy == "error":
-        fix = ("the mean of the other flats" if kind == "flat"
-               else "a transmission of 1, as projIgnoreList does")
-        raise LayoutError(f"{text}; a {kind} with no counts cannot be normalised (badData='repair' "
-                          f"replaces such rows by {fix})")
+        fix = "the mean of the other flats" if kind == "flat" else "a transmission of 1, as projIgnoreList does"
+        raise LayoutError(
+            f"{text}; a {kind} with no counts cannot be normalised (badData='repair' replaces such rows by {fix})"
+        )
     if kind == "flat":
         valid = ~zero
         for r in np.flatnonzero(zero.any(axis=0)):
             donors = np.flatnonzero(valid[:, r])
             if donors.size == 0:
-                raise LayoutError(f"{text}; row {int(rows[r])} has no non-zero flat in any image, so it "
-                                  "cannot be repaired")
+                raise LayoutError(
+                    f"{text}; row {int(rows[r])} has no non-zero flat in any image, so it cannot be repaired"
+                )
             images[zero[:, r], r] = images[donors, r].mean(axis=0, dtype=np.float64)
     else:
         if fill_rows is None:
@@ -236,5 +243,6 @@ def check_references(
             f"{where}: the darks ({darks}) are as bright as or brighter than the flats ({flats}) at "
             f"{count} pixel(s), {_row_text(rows, bad_rows)} (mean dark {float(dark_mean[bad_rows].mean()):.4g}, "
             f"mean flat {float(flat_mean[bad_rows].mean()):.4g} counts); expected flats brighter than "
-            "darks -- the references are swapped or wrong, which cannot be repaired")
+            "darks -- the references are swapped or wrong, which cannot be repaired"
+        )
     return int(per_row.sum())

@@ -115,9 +115,7 @@ def write_tiff_atomic(
     final = Path(path)
     arr = np.asarray(image)
     if arr.ndim not in (2, 3):
-        raise ParameterError(
-            f"write_tiff_atomic({final}): expected a 2-D slice or 3-D stack, got shape {arr.shape}"
-        )
+        raise ParameterError(f"write_tiff_atomic({final}): expected a 2-D slice or 3-D stack, got shape {arr.shape}")
     if arr.dtype == np.float64:
         arr = arr.astype(np.float32)
     elif arr.dtype == np.bool_:
@@ -128,9 +126,7 @@ def write_tiff_atomic(
         try:
             text = json.dumps(dict(metadata), sort_keys=True, default=_json_default)
         except (TypeError, ValueError) as exc:
-            raise ParameterError(
-                f"write_tiff_atomic({final}): metadata is not JSON-serialisable: {exc}"
-            ) from exc
+            raise ParameterError(f"write_tiff_atomic({final}): metadata is not JSON-serialisable: {exc}") from exc
     imagej = (not bigtiff) and arr.dtype in _IMAGEJ_DTYPES
     # minisblack: never let tifffile read a short first axis as colour samples
     kwargs: dict[str, Any] = {"bigtiff": bigtiff, "imagej": imagej, "photometric": "minisblack"}
@@ -319,17 +315,13 @@ def _check_structure(path: Path) -> None:
         seen: set[int] = set()
         while offset:
             if offset in seen or offset + nsize > size:
-                raise InputFileError(
-                    f"TIFF {path} is truncated or corrupt: IFD at byte {offset}, file has {size}"
-                )
+                raise InputFileError(f"TIFF {path} is truncated or corrupt: IFD at byte {offset}, file has {size}")
             seen.add(offset)
             fh.seek(offset)
             ntags = struct.unpack(bo + nfmt, fh.read(nsize))[0]
             end = offset + nsize + ntags * tsize + osize
             if end > size:
-                raise InputFileError(
-                    f"TIFF {path} is truncated: IFD at byte {offset} ends at {end}, file has {size}"
-                )
+                raise InputFileError(f"TIFF {path} is truncated: IFD at byte {offset} ends at {end}, file has {size}")
             block = fh.read(ntags * tsize + osize)
             for k in range(ntags):
                 entry = block[k * tsize : (k + 1) * tsize]
@@ -339,8 +331,7 @@ def _check_structure(path: Path) -> None:
                     voff = struct.unpack(bo + ofmt, entry[4 + osize :])[0]
                     if voff + nbytes > size:
                         raise InputFileError(
-                            f"TIFF {path} is truncated: a tag value reaches byte "
-                            f"{voff + nbytes}, file has {size}"
+                            f"TIFF {path} is truncated: a tag value reaches byte {voff + nbytes}, file has {size}"
                         )
             offset = struct.unpack(bo + ofmt, block[ntags * tsize :])[0]
 
@@ -355,9 +346,7 @@ def _check_extents(tif: Any, path: Path) -> None:
             raise InputFileError(f"TIFF {path} has a page without image data")
         end = max(int(o) + int(c) for o, c in zip(offsets, counts, strict=True))
         if end > size or min(int(c) for c in counts) <= 0:
-            raise InputFileError(
-                f"TIFF {path} is truncated: image data reaches byte {end}, file has {size}"
-            )
+            raise InputFileError(f"TIFF {path} is truncated: image data reaches byte {end}, file has {size}")
 
 
 def is_complete_tiff(

@@ -37,9 +37,16 @@ class H5VolumeWriter:
 
     format = "h5"
 
-    def __init__(self, path: str | os.PathLike, shape: tuple[int, int, int], *, dtype: Any = np.float32,
-                 voxel_size_um: tuple[float, float, float] | None = None, attrs: Mapping[str, Any] | None = None,
-                 compression: str | None = None) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        shape: tuple[int, int, int],
+        *,
+        dtype: Any = np.float32,
+        voxel_size_um: tuple[float, float, float] | None = None,
+        attrs: Mapping[str, Any] | None = None,
+        compression: str | None = None,
+    ) -> None:
         import h5py
 
         self.path = Path(path)
@@ -51,8 +58,10 @@ class H5VolumeWriter:
         if not os.access(self.path.parent, os.W_OK):
             raise OutputError(f"{self.path}: its folder is read-only; nothing was written")
         if self.path.exists():
-            raise OutputError(f"{self.path} exists already; remove it (resume=False, --overwrite) to write it "
-                              "again. Nothing was overwritten.")
+            raise OutputError(
+                f"{self.path} exists already; remove it (resume=False, --overwrite) to write it "
+                "again. Nothing was overwritten."
+            )
         self.attrs = dict(attrs or {})
         self.voxel_size_um = tuple(float(v) for v in (voxel_size_um or (1.0, 1.0, 1.0)))
         self._lock = StoreLock(self.path)
@@ -62,8 +71,13 @@ class H5VolumeWriter:
         try:
             self.file = h5py.File(self.tmp, "w")
             self.dset = self.file.create_dataset(
-                DATASET, shape=self.shape, dtype=np.dtype(dtype), chunks=(1, *self.shape[1:]),
-                compression=compression, shuffle=compression is not None)
+                DATASET,
+                shape=self.shape,
+                dtype=np.dtype(dtype),
+                chunks=(1, *self.shape[1:]),
+                compression=compression,
+                shuffle=compression is not None,
+            )
         except BaseException:
             self._lock.release()
             raise
@@ -79,7 +93,7 @@ class H5VolumeWriter:
             data = data[None]
         if data.shape[1:] != self.shape[1:] or z0 < 0 or z0 + data.shape[0] > self.shape[0]:
             raise OutputError(f"{self.path}: slab {data.shape} at z={z0} does not fit the volume {self.shape}")
-        self.dset[z0:z0 + data.shape[0]] = data
+        self.dset[z0 : z0 + data.shape[0]] = data
         self._done.update(range(z0, z0 + data.shape[0]))
 
     def finish(self, provenance: Mapping[str, Any] | None = None) -> Path:

@@ -49,12 +49,24 @@ def default_output(src: str | os.PathLike, fmt: str, tag: str = "") -> Path:
     return src.with_name(_stem(src) + tag + _SUFFIX[fmt])
 
 
-def copy_volume(src: str | os.PathLike, dst: str | os.PathLike | None = None, *, fmt: str | None = None,
-                func: Callable[[np.ndarray], np.ndarray] | None = None, z: Sequence[int] | None = None,
-                y: Sequence[int] | None = None, x: Sequence[int] | None = None, prefix: str | None = None,
-                tag: str = "", chunks: tuple[int, int, int] | None = None, ngff_version: str = "0.5",
-                multiscale: bool = False, compression: Any = "default",
-                attrs: Mapping[str, Any] | None = None, voxel_size_um: Sequence[float] | None = None) -> Path:
+def copy_volume(
+    src: str | os.PathLike,
+    dst: str | os.PathLike | None = None,
+    *,
+    fmt: str | None = None,
+    func: Callable[[np.ndarray], np.ndarray] | None = None,
+    z: Sequence[int] | None = None,
+    y: Sequence[int] | None = None,
+    x: Sequence[int] | None = None,
+    prefix: str | None = None,
+    tag: str = "",
+    chunks: tuple[int, int, int] | None = None,
+    ngff_version: str = "0.5",
+    multiscale: bool = False,
+    compression: Any = "default",
+    attrs: Mapping[str, Any] | None = None,
+    voxel_size_um: Sequence[float] | None = None,
+) -> Path:
     """Copy volume ``src`` (any format) into ``dst`` in format ``fmt``, slab by slab.
 
     Parameters
@@ -92,29 +104,43 @@ def copy_volume(src: str | os.PathLike, dst: str | os.PathLike | None = None, *,
     src = Path(src)
     fmt = fmt or detect_format(src)
     out = Path(dst) if dst is not None else default_output(src, fmt, tag)
-    if fmt != "tiff" and not out.name.endswith((".zarr", ".h5", ".hdf5")):   # a folder to put it in
+    if fmt != "tiff" and not out.name.endswith((".zarr", ".h5", ".hdf5")):  # a folder to put it in
         out.mkdir(parents=True, exist_ok=True)
         out = out / default_output(src, fmt, tag).name
     if out.resolve() == src.resolve():
         raise ParameterError(f"{src}: the output would overwrite the input; choose another output")
     with open_volume(src, prefix=prefix) as vol:
-        (z0, z1), (y0, y1), (x0, x1) = (_range(r, n, name) for r, n, name in
-                                        zip((z, y, x), vol.shape, "zyx", strict=True))
+        (z0, z1), (y0, y1), (x0, x1) = (
+            _range(r, n, name) for r, n, name in zip((z, y, x), vol.shape, "zyx", strict=True)
+        )
         shape = (z1 - z0, y1 - y0, x1 - x0)
-        probe = vol[z0:z0 + 1, y0:y1, x0:x1]
+        probe = vol[z0 : z0 + 1, y0:y1, x0:x1]
         dtype = (func(probe) if func is not None else probe).dtype
         size = voxel_size_um or vol.attrs.get("voxel_size_um")
-        origin = [float(o) + i * float(s) for o, i, s in
-                  zip(vol.attrs.get("origin_um") or (0, 0, 0), (z0, y0, x0), size or (1, 1, 1), strict=True)]
+        origin = [
+            float(o) + i * float(s)
+            for o, i, s in zip(vol.attrs.get("origin_um") or (0, 0, 0), (z0, y0, x0), size or (1, 1, 1), strict=True)
+        ]
         meta = {k: v for k, v in vol.attrs.items() if k not in ("status", "levels")}
         meta.update({"source": str(src), "crop_zyx": [[z0, z1], [y0, y1], [x0, x1]], **(attrs or {})})
-        writer = open_writer(out, fmt, shape, dtype=dtype, chunks=chunks, voxel_size_um=size, origin_um=origin,
-                             attrs=meta, ngff_version=ngff_version, multiscale=multiscale, compression=compression,
-                             prefix=_stem(src.resolve()))
+        writer = open_writer(
+            out,
+            fmt,
+            shape,
+            dtype=dtype,
+            chunks=chunks,
+            voxel_size_um=size,
+            origin_um=origin,
+            attrs=meta,
+            ngff_version=ngff_version,
+            multiscale=multiscale,
+            compression=compression,
+            prefix=_stem(src.resolve()),
+        )
         step = getattr(writer, "chunks", (16,))[0]
         try:
             for a, b in slab_ranges(shape[0], step):
-                slab = vol[z0 + a:z0 + b, y0:y1, x0:x1]
+                slab = vol[z0 + a : z0 + b, y0:y1, x0:x1]
                 writer.write_slab(a, func(slab) if func is not None else slab)
             writer.finish(meta.get("provenance"))
         except BaseException:
@@ -151,8 +177,10 @@ def view(path: str | os.PathLike, *, prefix: str | None = None, block: bool = Fa
     try:
         import napari
     except ImportError as exc:
-        raise ParameterError(f"alsmicroct.view needs napari ({exc}); install it with "
-                             "pip install 'alsmicroct[view]' (or pip install napari[all])") from None
+        raise ParameterError(
+            f"alsmicroct.view needs napari ({exc}); install it with "
+            "pip install 'alsmicroct[view]' (or pip install napari[all])"
+        ) from None
     vol = open_volume(path, prefix=prefix)
     data: Any = vol
     if vol.format == "zarr" and len(vol.attrs.get("levels", ())) > 1:

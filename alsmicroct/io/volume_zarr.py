@@ -51,8 +51,16 @@ from ..errors import OutputError
 from .atomic import jsonable
 from .outputs import pid_alive
 
-__all__ = ["MAX_INFLIGHT_LAYERS", "StoreLock", "ZarrVolumeWriter", "default_chunks", "downsample2",
-           "is_complete_zarr", "pyramid_shapes", "zarr_done_layers"]
+__all__ = [
+    "MAX_INFLIGHT_LAYERS",
+    "StoreLock",
+    "ZarrVolumeWriter",
+    "default_chunks",
+    "downsample2",
+    "is_complete_zarr",
+    "pyramid_shapes",
+    "zarr_done_layers",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +90,13 @@ def pyramid_shapes(shape: tuple[int, int, int]) -> list[tuple[int, int, int]]:
 def downsample2(block: np.ndarray) -> np.ndarray:
     """Mean over 2 x 2 x 2 voxels (edge voxels repeated for odd sizes), same dtype."""
     pad = [(0, s % 2) for s in block.shape]
-    b = np.pad(block.astype(np.float32, copy=False), pad, mode="edge") if any(p[1] for p in pad) \
+    b = (
+        np.pad(block.astype(np.float32, copy=False), pad, mode="edge")
+        if any(p[1] for p in pad)
         else block.astype(np.float32, copy=False)
+    )
     mean = None
-    for dz in (0, 1):                 # 8 strided sums: ~6x faster than reshape(...).mean()
+    for dz in (0, 1):  # 8 strided sums: ~6x faster than reshape(...).mean()
         for dy in (0, 1):
             for dx in (0, 1):
                 v = b[dz::2, dy::2, dx::2]
@@ -150,21 +161,30 @@ class StoreLock:
                 holder = self._holder()
                 if holder and holder.get("pid") == me["pid"] and holder.get("host") == me["host"]:
                     return
-                if holder and holder.get("host") == me["host"] and isinstance(holder.get("pid"), int) \
-                        and pid_alive(holder["pid"]):
-                    raise OutputError(f"{self.store}: another process (pid {holder['pid']} on {holder['host']}) "
-                                      f"is writing this store (lock {self.path}); wait for it or stop it first. "
-                                      "Nothing was written.") from None
+                if (
+                    holder
+                    and holder.get("host") == me["host"]
+                    and isinstance(holder.get("pid"), int)
+                    and pid_alive(holder["pid"])
+                ):
+                    raise OutputError(
+                        f"{self.store}: another process (pid {holder['pid']} on {holder['host']}) "
+                        f"is writing this store (lock {self.path}); wait for it or stop it first. "
+                        "Nothing was written."
+                    ) from None
                 if holder and holder.get("host") not in (None, me["host"]):
-                    raise OutputError(f"{self.store}: locked by pid {holder.get('pid')} on host {holder.get('host')} "
-                                      f"({self.path}); if that run is gone, remove the lock file") from None
+                    raise OutputError(
+                        f"{self.store}: locked by pid {holder.get('pid')} on host {holder.get('host')} "
+                        f"({self.path}); if that run is gone, remove the lock file"
+                    ) from None
                 logger.warning("%s: taking over the stale lock of pid %s", self.store, (holder or {}).get("pid"))
                 with contextlib.suppress(FileNotFoundError):
                     self.path.unlink()
                 continue
             except PermissionError as exc:
-                raise OutputError(f"{self.store}: cannot write there (read-only: {exc.strerror}); "
-                                  "nothing was written") from None
+                raise OutputError(
+                    f"{self.store}: cannot write there (read-only: {exc.strerror}); nothing was written"
+                ) from None
             with os.fdopen(fd, "w") as fh:
                 json.dump(me, fh)
             return
@@ -192,11 +212,21 @@ class ZarrVolumeWriter:
 
     format = "zarr"
 
-    def __init__(self, path: str | os.PathLike, shape: tuple[int, int, int], *, dtype: Any = np.float32,
-                 chunks: tuple[int, int, int] | None = None, voxel_size_um: tuple[float, float, float] | None = None,
-                 origin_um: tuple[float, float, float] = (0.0, 0.0, 0.0), attrs: Mapping[str, Any] | None = None,
-                 ngff_version: str = "0.5", multiscale: bool = False, compression: int | None = 1,
-                 _attach: bool = False) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        shape: tuple[int, int, int],
+        *,
+        dtype: Any = np.float32,
+        chunks: tuple[int, int, int] | None = None,
+        voxel_size_um: tuple[float, float, float] | None = None,
+        origin_um: tuple[float, float, float] = (0.0, 0.0, 0.0),
+        attrs: Mapping[str, Any] | None = None,
+        ngff_version: str = "0.5",
+        multiscale: bool = False,
+        compression: int | None = 1,
+        _attach: bool = False,
+    ) -> None:
         import zarr
 
         self.path = Path(path)
@@ -248,16 +278,22 @@ class ZarrVolumeWriter:
                 group = zarr.open_group(str(self.path), mode="r+")
                 arr = group["0"]
             except Exception as exc:
-                raise OutputError(f"{self.path} exists but is not an alsmicroct Zarr store ({exc}); remove it or "
-                                  "choose another output. Nothing was overwritten.") from None
+                raise OutputError(
+                    f"{self.path} exists but is not an alsmicroct Zarr store ({exc}); remove it or "
+                    "choose another output. Nothing was overwritten."
+                ) from None
             if (arr.shape, arr.dtype, group.metadata.zarr_format) != (self.shape, self.dtype, fmt):
-                raise OutputError(f"{self.path} holds a {arr.shape} {arr.dtype} Zarr v{group.metadata.zarr_format} "
-                                  f"volume, not {self.shape} {self.dtype} v{fmt}; remove it (resume=False) or "
-                                  "choose another output. Nothing was overwritten.")
+                raise OutputError(
+                    f"{self.path} holds a {arr.shape} {arr.dtype} Zarr v{group.metadata.zarr_format} "
+                    f"volume, not {self.shape} {self.dtype} v{fmt}; remove it (resume=False) or "
+                    "choose another output. Nothing was overwritten."
+                )
             self.group, self.array, self.chunks = group, arr, arr.chunks
             if _ome(group.attrs.asdict()):
-                raise OutputError(f"{self.path} is a complete store already; remove it (resume=False, "
-                                  "--overwrite) to write it again. Nothing was overwritten.")
+                raise OutputError(
+                    f"{self.path} is a complete store already; remove it (resume=False, "
+                    "--overwrite) to write it again. Nothing was overwritten."
+                )
             self._remove_partials()
             return
         group = zarr.open_group(str(self.path), mode="w-", zarr_format=fmt)
@@ -268,19 +304,30 @@ class ZarrVolumeWriter:
 
     def _create_level(self, name: str, shape: tuple[int, ...], chunks: tuple[int, ...]) -> Any:
         fmt = _ZARR_FORMAT[self.ngff_version]
-        kw: dict[str, Any] = {"shape": shape, "chunks": chunks, "dtype": self.dtype, "fill_value": 0,
-                              "overwrite": True}
+        kw: dict[str, Any] = {"shape": shape, "chunks": chunks, "dtype": self.dtype, "fill_value": 0, "overwrite": True}
         if fmt == 3:
             from zarr.codecs import BloscCodec
 
-            kw["compressors"] = None if self.compression is None else BloscCodec(
-                cname="zstd", clevel=int(self.compression), shuffle="shuffle" if self.dtype.itemsize > 1 else "noshuffle")
+            kw["compressors"] = (
+                None
+                if self.compression is None
+                else BloscCodec(
+                    cname="zstd",
+                    clevel=int(self.compression),
+                    shuffle="shuffle" if self.dtype.itemsize > 1 else "noshuffle",
+                )
+            )
             kw["dimension_names"] = ("z", "y", "x")
         else:
             from numcodecs import Blosc
 
-            kw["compressors"] = None if self.compression is None else Blosc(
-                cname="zstd", clevel=int(self.compression), shuffle=Blosc.SHUFFLE if self.dtype.itemsize > 1 else 0)
+            kw["compressors"] = (
+                None
+                if self.compression is None
+                else Blosc(
+                    cname="zstd", clevel=int(self.compression), shuffle=Blosc.SHUFFLE if self.dtype.itemsize > 1 else 0
+                )
+            )
             kw["chunk_key_encoding"] = {"name": "v2", "separator": "/"}
         return self.group.create_array(name, **kw)
 
@@ -335,7 +382,7 @@ class ZarrVolumeWriter:
             lo, hi = self._layer_range(layer)
             a, b = max(lo, z0), min(hi, z0 + n)
             if (a, b) == (lo, hi):
-                self._submit(layer, data[a - z0:b - z0])
+                self._submit(layer, data[a - z0 : b - z0])
                 continue
             part = self._buffer.setdefault(layer, {})
             for z in range(a, b):
@@ -372,10 +419,13 @@ class ZarrVolumeWriter:
 
     def _check_no_partial(self) -> None:
         if self._buffer:
-            missing = sorted(z for layer, part in self._buffer.items()
-                             for z in range(*self._layer_range(layer)) if z not in part)
-            raise OutputError(f"{self.path}: {len(missing)} slice(s) never written (z {missing[0]}..{missing[-1]}); "
-                              "the store is left incomplete (resume writes the rest)")
+            missing = sorted(
+                z for layer, part in self._buffer.items() for z in range(*self._layer_range(layer)) if z not in part
+            )
+            raise OutputError(
+                f"{self.path}: {len(missing)} slice(s) never written (z {missing[0]}..{missing[-1]}); "
+                "the store is left incomplete (resume writes the rest)"
+            )
 
     def close(self) -> None:
         """End a worker's writing (attached writers): wait for the queued layers; every
@@ -391,8 +441,10 @@ class ZarrVolumeWriter:
         self._check_no_partial()
         missing = sorted(set(range(self.nlayers)) - zarr_done_layers(self.path))
         if missing:
-            raise OutputError(f"{self.path}: {len(missing)} chunk layer(s) never written (first z "
-                              f"{self._layer_range(missing[0])[0]}); the store is left incomplete")
+            raise OutputError(
+                f"{self.path}: {len(missing)} chunk layer(s) never written (first z "
+                f"{self._layer_range(missing[0])[0]}); the store is left incomplete"
+            )
         shapes = pyramid_shapes(self.shape) if self.multiscale else [self.shape]
         for k in range(1, len(shapes)):
             self._build_level(k, shapes[k])
@@ -430,8 +482,8 @@ class ZarrVolumeWriter:
 
         def one(z: int, y: int, x: int) -> None:
             cz, cy, cx = (min(c, s - o) for c, s, o in zip(chunks, shape, (z, y, x), strict=True))
-            block = src[2 * z:2 * (z + cz), 2 * y:2 * (y + cy), 2 * x:2 * (x + cx)]
-            dst[z:z + cz, y:y + cy, x:x + cx] = downsample2(block)[:cz, :cy, :cx]
+            block = src[2 * z : 2 * (z + cz), 2 * y : 2 * (y + cy), 2 * x : 2 * (x + cx)]
+            dst[z : z + cz, y : y + cy, x : x + cx] = downsample2(block)[:cz, :cy, :cx]
 
         with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
             for f in [pool.submit(one, z, y, x) for z in grid[0] for y in grid[1] for x in grid[2]]:
@@ -441,11 +493,18 @@ class ZarrVolumeWriter:
         axes = [{"name": n, "type": "space", "unit": "micrometer"} for n in ("z", "y", "x")]
         datasets = []
         for k in range(nlevels):
-            f = 2 ** k
+            f = 2**k
             scale = [v * f for v in self.voxel_size_um]
             translation = [o + (f - 1) * v / 2 for o, v in zip(self.origin_um, self.voxel_size_um, strict=True)]
-            datasets.append({"path": str(k), "coordinateTransformations": [
-                {"type": "scale", "scale": scale}, {"type": "translation", "translation": translation}]})
+            datasets.append(
+                {
+                    "path": str(k),
+                    "coordinateTransformations": [
+                        {"type": "scale", "scale": scale},
+                        {"type": "translation", "translation": translation},
+                    ],
+                }
+            )
         ms = {"name": self.path.name.split(".")[0], "axes": axes, "datasets": datasets}
         if self.ngff_version == "0.5":
             return {"ome": {"version": "0.5", "multiscales": [ms]}}

@@ -51,8 +51,9 @@ def _check_format(fmt: str) -> str:
         import difflib
 
         hint = difflib.get_close_matches(str(fmt), FORMATS, n=1)
-        raise ParameterError(f"output format {fmt!r} is not one of {list(FORMATS)}"
-                             + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        raise ParameterError(
+            f"output format {fmt!r} is not one of {list(FORMATS)}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+        )
     return fmt
 
 
@@ -90,11 +91,21 @@ def detect_format(path: str | os.PathLike) -> str:
     raise InputFileError(f"{p}: not a volume (expected a folder of TIFF slices, an OME-Zarr store or an HDF5 file)")
 
 
-def open_writer(path: str | os.PathLike, fmt: str, shape: tuple[int, int, int], *, dtype: Any = np.float32,
-                chunks: tuple[int, int, int] | None = None, voxel_size_um: tuple[float, float, float] | None = None,
-                origin_um: tuple[float, float, float] = (0.0, 0.0, 0.0), attrs: Mapping[str, Any] | None = None,
-                ngff_version: str = "0.5", multiscale: bool = False, compression: Any = "default",
-                prefix: str = "slice") -> Any:
+def open_writer(
+    path: str | os.PathLike,
+    fmt: str,
+    shape: tuple[int, int, int],
+    *,
+    dtype: Any = np.float32,
+    chunks: tuple[int, int, int] | None = None,
+    voxel_size_um: tuple[float, float, float] | None = None,
+    origin_um: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    attrs: Mapping[str, Any] | None = None,
+    ngff_version: str = "0.5",
+    multiscale: bool = False,
+    compression: Any = "default",
+    prefix: str = "slice",
+) -> Any:
     """A writer of a ``(z, y, x)`` volume in format ``fmt``.
 
     Parameters
@@ -137,14 +148,29 @@ def open_writer(path: str | os.PathLike, fmt: str, shape: tuple[int, int, int], 
     if fmt == "zarr":
         from .volume_zarr import ZarrVolumeWriter
 
-        return ZarrVolumeWriter(path, shape, dtype=dtype, chunks=chunks, voxel_size_um=voxel_size_um,
-                                origin_um=origin_um, attrs=attrs, ngff_version=ngff_version, multiscale=multiscale,
-                                compression=1 if compression == "default" else compression)
+        return ZarrVolumeWriter(
+            path,
+            shape,
+            dtype=dtype,
+            chunks=chunks,
+            voxel_size_um=voxel_size_um,
+            origin_um=origin_um,
+            attrs=attrs,
+            ngff_version=ngff_version,
+            multiscale=multiscale,
+            compression=1 if compression == "default" else compression,
+        )
     if fmt == "h5":
         from .volume_h5 import H5VolumeWriter
 
-        return H5VolumeWriter(path, shape, dtype=dtype, voxel_size_um=voxel_size_um, attrs=attrs,
-                              compression=None if compression == "default" else compression)
+        return H5VolumeWriter(
+            path,
+            shape,
+            dtype=dtype,
+            voxel_size_um=voxel_size_um,
+            attrs=attrs,
+            compression=None if compression == "default" else compression,
+        )
     return TiffFolderWriter(path, shape, dtype=dtype, prefix=prefix, attrs=attrs)
 
 
@@ -172,8 +198,15 @@ class TiffFolderWriter:
 
     format = "tiff"
 
-    def __init__(self, folder: str | os.PathLike, shape: tuple[int, int, int], *, dtype: Any = np.float32,
-                 prefix: str = "slice", attrs: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        shape: tuple[int, int, int],
+        *,
+        dtype: Any = np.float32,
+        prefix: str = "slice",
+        attrs: Mapping[str, Any] | None = None,
+    ) -> None:
         self.folder = self.path = Path(folder)
         self.shape, self.dtype, self.prefix = tuple(shape), np.dtype(dtype), prefix
         self.attrs = dict(attrs or {})
@@ -192,16 +225,20 @@ class TiffFolderWriter:
         """Slices already present as complete TIFF files."""
         from .tiff import is_complete_tiff
 
-        return {z for z in range(self.shape[0]) if is_complete_tiff(self.slice_path(z), shape=self.shape[1:],
-                                                                    dtype=self.dtype)}
+        return {
+            z
+            for z in range(self.shape[0])
+            if is_complete_tiff(self.slice_path(z), shape=self.shape[1:], dtype=self.dtype)
+        }
 
     def write_slab(self, z0: int, data: np.ndarray) -> None:
         from .tiff import write_tiff_atomic
 
         for i, image in enumerate(np.asarray(data)):
             path = self.slice_path(z0 + i)
-            write_tiff_atomic(path, np.ascontiguousarray(image.astype(self.dtype, copy=False)),
-                              metadata={**self.attrs, "z": z0 + i})
+            write_tiff_atomic(
+                path, np.ascontiguousarray(image.astype(self.dtype, copy=False)), metadata={**self.attrs, "z": z0 + i}
+            )
             self.files.append(path)
 
     def finish(self, provenance: Mapping[str, Any] | None = None) -> Path:
@@ -280,8 +317,14 @@ def _tiff_files(folder: Path, prefix: str | None) -> list[Path]:
     if chosen is not None:
         slices = run_slices(folder, chosen)
         return [slices[r] for r in sorted(slices)]
-    return sorted((p for p in folder.iterdir() if p.suffix.lower() in (".tif", ".tiff") and p.is_file()
-                   and not p.name.startswith(".")), key=lambda p: natural_sort_key(p.name))
+    return sorted(
+        (
+            p
+            for p in folder.iterdir()
+            if p.suffix.lower() in (".tif", ".tiff") and p.is_file() and not p.name.startswith(".")
+        ),
+        key=lambda p: natural_sort_key(p.name),
+    )
 
 
 def _record_attrs(folder: Path, prefix: str | None) -> dict[str, Any]:
@@ -293,8 +336,12 @@ def _record_attrs(folder: Path, prefix: str | None) -> dict[str, Any]:
         if px:
             first, _, step = resolved.get("rows_first_last_step") or (0, 0, 1)
             um = float(px) * 1e4
-            return {"voxel_size_um": [um * step, um, um], "origin_um": [first * um, 0.0, 0.0],
-                    "units": resolved.get("units"), "provenance": record}
+            return {
+                "voxel_size_um": [um * step, um, um],
+                "origin_um": [first * um, 0.0, 0.0],
+                "units": resolved.get("units"),
+                "provenance": record,
+            }
     return {}
 
 

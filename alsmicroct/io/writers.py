@@ -140,9 +140,7 @@ class RawScanWriter:
         if layout not in _LAYOUTS:
             raise ParameterError(f"RawScanWriter: layout={layout!r}; expected one of {_LAYOUTS}")
         if not isinstance(dataset, str) or not dataset or "/" in dataset:
-            raise ParameterError(
-                f"RawScanWriter: dataset={dataset!r}; expected a non-empty name without '/'"
-            )
+            raise ParameterError(f"RawScanWriter: dataset={dataset!r}; expected a non-empty name without '/'")
         self.path = Path(path)
         self.layout = layout
         self.dataset = dataset
@@ -154,17 +152,18 @@ class RawScanWriter:
         self.i0cycle = check_positive_int(i0cycle, "RawScanWriter: i0cycle", minimum=0)
         self.num_flats = check_positive_int(num_flats, "RawScanWriter: num_flats", minimum=0)
         self.num_darks = check_positive_int(num_darks, "RawScanWriter: num_darks", minimum=0)
-        self.energy_kev = check_number(energy_kev, "RawScanWriter: energy_kev", minimum=0.0, strict=True,
-                                       allow_none=True)
-        self.camera_distance_mm = check_number(camera_distance_mm, "RawScanWriter: camera_distance_mm",
-                                               minimum=0.0, strict=True, allow_none=True)
+        self.energy_kev = check_number(
+            energy_kev, "RawScanWriter: energy_kev", minimum=0.0, strict=True, allow_none=True
+        )
+        self.camera_distance_mm = check_number(
+            camera_distance_mm, "RawScanWriter: camera_distance_mm", minimum=0.0, strict=True, allow_none=True
+        )
         self.owner = str(owner)
         self.extra_attrs = dict(extra_attrs or {})
         self.omit_attrs = frozenset(str(a).strip("/") for a in omit_attrs)
         if nest_group is not None and (layout != "als" or not nest_group or "/" in nest_group):
             raise ParameterError(
-                f"RawScanWriter: nest_group={nest_group!r}; expected a group name without "
-                f"'/' and layout='als'"
+                f"RawScanWriter: nest_group={nest_group!r}; expected a group name without '/' and layout='als'"
             )
         self.nest_group = nest_group
         self.angles_deg = None
@@ -172,8 +171,7 @@ class RawScanWriter:
             ang = np.asarray(angles_deg, dtype=np.float64).reshape(-1)
             if ang.size != self.nangles or not np.all(np.isfinite(ang)):
                 raise ParameterError(
-                    f"RawScanWriter: angles_deg has {ang.size} values; expected {self.nangles} "
-                    f"finite angles in degrees"
+                    f"RawScanWriter: angles_deg has {ang.size} values; expected {self.nangles} finite angles in degrees"
                 )
             self.angles_deg = ang
         self.flat_positions: tuple[int, ...] = (
@@ -190,9 +188,7 @@ class RawScanWriter:
     # ------------------------------------------------------------------ context manager
     def __enter__(self) -> RawScanWriter:
         if not self.path.parent.is_dir():
-            raise OutputError(
-                f"RawScanWriter: folder {self.path.parent} of {self.path} does not exist"
-            )
+            raise OutputError(f"RawScanWriter: folder {self.path.parent} of {self.path} does not exist")
         try:
             self._file = h5py.File(self._tmp, "w")
         except OSError as exc:
@@ -309,12 +305,8 @@ class RawScanWriter:
         f.create_dataset("implements", data=np.bytes_(b"exchange:measurement:process"))
         self._data = f.create_dataset(c.DX_DATA, shape=shape, dtype="<u2")
         nwhite = len(self.flat_positions) * self.num_flats
-        self._white = f.create_dataset(
-            c.DX_WHITE, shape=(nwhite, self.nslices, self.nrays), dtype="<u2"
-        )
-        self._dark = f.create_dataset(
-            c.DX_DARK, shape=(self.num_darks, self.nslices, self.nrays), dtype="<u2"
-        )
+        self._white = f.create_dataset(c.DX_WHITE, shape=(nwhite, self.nslices, self.nrays), dtype="<u2")
+        self._dark = f.create_dataset(c.DX_DARK, shape=(self.num_darks, self.nslices, self.nrays), dtype="<u2")
         theta = self.angles_deg
         if theta is None:
             theta = np.linspace(0.0, self.arange, self.nangles)
@@ -347,9 +339,7 @@ class RawScanWriter:
     # ------------------------------------------------------------------ images
     def _image(self, image: Any, what: str) -> np.ndarray:
         if self._file is None:
-            raise OutputError(
-                f"RawScanWriter: {self.path} is not open; use 'with RawScanWriter(...) as w'"
-            )
+            raise OutputError(f"RawScanWriter: {self.path} is not open; use 'with RawScanWriter(...) as w'")
         arr = np.asarray(image)
         if arr.ndim == 3 and arr.shape[0] == 1:
             arr = arr[0]
@@ -361,9 +351,7 @@ class RawScanWriter:
         if arr.dtype == np.uint16:
             return np.ascontiguousarray(arr)
         if arr.dtype.kind not in "uifb":
-            raise ParameterError(
-                f"RawScanWriter: {what} of {self.path} has dtype {arr.dtype}; expected numbers"
-            )
+            raise ParameterError(f"RawScanWriter: {what} of {self.path} has dtype {arr.dtype}; expected numbers")
         if arr.dtype.kind == "f":
             if not np.all(np.isfinite(arr)):
                 raise ParameterError(f"RawScanWriter: {what} of {self.path} has NaN/inf values")
@@ -371,8 +359,7 @@ class RawScanWriter:
         lo, hi = (arr.min(), arr.max()) if arr.size else (0, 0)
         if lo < 0 or hi > 65535:
             raise ParameterError(
-                f"RawScanWriter: {what} of {self.path} has values in [{lo}, {hi}]; expected "
-                f"0..65535 (uint16)"
+                f"RawScanWriter: {what} of {self.path} has values in [{lo}, {hi}]; expected 0..65535 (uint16)"
             )
         return arr.astype(np.uint16)
 
@@ -387,9 +374,7 @@ class RawScanWriter:
     @staticmethod
     def _check_index(name: str, value: Any, n: int, where: str) -> int:
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or not 0 <= value < n:
-            raise RangeError(
-                f"RawScanWriter: {where}: {name}={value!r}; expected 0 <= {name} < {n}"
-            )
+            raise RangeError(f"RawScanWriter: {where}: {name}={value!r}; expected 0 <= {name} < {n}")
         return int(value)
 
     def write_projection(self, i: int, image: Any) -> None:
@@ -409,8 +394,7 @@ class RawScanWriter:
         ``position`` (one of :attr:`flat_positions`)."""
         if position not in self._group_of_position:
             raise RangeError(
-                f"RawScanWriter: flat of {self.path}: position={position!r}; expected one of "
-                f"{self.flat_positions}"
+                f"RawScanWriter: flat of {self.path}: position={position!r}; expected one of {self.flat_positions}"
             )
         g = self._group_of_position[position]
         k = self._check_index("k", k, self.num_flats, f"flat at {position} of {self.path}")
@@ -468,13 +452,10 @@ def write_scan(
     darks = np.asarray(darks)
     if proj.ndim != 3:
         raise ParameterError(
-            f"write_scan: projections for {path} have shape {proj.shape}; expected "
-            f"(nangles, nslices, nrays)"
+            f"write_scan: projections for {path} have shape {proj.shape}; expected (nangles, nslices, nrays)"
         )
     nangles, nslices, nrays = proj.shape
-    with RawScanWriter(
-        path, nangles=nangles, nslices=nslices, nrays=nrays, num_darks=len(darks), **kwargs
-    ) as w:
+    with RawScanWriter(path, nangles=nangles, nslices=nslices, nrays=nrays, num_darks=len(darks), **kwargs) as w:
         expected = len(w.flat_positions) * w.num_flats
         if len(flats) != expected:
             raise ParameterError(

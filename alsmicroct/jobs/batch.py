@@ -27,13 +27,27 @@ from ..errors import AlsMicroCTError, InputFileError, ParameterError
 from ..params import ReconParams
 from .entries import JobResult, ScanEntry, ScanJob
 
-__all__ = ["dry_run_job", "format_keywords", "plan_jobs", "run_job", "run_jobs", "status_counts", "summary_record", "summary_rows"]
+__all__ = [
+    "dry_run_job",
+    "format_keywords",
+    "plan_jobs",
+    "run_job",
+    "run_jobs",
+    "status_counts",
+    "summary_record",
+    "summary_rows",
+]
 
 logger = logging.getLogger(__name__)
 
 
-def plan_jobs(entries: Sequence[ScanEntry], *, config: Mapping[str, Any], cli: Mapping[str, Any],
-              selected: Sequence[int] | None = None) -> list[ScanJob]:
+def plan_jobs(
+    entries: Sequence[ScanEntry],
+    *,
+    config: Mapping[str, Any],
+    cli: Mapping[str, Any],
+    selected: Sequence[int] | None = None,
+) -> list[ScanJob]:
     """Merge the parameter layers and resolve every entry into a :class:`ScanJob`.
 
     All entries are validated (so a typo anywhere stops the batch before it starts); jobs
@@ -85,12 +99,15 @@ def _name_provenance(jobs: Sequence[ScanJob]) -> None:
         job.provenance_name = record_name(prefix, job.path.stem)
         other = seen.setdefault((job.output_dir, prefix), job)
         if other is not job:
-            raise ParameterError(f"{other.entry.source} and {job.entry.source} would both write {prefix}_*.tiff in "
-                                 f"{job.output_dir}; give them different outputFilename (or outputPath) values")
+            raise ParameterError(
+                f"{other.entry.source} and {job.entry.source} would both write {prefix}_*.tiff in "
+                f"{job.output_dir}; give them different outputFilename (or outputPath) values"
+            )
 
 
-def run_jobs(jobs: Sequence[ScanJob], *, resume: bool = False, overwrite: bool = False,
-             progress: bool = False) -> tuple[list[JobResult], bool]:
+def run_jobs(
+    jobs: Sequence[ScanJob], *, resume: bool = False, overwrite: bool = False, progress: bool = False
+) -> tuple[list[JobResult], bool]:
     """Run ``jobs`` one after the other (each in isolation: a failure is reported, the batch
     goes on).
 
@@ -104,8 +121,7 @@ def run_jobs(jobs: Sequence[ScanJob], *, resume: bool = False, overwrite: bool =
     """
     results: list[JobResult] = []
     for index, job in enumerate(jobs, 1):
-        logger.info("[%d/%d] %s (%s): %s", index, len(jobs), job.path, job.entry.source,
-                    format_keywords(job.keywords))
+        logger.info("[%d/%d] %s (%s): %s", index, len(jobs), job.path, job.entry.source, format_keywords(job.keywords))
         try:
             results.append(run_job(job, resume=resume, overwrite=overwrite, progress=progress))
         except KeyboardInterrupt:
@@ -125,12 +141,18 @@ def run_job(job: ScanJob, *, resume: bool, progress: bool, overwrite: bool = Fal
         record = read_provenance(job.output_dir, job.provenance_name)
         if record is not None and record.get("status") == "complete" and _same_run(job, record):
             logger.info("%s: complete in %s, skipped (--resume)", job.path.name, job.output_dir)
-            return JobResult(job, "skipped", cor=record.get("resolved", {}).get("cor"),
-                             slices=record.get("nfiles"), seconds=0.0)
+            return JobResult(
+                job, "skipped", cor=record.get("resolved", {}).get("cor"), slices=record.get("nfiles"), seconds=0.0
+            )
     try:
-        res = recon(job.path.name, inputPath=str(job.path.parent),
-                    resume=False if overwrite else (True if resume else None),
-                    progress=progress, provenance_name=job.provenance_name, **job.keywords)
+        res = recon(
+            job.path.name,
+            inputPath=str(job.path.parent),
+            resume=False if overwrite else (True if resume else None),
+            progress=progress,
+            provenance_name=job.provenance_name,
+            **job.keywords,
+        )
     except Exception as exc:
         seconds = time.perf_counter() - t0
         message = f"{type(exc).__name__}: {exc}"
@@ -144,14 +166,21 @@ def run_job(job: ScanJob, *, resume: bool, progress: bool, overwrite: bool = Fal
     info = res.center_info or {}
     detail = {"kept_slices": res.skipped}
     if info:
-        detail.update(centre_confidence=info.get("label"), centre_uncertainty_px=info.get("uncertainty_px"),
-                      centre_reasons=info.get("reasons", []))
+        detail.update(
+            centre_confidence=info.get("label"),
+            centre_uncertainty_px=info.get("uncertainty_px"),
+            centre_reasons=info.get("reasons", []),
+        )
     quality = res.quality or {}
     if quality.get("gathered"):
-        detail.update(ring_index=quality.get("ring_index"), saturated_fraction=quality.get("raw_saturated_fraction"),
-                      quality_warnings=quality.get("warnings", []))
-    return JobResult(job, "done", cor=float(res.cor), slices=len(res.files),
-                     seconds=time.perf_counter() - t0, detail=detail)
+        detail.update(
+            ring_index=quality.get("ring_index"),
+            saturated_fraction=quality.get("raw_saturated_fraction"),
+            quality_warnings=quality.get("warnings", []),
+        )
+    return JobResult(
+        job, "done", cor=float(res.cor), slices=len(res.files), seconds=time.perf_counter() - t0, detail=detail
+    )
 
 
 def _same_run(job: ScanJob, record: Mapping[str, Any]) -> bool:
@@ -172,7 +201,7 @@ def dry_run_job(job: ScanJob, *, resume: bool) -> JobResult:
     if job.missing:
         return JobResult(job, "missing", error=job.missing)
     try:
-        plan = prepare(job.path, job.params, center=False)      # the checks of a real run
+        plan = prepare(job.path, job.params, center=False)  # the checks of a real run
     except Exception as exc:
         return JobResult(job, "invalid", error=f"{type(exc).__name__}: {exc}")
     m = plan.meta
@@ -196,10 +225,18 @@ def summary_rows(results: Sequence[JobResult]) -> list[list[str]]:
         if r.detail.get("centre_confidence"):
             unc = r.detail.get("centre_uncertainty_px")
             cor += ("" if unc is None else f" +-{unc:.2f}") + f" ({r.detail['centre_confidence']})"
-        rows.append([str(r.job.number), r.job.entry.scan, r.status.upper() if r.failed else r.status, cor,
-                     "-" if r.slices is None else str(r.slices),
-                     "-" if r.seconds is None else f"{r.seconds:.1f} s", _quality_cell(r.detail),
-                     str(r.job.output_dir)])
+        rows.append(
+            [
+                str(r.job.number),
+                r.job.entry.scan,
+                r.status.upper() if r.failed else r.status,
+                cor,
+                "-" if r.slices is None else str(r.slices),
+                "-" if r.seconds is None else f"{r.seconds:.1f} s",
+                _quality_cell(r.detail),
+                str(r.job.output_dir),
+            ]
+        )
     return rows
 
 
@@ -213,12 +250,18 @@ def _quality_cell(detail: Mapping[str, Any]) -> str:
     return text + (f", {n} warning{'s' if n > 1 else ''}" if n else "")
 
 
-def summary_record(results: Sequence[JobResult], *, source: str, dry_run: bool,
-                   log_path: Path | None) -> dict[str, Any]:
+def summary_record(
+    results: Sequence[JobResult], *, source: str, dry_run: bool, log_path: Path | None
+) -> dict[str, Any]:
     """The JSON summary of a batch: counts per status and one record per scan."""
-    return {"source": source, "dry_run": dry_run, "finished": _dt.datetime.now().isoformat(timespec="seconds"),
-            "log_file": None if log_path is None else str(log_path), "counts": status_counts(results),
-            "scans": [r.to_json() for r in results]}
+    return {
+        "source": source,
+        "dry_run": dry_run,
+        "finished": _dt.datetime.now().isoformat(timespec="seconds"),
+        "log_file": None if log_path is None else str(log_path),
+        "counts": status_counts(results),
+        "scans": [r.to_json() for r in results],
+    }
 
 
 def status_counts(results: Sequence[JobResult]) -> dict[str, int]:

@@ -51,8 +51,7 @@ class DistributedBatchError(ReconstructionError):
         self.results = results
 
 
-def make_cluster(kind: str = "local", *, n_workers: int = 2, threads_per_worker: int = 1,
-                 **options: Any) -> Any:
+def make_cluster(kind: str = "local", *, n_workers: int = 2, threads_per_worker: int = 1, **options: Any) -> Any:
     """Start a Dask cluster of single-process workers.
 
     Parameters
@@ -87,8 +86,13 @@ def make_cluster(kind: str = "local", *, n_workers: int = 2, threads_per_worker:
         saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
         try:
             with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-                settings = {"n_workers": n_workers, "threads_per_worker": threads_per_worker, "processes": True,
-                            "dashboard_address": ":0", **options}
+                settings = {
+                    "n_workers": n_workers,
+                    "threads_per_worker": threads_per_worker,
+                    "processes": True,
+                    "dashboard_address": ":0",
+                    **options,
+                }
                 return require("distributed").LocalCluster(**settings)
         finally:
             for name, value in saved.items():
@@ -99,8 +103,7 @@ def make_cluster(kind: str = "local", *, n_workers: int = 2, threads_per_worker:
     if kind == "slurm":
         prologue = [f"export {name}={threads}" for name in _THREAD_VARIABLES]
         prologue.append("export HDF5_USE_FILE_LOCKING=FALSE")
-        settings = {"cores": threads_per_worker, "processes": 1, "memory": "4GB", "python": sys.executable,
-                    **options}
+        settings = {"cores": threads_per_worker, "processes": 1, "memory": "4GB", "python": sys.executable, **options}
         settings["job_script_prologue"] = [*prologue, *settings.get("job_script_prologue", [])]
         cluster = require("dask_jobqueue").SLURMCluster(**settings)
         logger.debug("SLURM worker job script:\n%s", cluster.job_script())
@@ -120,14 +123,25 @@ def _scan_entries(filenames_or_list: Any) -> list[tuple[str, dict[str, Any]]]:
         return [(os.fspath(path), {})]
     if isinstance(filenames_or_list, Sequence) and filenames_or_list:
         return [(os.fspath(f), {}) for f in filenames_or_list]
-    raise ParameterError(f"filenames_or_list={filenames_or_list!r}: expected a raw file, a path-list "
-                         f"file ({', '.join(_LIST_SUFFIXES)}) or a non-empty sequence of raw files")
+    raise ParameterError(
+        f"filenames_or_list={filenames_or_list!r}: expected a raw file, a path-list "
+        f"file ({', '.join(_LIST_SUFFIXES)}) or a non-empty sequence of raw files"
+    )
 
 
-def recon_distributed(filenames_or_list: Any, inputPath: str | os.PathLike = "./", *, client: Any = None,
-                      cluster: str = "local", n_workers: int = 2, threads_per_worker: int = 1,
-                      cluster_options: Mapping[str, Any] | None = None, worker_timeout: float = 600.0,
-                      concurrent_scans: int = 1, **legacy_keywords: Any) -> list[Any]:
+def recon_distributed(
+    filenames_or_list: Any,
+    inputPath: str | os.PathLike = "./",
+    *,
+    client: Any = None,
+    cluster: str = "local",
+    n_workers: int = 2,
+    threads_per_worker: int = 1,
+    cluster_options: Mapping[str, Any] | None = None,
+    worker_timeout: float = 600.0,
+    concurrent_scans: int = 1,
+    **legacy_keywords: Any,
+) -> list[Any]:
     """Reconstruct one or more scans with their row blocks spread over a Dask cluster.
 
     Parameters
@@ -172,9 +186,11 @@ def recon_distributed(filenames_or_list: Any, inputPath: str | os.PathLike = "./
     entries = _scan_entries(filenames_or_list)
     with contextlib.ExitStack() as stack:
         if client is None:
-            started = stack.enter_context(make_cluster(cluster, n_workers=n_workers,
-                                                       threads_per_worker=threads_per_worker,
-                                                       **dict(cluster_options or {})))
+            started = stack.enter_context(
+                make_cluster(
+                    cluster, n_workers=n_workers, threads_per_worker=threads_per_worker, **dict(cluster_options or {})
+                )
+            )
             client = stack.enter_context(require("distributed").Client(started))
             client.wait_for_workers(1, timeout=worker_timeout)
 
@@ -192,9 +208,11 @@ def recon_distributed(filenames_or_list: Any, inputPath: str | os.PathLike = "./
                 except Exception as exc:
                     logger.error("%s: failed: %s: %s", entry[0], type(exc).__name__, exc)
                     results.append(exc)
-    failed = [f"{name}: {type(r).__name__}: {r}" for (name, _), r in zip(entries, results, strict=True)
-              if isinstance(r, Exception)]
+    failed = [
+        f"{name}: {type(r).__name__}: {r}"
+        for (name, _), r in zip(entries, results, strict=True)
+        if isinstance(r, Exception)
+    ]
     if failed:
-        raise DistributedBatchError(f"{len(failed)} of {len(entries)} scans failed:\n  " + "\n  ".join(failed),
-                                    results)
+        raise DistributedBatchError(f"{len(failed)} of {len(entries)} scans failed:\n  " + "\n  ".join(failed), results)
     return results

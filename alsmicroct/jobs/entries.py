@@ -20,8 +20,19 @@ from ..io.atomic import jsonable
 from ..io.outputs import PROVENANCE_NAME
 from ..params import ReconParams, parse_value, suggest_key
 
-__all__ = ["FAILED_STATES", "JobResult", "ScanEntry", "ScanJob", "check_keywords", "config_line", "load_config",
-           "read_config", "read_line_entries", "read_text_lines", "select_line"]
+__all__ = [
+    "FAILED_STATES",
+    "JobResult",
+    "ScanEntry",
+    "ScanJob",
+    "check_keywords",
+    "config_line",
+    "load_config",
+    "read_config",
+    "read_line_entries",
+    "read_text_lines",
+    "select_line",
+]
 
 FAILED_STATES = ("failed", "invalid", "missing", "not run")
 
@@ -100,11 +111,19 @@ class JobResult:
         """JSON-friendly record of this result."""
         job = self.job
         return {
-            "number": job.number, "scan": job.entry.scan, "source": job.entry.source,
-            "path": str(job.path), "status": self.status, "cor": self.cor, "slices": self.slices,
+            "number": job.number,
+            "scan": job.entry.scan,
+            "source": job.entry.source,
+            "path": str(job.path),
+            "status": self.status,
+            "cor": self.cor,
+            "slices": self.slices,
             "seconds": None if self.seconds is None else round(self.seconds, 3),
-            "output_dir": str(job.output_dir), "error": self.error,
-            "overrides": jsonable(job.keywords), "parameters": job.params.to_dict(), **self.detail,
+            "output_dir": str(job.output_dir),
+            "error": self.error,
+            "overrides": jsonable(job.keywords),
+            "parameters": job.params.to_dict(),
+            **self.detail,
         }
 
 
@@ -125,8 +144,9 @@ def read_text_lines(path: str | Path, *, what: str = "list") -> list[str]:
         raise InputFileError(f"{p}: cannot read the {what} file ({exc.strerror or exc})") from None
 
 
-def read_line_entries(path: str | Path, parse_line: Callable[[str, str], ScanEntry | None], *,
-                      what: str = "list") -> list[ScanEntry]:
+def read_line_entries(
+    path: str | Path, parse_line: Callable[[str, str], ScanEntry | None], *, what: str = "list"
+) -> list[ScanEntry]:
     """Scan entries of a text file, one per line: ``parse_line(line, "<path> line <n>")``
     (None for a line without a scan). Raises :class:`InputFileError` (unreadable file) and
     what ``parse_line`` raises (:class:`ParameterError` for a malformed line)."""
@@ -178,8 +198,10 @@ def read_config(path: Path, *, tables: Sequence[str] = ()) -> tuple[dict[str, An
     extra = {key: data.pop(key) for key in tables if key in data}
     for key, value in data.items():
         if isinstance(value, dict):
-            raise ParameterError(f"{config_line(path, text, key)}: [{key}] tables are not used; put recon() "
-                                 "keywords at the top level as key = value")
+            raise ParameterError(
+                f"{config_line(path, text, key)}: [{key}] tables are not used; put recon() "
+                "keywords at the top level as key = value"
+            )
     return check_keywords(data, path, text), extra
 
 
@@ -218,6 +240,7 @@ def select_line(entries: Sequence[ScanEntry], line: int | None, source: str) -> 
     if line is None:
         return numbered
     if not 1 <= line <= len(numbered):
-        raise ParameterError(f"{source} lists {len(numbered)} scan(s); --line {line} is out of range "
-                             f"(expected 1..{len(numbered)})")
+        raise ParameterError(
+            f"{source} lists {len(numbered)} scan(s); --line {line} is out of range (expected 1..{len(numbered)})"
+        )
     return [numbered[line - 1]]

@@ -43,8 +43,9 @@ def parse_parameter_line(line: str, source: str) -> ScanEntry | None:
         return None
     scan, rest = tokens[0], tokens[1:]
     if len(rest) % 2:
-        raise ParameterError(f"{source}: parameter {rest[-1]!r} has no value; expected "
-                             "name value pairs after the file name")
+        raise ParameterError(
+            f"{source}: parameter {rest[-1]!r} has no value; expected name value pairs after the file name"
+        )
     names = ReconParams.field_names()
     overrides: dict[str, str] = {}
     for name, value in zip(rest[::2], rest[1::2], strict=False):

@@ -77,8 +77,9 @@ def split_list_line(line: str, source: str) -> ScanEntry | None:
         raise ParameterError(f"{source}: the line must start with the raw file, got {scan!r}")
     for token in rest:
         if "=" not in token:
-            raise ParameterError(f"{source}: expected key=value after the raw file, got {token!r} "
-                                 "(quote a path that contains spaces)")
+            raise ParameterError(
+                f"{source}: expected key=value after the raw file, got {token!r} (quote a path that contains spaces)"
+            )
     return ScanEntry(scan=scan, overrides=parse_overrides(rest, source=source), source=source)
 
 

@@ -37,8 +37,9 @@ def split_rows(nrows: int, nparts: int, *, unit: int = 1) -> list[tuple[int, int
     ``min(nparts, ceil(nrows / unit))`` ranges.
     """
     if nrows < 1 or nparts < 1 or unit < 1:
-        raise ParameterError(f"split_rows({nrows}, {nparts}, unit={unit}): expected at least one row, "
-                             "one part and a unit >= 1")
+        raise ParameterError(
+            f"split_rows({nrows}, {nparts}, unit={unit}): expected at least one row, one part and a unit >= 1"
+        )
     nunits = -(-nrows // unit)
     n = min(nparts, nunits)
     bounds = [min(nrows, (nunits * k // n) * unit) for k in range(n + 1)]
@@ -98,8 +99,16 @@ def slurm_info() -> dict[str, str]:
     return {"host": socket.gethostname(), **{n.lower(): os.environ[n] for n in names if n in os.environ}}
 
 
-def recon_part(filename: str | os.PathLike, part: int, nparts: int, inputPath: str | os.PathLike = "./", *,
-               resume: bool | None = None, merge: bool = True, **keywords: Any) -> Any:
+def recon_part(
+    filename: str | os.PathLike,
+    part: int,
+    nparts: int,
+    inputPath: str | os.PathLike = "./",
+    *,
+    resume: bool | None = None,
+    merge: bool = True,
+    **keywords: Any,
+) -> Any:
     """Reconstruct part ``part`` (1-based) of ``nparts`` contiguous row ranges of one scan.
 
     The centre is resolved on the whole scan (as a single ``recon()`` run does), the part
@@ -120,22 +129,42 @@ def recon_part(filename: str | os.PathLike, part: int, nparts: int, inputPath: s
 
     plan = plan_scan(filename, inputPath, **keywords)
     if plan.params.outputFormat != "tiff":
-        raise ParameterError(f"{plan.path}: SLURM row parts write TIFF slices only (outputFormat="
-                             f"{plan.params.outputFormat!r} would need one writer per store); use outputFormat='tiff' "
-                             "and alsmicroct.image_processing.convert_to_zarr afterwards, or a Dask cluster (client=)")
+        raise ParameterError(
+            f"{plan.path}: SLURM row parts write TIFF slices only (outputFormat="
+            f"{plan.params.outputFormat!r} would need one writer per store); use outputFormat='tiff' "
+            "and alsmicroct.image_processing.convert_to_zarr afterwards, or a Dask cluster (client=)"
+        )
     rows = _part_rows(plan, part, nparts)
     nparts = len(_part_ranges(plan, nparts))
     if rows is None:
-        logger.info("%s: %d rows make only %d blocks of chunk_sino=%d rows; part %d has nothing to do",
-                    plan.path.name, plan.rows.size, nparts, plan.params.chunk_sino, part)
+        logger.info(
+            "%s: %d rows make only %d blocks of chunk_sino=%d rows; part %d has nothing to do",
+            plan.path.name,
+            plan.rows.size,
+            nparts,
+            plan.params.chunk_sino,
+            part,
+        )
         return None
     if plan.params.doBilateralFilter:
-        logger.warning("%s: doBilateralFilter filters across slices; slices near part boundaries differ "
-                       "from a single-process run (use the Dask path for identical results)", plan.path.name)
+        logger.warning(
+            "%s: doBilateralFilter filters across slices; slices near part boundaries differ "
+            "from a single-process run (use the Dask path for identical results)",
+            plan.path.name,
+        )
     plan.output_dir.mkdir(parents=True, exist_ok=True)
     name = part_provenance_name(part, nparts, _record(plan))
-    logger.info("%s: part %d/%d, rows %d..%d step %d, cor %.3f -> %s", plan.path.name, part, nparts,
-                rows[0], rows[1] - 1, rows[2], plan.cor, plan.output_dir / name)
+    logger.info(
+        "%s: part %d/%d, rows %d..%d step %d, cor %.3f -> %s",
+        plan.path.name,
+        part,
+        nparts,
+        rows[0],
+        rows[1] - 1,
+        rows[2],
+        plan.cor,
+        plan.output_dir / name,
+    )
     kw = {**{k: v for k, v in keywords.items() if k != "inputPath"}, "sinoused": rows, "cor": plan.cor}
     result = recon(plan.path.name, plan.path.parent, resume=resume, quicklook=False, provenance_name=name, **kw)
     record = read_provenance(plan.output_dir, name) or {}
@@ -149,15 +178,17 @@ def recon_part(filename: str | os.PathLike, part: int, nparts: int, inputPath: s
 def _parts_complete(plan: Any, nparts: int) -> bool:
     from ..pipeline.provenance import provenance_status
 
-    return all(provenance_status(plan.output_dir, part_provenance_name(k, nparts, _record(plan))) == "complete"
-               for k in range(1, nparts + 1))
+    return all(
+        provenance_status(plan.output_dir, part_provenance_name(k, nparts, _record(plan))) == "complete"
+        for k in range(1, nparts + 1)
+    )
 
 
 def _merge_locked(plan: Any, nparts: int) -> Path | None:
     """Merge unless another task is merging right now (exclusive lock file)."""
     lock = plan.output_dir / f".{_record(plan)}.merge.lock"
     with contextlib.suppress(FileNotFoundError):
-        if time.time() - lock.stat().st_mtime > _STALE_LOCK_S:      # left by a task killed mid-merge
+        if time.time() - lock.stat().st_mtime > _STALE_LOCK_S:  # left by a task killed mid-merge
             logger.warning("%s: removing a stale merge lock", lock)
             lock.unlink(missing_ok=True)
     try:
@@ -173,8 +204,14 @@ def _merge_locked(plan: Any, nparts: int) -> Path | None:
         lock.unlink(missing_ok=True)
 
 
-def merge_parts(filename: str | os.PathLike, nparts: int, inputPath: str | os.PathLike = "./", *,
-                quicklook: bool = True, **keywords: Any) -> Path:
+def merge_parts(
+    filename: str | os.PathLike,
+    nparts: int,
+    inputPath: str | os.PathLike = "./",
+    *,
+    quicklook: bool = True,
+    **keywords: Any,
+) -> Path:
     """Merge the part provenance files of a split run into ``recon_parameters.json``.
 
     Checks that every part is complete and made from the same input and centre, and that
@@ -210,8 +247,10 @@ def _part_problems(plan: Any, name: str, record: dict[str, Any] | None) -> list[
 
     if record is None or record.get("status") != "complete":
         return [f"{name}: {'missing' if record is None else record.get('status')}"]
-    return [f"{name}: made by another run: {d}"
-            for d in run_differences(record.get("fingerprint"), fingerprint(plan), ignore=("sinoused",))]
+    return [
+        f"{name}: made by another run: {d}"
+        for d in run_differences(record.get("fingerprint"), fingerprint(plan), ignore=("sinoused",))
+    ]
 
 
 def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:
@@ -225,21 +264,34 @@ def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:
     if problems:
         raise ReconstructionError(f"{plan.output_dir}: cannot merge {nparts} parts:\n  " + "\n  ".join(problems))
     shape = (plan.width, plan.width)
-    missing = [int(r) for r in plan.rows if not is_complete_tiff(plan.slice_path(int(r)), shape=shape,
-                                                                   dtype=plan.out_dtype)]
+    missing = [
+        int(r) for r in plan.rows if not is_complete_tiff(plan.slice_path(int(r)), shape=shape, dtype=plan.out_dtype)
+    ]
     if missing:
-        raise ReconstructionError(f"{plan.output_dir}: {len(missing)} of {plan.rows.size} slices missing or "
-                                  f"incomplete (first: row {missing[0]}); re-run the parts")
+        raise ReconstructionError(
+            f"{plan.output_dir}: {len(missing)} of {plan.rows.size} slices missing or "
+            f"incomplete (first: row {missing[0]}); re-run the parts"
+        )
     timings: dict[str, float] = {}
     for record in records:
         for key, value in record.get("timings_s", {}).items():
             timings[key] = round(timings.get(key, 0.0) + value, 4)
-    merged = provenance_record(plan, status="complete", timings=timings, nfiles=int(plan.rows.size),
-                               started=min(r["started"] for r in records))
-    merged["parts"] = [{"file": n, "status": r["status"], "nrows": r["resolved"]["nrows"],
-                        "rows_first_last_step": r["resolved"]["rows_first_last_step"], "started": r["started"],
-                        "updated": r["updated"], "timings_s": r.get("timings_s", {}), **r.get("part", {})}
-                       for n, r in zip(names, records, strict=True)]
+    merged = provenance_record(
+        plan, status="complete", timings=timings, nfiles=int(plan.rows.size), started=min(r["started"] for r in records)
+    )
+    merged["parts"] = [
+        {
+            "file": n,
+            "status": r["status"],
+            "nrows": r["resolved"]["nrows"],
+            "rows_first_last_step": r["resolved"]["rows_first_last_step"],
+            "started": r["started"],
+            "updated": r["updated"],
+            "timings_s": r.get("timings_s", {}),
+            **r.get("part", {}),
+        }
+        for n, r in zip(names, records, strict=True)
+    ]
     path = write_provenance(plan.output_dir / _record(plan), merged)
     logger.info("%s: merged %d parts (%d slices) into %s", plan.path.name, nparts, plan.rows.size, path)
     if quicklook:

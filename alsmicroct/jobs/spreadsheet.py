@@ -101,16 +101,16 @@ def rows_to_entries(rows: Iterable[tuple[int, list[Any]]], *, path: str, unit: s
                 continue
             name = header[col] if col < len(header) else None
             if name is None:
-                raise ParameterError(f"{where}, column {_column_letter(col)}: value {value!r} "
-                                     "under an empty header cell")
+                raise ParameterError(
+                    f"{where}, column {_column_letter(col)}: value {value!r} under an empty header cell"
+                )
             values[name] = _as_text(value) if name in _TEXT_COLUMNS else value
         if "filename" not in values:
             raise ParameterError(f"{where}: no filename in this row")
         scan = str(values.pop("filename"))
         entries.append(ScanEntry(scan=scan, overrides=values, source=where))
     if header is None:
-        raise InputFileError(f"{path}: empty sheet; expected a header row with 'filename' and "
-                             "recon() keyword names")
+        raise InputFileError(f"{path}: empty sheet; expected a header row with 'filename' and recon() keyword names")
     return entries
 
 
@@ -119,9 +119,11 @@ def _read_header(cells: list[Any], where: str, known: set[str]) -> list[str | No
     for col, cell in enumerate(cells):
         name = None if cell is None else str(cell)
         if name is not None and name not in known:
-            raise ParameterError(f"{where}, column {_column_letter(col)}: unknown column {name!r}; "
-                                 f"expected 'filename', 'inputPath' or a recon() keyword"
-                                 f"{suggest_key(name, sorted(known))}")
+            raise ParameterError(
+                f"{where}, column {_column_letter(col)}: unknown column {name!r}; "
+                f"expected 'filename', 'inputPath' or a recon() keyword"
+                f"{suggest_key(name, sorted(known))}"
+            )
         if name is not None and name in header:
             raise ParameterError(f"{where}, column {_column_letter(col)}: column {name!r} appears twice")
         header.append(name)
@@ -178,7 +180,8 @@ def _excel_rows(path: Path, sheet: str | None) -> Iterator[tuple[int, list[Any]]
                     raise ParameterError(
                         f"{path} sheet {ws.title!r} cell {get_column_letter(col + 1)}{number}: formula "
                         f"{formulas[number, col]!r} has no saved value (the file was written by a program "
-                        "that does not compute formulas); open and save it in Excel/LibreOffice, or type the value")
+                        "that does not compute formulas); open and save it in Excel/LibreOffice, or type the value"
+                    )
             yield number, cells
     finally:
         book.close()
@@ -190,8 +193,12 @@ def _uncached_formulas(path: Path, title: str) -> dict[tuple[int, int], str]:
 
     book = openpyxl.load_workbook(path, read_only=True, data_only=False)
     try:
-        return {(r, c): v for r, row in enumerate(book[title].iter_rows(values_only=True), 1)
-                for c, v in enumerate(row) if isinstance(v, str) and v.startswith("=")}
+        return {
+            (r, c): v
+            for r, row in enumerate(book[title].iter_rows(values_only=True), 1)
+            for c, v in enumerate(row)
+            if isinstance(v, str) and v.startswith("=")
+        }
     finally:
         book.close()
 

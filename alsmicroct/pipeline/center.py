@@ -24,6 +24,7 @@ __all__ = ["PC_MIN_ROWS", "find_center", "pair_180", "pc_rows", "preprocessed_si
 
 logger = logging.getLogger(__name__)
 
+
 def pair_180(theta: np.ndarray) -> tuple[int, int, float]:
     """The pair of projections closest to 180 deg apart.
 
@@ -65,9 +66,14 @@ def _proj_range(plan: ReconPlan) -> tuple[int, int, int]:
 def preprocessed_sinograms(scan, plan: ReconPlan, spec: tuple[int, int, int]) -> np.ndarray:
     """-log sinograms (angle, row, column) of the absolute rows ``spec`` = ``(start, stop, step)``
     (outliers, normalisation, beam hardening), read in one pass over the projections."""
-    block = Block(data=scan.read_projections(proj=_proj_range(plan), rows=spec), rows=np.arange(*spec),
-                  proj=np.arange(plan.proj_indices.size), flats=scan.read_flats(rows=spec),
-                  darks=scan.read_darks(rows=spec), flat_indices=np.asarray(scan.flat_indices))
+    block = Block(
+        data=scan.read_projections(proj=_proj_range(plan), rows=spec),
+        rows=np.arange(*spec),
+        proj=np.arange(plan.proj_indices.size),
+        flats=scan.read_flats(rows=spec),
+        darks=scan.read_darks(rows=spec),
+        flat_indices=np.asarray(scan.flat_indices),
+    )
     for step in centre_steps(plan):
         block.data = step.run(block, plan)
     return np.asarray(block.data, dtype=np.float32)
@@ -100,8 +106,9 @@ def _normalized_pair(scan, plan: ReconPlan, positions: tuple[int, int]) -> np.nd
     rows = pc_rows(plan, scan.meta.nslices)
     idx = [int(plan.proj_indices[k]) for k in positions]
     proj = np.concatenate([scan.read_projections(proj=(i, i + 1, 1), rows=rows) for i in idx])
-    return normalize_nf(proj, scan.read_flats(rows=rows), scan.read_darks(rows=rows),
-                        flat_indices=scan.flat_indices, proj_indices=idx)
+    return normalize_nf(
+        proj, scan.read_flats(rows=rows), scan.read_darks(rows=rows), flat_indices=scan.flat_indices, proj_indices=idx
+    )
 
 
 def _default_row(plan: ReconPlan, row: int | None) -> int:
@@ -127,22 +134,31 @@ def find_center(scan, plan: ReconPlan, method: str | None = None) -> float:
     if method == "pc":
         usable = np.flatnonzero(~plan.ignore_mask)  # never measure on a projection the user ignores
         if usable.size < 2:
-            raise ReconstructionError(f"{plan.path}: projIgnoreList leaves fewer than 2 projections for "
-                                      "corFunction='pc'; give cor")
+            raise ReconstructionError(
+                f"{plan.path}: projIgnoreList leaves fewer than 2 projections for corFunction='pc'; give cor"
+            )
         i, j, gap = pair_180(plan.theta[usable])
         i, j = int(usable[i]), int(usable[j])
         if gap > math.radians(1.0):
             raise ReconstructionError(
                 f"{plan.path}: no two projections within 1 deg of 180 deg apart "
-                f"(best pair is {math.degrees(gap):.2f} deg off); use corFunction='vo' or 'nm', or give cor")
+                f"(best pair is {math.degrees(gap):.2f} deg off); use corFunction='vo' or 'nm', or give cor"
+            )
         pair = _normalized_pair(scan, plan, (i, j))
         cor = engine.find_center_pc(pair[0], pair[1], tol=0.25)
     elif method == "vo":
         cor = _vo_center(plan, preprocessed_sinogram(scan, plan, _default_row(plan, p.voInd)))
     elif method == "nm":
         sino = preprocessed_sinogram(scan, plan, _default_row(plan, p.nmInd))
-        cor = engine.find_center_nm(sino[:, None, :], plan.theta, init=p.nmInit, tol=p.nmTol, mask=p.nmMask,
-                                    ratio=p.nmRatio, sinogram_order=p.nmSinoOrder)
+        cor = engine.find_center_nm(
+            sino[:, None, :],
+            plan.theta,
+            init=p.nmInit,
+            tol=p.nmTol,
+            mask=p.nmMask,
+            ratio=p.nmRatio,
+            sinogram_order=p.nmSinoOrder,
+        )
     else:
         raise ReconstructionError(f"unknown centre method {method!r}; expected 'pc', 'vo' or 'nm'")
     logger.info("%s: centre of rotation %.2f px (method %s)", plan.path.name, cor, method)
@@ -188,28 +204,56 @@ def center_confidence(scan, plan: ReconPlan, cor: float) -> dict:
     spec = (rows[0], rows[-1] + 1, int(rows[1] - rows[0]) if len(rows) > 1 else 1)
     try:
         sinos = preprocessed_sinograms(scan, plan, spec)
-        est = estimate_center(sinos, plan.theta, rows=len(rows), max_disagreement=CONFIDENCE_MAX_GAP,
-                              drift_threshold=CONFIDENCE_MAX_GAP)
+        est = estimate_center(
+            sinos, plan.theta, rows=len(rows), max_disagreement=CONFIDENCE_MAX_GAP, drift_threshold=CONFIDENCE_MAX_GAP
+        )
     except (AlsMicroCTError, ValueError, np.linalg.LinAlgError) as exc:
         logger.warning("%s: centre %.2f px: confidence could not be estimated (%s)", plan.path.name, cor, exc)
-        return {"center": float(cor), "uncertainty_px": None, "label": "low", "method": method,
-                "reasons": [f"confidence check failed: {exc}"], "rows": rows}
+        return {
+            "center": float(cor),
+            "uncertainty_px": None,
+            "label": "low",
+            "method": method,
+            "reasons": [f"confidence check failed: {exc}"],
+            "rows": rows,
+        }
     span = rows[-1] - rows[0]
     drift_px = est.slope * (len(rows) - 1)
     reasons = list(est.reasons)
     gap = abs(float(cor) - est.vo)
     if gap > CONFIDENCE_MAX_GAP and not est.drift_significant:
         reasons.append(f"{method} centre {cor:.2f} and Vo's {est.vo:.2f} (rows {rows}) disagree by {gap:.2f} px")
-    info = {**est.to_dict(), "center": float(cor), "method": method, "label": "low" if reasons else "high",
-            "reasons": reasons, "uncertainty_px": round(max(est.uncertainty, 0.5 * gap), 3), "rows": rows,
-            "slope_px_per_row": drift_px / span if span else 0.0, "drift_px": round(drift_px, 3)}
+    info = {
+        **est.to_dict(),
+        "center": float(cor),
+        "method": method,
+        "label": "low" if reasons else "high",
+        "reasons": reasons,
+        "uncertainty_px": round(max(est.uncertainty, 0.5 * gap), 3),
+        "rows": rows,
+        "slope_px_per_row": drift_px / span if span else 0.0,
+        "drift_px": round(drift_px, 3),
+    }
     if est.drift_significant:
-        logger.warning("%s: the rotation axis drifts by %.2f px over rows %d-%d (found centre %.2f px); each row "
-                       "is reconstructed with its own centre from the fit",
-                       plan.path.name, drift_px, rows[0], rows[-1], cor)
+        logger.warning(
+            "%s: the rotation axis drifts by %.2f px over rows %d-%d (found centre %.2f px); each row "
+            "is reconstructed with its own centre from the fit",
+            plan.path.name,
+            drift_px,
+            rows[0],
+            rows[-1],
+            cor,
+        )
     level = logging.WARNING if reasons else logging.INFO
-    logger.log(level, "%s: centre %.2f +- %.2f px, confidence %s%s", plan.path.name, cor, info["uncertainty_px"],
-               info["label"], (": " + "; ".join(reasons)) if reasons else "")
+    logger.log(
+        level,
+        "%s: centre %.2f +- %.2f px, confidence %s%s",
+        plan.path.name,
+        cor,
+        info["uncertainty_px"],
+        info["label"],
+        (": " + "; ".join(reasons)) if reasons else "",
+    )
     return info
 
 
@@ -218,24 +262,26 @@ def _vo_center(plan: ReconPlan, sino: np.ndarray) -> float:
     from .. import engine
 
     p = plan.params
-    within = np.abs(plan.theta - plan.theta[0]) <= math.pi + 1e-6   # first 180 deg (monotonic list)
+    within = np.abs(plan.theta - plan.theta[0]) <= math.pi + 1e-6  # first 180 deg (monotonic list)
     n180 = max(int(within.sum()), 2)
     # Vo's metric degenerates when the mirrored sinograms barely overlap: keep the
     # search within a quarter of the row (overlap >= half the row) on narrow detectors.
     quarter = sino.shape[1] // 4
     smin, smax = max(p.voSMin, -quarter), min(p.voSMax, quarter)
     if (smin, smax) != (p.voSMin, p.voSMax):
-        logger.info("%s: Vo search limited to [%g, %g] px for a %d-pixel row", plan.path.name, smin, smax,
-                    sino.shape[1])
-    return engine.find_center_vo(sino[:n180], smin=smin, smax=smax, srad=min(p.voSRad, quarter),
-                                step=p.voStep, ratio=p.voRatio, drop=p.voDrop)
+        logger.info(
+            "%s: Vo search limited to [%g, %g] px for a %d-pixel row", plan.path.name, smin, smax, sino.shape[1]
+        )
+    return engine.find_center_vo(
+        sino[:n180], smin=smin, smax=smax, srad=min(p.voSRad, quarter), step=p.voStep, ratio=p.voRatio, drop=p.voDrop
+    )
 
 
 def find_center_360(scan, plan: ReconPlan) -> tuple[float, str]:
     """Axis position and side of a 360 deg offset-axis scan (a few central rows)."""
     from ..prep.stitch import find_center_360 as _find
 
-    rows = plan.rows[plan.rows.size // 2: plan.rows.size // 2 + 1]
+    rows = plan.rows[plan.rows.size // 2 : plan.rows.size // 2 + 1]
     sino = preprocessed_sinogram(scan, plan, int(rows[0]))
     cor, rotation = _find(sino)
     logger.info("%s: 360 deg axis at %.2f px, on the %s", plan.path.name, cor, rotation)

@@ -74,8 +74,10 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
     records = run_records(folder, plan.prefix)
     own = records.get(record)
     if own and live_writer(own):
-        raise OutputError(f"{folder / record}: another process (pid {own.get('pid')} on {own.get('host')}) is "
-                          "writing this run right now; wait for it, or stop it first")
+        raise OutputError(
+            f"{folder / record}: another process (pid {own.get('pid')} on {own.get('host')}) is "
+            "writing this run right now; wait for it, or stop it first"
+        )
     covered: set[int] = set()
     conflicts = []
     for name, rec in sorted(records.items()):
@@ -85,15 +87,20 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
         ignore = ("sinoused",) if is_part or PART_RECORD.search(name) else ()
         diff = run_differences(rec.get("fingerprint"), wanted, ignore=ignore)
         if diff:
-            conflicts.append(f"{name} describes another run: " + "; ".join(diff[:6])
-                             + (f"; and {len(diff) - 6} more" if len(diff) > 6 else ""))
+            conflicts.append(
+                f"{name} describes another run: "
+                + "; ".join(diff[:6])
+                + (f"; and {len(diff) - 6} more" if len(diff) > 6 else "")
+            )
         else:
             covered.update(rows_of(rec))
     slices = run_slices(folder, plan.prefix)
     unrecorded = sorted(set(slices) - covered)
     if unrecorded and not conflicts:
-        conflicts.append(f"{len(unrecorded)} slice(s) {plan.prefix}_*.tiff (rows {unrecorded[0]}..{unrecorded[-1]}) "
-                         "that no record describes")
+        conflicts.append(
+            f"{len(unrecorded)} slice(s) {plan.prefix}_*.tiff (rows {unrecorded[0]}..{unrecorded[-1]}) "
+            "that no record describes"
+        )
     fmt = plan.params.outputFormat
     volumes = {f: volume_path(folder, plan.prefix, f) for f in ("zarr", "h5")}
     volumes = {f: p for f, p in volumes.items() if p.exists()}
@@ -104,10 +111,12 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
             conflicts.append(f"{path.name}: a {f} store that no record describes")
     if conflicts and not (resume is False and not is_part):
         raise OutputError(
-            f"{folder}: the " + (f"slices {plan.prefix}_NNNNN.tiff" if fmt == "tiff" else f"output {plan.volume_path.name}")
+            f"{folder}: the "
+            + (f"slices {plan.prefix}_NNNNN.tiff" if fmt == "tiff" else f"output {plan.volume_path.name}")
             + " there belong to another run, so this run would mix with "
             "it:\n  " + "\n  ".join(conflicts) + "\nNothing was written. To replace that run, use resume=False "
-            "(command line: --overwrite); to keep it, choose another outputPath (--output-dir) or outputFilename.")
+            "(command line: --overwrite); to keep it, choose another outputPath (--output-dir) or outputFilename."
+        )
     if resume is False:
         if not is_part:
             _remove_run(folder, plan.prefix, [*records], slices)
@@ -121,8 +130,13 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
             logger.info("%s: resuming, %d of %d slices already complete", plan.volume_path, len(keep), plan.rows.size)
         return keep
     shape = (plan.width, plan.width)
-    keep = {int(r) for r in plan.rows if int(r) in covered and int(r) in slices
-            and is_complete_tiff(slices[int(r)], shape=shape, dtype=plan.out_dtype)}
+    keep = {
+        int(r)
+        for r in plan.rows
+        if int(r) in covered
+        and int(r) in slices
+        and is_complete_tiff(slices[int(r)], shape=shape, dtype=plan.out_dtype)
+    }
     if keep:
         logger.info("%s: resuming, %d of %d slices already complete", folder, len(keep), plan.rows.size)
     return keep

@@ -30,12 +30,14 @@ def require(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise ParameterError(f"{module} is needed for Dask runs ({exc}); install it with "
-                             "pip install 'alsmicroct[distributed]'") from exc
+        raise ParameterError(
+            f"{module} is needed for Dask runs ({exc}); install it with pip install 'alsmicroct[distributed]'"
+        ) from exc
 
 
-def _process_block(plan: Any, skip_rows: frozenset[int], start: int, end: int,
-                   store: tuple[Path, int] | None) -> tuple[int, int, dict[str, float], str, list[dict], dict]:
+def _process_block(
+    plan: Any, skip_rows: frozenset[int], start: int, end: int, store: tuple[Path, int] | None
+) -> tuple[int, int, dict[str, float], str, list[dict], dict]:
     """Worker side: reconstruct and write ``plan.rows[start:end]``; returns the stage timings,
     the convergence log of an iterative algorithm and the quality figures gathered."""
     from .runner import Runner
@@ -91,18 +93,37 @@ def run_on_client(client: Any, runner: Any, *, retries: int = 1) -> list[Path]:
         if runner.proj_steps:
             runner.prepare_store()
         workers = client.scheduler_info().get("workers", {})
-        logger.info("%s: %d blocks of <= %d rows on %d Dask worker(s) %s", plan.path.name, len(blocks),
-                    plan.params.chunk_sino, len(workers), getattr(client, "dashboard_link", ""))
+        logger.info(
+            "%s: %d blocks of <= %d rows on %d Dask worker(s) %s",
+            plan.path.name,
+            len(blocks),
+            plan.params.chunk_sino,
+            len(workers),
+            getattr(client, "dashboard_link", ""),
+        )
         if plan.params.num_threads is None and len(workers) > 1:
-            logger.info("num_threads=None: the engine of every worker uses all the cores it sees; set "
-                        "num_threads to the threads per worker to avoid oversubscription")
+            logger.info(
+                "num_threads=None: the engine of every worker uses all the cores it sees; set "
+                "num_threads to the threads per worker to avoid oversubscription"
+            )
         remote_plan = client.scatter(plan, broadcast=True, hash=False)
         token = uuid.uuid4().hex[:8]
         futures = []
         for a, b in blocks:
             kept = skip.intersection(int(r) for r in plan.rows[a:b])
-            futures.append(client.submit(_process_block, remote_plan, kept, a, b, runner.store, pure=False, retries=retries,
-                                         key=f"alsmicroct-{plan.prefix}-rows{a}-{b}-{token}"))
+            futures.append(
+                client.submit(
+                    _process_block,
+                    remote_plan,
+                    kept,
+                    a,
+                    b,
+                    runner.store,
+                    pure=False,
+                    retries=retries,
+                    key=f"alsmicroct-{plan.prefix}-rows{a}-{b}-{token}",
+                )
+            )
         _gather_blocks(futures, as_completed(futures), runner, len(blocks))
     finally:
         if runner.proj_steps:
@@ -129,16 +150,25 @@ def _gather_blocks(futures: list[Any], completed: Iterable[Any], runner: Any, to
                     other.cancel()
                 if isinstance(exc, AlsMicroCTError):
                     raise
-                raise ReconstructionError(f"{plan.path}: a Dask worker failed on a row block: "
-                                          f"{type(exc).__name__}: {exc}") from exc
+                raise ReconstructionError(
+                    f"{plan.path}: a Dask worker failed on a row block: {type(exc).__name__}: {exc}"
+                ) from exc
             for key, value in timings.items():
                 runner.timer.times[key] += value
             runner.convergence.extend(convergence)
             runner.quality.merge(quality)
             if bar is not None:
                 bar.update(1)
-            logger.info("%s: block %d/%d done (rows %d-%d on %s, %.1f s elapsed)", plan.path.name, done, total,
-                        int(plan.rows[start]), int(plan.rows[end - 1]), host, time.perf_counter() - t0)
+            logger.info(
+                "%s: block %d/%d done (rows %d-%d on %s, %.1f s elapsed)",
+                plan.path.name,
+                done,
+                total,
+                int(plan.rows[start]),
+                int(plan.rows[end - 1]),
+                host,
+                time.perf_counter() - t0,
+            )
     finally:
         if bar is not None:
             bar.close()

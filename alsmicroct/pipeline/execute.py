@@ -57,9 +57,17 @@ class Execution:
     quality: dict | None = None
 
 
-def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None = None, progress: bool = False,
-            client: Any = None, quicklook: bool = True, t_centre: float = 0.0,
-            t_start: float | None = None) -> Execution:
+def execute(
+    plan: ReconPlan,
+    *,
+    record: str | None = None,
+    resume: bool | None = None,
+    progress: bool = False,
+    client: Any = None,
+    quicklook: bool = True,
+    t_centre: float = 0.0,
+    t_start: float | None = None,
+) -> Execution:
     """Run a centred ``plan`` into its output folder.
 
     Parameters
@@ -100,17 +108,27 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
     record = record or record_name(plan.prefix, plan.path.stem)
     fmt = plan.params.outputFormat
     if client is not None and fmt == "h5":
-        raise ParameterError(f"{plan.path}: outputFormat='h5' has a single writer per file and cannot be written "
-                             "by Dask workers; use outputFormat='zarr' (one writer per chunk) or run without client=")
+        raise ParameterError(
+            f"{plan.path}: outputFormat='h5' has a single writer per file and cannot be written "
+            "by Dask workers; use outputFormat='zarr' (one writer per chunk) or run without client="
+        )
     skip = claim_output(plan, record=record, resume=resume)
     previous = read_provenance(plan.output_dir, record) if skip else None
     plan.output_dir.mkdir(parents=True, exist_ok=True)
     prov_path = plan.output_dir / record
     started = now()
     write_provenance(prov_path, provenance_record(plan, status="running", started=started))
-    logger.info("%s: reconstructing %d rows (%d to keep) of %d x %d, %d projections, cor %.2f -> %s",
-                plan.path.name, plan.rows.size, len(skip), plan.meta.nslices, plan.meta.nrays,
-                plan.proj_indices.size, plan.cor, plan.output_dir)
+    logger.info(
+        "%s: reconstructing %d rows (%d to keep) of %d x %d, %d projections, cor %.2f -> %s",
+        plan.path.name,
+        plan.rows.size,
+        len(skip),
+        plan.meta.nslices,
+        plan.meta.nrays,
+        plan.proj_indices.size,
+        plan.cor,
+        plan.output_dir,
+    )
     volume = open_plan_writer(plan) if fmt != "tiff" and len(skip) < plan.rows.size else None
     runner = Runner(plan, skip_rows=skip, progress=progress, volume=volume)
 
@@ -129,24 +147,35 @@ def execute(plan: ReconPlan, *, record: str | None = None, resume: bool | None =
             files = runner.run()
         if volume is not None:
             t0 = time.perf_counter()
-            volume.finish(provenance_record(plan, status="complete", timings=timings(), started=started,
-                                            nfiles=1))
+            volume.finish(provenance_record(plan, status="complete", timings=timings(), started=started, nfiles=1))
             runner.timer.add("finish", t0)
     except BaseException as exc:
         if volume is not None:
             volume.abort()
-        write_provenance(prov_path, provenance_record(plan, status="failed", timings=timings(), started=started,
-                                                      error=f"{type(exc).__name__}: {exc}"))
+        write_provenance(
+            prov_path,
+            provenance_record(
+                plan, status="failed", timings=timings(), started=started, error=f"{type(exc).__name__}: {exc}"
+            ),
+        )
         raise
     quality = quality_of(runner, previous)
     look = write_quicklook(plan, quality=quality, gather=runner.quality) if quicklook else None
     done = timings()
-    write_provenance(prov_path, provenance_record(plan, status="complete", timings=done, started=started,
-                                                  nfiles=len(files), convergence=runner.convergence,
-                                                  quality=quality))
+    write_provenance(
+        prov_path,
+        provenance_record(
+            plan,
+            status="complete",
+            timings=done,
+            started=started,
+            nfiles=len(files),
+            convergence=runner.convergence,
+            quality=quality,
+        ),
+    )
     logger.info("%s: %d slices in %s (%.1f s)", plan.path.name, len(files), plan.output_dir, done["total"])
-    return Execution(files=files, record=prov_path, timings=done, skipped=len(skip), quicklook=look,
-                     quality=quality)
+    return Execution(files=files, record=prov_path, timings=done, skipped=len(skip), quicklook=look, quality=quality)
 
 
 def check_plan_memory(plan: ReconPlan, *, available: int | None = None):
@@ -183,11 +212,17 @@ def check_plan_memory(plan: ReconPlan, *, available: int | None = None):
     steps = build_steps(plan)
     meta = plan.meta
     est = check_memory(
-        chunk_rows=max(1, min(plan.params.chunk_sino, plan.rows.size)), nangles=int(plan.proj_indices.size),
-        ncols=int(meta.nrays), npad=int(plan.npad), nrefs=int(meta.num_flats) * max(1, len(meta.flat_positions)) + int(meta.num_darks),
-        nsteps=max(1, len(steps)), width=int(plan.width),
+        chunk_rows=max(1, min(plan.params.chunk_sino, plan.rows.size)),
+        nangles=int(plan.proj_indices.size),
+        ncols=int(meta.nrays),
+        npad=int(plan.npad),
+        nrefs=int(meta.num_flats) * max(1, len(meta.flat_positions)) + int(meta.num_darks),
+        nsteps=max(1, len(steps)),
+        width=int(plan.width),
         margin_rows=sum(s.row_margin for s in steps if s.axis == "sino"),
-        available=available, policy=policy, where=str(plan.path),
+        available=available,
+        policy=policy,
+        where=str(plan.path),
     )
     logger.info("%s: memory estimate %s", plan.path.name, est.describe())
     return est

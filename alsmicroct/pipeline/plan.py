@@ -35,7 +35,9 @@ def resolve_input(filename: str | os.PathLike, input_path: str | os.PathLike = "
     """
     name = Path(os.fspath(filename)).expanduser()
     base = name if name.is_absolute() else Path(os.fspath(input_path)).expanduser() / name
-    candidates = [base] if base.suffix.lower() in (".h5", ".hdf5", ".hdf") else [base, base.with_name(base.name + ".h5")]
+    candidates = (
+        [base] if base.suffix.lower() in (".h5", ".hdf5", ".hdf") else [base, base.with_name(base.name + ".h5")]
+    )
     for cand in candidates:
         if cand.is_file():
             return cand.resolve()
@@ -49,8 +51,9 @@ def _stem(path: Path) -> str:
     return path.name[: -len(path.suffix)] if path.suffix else path.name
 
 
-def output_dir_for(filename: str | os.PathLike, inputPath: str | os.PathLike = "./",
-                   outputPath: str | os.PathLike | None = None) -> Path:
+def output_dir_for(
+    filename: str | os.PathLike, inputPath: str | os.PathLike = "./", outputPath: str | os.PathLike | None = None
+) -> Path:
     """Folder that recon() writes slices to: ``<outputPath or inputPath>/rec<stem>/``."""
     name = Path(os.fspath(filename))
     stem = _stem(name) if name.suffix.lower() in (".h5", ".hdf5", ".hdf") else name.name
@@ -75,25 +78,25 @@ class ReconPlan:
     path: Path
     params: ReconParams
     meta: Any
-    proj_indices: np.ndarray          # absolute projection indices used
-    theta: np.ndarray                 # radians, one per used projection
-    rows: np.ndarray                  # absolute detector rows to reconstruct
+    proj_indices: np.ndarray  # absolute projection indices used
+    theta: np.ndarray  # radians, one per used projection
+    rows: np.ndarray  # absolute detector rows to reconstruct
     npad: int
-    width: int                        # columns reconstructed (after 360->180: stitched width)
+    width: int  # columns reconstructed (after 360->180: stitched width)
     output_dir: Path
     prefix: str
     pxsize_cm: float
-    ignore_mask: np.ndarray           # bool per used projection: zeroed
+    ignore_mask: np.ndarray  # bool per used projection: zeroed
     bh_coefficients: tuple[float, ...]
     dist_cm: float | None
     energy_kev: float | None
-    cor: float | None = None          # raw-detector centre (pixels from the left edge)
+    cor: float | None = None  # raw-detector centre (pixels from the left edge)
     recon_center: float | None = None  # centre in the reconstructed (possibly stitched) row
-    rotation: str = "right"           # 360->180 axis side
+    rotation: str = "right"  # 360->180 axis side
     recon_theta: np.ndarray | None = None  # angles given to the reconstruction (after 360->180)
-    center_info: dict | None = None   # confidence of an automatic centre (pipeline.center.center_confidence)
-    center_slope: float = 0.0         # drifting axis: px per detector row, about center_row (0: one centre)
-    center_row: float = 0.0           # detector row at which the centre is recon_center
+    center_info: dict | None = None  # confidence of an automatic centre (pipeline.center.center_confidence)
+    center_slope: float = 0.0  # drifting axis: px per detector row, about center_row (0: one centre)
+    center_row: float = 0.0  # detector row at which the centre is recon_center
 
     def centers_for(self, rows: np.ndarray) -> float | np.ndarray:
         """The reconstruction centre of each of ``rows`` (one float when the axis does not drift)."""
@@ -129,13 +132,15 @@ def _resolve_range(name: str, value: tuple[int, ...] | None, size: int, path: Pa
     if start == -1:
         count = end
         if count > size:
-            raise RangeError(f"{path}: {name}=(-1, {count}, {step}) asks for {count} central entries, "
-                             f"the data has {size}")
+            raise RangeError(
+                f"{path}: {name}=(-1, {count}, {step}) asks for {count} central entries, the data has {size}"
+            )
         start = size // 2 - count // 2
         end = start + count
     if end > size:
-        raise RangeError(f"{path}: {name}={tuple(value)} ends at {end}, beyond the {size} available "
-                         f"(expected end <= {size})")
+        raise RangeError(
+            f"{path}: {name}={tuple(value)} ends at {end}, beyond the {size} available (expected end <= {size})"
+        )
     return np.arange(start, end, step)
 
 
@@ -146,10 +151,10 @@ def _angles(scan: Any, params: ReconParams, proj: np.ndarray, path: Path) -> np.
         return np.asarray(scan.angles(proj=prange, angle_offset=params.angle_offset), dtype=np.float64)
     if params.anglelist == -1:
         if meta.rot_angles is None:
-            raise ParameterError(f"{path}: anglelist=-1 asks for per-projection rot_angle, "
-                                 "but the file has none")
-        return np.asarray(scan.angles(proj=prange, angle_offset=params.angle_offset, use_rot_angle=True),
-                          dtype=np.float64)
+            raise ParameterError(f"{path}: anglelist=-1 asks for per-projection rot_angle, but the file has none")
+        return np.asarray(
+            scan.angles(proj=prange, angle_offset=params.angle_offset, use_rot_angle=True), dtype=np.float64
+        )
     angles = np.asarray(params.anglelist, dtype=np.float64)
     if params.angle_offset:
         logger.warning("%s: angle_offset=%g is not applied to an explicit anglelist", path.name, params.angle_offset)
@@ -158,15 +163,19 @@ def _angles(scan: Any, params: ReconParams, proj: np.ndarray, path: Path) -> np.
     if angles.size == proj.size:
         return angles
     used = "" if proj.size == meta.nangles else f" or {proj.size} (one per projection used)"
-    raise ParameterError(f"{path}: anglelist has {angles.size} angles; expected {meta.nangles} "
-                         f"(one per projection in the file){used}")
+    raise ParameterError(
+        f"{path}: anglelist has {angles.size} angles; expected {meta.nangles} (one per projection in the file){used}"
+    )
 
 
 def scan_options(params: ReconParams) -> dict[str, Any]:
     """Keywords of :func:`alsmicroct.io.open_scan` that ``params`` decide (one place for every
     reader of a run: bad-data policy, pixel-size override, projections left unchecked)."""
-    return {"bad_data": params.badData, "pixel_size": params.pixel_size,
-            "skip_projections": tuple(params.projIgnoreList or ())}
+    return {
+        "bad_data": params.badData,
+        "pixel_size": params.pixel_size,
+        "skip_projections": tuple(params.projIgnoreList or ()),
+    }
 
 
 def make_plan(path: Path, scan: Any, params: ReconParams) -> ReconPlan:
@@ -175,12 +184,15 @@ def make_plan(path: Path, scan: Any, params: ReconParams) -> ReconPlan:
     proj = _resolve_range("projused", params.projused, meta.nangles, path)
     rows = _resolve_range("sinoused", params.sinoused, meta.nslices, path)
     if proj.size < 2:
-        raise RangeError(f"{path}: projused={params.projused} selects {proj.size} projection(s); "
-                         "a reconstruction needs at least 2")
+        raise RangeError(
+            f"{path}: projused={params.projused} selects {proj.size} projection(s); a reconstruction needs at least 2"
+        )
     theta = _angles(scan, params, proj, path)
     if params.cor is not None and not (0.0 <= params.cor <= meta.nrays - 1):
-        raise ParameterError(f"{path}: cor={params.cor} lies outside the detector row "
-                             f"(expected 0 <= cor <= {meta.nrays - 1} pixels from the left edge)")
+        raise ParameterError(
+            f"{path}: cor={params.cor} lies outside the detector row "
+            f"(expected 0 <= cor <= {meta.nrays - 1} pixels from the left edge)"
+        )
     ignore = np.zeros(proj.size, dtype=bool)
     for idx in params.projIgnoreList or ():
         if idx >= meta.nangles:
@@ -198,8 +210,10 @@ def make_plan(path: Path, scan: Any, params: ReconParams) -> ReconPlan:
     if params.doPhaseRetrieval:
         if dist_cm is None:
             if meta.camera_distance_mm is None:
-                raise ParameterError(f"{path}: propagation_dist=None asks for the camera distance, "
-                                     "but the file has none; give propagation_dist in cm")
+                raise ParameterError(
+                    f"{path}: propagation_dist=None asks for the camera distance, "
+                    "but the file has none; give propagation_dist in cm"
+                )
             dist_cm = meta.camera_distance_mm / 10.0
         if energy is None:
             if meta.energy_kev is None:
@@ -211,11 +225,21 @@ def make_plan(path: Path, scan: Any, params: ReconParams) -> ReconPlan:
     _check_writable(output_dir)
     width = meta.nrays
     plan = ReconPlan(
-        path=path, params=params, meta=meta, proj_indices=proj, theta=theta, rows=rows,
-        npad=params.npad if params.npad is not None else default_npad(width), width=width,
-        output_dir=output_dir, prefix=params.outputFilename or stem, pxsize_cm=float(meta.pxsize_cm),
-        ignore_mask=ignore, bh_coefficients=params.BeamHardeningCoefficients or DEFAULT_BH,
-        dist_cm=dist_cm, energy_kev=energy,
+        path=path,
+        params=params,
+        meta=meta,
+        proj_indices=proj,
+        theta=theta,
+        rows=rows,
+        npad=params.npad if params.npad is not None else default_npad(width),
+        width=width,
+        output_dir=output_dir,
+        prefix=params.outputFilename or stem,
+        pxsize_cm=float(meta.pxsize_cm),
+        ignore_mask=ignore,
+        bh_coefficients=params.BeamHardeningCoefficients or DEFAULT_BH,
+        dist_cm=dist_cm,
+        energy_kev=energy,
     )
     return plan if params.cor is None else centred_plan(plan, params.cor)
 
@@ -244,8 +268,15 @@ def centred_plan(plan: ReconPlan, cor: float, rotation: str | None = None) -> Re
     except ParameterError as exc:
         raise ParameterError(f"{plan.path}: cor={cor} does not fit this 360 deg scan: {exc}") from None
     npad = p.npad if p.npad is not None else default_npad(width)
-    return dataclasses.replace(plan, cor=float(cor), rotation=rotation, width=width, recon_center=center,
-                               recon_theta=angles_360_to_180(plan.theta), npad=npad)
+    return dataclasses.replace(
+        plan,
+        cor=float(cor),
+        rotation=rotation,
+        width=width,
+        recon_center=center,
+        recon_theta=angles_360_to_180(plan.theta),
+        npad=npad,
+    )
 
 
 def _check_writable(output_dir: Path) -> None:

@@ -52,10 +52,16 @@ def with_center(scan: Any, plan: ReconPlan) -> ReconPlan:
     # (a single-centre method averages over a sheared pair; the fit's middle is the centre used)
     ref = 0.5 * (info["rows"][0] + info["rows"][-1])
     mid = float(info["vo"])
-    info = {**info, "center": mid, "found_center": float(cor), "per_row_applied": True,
-            "per_row_fit": {"center_px": mid, "at_row": ref, "slope_px_per_row": info["slope_px_per_row"]}}
-    return dataclasses.replace(centred_plan(plan, mid), center_info=info, center_slope=info["slope_px_per_row"],
-                               center_row=ref)
+    info = {
+        **info,
+        "center": mid,
+        "found_center": float(cor),
+        "per_row_applied": True,
+        "per_row_fit": {"center_px": mid, "at_row": ref, "slope_px_per_row": info["slope_px_per_row"]},
+    }
+    return dataclasses.replace(
+        centred_plan(plan, mid), center_info=info, center_slope=info["slope_px_per_row"], center_row=ref
+    )
 
 
 def prepare(filename: str | os.PathLike, params: ReconParams, *, center: bool = True) -> ReconPlan:
@@ -86,5 +92,3 @@ def prepare(filename: str | os.PathLike, params: ReconParams, *, center: bool = 
     """
     with open_planned(filename, params) as (scan, plan):
         return with_center(scan, plan) if center else plan
-
-

@@ -58,15 +58,24 @@ def fingerprint(plan: Any) -> dict[str, Any]:
 def fingerprint_of(path: Path, params: Any, cor: float | None) -> dict[str, Any]:
     """Fingerprint of a run of ``params`` on raw file ``path`` with centre ``cor`` (JSON-normalised)."""
     stat = Path(path).stat()
-    return json.loads(json.dumps(jsonable({
-        "input": str(path), "input_size": stat.st_size, "input_mtime": stat.st_mtime,
-        "parameters": {k: v for k, v in params.to_dict().items() if k not in _NOT_IN_RESULT},
-        "cor": cor,
-    })))
+    return json.loads(
+        json.dumps(
+            jsonable(
+                {
+                    "input": str(path),
+                    "input_size": stat.st_size,
+                    "input_mtime": stat.st_mtime,
+                    "parameters": {k: v for k, v in params.to_dict().items() if k not in _NOT_IN_RESULT},
+                    "cor": cor,
+                }
+            )
+        )
+    )
 
 
-def run_differences(recorded: dict[str, Any] | None, wanted: dict[str, Any], *,
-                    ignore: tuple[str, ...] = ()) -> list[str]:
+def run_differences(
+    recorded: dict[str, Any] | None, wanted: dict[str, Any], *, ignore: tuple[str, ...] = ()
+) -> list[str]:
     """What differs between two fingerprints (empty: the same run).
 
     This is the one "same run" rule, used by resume, by batch ``--resume`` and by the merge
@@ -84,7 +93,7 @@ def run_differences(recorded: dict[str, Any] | None, wanted: dict[str, Any], *,
     if "cor" not in ignore and recorded.get("cor") != wanted.get("cor"):
         out.append(f"cor={recorded.get('cor')} (not {wanted.get('cor')})")
     theirs, ours = recorded.get("parameters") or {}, wanted.get("parameters") or {}
-    defaults = _defaults()     # a parameter missing from an older record had its default then
+    defaults = _defaults()  # a parameter missing from an older record had its default then
     for key in sorted(set(theirs) | set(ours)):  # "cor" as given: the resolved centre above decides
         mine, other = ours.get(key, defaults.get(key)), theirs.get(key, defaults.get(key))
         if key not in ignore and key not in (*_NOT_IN_RESULT, "cor") and other != mine:
@@ -103,10 +112,17 @@ def same_run(recorded: dict[str, Any] | None, wanted: dict[str, Any], *, ignore:
     return not run_differences(recorded, wanted, ignore=ignore)
 
 
-def provenance_record(plan: Any, *, status: str, timings: dict[str, float] | None = None,
-                      error: str | None = None, nfiles: int | None = None,
-                      started: str | None = None, convergence: list[dict] | None = None,
-                      quality: dict[str, Any] | None = None) -> dict[str, Any]:
+def provenance_record(
+    plan: Any,
+    *,
+    status: str,
+    timings: dict[str, float] | None = None,
+    error: str | None = None,
+    nfiles: int | None = None,
+    started: str | None = None,
+    convergence: list[dict] | None = None,
+    quality: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Build the provenance dict of ``plan`` (a resolved ReconPlan).
 
     ``quality``: the run's quality report
@@ -116,28 +132,43 @@ def provenance_record(plan: Any, *, status: str, timings: dict[str, float] | Non
     ``"iterative"`` entry then holds the algorithm, its options and the logs, by first row).
     """
     stat = plan.path.stat()
-    theta_deg = [float(v) for v in (plan.theta[0] * 180 / 3.141592653589793,
-                                    plan.theta[-1] * 180 / 3.141592653589793)]
+    theta_deg = [float(v) for v in (plan.theta[0] * 180 / 3.141592653589793, plan.theta[-1] * 180 / 3.141592653589793)]
     rows = [int(plan.rows[0]), int(plan.rows[-1]), int(plan.rows[1] - plan.rows[0]) if plan.rows.size > 1 else 1]
     record = {
         "status": status,
-        "host": platform.node(), "pid": os.getpid(),
+        "host": platform.node(),
+        "pid": os.getpid(),
         "started": started or now(),
         "updated": now(),
-        "input": {"path": str(plan.path), "size_bytes": stat.st_size,
-                  "mtime": _dt.datetime.fromtimestamp(stat.st_mtime, _dt.timezone.utc).isoformat(),
-                  "mtime_s": stat.st_mtime, "layout": plan.meta.layout, "dataset": plan.meta.dataset},
+        "input": {
+            "path": str(plan.path),
+            "size_bytes": stat.st_size,
+            "mtime": _dt.datetime.fromtimestamp(stat.st_mtime, _dt.timezone.utc).isoformat(),
+            "mtime_s": stat.st_mtime,
+            "layout": plan.meta.layout,
+            "dataset": plan.meta.dataset,
+        },
         "parameters": plan.params.to_dict(),
         "resolved": {
-            "cor": plan.cor, "centre_confidence": plan.center_info, "recon_center": plan.recon_center, "npad": plan.npad, "width": plan.width,
-            "rows_first_last_step": rows, "nrows": int(plan.rows.size),
+            "cor": plan.cor,
+            "centre_confidence": plan.center_info,
+            "recon_center": plan.recon_center,
+            "npad": plan.npad,
+            "width": plan.width,
+            "rows_first_last_step": rows,
+            "nrows": int(plan.rows.size),
             "projections_first_last": [int(plan.proj_indices[0]), int(plan.proj_indices[-1])],
-            "nprojections": int(plan.proj_indices.size), "theta_first_last_deg": theta_deg,
-            "pixel_size_cm": plan.pxsize_cm, "propagation_dist_cm": plan.dist_cm,
-            "energy_kev": plan.energy_kev, "beam_hardening_coefficients": list(plan.bh_coefficients),
-            "output_dir": str(plan.output_dir), "file_pattern": f"{plan.prefix}_NNNNN.tiff (NNNNN = row)",
+            "nprojections": int(plan.proj_indices.size),
+            "theta_first_last_deg": theta_deg,
+            "pixel_size_cm": plan.pxsize_cm,
+            "propagation_dist_cm": plan.dist_cm,
+            "energy_kev": plan.energy_kev,
+            "beam_hardening_coefficients": list(plan.bh_coefficients),
+            "output_dir": str(plan.output_dir),
+            "file_pattern": f"{plan.prefix}_NNNNN.tiff (NNNNN = row)",
             "units": "uint8 levels" if plan.params.castTo8bit else "1/cm",
-            "output_format": plan.params.outputFormat, "volume": str(plan.volume_path),
+            "output_format": plan.params.outputFormat,
+            "volume": str(plan.volume_path),
         },
         "fingerprint": fingerprint(plan),
         "software": _versions(),

@@ -23,8 +23,15 @@ import numpy as np
 
 from .plan import ReconPlan
 
-__all__ = ["BLANK_ATTENUATION", "MIN_ANGLES_PER_WIDTH", "SATURATED_WARN", "QualityGather", "quality_notes", "quality_of",
-           "sample_rows"]
+__all__ = [
+    "BLANK_ATTENUATION",
+    "MIN_ANGLES_PER_WIDTH",
+    "SATURATED_WARN",
+    "QualityGather",
+    "quality_notes",
+    "quality_of",
+    "sample_rows",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +68,11 @@ class QualityGather:
         self.plan = plan
         self.rows = sample_rows(plan, nrows)
         self._lock = threading.Lock()
-        self._raw: dict[int, tuple[int, int, int]] = {}       # row -> (saturated, zero, pixels)
-        self._changed: dict[tuple[str, int], int] = {}        # (step, row) -> pixels changed
-        self._stripes: dict[int, np.ndarray] = {}             # row -> stripe residual
-        self._atten: dict[int, float] = {}                    # row -> largest mean line integral
-        self._slices: dict[int, np.ndarray] = {}              # row -> float32 slice
+        self._raw: dict[int, tuple[int, int, int]] = {}  # row -> (saturated, zero, pixels)
+        self._changed: dict[tuple[str, int], int] = {}  # (step, row) -> pixels changed
+        self._stripes: dict[int, np.ndarray] = {}  # row -> stripe residual
+        self._atten: dict[int, float] = {}  # row -> largest mean line integral
+        self._slices: dict[int, np.ndarray] = {}  # row -> float32 slice
         self._drift: float | None = None
 
     def _present(self, rows: np.ndarray) -> list[tuple[int, int]]:
@@ -78,8 +85,12 @@ class QualityGather:
             for k, r in found:
                 a = block.data[:, k]
                 self._raw[r] = (int(np.count_nonzero(a >= _SATURATION)), int(np.count_nonzero(a <= 0)), a.size)
-            if self._drift is None and block.flats is not None and block.flat_indices is not None \
-                    and len(block.flat_indices) == len(block.flats):
+            if (
+                self._drift is None
+                and block.flats is not None
+                and block.flat_indices is not None
+                and len(block.flat_indices) == len(block.flats)
+            ):
                 from ..post.quality import flat_drift
 
                 self._drift = flat_drift(block.flats, block.flat_indices, block.darks)
@@ -118,8 +129,14 @@ class QualityGather:
     def state(self) -> dict[str, Any]:
         """What was gathered, to send back from a Dask worker (see :meth:`merge`)."""
         with self._lock:
-            return {"raw": dict(self._raw), "changed": dict(self._changed), "atten": dict(self._atten),
-                    "stripes": dict(self._stripes), "slices": dict(self._slices), "drift": self._drift}
+            return {
+                "raw": dict(self._raw),
+                "changed": dict(self._changed),
+                "atten": dict(self._atten),
+                "stripes": dict(self._stripes),
+                "slices": dict(self._slices),
+                "drift": self._drift,
+            }
 
     def merge(self, state: dict[str, Any]) -> None:
         """Add what another gatherer of the same plan saw (a Dask worker's :meth:`state`)."""
@@ -152,47 +169,61 @@ class QualityGather:
         warnings: list[str] = []
         out: dict[str, Any] = {"sample_rows": sorted(self.rows)}
         info = plan.center_info or {}
-        out["centre_confidence"] = (None if not info else
-                                    {k: info.get(k) for k in ("label", "uncertainty_px", "method", "drift_px",
-                                                              "reasons") if k in info})
-        out["tilt_deg"] = {"corrected": float(plan.params.correcttilt),
-                           "axis_slope_px_per_row": info.get("slope_px_per_row")}
+        out["centre_confidence"] = (
+            None
+            if not info
+            else {k: info.get(k) for k in ("label", "uncertainty_px", "method", "drift_px", "reasons") if k in info}
+        )
+        out["tilt_deg"] = {
+            "corrected": float(plan.params.correcttilt),
+            "axis_slope_px_per_row": info.get("slope_px_per_row"),
+        }
         npix = sum(v[2] for v in self._raw.values())
         if npix:
             sat = sum(v[0] for v in self._raw.values()) / npix
             out["raw_saturated_fraction"] = sat
             out["raw_zero_fraction"] = sum(v[1] for v in self._raw.values()) / npix
             if sat > SATURATED_WARN:
-                warnings.append(f"{sat:.2%} of the raw projection pixels of the sample rows are saturated "
-                                f"({_SATURATION} counts): attenuation is underestimated there")
+                warnings.append(
+                    f"{sat:.2%} of the raw projection pixels of the sample rows are saturated "
+                    f"({_SATURATION} counts): attenuation is underestimated there"
+                )
         else:
             out["raw_saturated_fraction"] = out["raw_zero_fraction"] = None
-            warnings.append("raw pixel fractions not gathered (the sample rows were read from a "
-                            "pre-processed store or kept from an earlier run)")
+            warnings.append(
+                "raw pixel fractions not gathered (the sample rows were read from a "
+                "pre-processed store or kept from an earlier run)"
+            )
         out["flat_drift"] = self._drift
         zingers = {}
         for (name, _r), n in self._changed.items():
             zingers[name] = zingers.get(name, 0) + n
-        out["outliers_removed"] = ({"per_step": zingers, "pixels": sum(zingers.values()), "of_pixels": npix}
-                                   if zingers else None)
+        out["outliers_removed"] = (
+            {"per_step": zingers, "pixels": sum(zingers.values()), "of_pixels": npix} if zingers else None
+        )
         profile = self.ring_profile()
-        out["ring_index"] = None if profile is None else float(np.sqrt(np.mean(profile ** 2)))
+        out["ring_index"] = None if profile is None else float(np.sqrt(np.mean(profile**2)))
         blank = bool(self._atten) and max(self._atten.values()) < BLANK_ATTENUATION
         out["max_line_integral"] = max(self._atten.values()) if self._atten else None
         nang, width = int(plan.proj_indices.size), int(plan.width)
         few = nang < MIN_ANGLES_PER_WIDTH * width
         if few:
-            warnings.append(f"{nang} projections for slices {width} px wide (fewer than "
-                            f"{MIN_ANGLES_PER_WIDTH} x width): ring index and sharpness include "
-                            "undersampling streaks")
+            warnings.append(
+                f"{nang} projections for slices {width} px wide (fewer than "
+                f"{MIN_ANGLES_PER_WIDTH} x width): ring index and sharpness include "
+                "undersampling streaks"
+            )
         if blank:
-            warnings.append(f"blank sample: largest line integral {out['max_line_integral']:.4f} < "
-                            f"{BLANK_ATTENUATION} in the sample rows; sharpness not computed and the "
-                            "8-bit range falls back to the full value range")
+            warnings.append(
+                f"blank sample: largest line integral {out['max_line_integral']:.4f} < "
+                f"{BLANK_ATTENUATION} in the sample rows; sharpness not computed and the "
+                "8-bit range falls back to the full value range"
+            )
         suggestions: dict[str, Any] = {
             "applied": False,
             "paganin_alpha": None,
-            "paganin_alpha_why": "not estimated: it needs the sample's delta/beta, which raw data do not hold"}
+            "paganin_alpha_why": "not estimated: it needs the sample's delta/beta, which raw data do not hold",
+        }
         if self._slices:
             stack = np.stack([self._slices[r] for r in sorted(self._slices)])
             out["ring_index_slice"] = ring_index(stack, highpass=9)
@@ -200,12 +231,18 @@ class QualityGather:
             if blank:
                 finite = stack[np.isfinite(stack)]
                 lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-                suggestions["range_8bit"] = {"cast8bit_min": lo, "cast8bit_max": hi,
-                                             "how": "full value range (fallback: blank sample)"}
+                suggestions["range_8bit"] = {
+                    "cast8bit_min": lo,
+                    "cast8bit_max": hi,
+                    "how": "full value range (fallback: blank sample)",
+                }
             else:
                 lo, hi = range_8bit(stack)
-                suggestions["range_8bit"] = {"cast8bit_min": lo, "cast8bit_max": hi,
-                                             "how": "0.1 and 99.9 percentiles of the sample slices"}
+                suggestions["range_8bit"] = {
+                    "cast8bit_min": lo,
+                    "cast8bit_max": hi,
+                    "how": "0.1 and 99.9 percentiles of the sample slices",
+                }
         else:
             out["ring_index_slice"] = out["sharpness"] = None
             warnings.append("no sample slice gathered: ring index, sharpness and 8-bit range not computed")

@@ -34,8 +34,16 @@ def write_quicklook(plan: ReconPlan, *, quality: dict | None = None, gather=None
     if centres is not None and len(centres) > 1:
         curves.append((f"centre per row (Vo), rows {(plan.center_info or {}).get('rows')}", np.asarray(centres)))
     try:
-        return Path(quicklook(plan.volume_path, target, title=f"{plan.prefix}  cor={plan.cor:.2f}",
-                              prefix=plan.prefix, notes=quality_notes(quality), curves=tuple(curves)))
+        return Path(
+            quicklook(
+                plan.volume_path,
+                target,
+                title=f"{plan.prefix}  cor={plan.cor:.2f}",
+                prefix=plan.prefix,
+                notes=quality_notes(quality),
+                curves=tuple(curves),
+            )
+        )
     except Exception as exc:  # a picture must never fail a finished reconstruction
         logger.warning("%s: quick-look picture not written: %s", target, exc)
         return None

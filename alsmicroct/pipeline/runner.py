@@ -65,12 +65,25 @@ def open_plan_writer(plan: ReconPlan) -> Any:
     px_um = plan.pxsize_cm * 1e4
     step = int(plan.rows[1] - plan.rows[0]) if plan.rows.size > 1 else 1
     shape = (int(plan.rows.size), plan.width, plan.width)
-    attrs = {"units": "uint8 levels" if p.castTo8bit else "1/cm", "cor": plan.cor, "source": plan.path.name,
-             "rows_first_last_step": [int(plan.rows[0]), int(plan.rows[-1]), step], "parameters": p.to_dict()}
-    return open_writer(plan.volume_path, p.outputFormat, shape, dtype=plan.out_dtype,
-                       chunks=default_chunks(shape, slab=_chunk_z(p.chunk_sino)),
-                       voxel_size_um=(px_um * step, px_um, px_um), origin_um=(int(plan.rows[0]) * px_um, 0.0, 0.0),
-                       attrs=attrs, ngff_version=p.ngffVersion, multiscale=p.zarrMultiscale)
+    attrs = {
+        "units": "uint8 levels" if p.castTo8bit else "1/cm",
+        "cor": plan.cor,
+        "source": plan.path.name,
+        "rows_first_last_step": [int(plan.rows[0]), int(plan.rows[-1]), step],
+        "parameters": p.to_dict(),
+    }
+    return open_writer(
+        plan.volume_path,
+        p.outputFormat,
+        shape,
+        dtype=plan.out_dtype,
+        chunks=default_chunks(shape, slab=_chunk_z(p.chunk_sino)),
+        voxel_size_um=(px_um * step, px_um, px_um),
+        origin_um=(int(plan.rows[0]) * px_um, 0.0, 0.0),
+        attrs=attrs,
+        ngff_version=p.ngffVersion,
+        multiscale=p.zarrMultiscale,
+    )
 
 
 class _Timer:
@@ -103,11 +116,19 @@ class Runner:
         zarr plan attach to the store themselves.
     """
 
-    def __init__(self, plan: ReconPlan, *, skip_rows: set[int] | None = None, progress: bool = False,
-                 store: tuple[Path, int] | None = None, volume: Any = None) -> None:
+    def __init__(
+        self,
+        plan: ReconPlan,
+        *,
+        skip_rows: set[int] | None = None,
+        progress: bool = False,
+        store: tuple[Path, int] | None = None,
+        volume: Any = None,
+    ) -> None:
         if not plan.centred:
-            raise ReconstructionError(f"{plan.path}: the plan has no centre; plan it with "
-                                      "alsmicroct.pipeline.prepare.prepare()")
+            raise ReconstructionError(
+                f"{plan.path}: the plan has no centre; plan it with alsmicroct.pipeline.prepare.prepare()"
+            )
         self.plan = plan
         self.skip_rows = set(skip_rows or ())
         self.progress = progress
@@ -199,9 +220,11 @@ class Runner:
         from ..io import open_scan
 
         bar = _progress_bar(len(blocks), f"recon {self.plan.path.name}", self.progress)
-        with open_scan(self.plan.path, **scan_options(self.plan.params)) as scan, \
-                ThreadPoolExecutor(1, thread_name_prefix="alsmicroct-read") as reader, \
-                ThreadPoolExecutor(2, thread_name_prefix="alsmicroct-write") as writer:
+        with (
+            open_scan(self.plan.path, **scan_options(self.plan.params)) as scan,
+            ThreadPoolExecutor(1, thread_name_prefix="alsmicroct-read") as reader,
+            ThreadPoolExecutor(2, thread_name_prefix="alsmicroct-write") as writer,
+        ):
             pending: Future | None = None
             for k, (start, end) in enumerate(blocks):
                 block = pending.result() if pending is not None else self._load_final(scan, start, end)
@@ -240,8 +263,14 @@ class Runner:
         flats = scan.read_flats(rows=spec)
         darks = scan.read_darks(rows=spec)
         self.timer.add("read", t0)
-        block = Block(data=data, rows=np.arange(*spec), proj=np.arange(p.size), flats=flats,
-                      darks=darks, flat_indices=np.asarray(scan.flat_indices))
+        block = Block(
+            data=data,
+            rows=np.arange(*spec),
+            proj=np.arange(p.size),
+            flats=flats,
+            darks=darks,
+            flat_indices=np.asarray(scan.flat_indices),
+        )
         t0 = time.perf_counter()
         self.quality.raw(block)
         for step in self.sino_steps:
@@ -266,12 +295,26 @@ class Runner:
         t0 = time.perf_counter()
         iterative = p.iterative_options()
         if iterative is None:
-            rec = engine.reconstruct(block.data, plan.recon_theta, center=plan.centers_for(block.rows),
-                                     algorithm=p.algorithm, filter_name=p.filter_name, cutoff=p.butterworth_cutoff,
-                                     order=p.butterworth_order, npad=plan.npad, num_threads=p.num_threads)
+            rec = engine.reconstruct(
+                block.data,
+                plan.recon_theta,
+                center=plan.centers_for(block.rows),
+                algorithm=p.algorithm,
+                filter_name=p.filter_name,
+                cutoff=p.butterworth_cutoff,
+                order=p.butterworth_order,
+                npad=plan.npad,
+                num_threads=p.num_threads,
+            )
         else:
-            rec, log = engine.reconstruct_iterative(block.data, plan.recon_theta, center=plan.centers_for(block.rows),
-                                                    algorithm=p.algorithm, num_threads=p.num_threads, **iterative)
+            rec, log = engine.reconstruct_iterative(
+                block.data,
+                plan.recon_theta,
+                center=plan.centers_for(block.rows),
+                algorithm=p.algorithm,
+                num_threads=p.num_threads,
+                **iterative,
+            )
             self.convergence.append({"rows": [int(block.rows[0]), int(block.rows[-1])], **log.to_dict()})
         self.timer.add("reconstruct", t0)
         t0 = time.perf_counter()
@@ -279,7 +322,7 @@ class Runner:
         rec = post.circ_mask(rec, ratio=1.0, val=0.0)
         gathered = False
         for step in self.post_steps:
-            if step.name == "cast_8bit":           # the figures are in 1/cm
+            if step.name == "cast_8bit":  # the figures are in 1/cm
                 self.quality.slices(rec, block.rows)
                 gathered = True
             rec = step.run(Block(data=rec, rows=block.rows, proj=block.proj), plan)
@@ -296,8 +339,11 @@ class Runner:
         if self.volume is not None:
             self._write_volume(rec, keep, rows)
             return
-        meta = {"units": "uint8 levels" if plan.params.castTo8bit else "1/cm", "cor": plan.cor,
-                "source": plan.path.name}
+        meta = {
+            "units": "uint8 levels" if plan.params.castTo8bit else "1/cm",
+            "cor": plan.cor,
+            "source": plan.path.name,
+        }
         futures: list[Future] = []
         for k, row in zip(keep, rows, strict=True):
             row = int(row)
@@ -322,10 +368,10 @@ class Runner:
         z_of = np.searchsorted(self.plan.rows, rows)
         todo = [i for i, r in enumerate(rows) if int(r) not in self.skip_rows]
         t0 = time.perf_counter()
-        while todo:                       # contiguous runs: skipped rows are whole chunk layers
+        while todo:  # contiguous runs: skipped rows are whole chunk layers
             n = next((k for k in range(1, len(todo)) if todo[k] != todo[0] + k), len(todo))
             run, todo = todo[:n], todo[n:]
-            data = rec[keep[run[0]:run[-1] + 1]].astype(self.plan.out_dtype, copy=False)
+            data = rec[keep[run[0] : run[-1] + 1]].astype(self.plan.out_dtype, copy=False)
             self.volume.write_slab(int(z_of[run[0]]), data)
         self.timer.add("write", t0)
 
@@ -359,8 +405,12 @@ class Runner:
                 block = self._sino_block(scan, rows[start:end])
                 if dset is None:
                     nproj, _, width = block.data.shape
-                    dset = store.create_dataset("data", shape=(nproj, rows.size, width), dtype="f4",
-                                                chunks=(1, min(rows.size, plan.params.chunk_sino), width))
+                    dset = store.create_dataset(
+                        "data",
+                        shape=(nproj, rows.size, width),
+                        dtype="f4",
+                        chunks=(1, min(rows.size, plan.params.chunk_sino), width),
+                    )
                 t0 = time.perf_counter()
                 dset[:, start:end, :] = block.data
                 self.timer.add("store", t0)
@@ -379,8 +429,7 @@ class Runner:
             data = dset[start:end]
             self.timer.add("store", t0)
             t0 = time.perf_counter()
-            block = Block(data=data, rows=np.arange(dset.shape[1]) + self.store_row0,
-                          proj=np.arange(start, end))
+            block = Block(data=data, rows=np.arange(dset.shape[1]) + self.store_row0, proj=np.arange(start, end))
             out = _check(step.run(block, plan), step.name)
             self.timer.add("prep", t0)
             t0 = time.perf_counter()
@@ -396,7 +445,7 @@ class Runner:
         with h5py.File(self.store_path, "r") as store:
             idx = rows - row0
             step = int(idx[1] - idx[0]) if idx.size > 1 else 1
-            return store["data"][:, int(idx[0]):int(idx[-1]) + 1:step, :]
+            return store["data"][:, int(idx[0]) : int(idx[-1]) + 1 : step, :]
 
     def remove_store(self) -> None:
         """Delete the temporary store (safe to call twice)."""

@@ -49,9 +49,9 @@ class Step:
     """One processing step bound to a plan: ``run(block, plan)`` returns the new data array."""
 
     name: str
-    axis: str                      # "sino", "proj" or "slice"
+    axis: str  # "sino", "proj" or "slice"
     run: Callable[[Block, ReconPlan], np.ndarray]
-    row_margin: int = 0            # extra rows needed on each side
+    row_margin: int = 0  # extra rows needed on each side
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,13 @@ def _normalize(block: Block, plan: ReconPlan) -> np.ndarray:
     from ..prep import minus_log, normalize, normalize_nf
 
     if plan.params.useNormalize_nf:
-        data = normalize_nf(block.data, block.flats, block.darks, flat_indices=block.flat_indices,
-                            proj_indices=plan.proj_indices[block.proj])
+        data = normalize_nf(
+            block.data,
+            block.flats,
+            block.darks,
+            flat_indices=block.flat_indices,
+            proj_indices=plan.proj_indices[block.proj],
+        )
     else:
         data = normalize(block.data, block.flats, block.darks)
     block.flats = block.darks = None
@@ -125,8 +130,14 @@ def _beam_hardening(block: Block, plan: ReconPlan) -> np.ndarray:
     return beam_hardening(block.data, coefficients=plan.bh_coefficients)
 
 
-def _masked(block: Block, plan: ReconPlan, func: Callable[[np.ndarray], np.ndarray], *,
-            legacy: bool = False, constant: bool = False) -> np.ndarray:
+def _masked(
+    block: Block,
+    plan: ReconPlan,
+    func: Callable[[np.ndarray], np.ndarray],
+    *,
+    legacy: bool = False,
+    constant: bool = False,
+) -> np.ndarray:
     """``func`` on the detected stripe columns only (``ringMask``), else (or ``legacy``: the
     doTIringremoval / doSFringremoval switches keep their exact legacy meaning) on everything.
     ``constant``: keep only the angle-constant part of the correction, except on strong
@@ -136,10 +147,12 @@ def _masked(block: Block, plan: ReconPlan, func: Callable[[np.ndarray], np.ndarr
     p = plan.params
     if legacy or not p.ringMask:
         return func(block.data)
-    out, mask = apply_masked(block.data, func, snr=p.ringSnr, size=p.ringDetectSize, dilate=p.ringDilate,
-                             constant=constant)
-    logger.debug("rows %d..%d: %.1f %% of the columns corrected as stripes", block.rows[0], block.rows[-1],
-                 100 * mask.mean())
+    out, mask = apply_masked(
+        block.data, func, snr=p.ringSnr, size=p.ringDetectSize, dilate=p.ringDilate, constant=constant
+    )
+    logger.debug(
+        "rows %d..%d: %.1f %% of the columns corrected as stripes", block.rows[0], block.rows[-1], 100 * mask.mean()
+    )
     return out
 
 
@@ -152,26 +165,38 @@ def _stripe_fw(block: Block, plan: ReconPlan) -> np.ndarray:
     from ..prep import remove_stripe_fw
 
     p = plan.params
-    return _masked(block, plan, lambda d: remove_stripe_fw(d, level=p.ringLevel, wname=p.ringWavelet,
-                                                           sigma=p.ringSigma, pad=True, num_threads=p.num_threads),
-                   constant=True)
+    return _masked(
+        block,
+        plan,
+        lambda d: remove_stripe_fw(
+            d, level=p.ringLevel, wname=p.ringWavelet, sigma=p.ringSigma, pad=True, num_threads=p.num_threads
+        ),
+        constant=True,
+    )
 
 
 def _stripe_ti(block: Block, plan: ReconPlan) -> np.ndarray:
     from ..prep import remove_stripe_ti
 
     p = plan.params
-    return _masked(block, plan, lambda d: remove_stripe_ti(d, nblock=p.ringNBlock, alpha=p.ringAlpha,
-                                                           num_threads=p.num_threads),
-                   legacy=not _method("ti")(p))
+    return _masked(
+        block,
+        plan,
+        lambda d: remove_stripe_ti(d, nblock=p.ringNBlock, alpha=p.ringAlpha, num_threads=p.num_threads),
+        legacy=not _method("ti")(p),
+    )
 
 
 def _stripe_sf(block: Block, plan: ReconPlan) -> np.ndarray:
     from ..prep import remove_stripe_sf
 
     p = plan.params
-    return _masked(block, plan, lambda d: remove_stripe_sf(d, size=p.ringSize, num_threads=p.num_threads),
-                   legacy=not _method("sf")(p))
+    return _masked(
+        block,
+        plan,
+        lambda d: remove_stripe_sf(d, size=p.ringSize, num_threads=p.num_threads),
+        legacy=not _method("sf")(p),
+    )
 
 
 def _stripe_sorting(block: Block, plan: ReconPlan) -> np.ndarray:
@@ -232,8 +257,9 @@ def _tilt(block: Block, plan: ReconPlan) -> np.ndarray:
 
     p = plan.params
     crow, ccol = _tilt_center(plan)
-    return correct_tilt(block.data, angle_deg=p.correcttilt, center_row=crow, center_col=ccol,
-                        row_offset=int(block.rows[0]))
+    return correct_tilt(
+        block.data, angle_deg=p.correcttilt, center_row=crow, center_col=ccol, row_offset=int(block.rows[0])
+    )
 
 
 def _stitch(block: Block, plan: ReconPlan) -> np.ndarray:
@@ -250,8 +276,14 @@ def _phase(block: Block, plan: ReconPlan) -> np.ndarray:
 
     p = plan.params
     transmission = np.exp(-block.data)
-    out = retrieve_phase(transmission, pixel_size_cm=plan.pxsize_cm, dist_cm=plan.dist_cm,
-                         energy_kev=plan.energy_kev, alpha=p.alphaReg, pad=True)
+    out = retrieve_phase(
+        transmission,
+        pixel_size_cm=plan.pxsize_cm,
+        dist_cm=plan.dist_cm,
+        energy_kev=plan.energy_kev,
+        alpha=p.alphaReg,
+        pad=True,
+    )
     return minus_log(out)
 
 
@@ -263,16 +295,22 @@ def _tilt_margin(plan: ReconPlan) -> int:
     from ..prep.tilt import tilt_margin
 
     crow, ccol = _tilt_center(plan)
-    return tilt_margin(plan.params.correcttilt, plan.meta.nrays, nrows=plan.meta.nslices, center_col=ccol,
-                       center_row=crow)
+    return tilt_margin(
+        plan.params.correcttilt, plan.meta.nrays, nrows=plan.meta.nslices, center_col=ccol, center_row=crow
+    )
 
 
 def _phase_margin(plan: ReconPlan) -> int:
     """Rows the Paganin kernel reaches: the store must hold them around the output rows."""
     from ..prep.phase import phase_pad_widths
 
-    _, (row_reach, _) = phase_pad_widths((plan.meta.nslices, plan.meta.nrays), pixel_size_cm=plan.pxsize_cm,
-                                         dist_cm=plan.dist_cm, energy_kev=plan.energy_kev, alpha=plan.params.alphaReg)
+    _, (row_reach, _) = phase_pad_widths(
+        (plan.meta.nslices, plan.meta.nrays),
+        pixel_size_cm=plan.pxsize_cm,
+        dist_cm=plan.dist_cm,
+        energy_kev=plan.energy_kev,
+        alpha=plan.params.alphaReg,
+    )
     return int(row_reach)
 
 
@@ -280,8 +318,9 @@ def _polar_ring(block: Block, plan: ReconPlan) -> np.ndarray:
     from ..post import remove_ring
 
     p = plan.params
-    return remove_ring(block.data, thresh=p.Rthr, thresh_max=p.Rtmax, thresh_min=p.Rtmin, theta_min=p.Rarc,
-                       rwidth=p.Rmaxwidth)
+    return remove_ring(
+        block.data, thresh=p.Rthr, thresh_max=p.Rtmax, thresh_min=p.Rtmin, theta_min=p.Rarc, rwidth=p.Rmaxwidth
+    )
 
 
 def _cast_8bit(block: Block, plan: ReconPlan) -> np.ndarray:
@@ -294,8 +333,9 @@ def _bilateral(block: Block, plan: ReconPlan) -> np.ndarray:
     from ..post import bilateral_filter
 
     p = plan.params
-    filtered = bilateral_filter(block.data.astype(np.float32), spatial_radius=p.bilateral_srad,
-                                range_radius=p.bilateral_rrad)
+    filtered = bilateral_filter(
+        block.data.astype(np.float32), spatial_radius=p.bilateral_srad, range_radius=p.bilateral_rrad
+    )
     return np.clip(np.rint(filtered), 0, 255).astype(np.uint8) if p.castTo8bit else filtered
 
 
@@ -307,39 +347,98 @@ def _always(_params: ReconParams) -> bool:
 #: scaling to 1/cm and the circular mask) sits between the last "sino"/"proj" step and the
 #: first "slice" step.
 STEPS: tuple[StepSpec, ...] = (
-    StepSpec("outliers1D", "sino", ("doOutliers1D", "outlier_diff1D", "outlier_size1D"),
-             lambda p: p.doOutliers1D, _outliers_1d, before_centre=True),
-    StepSpec("outliers2D", "sino", ("doOutliers2D", "outlier_diff2D", "outlier_size2D"),
-             lambda p: p.doOutliers2D, _outliers_2d, margin=_outliers_2d_margin),
+    StepSpec(
+        "outliers1D",
+        "sino",
+        ("doOutliers1D", "outlier_diff1D", "outlier_size1D"),
+        lambda p: p.doOutliers1D,
+        _outliers_1d,
+        before_centre=True,
+    ),
+    StepSpec(
+        "outliers2D",
+        "sino",
+        ("doOutliers2D", "outlier_diff2D", "outlier_size2D"),
+        lambda p: p.doOutliers2D,
+        _outliers_2d,
+        margin=_outliers_2d_margin,
+    ),
     StepSpec("normalize", "sino", ("useNormalize_nf", "projIgnoreList"), _always, _normalize, before_centre=True),
-    StepSpec("beam_hardening", "sino", ("doBeamHardening", "BeamHardeningCoefficients"),
-             lambda p: p.doBeamHardening, _beam_hardening, before_centre=True),
-    StepSpec("stripes_dead_columns", "sino", ("doFWringremoval", "ringMethod", "ringMask", "ringDead", "ringSnr"),
-             _dead_columns_on, _dead_columns),
-    StepSpec("stripes_fw", "sino", ("doFWringremoval", "ringMethod", "ringLevel", "ringWavelet", "ringSigma",
-                                    *_MASK_FIELDS), _method("fw"), _stripe_fw),
-    StepSpec("stripes_sorting", "sino", ("doFWringremoval", "ringMethod", *_MASK_FIELDS), _method("sorting"),
-             _stripe_sorting),
+    StepSpec(
+        "beam_hardening",
+        "sino",
+        ("doBeamHardening", "BeamHardeningCoefficients"),
+        lambda p: p.doBeamHardening,
+        _beam_hardening,
+        before_centre=True,
+    ),
+    StepSpec(
+        "stripes_dead_columns",
+        "sino",
+        ("doFWringremoval", "ringMethod", "ringMask", "ringDead", "ringSnr"),
+        _dead_columns_on,
+        _dead_columns,
+    ),
+    StepSpec(
+        "stripes_fw",
+        "sino",
+        ("doFWringremoval", "ringMethod", "ringLevel", "ringWavelet", "ringSigma", *_MASK_FIELDS),
+        _method("fw"),
+        _stripe_fw,
+    ),
+    StepSpec(
+        "stripes_sorting", "sino", ("doFWringremoval", "ringMethod", *_MASK_FIELDS), _method("sorting"), _stripe_sorting
+    ),
     StepSpec("stripes_large", "sino", ("doFWringremoval", "ringMethod", "ringSnr"), _method("large"), _stripe_large),
-    StepSpec("stripes_vo_dead", "sino", ("doFWringremoval", "ringMethod", "ringSnr"), _method("dead"),
-             _stripe_vo_dead),
+    StepSpec("stripes_vo_dead", "sino", ("doFWringremoval", "ringMethod", "ringSnr"), _method("dead"), _stripe_vo_dead),
     StepSpec("stripes_all", "sino", ("doFWringremoval", "ringMethod", "ringSnr"), _method("all"), _stripe_all),
-    StepSpec("stripes_ti", "sino", ("doTIringremoval", "doFWringremoval", "ringMethod", "ringNBlock", "ringAlpha",
-                                    *_MASK_FIELDS),
-             lambda p: p.doTIringremoval or _method("ti")(p), _stripe_ti),
-    StepSpec("stripes_sf", "sino", ("doSFringremoval", "doFWringremoval", "ringMethod", "ringSize", *_MASK_FIELDS),
-             lambda p: p.doSFringremoval or _method("sf")(p), _stripe_sf),
-    StepSpec("tilt", "sino", ("correcttilt", "tiltcenter_slice", "tiltcenter_det"),
-             lambda p: bool(p.correcttilt), _tilt, margin=_tilt_margin),
+    StepSpec(
+        "stripes_ti",
+        "sino",
+        ("doTIringremoval", "doFWringremoval", "ringMethod", "ringNBlock", "ringAlpha", *_MASK_FIELDS),
+        lambda p: p.doTIringremoval or _method("ti")(p),
+        _stripe_ti,
+    ),
+    StepSpec(
+        "stripes_sf",
+        "sino",
+        ("doSFringremoval", "doFWringremoval", "ringMethod", "ringSize", *_MASK_FIELDS),
+        lambda p: p.doSFringremoval or _method("sf")(p),
+        _stripe_sf,
+    ),
+    StepSpec(
+        "tilt",
+        "sino",
+        ("correcttilt", "tiltcenter_slice", "tiltcenter_det"),
+        lambda p: bool(p.correcttilt),
+        _tilt,
+        margin=_tilt_margin,
+    ),
     StepSpec("360to180", "sino", ("use360to180",), lambda p: p.use360to180, _stitch),
-    StepSpec("phase", "proj", ("doPhaseRetrieval", "propagation_dist", "kev", "alphaReg"),
-             lambda p: p.doPhaseRetrieval, _phase, margin=_phase_margin),
-    StepSpec("polar_ring", "slice", ("doPolarRing", "Rthr", "Rtmax", "Rtmin", "Rarc", "Rmaxwidth"),
-             lambda p: p.doPolarRing, _polar_ring),
-    StepSpec("cast_8bit", "slice", ("castTo8bit", "cast8bit_min", "cast8bit_max"),
-             lambda p: p.castTo8bit, _cast_8bit),
-    StepSpec("bilateral", "slice", ("doBilateralFilter", "bilateral_srad", "bilateral_rrad"),
-             lambda p: p.doBilateralFilter, _bilateral, margin=lambda plan: plan.params.bilateral_srad),
+    StepSpec(
+        "phase",
+        "proj",
+        ("doPhaseRetrieval", "propagation_dist", "kev", "alphaReg"),
+        lambda p: p.doPhaseRetrieval,
+        _phase,
+        margin=_phase_margin,
+    ),
+    StepSpec(
+        "polar_ring",
+        "slice",
+        ("doPolarRing", "Rthr", "Rtmax", "Rtmin", "Rarc", "Rmaxwidth"),
+        lambda p: p.doPolarRing,
+        _polar_ring,
+    ),
+    StepSpec("cast_8bit", "slice", ("castTo8bit", "cast8bit_min", "cast8bit_max"), lambda p: p.castTo8bit, _cast_8bit),
+    StepSpec(
+        "bilateral",
+        "slice",
+        ("doBilateralFilter", "bilateral_srad", "bilateral_rrad"),
+        lambda p: p.doBilateralFilter,
+        _bilateral,
+        margin=lambda plan: plan.params.bilateral_srad,
+    ),
 )
 
 

@@ -112,21 +112,16 @@ def _exact(src, dst, z0, rad, sig_s, sig_r):
             dst[z - z0, y, x] = acc / wsum
 
 
-def _check(volume: np.ndarray, spatial_radius: int, range_radius: float,
-           out_slices: slice | None) -> tuple[np.ndarray, bool, int, int]:
+def _check(
+    volume: np.ndarray, spatial_radius: int, range_radius: float, out_slices: slice | None
+) -> tuple[np.ndarray, bool, int, int]:
     vol = np.asarray(volume)
     if vol.ndim not in (2, 3):
-        raise ParameterError(
-            f"bilateral_filter: expected a (nslices, ny, nx) volume or a 2-D slice, got {vol.shape}"
-        )
+        raise ParameterError(f"bilateral_filter: expected a (nslices, ny, nx) volume or a 2-D slice, got {vol.shape}")
     if int(spatial_radius) != spatial_radius or int(spatial_radius) < 1:
-        raise ParameterError(
-            f"bilateral_filter: spatial_radius must be an integer >= 1 voxel, got {spatial_radius!r}"
-        )
+        raise ParameterError(f"bilateral_filter: spatial_radius must be an integer >= 1 voxel, got {spatial_radius!r}")
     if not (np.isfinite(range_radius) and range_radius > 0):
-        raise ParameterError(
-            f"bilateral_filter: range_radius must be > 0 (grey values), got {range_radius!r}"
-        )
+        raise ParameterError(f"bilateral_filter: range_radius must be > 0 (grey values), got {range_radius!r}")
     two_d = vol.ndim == 2
     vol = np.ascontiguousarray(vol[None] if two_d else vol, dtype=np.float32)
     nz = vol.shape[0]
@@ -136,8 +131,7 @@ def _check(volume: np.ndarray, spatial_radius: int, range_radius: float,
         z0, z1, step = out_slices.indices(nz)
         if step != 1 or z1 <= z0:
             raise ParameterError(
-                f"bilateral_filter: out_slices must be a non-empty unit-step slice of "
-                f"0..{nz}, got {out_slices!r}"
+                f"bilateral_filter: out_slices must be a non-empty unit-step slice of 0..{nz}, got {out_slices!r}"
             )
     return vol, two_d, z0, z1
 

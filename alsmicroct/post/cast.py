@@ -40,9 +40,7 @@ def to_uint8(data: np.ndarray, *, dmin: float, dmax: float) -> np.ndarray:
     """
     lo, hi = float(dmin), float(dmax)
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
-        raise ParameterError(
-            f"to_uint8: need finite dmin < dmax, got dmin={dmin!r}, dmax={dmax!r}"
-        )
+        raise ParameterError(f"to_uint8: need finite dmin < dmax, got dmin={dmin!r}, dmax={dmax!r}")
     arr = np.asarray(data)
     out = np.empty(arr.shape, dtype=np.uint8)
     flat_in = arr.reshape(-1)

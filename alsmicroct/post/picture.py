@@ -18,10 +18,10 @@ __all__ = ["render_quicklook"]
 
 logger = logging.getLogger(__name__)
 
-WIDTH, HEIGHT = 1200, 900   # pixels, the size of matplotlib's 12 x 9 inch figure at 100 dpi
-_TITLE_H = 36               # pixels of the title band
-_LABEL_H = 20               # pixels above each panel for its label
-_BAR_X = 1120               # left edge of the colour bar
+WIDTH, HEIGHT = 1200, 900  # pixels, the size of matplotlib's 12 x 9 inch figure at 100 dpi
+_TITLE_H = 36  # pixels of the title band
+_LABEL_H = 20  # pixels above each panel for its label
+_BAR_X = 1120  # left edge of the colour bar
 _CELL_W = (_BAR_X - 40) // 2
 _CELL_H = (HEIGHT - _TITLE_H) // 2
 _BG = 255
@@ -69,9 +69,18 @@ def _polyline(values: np.ndarray, x0: int, y0: int, size: tuple[int, int]) -> li
     return list(zip(xs.tolist(), ys.tolist(), strict=True))
 
 
-def render_quicklook(xy: np.ndarray, xz: np.ndarray, yz: np.ndarray, *, lo: float, hi: float,
-                     title: str, labels: tuple[str, str, str] = ("xy", "xz", "yz"),
-                     notes: tuple[str, ...] = (), curves: tuple[tuple[str, np.ndarray], ...] = ()):
+def render_quicklook(
+    xy: np.ndarray,
+    xz: np.ndarray,
+    yz: np.ndarray,
+    *,
+    lo: float,
+    hi: float,
+    title: str,
+    labels: tuple[str, str, str] = ("xy", "xz", "yz"),
+    notes: tuple[str, ...] = (),
+    curves: tuple[tuple[str, np.ndarray], ...] = (),
+):
     """The quick-look picture of three orthogonal views, as a Pillow image.
 
     Parameters
@@ -107,17 +116,17 @@ def render_quicklook(xy: np.ndarray, xz: np.ndarray, yz: np.ndarray, *, lo: floa
         grey = to_uint8(np.nan_to_num(np.asarray(img, dtype=np.float32), nan=lo), dmin=lo, dmax=hi)
         size = _fit(grey.shape, box, equal)
         y0, x0 = _TITLE_H + r * _CELL_H + _LABEL_H, 20 + c * _CELL_W
-        canvas[y0:y0 + size[0], x0:x0 + size[1]] = _resize(grey, size)
+        canvas[y0 : y0 + size[0], x0 : x0 + size[1]] = _resize(grey, size)
         origins.append((x0, y0 - _LABEL_H + 2))
     finite = np.concatenate([np.ravel(v) for v in (xy, xz, yz)])
     finite = finite[np.isfinite(finite)]
     hy, hx = _TITLE_H + _CELL_H + _LABEL_H, 20 + _CELL_W
     curves = tuple((name, np.asarray(v, float)) for name, v in curves if np.size(v) > 1)
     hist_h = box[0] - 20 if not curves else (box[0] - 20) // (len(curves) + 1) - _LABEL_H
-    canvas[hy:hy + hist_h, hx:hx + box[1]] = _histogram(finite, lo, hi, (hist_h, box[1]))
+    canvas[hy : hy + hist_h, hx : hx + box[1]] = _histogram(finite, lo, hi, (hist_h, box[1]))
     bar_h = 2 * _CELL_H - 120
     ramp = np.linspace(255, 0, bar_h).round().astype(np.uint8)
-    canvas[_TITLE_H + 30:_TITLE_H + 30 + bar_h, _BAR_X:_BAR_X + 24] = ramp[:, None]
+    canvas[_TITLE_H + 30 : _TITLE_H + 30 + bar_h, _BAR_X : _BAR_X + 24] = ramp[:, None]
 
     image = Image.fromarray(canvas, mode="L")
     draw = ImageDraw.Draw(image)

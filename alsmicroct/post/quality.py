@@ -15,8 +15,7 @@ import numpy as np
 
 from ..errors import ParameterError
 
-__all__ = ["flat_drift", "psnr", "range_8bit", "raw_pixel_fractions", "ring_index", "sharpness",
-           "stripe_residual"]
+__all__ = ["flat_drift", "psnr", "range_8bit", "raw_pixel_fractions", "ring_index", "sharpness", "stripe_residual"]
 
 
 def _disk(n: int, frac: float) -> np.ndarray:
@@ -56,8 +55,9 @@ def ring_index(img, ref=None, *, frac: float = 0.45, highpass: int = 0) -> float
     means = np.array([np.bincount(r[m], weights=s[m]) / count for s in diff])
     if highpass > 0:
         k = np.ones(highpass) / highpass
-        means = means - np.array([np.convolve(np.pad(p, highpass, mode="edge"), k, "same")
-                                  [highpass:-highpass] for p in means])
+        means = means - np.array(
+            [np.convolve(np.pad(p, highpass, mode="edge"), k, "same")[highpass:-highpass] for p in means]
+        )
     return float(np.sqrt(np.mean(means[:, r[m]] ** 2)))
 
 
@@ -110,8 +110,7 @@ def raw_pixel_fractions(images, *, saturation: int = 65535) -> dict[str, float]:
     """Fractions of raw pixels at or above ``saturation`` and at 0 counts."""
     a = np.asarray(images)
     n = max(a.size, 1)
-    return {"saturated": float(np.count_nonzero(a >= saturation) / n),
-            "zero": float(np.count_nonzero(a <= 0) / n)}
+    return {"saturated": float(np.count_nonzero(a >= saturation) / n), "zero": float(np.count_nonzero(a <= 0) / n)}
 
 
 def flat_drift(flats, groups, dark=None) -> float:

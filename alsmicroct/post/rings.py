@@ -132,7 +132,7 @@ def _sliding_median(ext, k, start, stop, limit, out_med, out_iqr, ba, bb):
     for r in range(_ROWS):
         for q in range(w):
             ba[r, q + 1] = ext[r, start + q]
-        ba[r, 1:w + 1].sort()
+        ba[r, 1 : w + 1].sort()
         ba[r, 0] = -np.inf
         bb[r, 0] = -np.inf
         for q in range(w + 1, cap + 2):
@@ -221,12 +221,12 @@ def _baseline_diff(pol, bounds, ks, pad, thresh):
                 fac_t = fac[a:b]
                 for r in range(_ROWS):
                     # views from index 0: no negative-index checks (vectorised)
-                    ml_v = fmed[r, a - k:b - k]
+                    ml_v = fmed[r, a - k : b - k]
                     mr_v = fmed[r, a:b]
-                    il_v = fiqr[r, a - k:b - k]
+                    il_v = fiqr[r, a - k : b - k]
                     ir_v = fiqr[r, a:b]
                     v_v = ext[r, a:b]
-                    med_v = med[r, a - pad:b - pad]
+                    med_v = med[r, a - pad : b - pad]
                     for p in range(b - a):
                         ml = ml_v[p]
                         mr = mr_v[p]
@@ -283,7 +283,7 @@ def _azimuthal_mean(dm, bounds, ks, segs, mode, scratch):
             j0 = bi * blk
             w = min(blk, nr - j0)
             for i in range(nth):
-                src[i, :w] = dm[i, j0:j0 + w]
+                src[i, :w] = dm[i, j0 : j0 + w]
             for sgi in range(segs.shape[0]):
                 s0 = segs[sgi, 0]
                 length = segs[sgi, 1] - s0
@@ -307,7 +307,7 @@ def _azimuthal_mean(dm, bounds, ks, segs, mode, scratch):
                     for i in range(length):
                         row = s0 + i
                         cur = src[row, ja:jb]
-                        dst = dm[row, j0 + ja:j0 + jb]
+                        dst = dm[row, j0 + ja : j0 + jb]
                         if i > 0:
                             vin = src[_seg_index(i + k, s0, length, mode), ja:jb]
                             vout = src[_seg_index(i - k - 1, s0, length, mode), ja:jb]
@@ -316,9 +316,7 @@ def _azimuthal_mean(dm, bounds, ks, segs, mode, scratch):
                                 b = vout[j]
                                 na = a != a
                                 nb = b != b
-                                acc_t[j] += (np.float32(0.0) if na else a) - (
-                                    np.float32(0.0) if nb else b
-                                )
+                                acc_t[j] += (np.float32(0.0) if na else a) - (np.float32(0.0) if nb else b)
                                 cnt_t[j] += (0 if na else 1) - (0 if nb else 1)
                         for j in range(n):
                             v = cur[j]
@@ -462,18 +460,13 @@ def remove_ring(
     if mode_name not in ("WRAP", "REFLECT"):
         raise ParameterError(f"remove_ring: int_mode must be 'WRAP' or 'REFLECT', got {int_mode!r}")
     if int(rwidth) < 1 or int(theta_min) < 1:
-        raise ParameterError(
-            f"remove_ring: rwidth and theta_min must be >= 1, got {rwidth!r}, {theta_min!r}"
-        )
+        raise ParameterError(f"remove_ring: rwidth and theta_min must be >= 1, got {rwidth!r}, {theta_min!r}")
     if not thresh_min < thresh_max:
-        raise ParameterError(
-            f"remove_ring: need thresh_min < thresh_max, got {thresh_min!r}, {thresh_max!r}"
-        )
+        raise ParameterError(f"remove_ring: need thresh_min < thresh_max, got {thresh_min!r}, {thresh_max!r}")
     nr = int(min(cx + 1.0, cy + 1.0, nx - cx, ny - cy))
     if not (0 <= cx <= nx - 1 and 0 <= cy <= ny - 1) or nr < 3 or nx < 2 or ny < 2:
         raise ParameterError(
-            f"remove_ring: centre ({cx}, {cy}) must lie inside the {ny} x {nx} slice "
-            "at least 2 pixels from its edges"
+            f"remove_ring: centre ({cx}, {cy}) must lie inside the {ny} x {nx} slice at least 2 pixels from its edges"
         )
     nth = max(math.floor(2.0 * math.pi * nr + 0.5), 4)
     m_rad = 2 * int(rwidth) + 1
@@ -507,6 +500,10 @@ def remove_ring(
         _subtract_polar(img, pol, cx, cy, out[s])
     logger.debug(
         "remove_ring: %d slice(s), polar grid %d x %d, radial k=%s, azimuthal k=%s",
-        vol.shape[0], nth, nr, rk.tolist(), ak.tolist(),
+        vol.shape[0],
+        nth,
+        nr,
+        rk.tolist(),
+        ak.tolist(),
     )
     return out[0] if arr.ndim == 2 else out

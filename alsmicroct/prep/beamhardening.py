@@ -39,9 +39,7 @@ def _polynomial_kernel(data, coef, out):
         flat_out[i] = acc
 
 
-def beam_hardening(
-    data, *, coefficients: Sequence[float], out: np.ndarray | None = None
-) -> np.ndarray:
+def beam_hardening(data, *, coefficients: Sequence[float], out: np.ndarray | None = None) -> np.ndarray:
     """Apply Herman's polynomial beam-hardening correction to -log data.
 
     Parameters
@@ -72,13 +70,9 @@ def beam_hardening(
     try:
         coef = np.asarray(coefficients, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ParameterError(
-            f"coefficients must be {NCOEFFICIENTS} numbers (a0..a5), got {coefficients!r}"
-        ) from exc
+        raise ParameterError(f"coefficients must be {NCOEFFICIENTS} numbers (a0..a5), got {coefficients!r}") from exc
     if coef.shape != (NCOEFFICIENTS,):
-        raise ParameterError(
-            f"coefficients must be {NCOEFFICIENTS} numbers (a0..a5), got {coefficients!r}"
-        )
+        raise ParameterError(f"coefficients must be {NCOEFFICIENTS} numbers (a0..a5), got {coefficients!r}")
     if not np.all(np.isfinite(coef)):
         raise ParameterError(f"coefficients must all be finite, got {coefficients!r}")
     out = output_array(out, arr)

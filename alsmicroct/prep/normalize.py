@@ -35,14 +35,9 @@ def _reference_stack(images, name: str, shape: tuple[int, int]) -> np.ndarray:
     if arr.ndim == 2:
         arr = arr[np.newaxis]
     if arr.ndim != 3:
-        raise ParameterError(
-            f"{name} must be 3-D (image, row, column) or one 2-D image; got shape {arr.shape}"
-        )
+        raise ParameterError(f"{name} must be 3-D (image, row, column) or one 2-D image; got shape {arr.shape}")
     if arr.shape[1:] != shape:
-        raise ParameterError(
-            f"{name} images have shape {arr.shape[1:]} (row, column) but the projections "
-            f"have {shape}"
-        )
+        raise ParameterError(f"{name} images have shape {arr.shape[1:]} (row, column) but the projections have {shape}")
     return arr
 
 
@@ -89,8 +84,10 @@ def _denominators(flat_means: np.ndarray, dark: np.ndarray) -> np.ndarray:
     nbad = int(np.count_nonzero(~(den >= DENOMINATOR_FLOOR)))
     if nbad:
         logger.info(
-            "%d flat-field pixels have flat - dark < %g counts; their denominator is "
-            "clipped to %g", nbad, DENOMINATOR_FLOOR, DENOMINATOR_FLOOR,
+            "%d flat-field pixels have flat - dark < %g counts; their denominator is clipped to %g",
+            nbad,
+            DENOMINATOR_FLOOR,
+            DENOMINATOR_FLOOR,
         )
         np.copyto(den, np.float32(DENOMINATOR_FLOOR), where=~(den >= DENOMINATOR_FLOOR))
     return den
@@ -222,8 +219,7 @@ def _index_array(values, name: str, expected: int, what: str) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim != 1 or arr.shape[0] != expected:
         raise ParameterError(
-            f"{name} must be a 1-D sequence with one index per {what[:-1]} "
-            f"({expected} {what}); got shape {arr.shape}"
+            f"{name} must be a 1-D sequence with one index per {what[:-1]} ({expected} {what}); got shape {arr.shape}"
         )
     if (
         arr.size

@@ -184,8 +184,7 @@ def retrieve_phase(
     arr = np.asarray(data)
     if arr.ndim not in (2, 3):
         raise ParameterError(
-            f"retrieve_phase: data must be (angle, row, column) or (row, column), got "
-            f"shape {arr.shape}"
+            f"retrieve_phase: data must be (angle, row, column) or (row, column), got shape {arr.shape}"
         )
     single = arr.ndim == 2
     stack = arr[np.newaxis] if single else arr
@@ -197,15 +196,16 @@ def retrieve_phase(
 
     if pad:
         (py, px), (oy, ox) = phase_pad_widths(
-            (nrows, ncols), pixel_size_cm=pixel, dist_cm=dist, energy_kev=energy,
+            (nrows, ncols),
+            pixel_size_cm=pixel,
+            dist_cm=dist,
+            energy_kev=energy,
             alpha=alpha,
         )
     else:
         (py, px), (oy, ox) = (nrows, ncols), (0, 0)
     filt = _paganin_filter(py, px, pixel, dist, energy, alpha)
-    logger.debug(
-        "phase retrieval: %d projection(s) %dx%d, FFT size %dx%d", nproj, nrows, ncols, py, px
-    )
+    logger.debug("phase retrieval: %d projection(s) %dx%d, FFT size %dx%d", nproj, nrows, ncols, py, px)
 
     out = np.empty((nproj, nrows, ncols), dtype=np.float32)
     batch = max(1, min(nproj, _BATCH_BYTES // (py * px * 4 * 3)))
@@ -236,9 +236,7 @@ def _fill_edges(buf: np.ndarray, oy: int, ox: int, nrows: int, ncols: int) -> No
 
 
 @functools.lru_cache(maxsize=4)
-def _paganin_filter(
-    ny: int, nx: int, pixel: float, dist: float, energy: float, alpha: float
-) -> np.ndarray:
+def _paganin_filter(ny: int, nx: int, pixel: float, dist: float, energy: float, alpha: float) -> np.ndarray:
     """Half-spectrum filter ``(ny, nx // 2 + 1)`` float32 for real FFTs of ``(ny, nx)``.
 
     Computed (and logged) once per padded shape and parameter set.
@@ -253,6 +251,12 @@ def _paganin_filter(
     logger.info(
         "phase retrieval (Paganin filter, TomoPy alpha): pixel %.4g cm, distance %.4g cm, "
         "energy %.4g keV (wavelength %.4g cm), alpha %.3g, FFT size %dx%d",
-        pixel, dist, energy, lam, alpha, ny, nx,
+        pixel,
+        dist,
+        energy,
+        lam,
+        alpha,
+        ny,
+        nx,
     )
     return filt

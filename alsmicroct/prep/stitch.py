@@ -61,9 +61,7 @@ def stitched_width(ncols: int, center: float, *, rotation: str) -> tuple[int, fl
     return width, c180
 
 
-def sino_360_to_180(
-    data: np.ndarray, *, center: float, rotation: str = "left"
-) -> tuple[np.ndarray, float]:
+def sino_360_to_180(data: np.ndarray, *, center: float, rotation: str = "left") -> tuple[np.ndarray, float]:
     """Stitch a 360-degree offset-axis scan into a 180-degree scan of doubled width.
 
     Projection ``i`` and the mirrored projection ``i + n180`` (``n180 = nangles // 2``)
@@ -102,8 +100,7 @@ def sino_360_to_180(
     arr = np.asarray(data)
     if arr.ndim not in (2, 3):
         raise ParameterError(
-            f"sino_360_to_180: data must be (angle, row, column) or (angle, column), got "
-            f"shape {arr.shape}"
+            f"sino_360_to_180: data must be (angle, row, column) or (angle, column), got shape {arr.shape}"
         )
     single = arr.ndim == 2
     stack = arr[:, np.newaxis, :] if single else arr
@@ -124,7 +121,14 @@ def sino_360_to_180(
     logger.debug(
         "360->180 stitch: %d columns, axis %.2f (%s) -> %d columns, axis %.2f, overlap %.1f "
         "columns, %d of %d projections",
-        n, c, rotation, width, c180, 2 * n - 1 - 2 * c180, n180, nang,
+        n,
+        c,
+        rotation,
+        width,
+        c180,
+        2 * n - 1 - 2 * c180,
+        n180,
+        nang,
     )
     return (out[:, 0, :] if single else out), c180
 
@@ -156,14 +160,14 @@ def angles_360_to_180(theta: np.ndarray) -> np.ndarray:
         if float(err.max()) > 0.5 * step * 1.01 + 1e-9:
             logger.warning(
                 "360->180: projection i + %d lies %.4f deg from i + 180 deg (step %.4f deg)",
-                n180, math.degrees(float(err.max())), math.degrees(step),
+                n180,
+                math.degrees(float(err.max())),
+                math.degrees(step),
             )
     return th[:n180].copy()
 
 
-def find_center_360(
-    data: np.ndarray, *, min_overlap: int | None = None, sigma: float = 1.0
-) -> tuple[float, str]:
+def find_center_360(data: np.ndarray, *, min_overlap: int | None = None, sigma: float = 1.0) -> tuple[float, str]:
     """Rotation axis of a 360-degree offset-axis scan and the side it is on.
 
     Each projection of the first half is matched with its mirrored 180-degree partner: for
@@ -202,8 +206,7 @@ def find_center_360(
     arr = np.asarray(data)
     if arr.ndim not in (2, 3):
         raise ParameterError(
-            f"find_center_360: data must be (angle, row, column) or (angle, column), got "
-            f"shape {arr.shape}"
+            f"find_center_360: data must be (angle, row, column) or (angle, column), got shape {arr.shape}"
         )
     stack = arr[:, np.newaxis, :] if arr.ndim == 2 else arr
     nang, nrows, n = stack.shape
@@ -213,9 +216,7 @@ def find_center_360(
     if min_overlap is None:
         min_overlap = max(8, n // 32)
     if int(min_overlap) != min_overlap or not 2 <= min_overlap <= n:
-        raise ParameterError(
-            f"find_center_360: min_overlap must be an integer in [2, {n}], got {min_overlap!r}"
-        )
+        raise ParameterError(f"find_center_360: min_overlap must be an integer in [2, {n}], got {min_overlap!r}")
     size = scipy.fft.next_fast_len(2 * n, real=True)
     cross = np.zeros(size // 2 + 1, dtype=np.complex128)
     energy_a = np.zeros(n)
@@ -252,11 +253,15 @@ def find_center_360(
     if metric[best] > 0.5:
         logger.warning(
             "find_center_360: weak match (normalised difference %.2f at the best shift); "
-            "check that the data is a 360-degree scan", float(metric[best]),
+            "check that the data is a 360-degree scan",
+            float(metric[best]),
         )
     logger.info(
         "find_center_360: axis at %.2f px (%s), overlap %.1f columns, match %.3f",
-        center, rotation, n - abs(d), float(metric[best]),
+        center,
+        rotation,
+        n - abs(d),
+        float(metric[best]),
     )
     return center, rotation
 
@@ -287,13 +292,11 @@ def _check_center(center: float, n: int, rotation: str) -> float:
         raise ParameterError(f"center must lie on the detector [0, {n - 1}], got {center!r}")
     if rotation == "right" and c < mid:
         raise ParameterError(
-            f"rotation='right' needs center >= {mid} (axis in the right half), got {c}; "
-            "use rotation='left'"
+            f"rotation='right' needs center >= {mid} (axis in the right half), got {c}; use rotation='left'"
         )
     if rotation == "left" and c > mid:
         raise ParameterError(
-            f"rotation='left' needs center <= {mid} (axis in the left half), got {c}; "
-            "use rotation='right'"
+            f"rotation='left' needs center <= {mid} (axis in the left half), got {c}; use rotation='right'"
         )
     return c
 

@@ -374,9 +374,7 @@ def _ti_sinogram(sino, out, *, bounds, alpha):
     _ti_combine(sino, bounds, q1, q2, alpha, out)
 
 
-def remove_stripe_ti(
-    data, *, nblock: int = 0, alpha: float = 1.5, num_threads: int | None = None
-) -> np.ndarray:
+def remove_stripe_ti(data, *, nblock: int = 0, alpha: float = 1.5, num_threads: int | None = None) -> np.ndarray:
     """Remove vertical stripes with Titarenko's regularised method.
 
     For each sinogram (or each block of angles) the mean column profile ``pp`` is
@@ -426,9 +424,7 @@ def remove_stripe_ti(
     nang = arr.shape[0]
     nblock = check_positive_int(nblock, "nblock", minimum=0)
     if nblock > nang:
-        raise ParameterError(
-            f"nblock must be at most the number of angles ({nang}), got {nblock}"
-        )
+        raise ParameterError(f"nblock must be at most the number of angles ({nang}), got {nblock}")
     a = check_number(alpha, "alpha", minimum=0.0)
     if nblock <= 1:
         bounds = np.array([0, nang], dtype=np.int64)

@@ -116,9 +116,7 @@ def _strong_columns(arr: np.ndarray, limit: float, size: int) -> np.ndarray:
     return np.abs(mean - smooth) > limit
 
 
-def detect_stripes(
-    data, *, snr: float = 3.0, size: int = DETECT_SIZE, dilate: int = 1
-) -> np.ndarray:
+def detect_stripes(data, *, snr: float = 3.0, size: int = DETECT_SIZE, dilate: int = 1) -> np.ndarray:
     """Columns holding stripes, per sinogram.
 
     The angular mean of every column is compared with its median over ``size``
@@ -161,7 +159,9 @@ def detect_stripes(
     if arr.shape[0] < 8:
         logger.warning(
             "detect_stripes: %d angles are too few to estimate the noise; every column is "
-            "reported as a stripe (the filter then acts as unmasked)", arr.shape[0])
+            "reported as a stripe (the filter then acts as unmasked)",
+            arr.shape[0],
+        )
         mask = np.ones(arr.shape[1:], bool)
         return mask[0] if two_d else mask
     mask = np.stack([_sino_mask(arr[:, m, :], s, size) for m in range(arr.shape[1])])
@@ -263,13 +263,10 @@ def _sorting_sinogram(sino, out, *, size, dim):
 
 def _checked(data, snr, size) -> tuple[np.ndarray, float, int]:
     """``data`` as float32 (angle, row, column), ``snr`` (> 0) and ``size`` (>= 1) checked."""
-    return as_float32_3d(data), check_number(snr, "snr", minimum=0.0, strict=True), \
-        check_positive_int(size, "size")
+    return as_float32_3d(data), check_number(snr, "snr", minimum=0.0, strict=True), check_positive_int(size, "size")
 
 
-def remove_stripe_based_sorting(
-    data, *, size: int = 21, dim: int = 1, num_threads: int | None = None
-) -> np.ndarray:
+def remove_stripe_based_sorting(data, *, size: int = 21, dim: int = 1, num_threads: int | None = None) -> np.ndarray:
     """Remove small stripes by sorting each column along the angles, median filtering the
     sorted sinogram across the columns and undoing the sort (Vo 2018, algorithm 3).
 
@@ -539,6 +536,7 @@ def remove_stripe_auto(
     from .stripes import remove_stripe_ti
 
     if filter is None:
+
         def filter(d):
             return remove_stripe_ti(d, num_threads=num_threads)
 

@@ -130,10 +130,7 @@ def correct_tilt(
     """
     arr = np.asarray(data)
     if arr.ndim not in (2, 3):
-        raise ParameterError(
-            f"correct_tilt: data must be (angle, row, column) or (row, column), got shape "
-            f"{arr.shape}"
-        )
+        raise ParameterError(f"correct_tilt: data must be (angle, row, column) or (row, column), got shape {arr.shape}")
     single = arr.ndim == 2
     stack = np.ascontiguousarray(arr[np.newaxis] if single else arr, dtype=np.float32)
     _, nrows, ncols = stack.shape
@@ -155,7 +152,12 @@ def correct_tilt(
     cc = (ncols - 1) / 2.0 if center_col is None else check_number(center_col, "center_col")
     logger.debug(
         "tilt correction: %.4f deg about row %.2f, column %.2f (block rows %d..%d), order %d",
-        angle, cr, cc, row_offset, row_offset + nrows - 1, order,
+        angle,
+        cr,
+        cc,
+        row_offset,
+        row_offset + nrows - 1,
+        order,
     )
     if angle == 0.0:
         out = stack.copy()

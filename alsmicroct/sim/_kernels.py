@@ -128,9 +128,7 @@ def _project_serial(out, args):
         _project_row(out, k, args)
 
 
-def project_kernel(
-    out, theta, z_rows, s_shift, col_centre, cos_t, sin_t, s_sub, z_sub, c, a_mat, m_mat, hh, mu
-):
+def project_kernel(out, theta, z_rows, s_shift, col_centre, cos_t, sin_t, s_sub, z_sub, c, a_mat, m_mat, hh, mu):
     """Line integrals (pixels x mu) of all primitives for one projection angle.
 
     ``out[k, j]`` accumulates for detector row ``z_rows[k]`` (z of the row centre, pixels)

@@ -40,9 +40,7 @@ def wavelength_cm(energy_kev: float) -> float:
     return HC_KEV_CM / float(energy_kev)
 
 
-def _smooth_field(
-    shape: tuple[int, int], rng: np.random.Generator, *, scale_px: float
-) -> np.ndarray:
+def _smooth_field(shape: tuple[int, int], rng: np.random.Generator, *, scale_px: float) -> np.ndarray:
     """Zero-mean, unit-std random field, smooth on ``scale_px`` pixels (Fourier filter)."""
     ny, nx = shape
     fy = np.fft.fftfreq(ny)[:, None]
@@ -117,9 +115,7 @@ def saturating_response(signal: np.ndarray, *, saturation: float) -> np.ndarray:
     return saturation * -np.expm1(-np.asarray(signal, float) / saturation)
 
 
-def add_zingers(
-    image: np.ndarray, *, rate: float, flux: float, rng: np.random.Generator
-) -> np.ndarray:
+def add_zingers(image: np.ndarray, *, rate: float, flux: float, rng: np.random.Generator) -> np.ndarray:
     """Add zingers (direct hits on the camera) to ``image`` in place.
 
     Parameters
@@ -191,9 +187,7 @@ class Spectrum:
         if np.any(e <= 0) or np.any(w < 0) or w.sum() <= 0:
             raise ParameterError("Spectrum: energies must be > 0 keV and weights >= 0, not all 0")
         if not 0.0 <= self.photo_fraction <= 1.0:
-            raise ParameterError(
-                f"Spectrum.photo_fraction={self.photo_fraction!r}: expected [0, 1]"
-            )
+            raise ParameterError(f"Spectrum.photo_fraction={self.photo_fraction!r}: expected [0, 1]")
 
     @classmethod
     def gaussian(
@@ -208,9 +202,7 @@ class Spectrum:
         the reference energy) centred on ``reference_kev``."""
         fwhm = 0.4 * reference_kev if fwhm_kev is None else float(fwhm_kev)
         sigma = fwhm / 2.3548
-        e = np.linspace(
-            max(reference_kev - 3 * sigma, 0.3 * reference_kev), reference_kev + 3 * sigma, n
-        )
+        e = np.linspace(max(reference_kev - 3 * sigma, 0.3 * reference_kev), reference_kev + 3 * sigma, n)
         w = np.exp(-0.5 * ((e - reference_kev) / sigma) ** 2)
         return cls(tuple(e.tolist()), tuple(w.tolist()), float(reference_kev), photo_fraction)
 

@@ -94,9 +94,7 @@ class Phantom:
         }
         for key, shape in shapes.items():
             if np.shape(getattr(self, key)) != shape:
-                raise ParameterError(
-                    f"Phantom.{key} has shape {np.shape(getattr(self, key))}, expected {shape}"
-                )
+                raise ParameterError(f"Phantom.{key} has shape {np.shape(getattr(self, key))}, expected {shape}")
         if np.any(np.asarray(self.semi_axes)[:, :2] <= 0):
             raise ParameterError("Phantom.semi_axes must be > 0 cm")
 
@@ -135,9 +133,7 @@ class Phantom:
         c, a_mat, _, hh, mu = self.quadrics()
         for n in range(len(mu)):
             q = np.stack([x - c[n, 0], y - c[n, 1], z - c[n, 2]], axis=-1)
-            inside = (np.einsum("...i,ij,...j->...", q, a_mat[n], q) <= 1.0) & (
-                np.abs(q[..., 2]) <= hh[n]
-            )
+            inside = (np.einsum("...i,ij,...j->...", q, a_mat[n], q) <= 1.0) & (np.abs(q[..., 2]) <= hh[n])
             out += np.where(inside, mu[n], 0.0)
         return out
 
@@ -240,9 +236,7 @@ def _packed_inclusions(
         r = np.exp(rng.uniform(lo, hi, batch))
         rho = np.maximum(container_cm - r, 0.0) * np.sqrt(rng.uniform(size=batch))
         phi = rng.uniform(0, 2 * math.pi, batch)
-        cand = np.column_stack(
-            [rho * np.cos(phi), rho * np.sin(phi), rng.uniform(-1, 1, batch) * half_height_cm]
-        )
+        cand = np.column_stack([rho * np.cos(phi), rho * np.sin(phi), rng.uniform(-1, 1, batch) * half_height_cm])
         if len(radii):
             gap = np.linalg.norm(centres[:, None, :] - cand[None, :, :], axis=2)
             free = np.all(gap >= radii[:, None] + 1.05 * r[None, :], axis=0)
@@ -251,9 +245,7 @@ def _packed_inclusions(
         n_before = len(radii)
         for b in np.flatnonzero(free & (rho > 0)):
             new = centres[n_before:]
-            if len(new) and np.any(
-                np.linalg.norm(new - cand[b], axis=1) < radii[n_before:] + 1.05 * r[b]
-            ):
+            if len(new) and np.any(np.linalg.norm(new - cand[b], axis=1) < radii[n_before:] + 1.05 * r[b]):
                 continue
             centres = np.vstack([centres, cand[b]])
             radii = np.append(radii, r[b])
@@ -277,9 +269,7 @@ def _granular(
     max_count)``; inclusions add ``mu_total - mu_matrix`` so they replace the matrix.
     """
     if radius_cm <= 0 or half_height_cm <= 0:
-        raise ParameterError(
-            f"{name}: radius_cm={radius_cm!r} and half_height_cm={half_height_cm!r} must be > 0"
-        )
+        raise ParameterError(f"{name}: radius_cm={radius_cm!r} and half_height_cm={half_height_cm!r} must be > 0")
     rng = np.random.default_rng(seed)
     # The matrix cylinder reaches beyond the populated slab so no end face is seen.
     matrix_h = half_height_cm + 0.5 * radius_cm
@@ -360,9 +350,7 @@ def foam(radius_cm: float, *, half_height_cm: float, mu_cm: float = 1.0, seed: i
     return _granular("foam", phases, radius_cm, half_height_cm, mu_cm, seed)
 
 
-def make_phantom(
-    name: str, radius_cm: float, *, half_height_cm: float, mu_cm: float = 1.0, seed: int = 0
-) -> Phantom:
+def make_phantom(name: str, radius_cm: float, *, half_height_cm: float, mu_cm: float = 1.0, seed: int = 0) -> Phantom:
     """Phantom by name (one of :data:`PHANTOMS`) whose outer horizontal radius (largest
     distance from the axis) is ``radius_cm``; see each phantom for ``mu_cm``."""
     if name == "shepp":
@@ -437,11 +425,7 @@ def _row_indices(rows, nslices: int) -> np.ndarray:
         idx = np.arange(nslices)
     elif isinstance(rows, slice):
         idx = np.arange(nslices)[rows]
-    elif (
-        isinstance(rows, tuple)
-        and len(rows) <= 3
-        and all(v is None or isinstance(v, int) for v in rows)
-    ):
+    elif isinstance(rows, tuple) and len(rows) <= 3 and all(v is None or isinstance(v, int) for v in rows):
         idx = np.arange(nslices)[slice(*rows)]
     else:
         idx = np.atleast_1d(np.asarray(rows, dtype=np.int64))

@@ -23,9 +23,7 @@ __all__ = ["legacy_angles", "project", "project_one"]
 logger = logging.getLogger(__name__)
 
 
-def legacy_angles(
-    nangles: int, arange: float, *, first_angle: float = 0.0, angle_offset: float = 0.0
-) -> np.ndarray:
+def legacy_angles(nangles: int, arange: float, *, first_angle: float = 0.0, angle_offset: float = 0.0) -> np.ndarray:
     """Reconstruction angles of an old-layout scan, radians (float64).
 
     ``theta_i = 270 + angle_offset - first_angle - i * arange / (nangles - 1)`` degrees,
@@ -33,9 +31,7 @@ def legacy_angles(
     """
     if int(nangles) < 2:
         raise ParameterError(f"nangles={nangles!r}: expected at least 2 projections")
-    deg = (
-        270.0 + angle_offset - first_angle - np.arange(int(nangles)) * (arange / (int(nangles) - 1))
-    )
+    deg = 270.0 + angle_offset - first_angle - np.arange(int(nangles)) * (arange / (int(nangles) - 1))
     return np.deg2rad(deg)
 
 

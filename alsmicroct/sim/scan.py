@@ -186,18 +186,13 @@ class ScanConfig:
             if not float(getattr(self, key)) >= 0:
                 raise ParameterError(f"simulate_scan: {key}={getattr(self, key)!r}; expected >= 0")
         if self.cor is not None and not 0 <= float(self.cor) <= self.nrays - 1:
-            raise ParameterError(
-                f"simulate_scan: cor={self.cor!r}; expected a column within 0..{self.nrays - 1}"
-            )
+            raise ParameterError(f"simulate_scan: cor={self.cor!r}; expected a column within 0..{self.nrays - 1}")
         if isinstance(self.phantom, str) and self.phantom not in PHANTOMS:
             raise ParameterError(
-                f"simulate_scan: phantom={self.phantom!r}; expected one of {', '.join(PHANTOMS)} "
-                "or a Phantom"
+                f"simulate_scan: phantom={self.phantom!r}; expected one of {', '.join(PHANTOMS)} or a Phantom"
             )
         if not isinstance(self.phantom, str | Phantom):
-            raise ParameterError(
-                f"simulate_scan: phantom={self.phantom!r}; expected a name or a Phantom"
-            )
+            raise ParameterError(f"simulate_scan: phantom={self.phantom!r}; expected a name or a Phantom")
         if self.delta_beta is not None and self.delta_beta < 0:
             raise ParameterError(f"simulate_scan: delta_beta={self.delta_beta!r}; expected >= 0")
         if self.peak_attenuation is not None and not (
@@ -205,8 +200,7 @@ class ScanConfig:
             or (isinstance(self.peak_attenuation, int | float) and self.peak_attenuation > 0)
         ):
             raise ParameterError(
-                f"simulate_scan: peak_attenuation={self.peak_attenuation!r}; expected a number "
-                "> 0, 'auto' or None"
+                f"simulate_scan: peak_attenuation={self.peak_attenuation!r}; expected a number > 0, 'auto' or None"
             )
         if self.flat_drift >= 0.5:
             raise ParameterError(f"simulate_scan: flat_drift={self.flat_drift!r}; expected < 0.5")
@@ -295,9 +289,7 @@ class _Model:
         elif cfg.beam_hardening is False or cfg.beam_hardening is None:
             self.spectrum = None
         else:
-            raise ParameterError(
-                f"simulate_scan: beam_hardening={cfg.beam_hardening!r}; expected a bool or a Spectrum"
-            )
+            raise ParameterError(f"simulate_scan: beam_hardening={cfg.beam_hardening!r}; expected a bool or a Spectrum")
         self.quadrics = self.phantom.quadrics(self.pxsize_cm)
         self._fine_quadrics: tuple[np.ndarray, ...] | None = None
         self.zinger_hits: list[np.ndarray] = []
@@ -320,12 +312,8 @@ class _Model:
         elif target == "auto":
             target = 1.5 if cfg.delta_beta is None else 0.05
         if target is not None:
-            rows = np.unique(
-                np.linspace(0, cfg.nslices - 1, min(cfg.nslices, 16)).round().astype(int)
-            )
-            pick = np.unique(
-                np.linspace(0, cfg.nangles - 1, min(cfg.nangles, 36)).round().astype(int)
-            )
+            rows = np.unique(np.linspace(0, cfg.nslices - 1, min(cfg.nslices, 16)).round().astype(int))
+            pick = np.unique(np.linspace(0, cfg.nangles - 1, min(cfg.nangles, 36)).round().astype(int))
             probe = project(ph, self.theta[pick], rows=rows, **{**self.detector, "tilt_deg": 0.0})
             peak = float(probe.max())
             if peak <= 0:
@@ -339,9 +327,7 @@ class _Model:
     # -- images ----------------------------------------------------------------------
     def line_integrals(self, i: int, rows=None) -> np.ndarray:
         """Noise-free line integrals of projection ``i`` (float64 (rows, nrays))."""
-        return project_one(
-            self.phantom, self.theta[i], rows=rows, _quadrics=self.quadrics, **self.detector
-        )
+        return project_one(self.phantom, self.theta[i], rows=rows, _quadrics=self.quadrics, **self.detector)
 
     def transmission(self, i: int) -> np.ndarray:
         """Detected intensity relative to the open beam for projection ``i``."""
@@ -385,9 +371,7 @@ class _Model:
         """Photon noise, dark offset and read noise on expected signal counts (of the
         columns ``cols`` when given)."""
         c = self.cfg
-        counts = (
-            rng.poisson(np.maximum(signal, 0.0)).astype(np.float64) if c.noise else signal.copy()
-        )
+        counts = rng.poisson(np.maximum(signal, 0.0)).astype(np.float64) if c.noise else signal.copy()
         counts += self.dark if cols is None else self.dark[:, cols]
         if c.noise and c.read_noise > 0:
             counts += rng.normal(0.0, c.read_noise, size=counts.shape)
@@ -426,9 +410,7 @@ class _Model:
         """Counts of flat ``k`` of the group at projection ``position`` (uint16)."""
         c = self.cfg
         rng = self._rng(2, position, k)
-        beam = art.beam_intensity(
-            position, nangles=c.nangles, drift=c.flat_drift, phase=self.beam_phase
-        )
+        beam = art.beam_intensity(position, nangles=c.nangles, drift=c.flat_drift, phase=self.beam_phase)
         signal = self.flat * beam
         counts = self._read_out(signal, rng)
         self._stripes(counts, signal, rng)

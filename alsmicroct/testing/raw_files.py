@@ -67,13 +67,10 @@ def write_random_scan(
     # darks in the lowest eighth.
     proj, flats, darks = (
         rng.integers(lo, hi, (n, nslices, nrays), dtype=np.uint16)
-        for n, lo, hi in ((nangles, 1, high), (ngroups * num_flats, high // 2, high),
-                          (num_darks, 0, max(high // 8, 1)))
+        for n, lo, hi in ((nangles, 1, high), (ngroups * num_flats, high // 2, high), (num_darks, 0, max(high // 8, 1)))
     )
-    kwargs = {"layout": "als", "dataset": Path(path).stem, "arange": 180.0,
-              "pxsize_mm": 0.00065, **kwargs}
-    positions = write_scan(path, proj, flats, darks, i0cycle=i0cycle, num_flats=num_flats,
-                           **kwargs)
+    kwargs = {"layout": "als", "dataset": Path(path).stem, "arange": 180.0, "pxsize_mm": 0.00065, **kwargs}
+    positions = write_scan(path, proj, flats, darks, i0cycle=i0cycle, num_flats=num_flats, **kwargs)
     return RandomScan(proj, flats, darks, positions)
 
 
@@ -117,9 +114,18 @@ def write_raw_scan(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     name = dataset or path.stem
-    write_random_scan(path, nangles=nangles, nslices=nrows, nrays=ncols, num_flats=nflats,
-                      num_darks=ndarks, seed=seed, high=4096, dataset=name,
-                      extra_attrs={"dataset": name})
+    write_random_scan(
+        path,
+        nangles=nangles,
+        nslices=nrows,
+        nrays=ncols,
+        num_flats=nflats,
+        num_darks=ndarks,
+        seed=seed,
+        high=4096,
+        dataset=name,
+        extra_attrs={"dataset": name},
+    )
     return path
 
 
@@ -153,8 +159,7 @@ def make_catalogue(
     """
     root = Path(root)
     if layout is None:
-        layout = {"alice": [f"scan_{i:02d}" for i in range(12)] + ["scan_h5", "my scan#1%"],
-                  "bob": ["bob_scan"]}
+        layout = {"alice": [f"scan_{i:02d}" for i in range(12)] + ["scan_h5", "my scan#1%"], "bob": ["bob_scan"]}
     stamp = start
     for owner, names in layout.items():
         for index, name in enumerate(names):

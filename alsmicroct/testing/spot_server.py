@@ -76,11 +76,25 @@ class _Entry:
     def record(self, stage: str = "raw") -> dict[str, Any]:
         date = _dt.datetime.fromtimestamp(self.mtime, _dt.timezone.utc).isoformat()
         path = f"/als/bl832/{self.owner}/{self.name}/{stage}/{self.name}.h5"
-        fs = {"stage": stage, "stage_date": date, "size": self.size,
-              "phyloc": str(self.file) if stage == "raw" else path, "path": path}
-        return {"name": self.name, "dataset": self.name, "owner": self.owner,
-                "end_station": "bl832", "stage": stage, "path": path,
-                "phyloc": fs["phyloc"], "stage_date": date, "size": self.size, "fs": fs}
+        fs = {
+            "stage": stage,
+            "stage_date": date,
+            "size": self.size,
+            "phyloc": str(self.file) if stage == "raw" else path,
+            "path": path,
+        }
+        return {
+            "name": self.name,
+            "dataset": self.name,
+            "owner": self.owner,
+            "end_station": "bl832",
+            "stage": stage,
+            "path": path,
+            "phyloc": fs["phyloc"],
+            "stage_date": date,
+            "size": self.size,
+            "fs": fs,
+        }
 
 
 @dataclass
@@ -175,8 +189,9 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s %s", self.address_string(), format % args)
 
-    def _send(self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None,
-              length: int | None = None) -> None:
+    def _send(
+        self, status: int, body: bytes, ctype: str, headers: dict[str, str] | None = None, length: int | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body) if length is None else length))
@@ -223,8 +238,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k: v for k, v in self.headers.items() if k.lower() != "cookie"}
         form = self._form() if self.command == "POST" else {}
         cookies = tuple(SimpleCookie(self.headers.get("Cookie", "")).keys())
-        spot._record(RequestRecord(self.command, split.path, split.query, headers, cookies,
-                                   tuple(form)))
+        spot._record(RequestRecord(self.command, split.path, split.query, headers, cookies, tuple(form)))
         query = {k: v[0] for k, v in parse_qs(split.query).items()}
         try:
             if split.path == spot.newt_path:
@@ -233,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not split.path.startswith(spot.base_path + "/"):
                 self._error(404, f"no such endpoint {split.path}")
                 return
-            endpoint = split.path[len(spot.base_path) + 1:]
+            endpoint = split.path[len(spot.base_path) + 1 :]
             if self._inject(endpoint):
                 return
             self._route(endpoint, query, form)
@@ -306,9 +320,13 @@ class _Handler(BaseHTTPRequestHandler):
             if entry is None:
                 self._error(404, "no such dataset")
                 return
-            handler = {"attributes": self._attributes, "listimages": self._listimages,
-                       "rawdata": self._rawdata, "stageifneeded": self._stage,
-                       "download": self._download}.get(parts[1])
+            handler = {
+                "attributes": self._attributes,
+                "listimages": self._listimages,
+                "rawdata": self._rawdata,
+                "stageifneeded": self._stage,
+                "download": self._download,
+            }.get(parts[1])
             if handler is None:
                 self._error(404, f"no such endpoint hdf/{parts[1]}")
             else:
@@ -329,8 +347,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._json({"auth": False, "error": "invalid credentials"})
             return
         token = spot._new_session(user)
-        self._json({"auth": True, "username": user},
-                   headers={"Set-Cookie": f"{SESSION_COOKIE}={token}; Path=/; HttpOnly"})
+        self._json(
+            {"auth": True, "username": user}, headers={"Set-Cookie": f"{SESSION_COOKIE}={token}; Path=/; HttpOnly"}
+        )
 
     def _h5(self, entry: _Entry, group: str, fn: Any) -> None:
         import h5py
@@ -342,16 +361,16 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(fn(f, f[group]))
 
     def _attributes(self, entry: _Entry, query: dict[str, str]) -> None:
-        self._h5(entry, query.get("group", "/"),
-                 lambda f, obj: {k: _jsonable(v) for k, v in obj.attrs.items()})
+        self._h5(entry, query.get("group", "/"), lambda f, obj: {k: _jsonable(v) for k, v in obj.attrs.items()})
 
     def _listimages(self, entry: _Entry, query: dict[str, str]) -> None:
         import h5py
 
         def images(f: Any, root: Any) -> list[str]:
             found: list[str] = []
-            root.visititems(lambda name, obj: found.append("/" + name)
-                            if isinstance(obj, h5py.Dataset) and obj.ndim >= 2 else None)
+            root.visititems(
+                lambda name, obj: found.append("/" + name) if isinstance(obj, h5py.Dataset) and obj.ndim >= 2 else None
+            )
             return found
 
         self._h5(entry, "/", images)
@@ -378,8 +397,13 @@ class _Handler(BaseHTTPRequestHandler):
                 location = "staging"
             else:
                 location = str(entry.file)
-        self._json({"location": location, "dataset": entry.name,
-                    "status": "staged" if location == str(entry.file) else "pending"})
+        self._json(
+            {
+                "location": location,
+                "dataset": entry.name,
+                "status": "staged" if location == str(entry.file) else "pending",
+            }
+        )
 
     def _download(self, entry: _Entry, query: dict[str, str]) -> None:
         spot = self.server.spot
@@ -392,14 +416,20 @@ class _Handler(BaseHTTPRequestHandler):
         modified = email.utils.formatdate(st.st_mtime, usegmt=True)
         start, end = 0, size - 1
         status = 200
-        headers = {"Accept-Ranges": "bytes", "Last-Modified": modified,
-                   "Content-Disposition": f'attachment; filename="{entry.name}.h5"'}
+        headers = {
+            "Accept-Ranges": "bytes",
+            "Last-Modified": modified,
+            "Content-Disposition": f'attachment; filename="{entry.name}.h5"',
+        }
         if spot.send_etag:
             headers["ETag"] = etag
         match = _RANGE.fullmatch(self.headers.get("Range", "").strip())
         if_range = self.headers.get("If-Range")
-        fresh = (if_range is None or not spot.honour_if_range
-                 or if_range in ((etag,) if spot.send_etag else ()) + (modified,))
+        fresh = (
+            if_range is None
+            or not spot.honour_if_range
+            or if_range in ((etag,) if spot.send_etag else ()) + (modified,)
+        )
         if match and spot.accept_ranges and fresh:
             start = int(match.group(1))
             end = min(int(match.group(2)), size - 1) if match.group(2) else size - 1
@@ -461,7 +491,7 @@ class _BytesReader:
         self._data, self._pos = data, 0
 
     def read(self, n: int) -> bytes:
-        chunk = self._data[self._pos:self._pos + n]
+        chunk = self._data[self._pos : self._pos + n]
         self._pos += len(chunk)
         return chunk
 
@@ -569,8 +599,10 @@ class SpotServer:
         self._stopping.clear()
         self._httpd = _HTTPServer(self)
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-            name="SpotServer", daemon=True,
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="SpotServer",
+            daemon=True,
         )
         self._thread.start()
         logger.debug("SPOT test server on %s", self.base_url)
@@ -621,8 +653,7 @@ class SpotServer:
         return f"{self.scheme}://{self.host}:{self.port}{self.newt_path}"
 
     # ------------------------------------------------------- fault injection
-    def fail_next(self, n: int, status: int = 500, *, endpoint: str = "",
-                  retry_after: float | None = None) -> None:
+    def fail_next(self, n: int, status: int = 500, *, endpoint: str = "", retry_after: float | None = None) -> None:
         """Answer the next ``n`` API calls (under ``endpoint``) with ``status``."""
         self.faults.add("fail", n, endpoint, status=status, retry_after=retry_after)
 
@@ -638,8 +669,7 @@ class SpotServer:
         """Announce ``extra`` more bytes than the next ``times`` downloads hold."""
         self.faults.add("lie", times, "hdf/download", extra=extra)
 
-    def redirect_next(self, n: int, location: str, *, status: int = 302,
-                      endpoint: str = "") -> None:
+    def redirect_next(self, n: int, location: str, *, status: int = 302, endpoint: str = "") -> None:
         """Answer the next ``n`` API calls (under ``endpoint``) with a redirect."""
         self.faults.add("redirect", n, endpoint, status=status, location=location)
 
@@ -690,8 +720,7 @@ class SpotServer:
         catalogue = {}
         for owner, path in files:
             st = path.stat()
-            catalogue[(owner, path.stem)] = _Entry(owner, path.stem, path.resolve(),
-                                                    st.st_size, st.st_mtime, ready)
+            catalogue[(owner, path.stem)] = _Entry(owner, path.stem, path.resolve(), st.st_size, st.st_mtime, ready)
         with self._lock:
             self._catalogue = catalogue
 
@@ -745,10 +774,9 @@ class SpotServer:
 
         sortterm = query.get("sortterm", "fs.stage_date")
         found = sorted((r for r in records if matches(r)), key=lambda r: r["name"])
-        found.sort(key=lambda r: str(_lookup(r, sortterm) or ""),
-                   reverse=query.get("sorttype", "desc") == "desc")
+        found.sort(key=lambda r: str(_lookup(r, sortterm) or ""), reverse=query.get("sorttype", "desc") == "desc")
         skip = int(query.get("skipnum", 0))
-        return found[skip: skip + int(query.get("limitnum", 10))]
+        return found[skip : skip + int(query.get("limitnum", 10))]
 
     def _derived(self, name: str) -> list[dict[str, Any]]:
         with self._lock:

@@ -92,8 +92,7 @@ def test_attributes_and_images(spot, root):
         expected = f["scan_h5/scan_h5bak_0000_0000.tif"][()]
     img = spot.image("scan_h5", "scan_h5bak_0000_0000.tif")
     assert img.dtype == np.uint16 and np.array_equal(img, expected)
-    assert np.array_equal(spot.image("scan_h5", images[3]), spot.image("alice/scan_h5",
-                                                                      images[3][9:]))
+    assert np.array_equal(spot.image("scan_h5", images[3]), spot.image("alice/scan_h5", images[3][9:]))
 
 
 def test_other_owner_and_quoting(spot, server):
@@ -140,8 +139,9 @@ def test_retries_with_backoff(spot, server, caplog):
 
 
 def test_retry_after_is_honoured_up_to_max(server):
-    with SpotSession("alice", "secret", base_url=server.base_url, timeout=3, retries=1,
-                     backoff=0.01, max_backoff=0.2) as spot:
+    with SpotSession(
+        "alice", "secret", base_url=server.base_url, timeout=3, retries=1, backoff=0.01, max_backoff=0.2
+    ) as spot:
         server.fail_next(1, 503, endpoint="hdf/search", retry_after=30)
         start = time.monotonic()
         spot.search("")
@@ -157,8 +157,7 @@ def test_client_errors_not_retried(spot, server):
 
 
 def test_timeouts(server):
-    with SpotSession("alice", "secret", base_url=server.base_url, timeout=0.6, retries=1,
-                     backoff=0.01) as spot:
+    with SpotSession("alice", "secret", base_url=server.base_url, timeout=0.6, retries=1, backoff=0.01) as spot:
         server.slow_next(1, 2.0, endpoint="hdf/search")
         assert spot.search("scan_00")  # the retry is answered in time
         server.slow_next(2, 2.0, endpoint="hdf/dataset")
@@ -183,8 +182,10 @@ def test_connection_refused(root):
 
 
 def test_staging_poll(root):
-    with SpotServer(root, users=USERS, stage_delay=0.3) as srv, \
-            SpotSession("alice", "secret", base_url=srv.base_url, **FAST) as spot:
+    with (
+        SpotServer(root, users=USERS, stage_delay=0.3) as srv,
+        SpotSession("alice", "secret", base_url=srv.base_url, **FAST) as spot,
+    ):
         first = spot.stage("scan_01", wait=False)
         assert first["location"] == "unknown"
         answer = spot.stage("scan_01", poll_interval=0.05, timeout=10)
@@ -194,8 +195,10 @@ def test_staging_poll(root):
 
 
 def test_staging_timeout(root):
-    with SpotServer(root, users=USERS, stage_delay=math.inf) as srv, \
-            SpotSession("alice", "secret", base_url=srv.base_url, **FAST) as spot:
+    with (
+        SpotServer(root, users=USERS, stage_delay=math.inf) as srv,
+        SpotSession("alice", "secret", base_url=srv.base_url, **FAST) as spot,
+    ):
         with pytest.raises(StagingTimeout) as info:
             spot.stage("scan_02", poll_interval=0.05, timeout=0.3)
         assert "staging" in str(info.value) and "/scan_02.h5" in str(info.value)

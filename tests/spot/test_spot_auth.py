@@ -27,8 +27,7 @@ FAST = {"timeout": 3.0, "retries": 2, "backoff": 0.01, "progress": False}
 
 @pytest.fixture(autouse=True)
 def _no_ambient_credentials(monkeypatch, tmp_path):
-    for var in ("SPOT_USERNAME", "SPOT_PASSWORD", "NETRC", "ALSMICROCT_SPOT_URL",
-                "ALSMICROCT_NEWT_URL"):
+    for var in ("SPOT_USERNAME", "SPOT_PASSWORD", "NETRC", "ALSMICROCT_SPOT_URL", "ALSMICROCT_NEWT_URL"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
@@ -71,8 +70,7 @@ def test_base_url_from_environment(server, monkeypatch):
 
 
 def test_newt_two_step_login(server):
-    with SpotSession("alice", PASSWORD, base_url=server.base_url, newt_url=server.newt_url,
-                     **FAST) as spot:
+    with SpotSession("alice", PASSWORD, base_url=server.base_url, newt_url=server.newt_url, **FAST) as spot:
         assert spot.check_authentication()
         assert spot.search("")
     posts = [r.path for r in server.requests if r.method == "POST"]
@@ -83,8 +81,10 @@ def test_newt_two_step_login(server):
 
 @pytest.mark.parametrize("status", [401, 403, 200])
 def test_reauthentication_after_expiry(root, status):
-    with SpotServer(root, users=USERS, unauthenticated_status=status) as srv, \
-            SpotSession("alice", PASSWORD, base_url=srv.base_url, **FAST) as spot:
+    with (
+        SpotServer(root, users=USERS, unauthenticated_status=status) as srv,
+        SpotSession("alice", PASSWORD, base_url=srv.base_url, **FAST) as spot,
+    ):
         srv.expire_sessions()
         assert spot.search("scan_a")[0]["name"] == "scan_a"
         assert srv.login_count == 2
@@ -186,13 +186,14 @@ def test_credential_hygiene(root, caplog):
             SpotSession("alice", PASSWORD + "x", base_url=srv.base_url, **FAST)
         except AuthenticationError as exc:
             remember(exc)
-        spot = SpotSession("alice", PASSWORD, base_url=srv.base_url, newt_url=srv.newt_url,
-                           **FAST)
+        spot = SpotSession("alice", PASSWORD, base_url=srv.base_url, newt_url=srv.newt_url, **FAST)
         texts += [repr(spot), str(spot), repr(vars(spot))]
         srv.expire_sessions()
         spot.search("")
-        for call in (lambda: spot.attributes("nope"),
-                     lambda: (srv.html_error_next(1), spot.download("scan_a", downloadPath=root / "x"))):
+        for call in (
+            lambda: spot.attributes("nope"),
+            lambda: (srv.html_error_next(1), spot.download("scan_a", downloadPath=root / "x")),
+        ):
             try:
                 call()
             except (NotFoundError, DownloadError) as exc:
@@ -232,13 +233,16 @@ def test_private_netrc_does_not_warn(server, tmp_path, caplog):
     assert ".netrc" not in caplog.text
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("machine 127.0.0.1 login alice\n", "no password"),
-    ("machine 127.0.0.1 password only-a-password\n", "no login"),
-    ("machine 127.0.0.1 login alice password\n", "no password"),
-    ("machine 127.0.0.1 login alice password only-a-password bogus\n", "syntax error at line"),
-    (b"machine 127.0.0.1 login alice password \xff\xfe\n", "UTF-8"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("machine 127.0.0.1 login alice\n", "no password"),
+        ("machine 127.0.0.1 password only-a-password\n", "no login"),
+        ("machine 127.0.0.1 login alice password\n", "no password"),
+        ("machine 127.0.0.1 login alice password only-a-password bogus\n", "syntax error at line"),
+        (b"machine 127.0.0.1 login alice password \xff\xfe\n", "UTF-8"),
+    ],
+)
 def test_malformed_netrc_entry_is_a_clear_error(server, tmp_path, text, expected):
     netrc = tmp_path / "home" / ".netrc"
     netrc.parent.mkdir()

@@ -18,15 +18,15 @@ PASSWORD = "cli-Secret-77"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = make_catalogue(tmp_path_factory.mktemp("spot"),
-                          {"alice": ["scan_a", "scan_b", "scan_c"], "bob": ["bob_scan"]})
+    root = make_catalogue(
+        tmp_path_factory.mktemp("spot"), {"alice": ["scan_a", "scan_b", "scan_c"], "bob": ["bob_scan"]}
+    )
     with SpotServer(root, users={"alice": PASSWORD}) as srv:
         yield srv
 
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SPOT_", "ALSMICROCT_", "NETRC"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOT_", "ALSMICROCT_", "NETRC"))}
     env.update(HOME=str(tmp_path), SPOT_USERNAME="alice", SPOT_PASSWORD=PASSWORD, **extra)
     return env
 
@@ -34,18 +34,20 @@ def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "alsmicroct.data_management.cli", *args],
-        env=env, cwd=cwd, capture_output=True, text=True, timeout=60,
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
         stdin=subprocess.DEVNULL,
     )
-
 
 
 def test_search_and_info(server, tmp_path):
     env = _env(tmp_path, ALSMICROCT_SPOT_URL=server.base_url)
     out = _run(["search", "scan", "--all", "--limit", "2", "--sort-type", "asc"], env, tmp_path)
     assert out.returncode == 0, out.stderr
-    assert [line.split("\t")[0] for line in out.stdout.splitlines()] == [
-        "scan_a", "scan_b", "scan_c", "bob_scan"]
+    assert [line.split("\t")[0] for line in out.stdout.splitlines()] == ["scan_a", "scan_b", "scan_c", "bob_scan"]
     out = _run(["--base-url", server.base_url, "info", "scan_b.h5", "--images"], env, tmp_path)
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
@@ -63,19 +65,24 @@ def test_stage_and_download_from_list(server, tmp_path):
     out = _run(["--base-url", server.base_url, "stage", "scan_c"], env, tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("scan_c\t/")
-    out = _run(["--base-url", server.base_url, "-v", "download", str(listing), "scan_c",
-                "-o", "raw", "--no-progress"], env, tmp_path)
+    out = _run(
+        ["--base-url", server.base_url, "-v", "download", str(listing), "scan_c", "-o", "raw", "--no-progress"],
+        env,
+        tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["raw/scan_a.h5", "raw/bob_scan.h5", "raw/scan_c.h5"]
-    assert downloaded_files(tmp_path / "raw") == [
-        "bob_scan.h5", "scan_a.h5", "scan_c.h5"]
+    assert downloaded_files(tmp_path / "raw") == ["bob_scan.h5", "scan_a.h5", "scan_c.h5"]
     assert "logged in" in out.stderr and PASSWORD not in out.stderr
 
 
 def test_partial_failure_exit_status(server, tmp_path):
     env = _env(tmp_path)
-    out = _run(["--base-url", server.base_url, "download", "scan_a", "missing_scan",
-                "-o", str(tmp_path), "--no-progress"], env, tmp_path)
+    out = _run(
+        ["--base-url", server.base_url, "download", "scan_a", "missing_scan", "-o", str(tmp_path), "--no-progress"],
+        env,
+        tmp_path,
+    )
     assert out.returncode == 1
     assert "missing_scan" in out.stderr and "1 of 2 datasets failed" in out.stderr
     assert (tmp_path / "scan_a.h5").is_file()
@@ -98,9 +105,14 @@ def test_console_script_and_wrapper(server, tmp_path):
     for cmd in ([str(script)], [sys.executable, str(wrapper)]):
         if not Path(cmd[-1]).exists():
             pytest.skip(f"{cmd[-1]} is not installed")
-        out = subprocess.run([*cmd, "--base-url", server.base_url, "search", "bob"],
-                             env=env, capture_output=True, text=True, timeout=60,
-                             stdin=subprocess.DEVNULL)
+        out = subprocess.run(
+            [*cmd, "--base-url", server.base_url, "search", "bob"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
         assert out.returncode == 0, out.stderr
         assert out.stdout.startswith("bob_scan\tbob\t")
 

@@ -95,8 +95,10 @@ def test_size_mismatch_detected(spot, server, tmp_path):
 
 
 def test_download_waits_for_staging(root, tmp_path):
-    with SpotServer(root, users=USERS, stage_delay=0.2) as srv, \
-            SpotSession("alice", "secret", base_url=srv.base_url, **FAST) as spot:
+    with (
+        SpotServer(root, users=USERS, stage_delay=0.2) as srv,
+        SpotSession("alice", "secret", base_url=srv.base_url, **FAST) as spot,
+    ):
         path = spot.download("small", downloadPath=tmp_path, poll_interval=0.05)
         with open(path, "rb") as fh:
             assert fh.read() == _source(root, "small")

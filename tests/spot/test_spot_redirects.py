@@ -45,8 +45,7 @@ class _Recorder(http.server.SimpleHTTPRequestHandler):
 def mirror(root):
     """A plain static file server for ``root`` (a data-transfer host)."""
     handler = type("Handler", (_Recorder,), {"seen": []})
-    httpd = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(root)))
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}", handler.seen
@@ -79,15 +78,13 @@ def test_newt_login_redirect_refused(server, evil):
     # there, so redirect the *second* step (the session id is a credential too).
     server.redirect_next(1, evil.base_url + "/auth", status=307, endpoint="auth")
     with pytest.raises(AuthenticationError, match="redirect"):
-        SpotSession("alice", PASSWORD, base_url=server.base_url, newt_url=server.newt_url,
-                    **FAST)
+        SpotSession("alice", PASSWORD, base_url=server.base_url, newt_url=server.newt_url, **FAST)
     assert evil.requests == []
 
 
 def test_api_redirect_within_the_same_origin_followed(server):
     with SpotSession("alice", PASSWORD, base_url=server.base_url, **FAST) as spot:
-        server.redirect_next(1, server.base_url + "/hdf/search?search=scan_a",
-                             endpoint="hdf/search")
+        server.redirect_next(1, server.base_url + "/hdf/search?search=scan_a", endpoint="hdf/search")
         assert [r["name"] for r in spot.search("ignored")] == ["scan_a"]
     follow = [r for r in server.requests if r.path == "/als/hdf/search"]
     assert len(follow) == 2 and SESSION_COOKIE in follow[1].cookies
@@ -123,8 +120,7 @@ def test_download_redirect_to_other_host_refused_by_default(server, mirror, tmp_
 
 def test_download_redirect_to_allowed_origin_without_cookie(server, mirror, root, tmp_path):
     origin, seen = mirror
-    with SpotSession("alice", PASSWORD, base_url=server.base_url, download_redirects=[origin],
-                     **FAST) as spot:
+    with SpotSession("alice", PASSWORD, base_url=server.base_url, download_redirects=[origin], **FAST) as spot:
         server.redirect_next(1, f"{origin}/alice/scan_a.h5", endpoint="hdf/download")
         path = spot.download("scan_a", downloadPath=tmp_path)
     with open(path, "rb") as fh:
@@ -135,8 +131,7 @@ def test_download_redirect_to_allowed_origin_without_cookie(server, mirror, root
 
 def test_download_redirects_option_validated():
     with pytest.raises(SpotError, match="download_redirects"):
-        SpotSession("a", "b", base_url="http://127.0.0.1:1/als", login=False,
-                    download_redirects=["not a url"])
+        SpotSession("a", "b", base_url="http://127.0.0.1:1/als", login=False, download_redirects=["not a url"])
 
 
 def test_plain_http_to_a_remote_host_warns(caplog):

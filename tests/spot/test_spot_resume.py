@@ -32,8 +32,9 @@ with SpotSession("alice", "secret", base_url=sys.argv[1], chunk_size=4096, progr
 
 @pytest.fixture
 def root(tmp_path_factory):
-    return make_catalogue(tmp_path_factory.mktemp("spot"),
-                          {"alice": [BIG, "small"], "bob": ["small"]}, **CATALOGUE_OPTIONS)
+    return make_catalogue(
+        tmp_path_factory.mktemp("spot"), {"alice": [BIG, "small"], "bob": ["small"]}, **CATALOGUE_OPTIONS
+    )
 
 
 SERVER_OPTIONS = {"chunk_size": 4096}
@@ -43,8 +44,9 @@ def _partial_from_killed_process(server, folder, min_bytes=20_000):
     """Start a download in a subprocess, kill -9 it mid-transfer; return the partial."""
     server.throttle = 0.05  # ~80 kB/s: the child is surely mid-file when killed
     partial = folder / f".{BIG}.h5.part"
-    child = subprocess.Popen([sys.executable, "-c", _CHILD, server.base_url, BIG, str(folder)],
-                             stdin=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, server.base_url, BIG, str(folder)], stdin=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 30
         while not (partial.exists() and partial.stat().st_size >= min_bytes):
@@ -102,8 +104,7 @@ def test_changed_size_detected_when_the_server_ignores_if_range(server, spot, ro
     assert _downloads(server)[before + 1].headers.get("Range") is None
 
 
-def test_same_size_change_detected_when_the_server_ignores_if_range(server, spot, root,
-                                                                    tmp_path):
+def test_same_size_change_detected_when_the_server_ignores_if_range(server, spot, root, tmp_path):
     _partial_from_killed_process(server, tmp_path)
     src = root / "alice" / f"{BIG}.h5"
     data = bytearray(src.read_bytes())

@@ -22,9 +22,28 @@ def tls_server(tmp_path_factory):
         pytest.skip("the openssl command is needed to make a test certificate")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
-                    "-out", str(cert)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     root = make_catalogue(folder / "data", {"alice": ["scan_a"]})
@@ -34,8 +53,15 @@ def tls_server(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _no_ambient_settings(monkeypatch, tmp_path):
-    for var in ("SPOT_USERNAME", "SPOT_PASSWORD", "NETRC", "ALSMICROCT_SPOT_URL", "ALSMICROCT_NEWT_URL",
-                "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    for var in (
+        "SPOT_USERNAME",
+        "SPOT_PASSWORD",
+        "NETRC",
+        "ALSMICROCT_SPOT_URL",
+        "ALSMICROCT_NEWT_URL",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
 

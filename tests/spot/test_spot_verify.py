@@ -111,8 +111,10 @@ def test_lie_about_length_detected(spot, server, tmp_path):
 def test_expired_session_reported_as_json_200_during_download(root, tmp_path):
     # Some portals answer an expired session with 200 {"auth": false}: that is a login
     # to renew, not a file, and not an error page to report.
-    with SpotServer(root, users=USERS, unauthenticated_status=200) as srv, \
-            SpotSession("alice", "secret", base_url=srv.base_url, **FAST) as spot:
+    with (
+        SpotServer(root, users=USERS, unauthenticated_status=200) as srv,
+        SpotSession("alice", "secret", base_url=srv.base_url, **FAST) as spot,
+    ):
         srv.answer_next(1, {"auth": False, "error": "not logged in"}, endpoint="hdf/download")
         path = spot.download("small", downloadPath=tmp_path)
         with open(path, "rb") as fh:

@@ -58,8 +58,10 @@ def check_complete(path: str | os.PathLike) -> str | None:
                 per_group = _announced(m.attrs, c.ALS_ATTR_NFLATS)
                 groups = len(c.expected_flat_positions(m.nangles, m.i0cycle))
                 if per_group is not None and n_flats < per_group * groups:
-                    return (f"{path}: holds {n_flats} of the {per_group * groups} flat images its metadata "
-                            f"announces ({per_group} per group, {groups} groups)")
+                    return (
+                        f"{path}: holds {n_flats} of the {per_group * groups} flat images its metadata "
+                        f"announces ({per_group} per group, {groups} groups)"
+                    )
                 darks = _announced(m.attrs, c.ALS_ATTR_NDARKS)
                 if darks is not None and m.num_darks < darks:
                     return f"{path}: holds {m.num_darks} of the {darks} dark images its metadata announces"
@@ -84,7 +86,7 @@ class _Seen:
     size: int
     mtime_ns: int
     changed_at: float
-    checked: tuple[int, int] | None = None   # (size, mtime) of the last completeness check
+    checked: tuple[int, int] | None = None  # (size, mtime) of the last completeness check
     reason: str | None = None
 
 
@@ -168,8 +170,12 @@ class Detector:
         key = (st.st_mtime_ns, st.st_ino, st.st_size)
         now = time.time()
         cached = self._listings.get(str(folder))
-        if (cached is not None and cached[0] == key and now - st.st_mtime > FRESH
-                and time.monotonic() - cached[1] < RELIST):
+        if (
+            cached is not None
+            and cached[0] == key
+            and now - st.st_mtime > FRESH
+            and time.monotonic() - cached[1] < RELIST
+        ):
             return cached[2]
         base = os.path.join(str(folder), "")
         paths = frozenset(base + n for n in os.listdir(folder) if not n.startswith("."))
@@ -206,7 +212,7 @@ class Detector:
             try:
                 st = path.stat()
             except FileNotFoundError:
-                self._pending.pop(path)       # removed or renamed: an event brings the new name
+                self._pending.pop(path)  # removed or renamed: an event brings the new name
                 continue
             except OSError as exc:
                 st = None

@@ -24,8 +24,13 @@ __all__ = ["Page", "start_page"]
 
 logger = logging.getLogger(__name__)
 
-_TYPES = {".png": "image/png", ".json": "application/json", ".log": "text/plain; charset=utf-8",
-          ".txt": "text/plain; charset=utf-8", ".tiff": "image/tiff"}
+_TYPES = {
+    ".png": "image/png",
+    ".json": "application/json",
+    ".log": "text/plain; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".tiff": "image/tiff",
+}
 
 
 def _when(t: float | None) -> str:
@@ -73,13 +78,14 @@ class Page:
         if method == "GET" and url.path == "/":
             return self._send(req, 200, "text/html; charset=utf-8", self.index().encode())
         if method == "GET" and url.path.startswith("/file/"):
-            return self._file(req, urllib.parse.unquote(url.path[len("/file/"):]))
+            return self._file(req, urllib.parse.unquote(url.path[len("/file/") :]))
         if method == "POST" and url.path == "/rerun":
             return self._rerun(req)
         return self._send(req, 404, "text/plain", b"404: not found\n")
 
-    def _send(self, req: BaseHTTPRequestHandler, code: int, ctype: str, body: bytes,
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, req: BaseHTTPRequestHandler, code: int, ctype: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         req.send_response(code)
         req.send_header("Content-Type", ctype)
         req.send_header("Content-Length", str(len(body)))
@@ -146,37 +152,57 @@ class Page:
             pv = r.preview
             conf = pv.get("confidence", {})
             quality = " ".join(f"{k}={v}" for k, v in pv.get("quality", {}).items())
-            times = " ".join(f"{k} {_when(t)}" for k, t in (("seen", r.created_at), ("finished", r.finished_at),
-                             ("preview", r.previewed_at), ("start", r.started_at), ("end", r.ended_at)) if t)
-            record = str(Path(r.output_dir or "") / (f"recon_parameters_{r.prefix}.json"
-                                                    if r.prefix and r.prefix != Path(r.path).stem
-                                                    else "recon_parameters.json"))
-            form = (f'<form method="post" action="/rerun{self._q()}"><input type="hidden" name="csrf" '
-                    f'value="{self.csrf}"><input type="hidden" name="scan" value="{e(r.scan)}">'
-                    f'cor <input name="cor" size="7" value="{e(str(pv.get("cor", "")))}"> '
-                    f'<input name="params" size="22" placeholder="key=value ..."> <button>re-run</button></form>')
+            times = " ".join(
+                f"{k} {_when(t)}"
+                for k, t in (
+                    ("seen", r.created_at),
+                    ("finished", r.finished_at),
+                    ("preview", r.previewed_at),
+                    ("start", r.started_at),
+                    ("end", r.ended_at),
+                )
+                if t
+            )
+            record = str(
+                Path(r.output_dir or "")
+                / (
+                    f"recon_parameters_{r.prefix}.json"
+                    if r.prefix and r.prefix != Path(r.path).stem
+                    else "recon_parameters.json"
+                )
+            )
+            form = (
+                f'<form method="post" action="/rerun{self._q()}"><input type="hidden" name="csrf" '
+                f'value="{self.csrf}"><input type="hidden" name="scan" value="{e(r.scan)}">'
+                f'cor <input name="cor" size="7" value="{e(str(pv.get("cor", "")))}"> '
+                f'<input name="params" size="22" placeholder="key=value ..."> <button>re-run</button></form>'
+            )
             rows.append(
                 f'<tr class="scan state-{e(r.state)}"><td class="name">{e(r.scan)}</td><td>{r.attempt}</td>'
                 f'<td class="state">{e(r.state)}</td><td>{e(times)}</td>'
-                f'<td>{e(str(pv.get("cor", "")))} {e(str(conf.get("label", "")))} '
-                f'&plusmn;{e(str(conf.get("uncertainty", "")))}</td><td>{e(quality)}</td>'
-                f'<td>{self._img(pv.get("png"))}<br>{self._link(pv.get("sweep_png"), "centre sweep")} '
-                f'{self._link(record if r.output_dir else None, "provenance")}</td>'
-                f'<td class="error">{e(r.error or "")}</td><td>{form}</td></tr>')
+                f"<td>{e(str(pv.get('cor', '')))} {e(str(conf.get('label', '')))} "
+                f"&plusmn;{e(str(conf.get('uncertainty', '')))}</td><td>{e(quality)}</td>"
+                f"<td>{self._img(pv.get('png'))}<br>{self._link(pv.get('sweep_png'), 'centre sweep')} "
+                f"{self._link(record if r.output_dir else None, 'provenance')}</td>"
+                f'<td class="error">{e(r.error or "")}</td><td>{form}</td></tr>'
+            )
         log = self.rec_dir / ".alsmicroct-watch.log"
         try:
             tail = "\n".join(log.read_text(encoding="utf-8", errors="replace").splitlines()[-40:])
         except OSError:
             tail = "(no log yet)"
         counts = ", ".join(f"{n} {k}" for k, n in sorted(self.service.queue.counts().items()))
-        return ("<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='5'>"
-                "<title>alsmicroct-watch</title><style>body{font-family:sans-serif}table{border-collapse:collapse}"
-                "td,th{border:1px solid #999;padding:3px;vertical-align:top}.state-failed{background:#fdd}"
-                ".state-done{background:#dfd}</style></head><body>"
-                f"<h1>alsmicroct-watch</h1><p>{e(str(self.service.settings.raw_dir))} &rarr; {e(str(self.rec_dir))}"
-                f" &mdash; {e(counts)}</p><table id='queue'><tr><th>scan</th><th>attempt</th><th>state</th>"
-                "<th>times</th><th>centre</th><th>quality</th><th>preview</th><th>error</th><th>re-run</th></tr>"
-                + "".join(rows) + f"</table><h2>log</h2><pre id='log'>{e(tail)}</pre></body></html>")
+        return (
+            "<!doctype html><html><head><meta charset='utf-8'><meta http-equiv='refresh' content='5'>"
+            "<title>alsmicroct-watch</title><style>body{font-family:sans-serif}table{border-collapse:collapse}"
+            "td,th{border:1px solid #999;padding:3px;vertical-align:top}.state-failed{background:#fdd}"
+            ".state-done{background:#dfd}</style></head><body>"
+            f"<h1>alsmicroct-watch</h1><p>{e(str(self.service.settings.raw_dir))} &rarr; {e(str(self.rec_dir))}"
+            f" &mdash; {e(counts)}</p><table id='queue'><tr><th>scan</th><th>attempt</th><th>state</th>"
+            "<th>times</th><th>centre</th><th>quality</th><th>preview</th><th>error</th><th>re-run</th></tr>"
+            + "".join(rows)
+            + f"</table><h2>log</h2><pre id='log'>{e(tail)}</pre></body></html>"
+        )
 
 
 def start_page(service: Any) -> Page:

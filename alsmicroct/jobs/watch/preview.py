@@ -29,8 +29,16 @@ import numpy as np
 
 from ...io.atomic import atomic_file, write_json_atomic
 
-__all__ = ["CONFIDENCE_MAX_ANGLES", "CONFIDENCE_SEARCH_PX", "PREVIEW_MAX_ANGLES", "SWEEP_WIDTH", "bin_sinogram", "make_preview",
-           "preview_rows", "write_png_grid"]
+__all__ = [
+    "CONFIDENCE_MAX_ANGLES",
+    "CONFIDENCE_SEARCH_PX",
+    "PREVIEW_MAX_ANGLES",
+    "SWEEP_WIDTH",
+    "bin_sinogram",
+    "make_preview",
+    "preview_rows",
+    "write_png_grid",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +73,16 @@ def _tile(img: np.ndarray, lo: float, hi: float, size: int):
     return Image.fromarray(u8).resize((size, size), Image.Resampling.BILINEAR)
 
 
-def write_png_grid(images: Sequence[np.ndarray], labels: Sequence[str], target: Path, *, title: str = "",
-                   ncols: int = 5, size: int = 384, what: str = "preview picture") -> Path:
+def write_png_grid(
+    images: Sequence[np.ndarray],
+    labels: Sequence[str],
+    target: Path,
+    *,
+    title: str = "",
+    ncols: int = 5,
+    size: int = 384,
+    what: str = "preview picture",
+) -> Path:
     """A labelled grid of ``images`` on one grey scale (1st-99th percentile), as PNG (Pillow).
 
     Written atomically (:func:`alsmicroct.io.atomic.atomic_file`); an error writing it is an
@@ -75,8 +91,7 @@ def write_png_grid(images: Sequence[np.ndarray], labels: Sequence[str], target: 
     from PIL import Image, ImageDraw
 
     stack = [np.asarray(i, np.float32) for i in images]
-    sample = np.concatenate([i[:: max(1, i.shape[0] // 256), :: max(1, i.shape[1] // 256)].ravel()
-                             for i in stack])
+    sample = np.concatenate([i[:: max(1, i.shape[0] // 256), :: max(1, i.shape[1] // 256)].ravel() for i in stack])
     lo, hi = (float(v) for v in np.percentile(sample, [1, 99]))
     ncols = max(1, min(ncols, len(stack)))
     nrows = math.ceil(len(stack) / ncols)
@@ -100,14 +115,18 @@ def _quality(slices: np.ndarray) -> dict[str, float]:
 
     mid = slices[len(slices) // 2]
     lo, hi = quality.range_8bit(mid)
-    return {"ring_index": round(float(quality.ring_index(mid)), 5),
-            "sharpness": round(float(quality.sharpness(mid)), 5),
-            "mean_1_per_cm": round(float(np.mean(mid)), 5), "range_8bit_low": round(float(lo), 5),
-            "range_8bit_high": round(float(hi), 5)}
+    return {
+        "ring_index": round(float(quality.ring_index(mid)), 5),
+        "sharpness": round(float(quality.sharpness(mid)), 5),
+        "mean_1_per_cm": round(float(np.mean(mid)), 5),
+        "range_8bit_low": round(float(lo), 5),
+        "range_8bit_high": round(float(hi), 5),
+    }
 
 
-def bin_sinogram(sino: np.ndarray, theta: np.ndarray, center: float, width: int
-                 ) -> tuple[np.ndarray, np.ndarray, float, int]:
+def bin_sinogram(
+    sino: np.ndarray, theta: np.ndarray, center: float, width: int
+) -> tuple[np.ndarray, np.ndarray, float, int]:
     """A sinogram binned to at most ``width`` columns (mean of ``f`` neighbours) and every
     ``f``-th angle, for a cheap look at many centres.
 
@@ -149,10 +168,15 @@ def _bounded_plan(plan: Any, cor: float) -> Any:
     params = dataclasses.replace(p, voSMin=lo, voSMax=hi, voSRad=min(p.voSRad, CONFIDENCE_SEARCH_PX / 2))
     k = max(1, math.ceil(plan.proj_indices.size / CONFIDENCE_MAX_ANGLES))
     steps = np.diff(plan.proj_indices)
-    if k == 1 or (steps.size and np.ptp(steps) != 0):   # only an evenly spaced list can be thinned
+    if k == 1 or (steps.size and np.ptp(steps) != 0):  # only an evenly spaced list can be thinned
         return dataclasses.replace(plan, params=params)
-    return dataclasses.replace(plan, params=params, proj_indices=plan.proj_indices[::k], theta=plan.theta[::k],
-                               ignore_mask=plan.ignore_mask[::k])
+    return dataclasses.replace(
+        plan,
+        params=params,
+        proj_indices=plan.proj_indices[::k],
+        theta=plan.theta[::k],
+        ignore_mask=plan.ignore_mask[::k],
+    )
 
 
 def _centre(scan: Any, plan: Any) -> tuple[float, dict[str, Any], Any]:
@@ -164,21 +188,44 @@ def _centre(scan: Any, plan: Any) -> tuple[float, dict[str, Any], Any]:
     p = plan.params
     if p.cor is not None:
         return float(p.cor), {"label": "given", "uncertainty": 0.0, "reasons": []}, plan
-    if p.use360to180:   # the stitched geometry: recon()'s own search, unbounded
+    if p.use360to180:  # the stitched geometry: recon()'s own search, unbounded
         centred = with_center(scan, plan)
-        return float(centred.cor), {"label": "360to180", "uncertainty": None, "reasons": [],
-                                    "method": "360to180", "rotation": centred.rotation}, centred
+        return (
+            float(centred.cor),
+            {
+                "label": "360to180",
+                "uncertainty": None,
+                "reasons": [],
+                "method": "360to180",
+                "rotation": centred.rotation,
+            },
+            centred,
+        )
     cor = find_center(scan, plan)
     info = center_confidence(scan, _bounded_plan(plan, cor), cor)
-    confidence = {"label": info.get("label"), "uncertainty": info.get("uncertainty_px"),
-                  "reasons": list(info.get("reasons", [])), "method": p.corFunction, "vo": info.get("vo"),
-                  "rows": info.get("rows"), "row_centers": info.get("row_centers")}
+    confidence = {
+        "label": info.get("label"),
+        "uncertainty": info.get("uncertainty_px"),
+        "reasons": list(info.get("reasons", [])),
+        "method": p.corFunction,
+        "vo": info.get("vo"),
+        "rows": info.get("rows"),
+        "row_centers": info.get("row_centers"),
+    }
     return cor, confidence, centred_plan(plan, cor)
 
 
-def make_preview(path: str | Path, output_root: str | Path, *, keywords: Mapping[str, Any] | None = None,
-                 prefix: str | None = None, sweep: int = 7, sweep_step: float = 1.0,
-                 sweep_width: int = SWEEP_WIDTH, max_angles: int = PREVIEW_MAX_ANGLES) -> dict[str, Any]:
+def make_preview(
+    path: str | Path,
+    output_root: str | Path,
+    *,
+    keywords: Mapping[str, Any] | None = None,
+    prefix: str | None = None,
+    sweep: int = 7,
+    sweep_step: float = 1.0,
+    sweep_width: int = SWEEP_WIDTH,
+    max_angles: int = PREVIEW_MAX_ANGLES,
+) -> dict[str, Any]:
     """Write the preview of the raw scan ``path``; return what it found (JSON-friendly).
 
     Parameters
@@ -231,8 +278,13 @@ def make_preview(path: str | Path, output_root: str | Path, *, keywords: Mapping
     k = math.ceil(plan.proj_indices.size / max(int(max_angles), 2))
     if k > 1 and params.projused is None and params.anglelist is None and params.projIgnoreList is None:
         thin = {"projused": (0, plan.meta.nangles, k)}
-    res = recon(path.name, inputPath=str(path.parent), resume=False, quicklook=False,
-                **{**kw, **thin, "cor": cor, "sinoused": span, "outputFilename": f"{prefix}_preview"})
+    res = recon(
+        path.name,
+        inputPath=str(path.parent),
+        resume=False,
+        quicklook=False,
+        **{**kw, **thin, "cor": cor, "sinoused": span, "outputFilename": f"{prefix}_preview"},
+    )
     import tifffile
 
     slices = np.stack([tifffile.imread(f) for f in res.files])
@@ -242,30 +294,64 @@ def make_preview(path: str | Path, output_root: str | Path, *, keywords: Mapping
     sweep_png, centers = None, []
     if mid is not None:
         edge = float(plan.meta.nrays - 1)
-        centers = sorted({min(max(round(cor + sweep_step * (k - (sweep - 1) / 2), 2), 0.0), edge)
-                          for k in range(sweep)})
+        centers = sorted(
+            {min(max(round(cor + sweep_step * (k - (sweep - 1) / 2), 2), 0.0), edge) for k in range(sweep)}
+        )
         small, theta, _c, f = bin_sinogram(mid, plan.theta, cor, sweep_width)
         binned = [(c - (f - 1) / 2.0) / f for c in centers]
-        recs = center_sweep(small, theta, np.asarray(binned), filter_name=p.filter_name,
-                            cutoff=p.butterworth_cutoff, order=p.butterworth_order, npad=plan.npad // f)
+        recs = center_sweep(
+            small,
+            theta,
+            np.asarray(binned),
+            filter_name=p.filter_name,
+            cutoff=p.butterworth_cutoff,
+            order=p.butterworth_order,
+            npad=plan.npad // f,
+        )
         recs = circ_mask(np.asarray(recs, np.float32) / np.float32(plan.pxsize_cm * f), ratio=1.0)
-        sweep_png = str(write_png_grid(
-            recs, [f"cor {c:.2f}" for c in centers], folder / f"{prefix}_preview_sweep.png",
-            title=f"{path.name}: centre sweep, row {rows[1]}" + (f" (binned {f}x)" if f > 1 else ""),
-            ncols=min(len(centers), 4), size=256, what="centre-sweep montage"))
+        sweep_png = str(
+            write_png_grid(
+                recs,
+                [f"cor {c:.2f}" for c in centers],
+                folder / f"{prefix}_preview_sweep.png",
+                title=f"{path.name}: centre sweep, row {rows[1]}" + (f" (binned {f}x)" if f > 1 else ""),
+                ncols=min(len(centers), 4),
+                size=256,
+                what="centre-sweep montage",
+            )
+        )
     t_sweep = time.perf_counter()
     label = confidence["label"]
-    png = write_png_grid(list(slices), [f"row {r}" for r in res.rows], folder / f"{prefix}_preview.png",
-                         title=f"{path.name}  cor={cor:.2f} ({label})"
-                         + (f", every {k}th projection" if thin else ""), ncols=3, size=384)
+    png = write_png_grid(
+        list(slices),
+        [f"row {r}" for r in res.rows],
+        folder / f"{prefix}_preview.png",
+        title=f"{path.name}  cor={cor:.2f} ({label})" + (f", every {k}th projection" if thin else ""),
+        ncols=3,
+        size=384,
+    )
     t_png = time.perf_counter()
-    out = {"cor": round(cor, 3), "confidence": confidence, "rows": [int(r) for r in res.rows],
-           "png": str(png), "sweep_png": sweep_png, "sweep_centers": centers,
-           "slices": [str(f) for f in res.files], "record": str(res.provenance_path),
-           "output_dir": str(folder), "quality": _quality(slices), "projection_step": k if thin else 1,
-           "seconds": {"centre": round(t_centre - t0, 3), "read": round(t_read - t_centre, 3),
-                       "slices": round(t_slices - t_read, 3), "sweep": round(t_sweep - t_slices, 3),
-                       "png": round(t_png - t_sweep, 3), "total": round(t_png - t0, 3)}}
+    out = {
+        "cor": round(cor, 3),
+        "confidence": confidence,
+        "rows": [int(r) for r in res.rows],
+        "png": str(png),
+        "sweep_png": sweep_png,
+        "sweep_centers": centers,
+        "slices": [str(f) for f in res.files],
+        "record": str(res.provenance_path),
+        "output_dir": str(folder),
+        "quality": _quality(slices),
+        "projection_step": k if thin else 1,
+        "seconds": {
+            "centre": round(t_centre - t0, 3),
+            "read": round(t_read - t_centre, 3),
+            "slices": round(t_slices - t_read, 3),
+            "sweep": round(t_sweep - t_slices, 3),
+            "png": round(t_png - t_sweep, 3),
+            "total": round(t_png - t0, 3),
+        },
+    }
     write_json_atomic(folder / f"{prefix}_preview.json", out, what="preview record")
     logger.info("%s: preview in %.2f s, centre %.2f (%s): %s", path.name, t_png - t0, cor, label, png)
     return out

@@ -41,8 +41,14 @@ _FROM = {  # state -> the states it may be reached from
     "done": ("running",),
     "failed": ("new", "finished", "previewed", "queued", "running"),
 }
-_STAMP = {"finished": "finished_at", "previewed": "previewed_at", "queued": "queued_at",
-          "running": "started_at", "done": "ended_at", "failed": "ended_at"}
+_STAMP = {
+    "finished": "finished_at",
+    "previewed": "previewed_at",
+    "queued": "queued_at",
+    "running": "started_at",
+    "done": "ended_at",
+    "failed": "ended_at",
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS attempts (
@@ -118,15 +124,15 @@ class Queue:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None,
-                                       check_same_thread=False)
+            self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
-            raise OutputError(f"{self.path}: cannot open the watcher's queue database ({exc}); "
-                              "expected a writable SQLite file") from exc
+            raise OutputError(
+                f"{self.path}: cannot open the watcher's queue database ({exc}); expected a writable SQLite file"
+            ) from exc
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -172,8 +178,9 @@ class Queue:
         return {s: n for s, n in rows}
 
     # ----------------------------------------------------------------- writing
-    def add(self, scan: str, path: str | Path, *, params: Mapping[str, Any] | None = None,
-            state: str = "new") -> Attempt:
+    def add(
+        self, scan: str, path: str | Path, *, params: Mapping[str, Any] | None = None, state: str = "new"
+    ) -> Attempt:
         """A new attempt of ``scan`` (attempt 1, or one more than its last)."""
         now = time.time()
         stamp = _STAMP.get(state)
@@ -183,9 +190,21 @@ class Queue:
                 last = self._db.execute("SELECT MAX(attempt) FROM attempts WHERE scan = ?", (scan,)).fetchone()[0]
                 cur = self._db.execute(
                     "INSERT INTO attempts (scan, attempt, path, state, created_at, updated_at, params"
-                    + (f", {stamp}" if stamp else "") + ") VALUES (?, ?, ?, ?, ?, ?, ?" + (", ?" if stamp else "")
-                    + ")", (scan, (last or 0) + 1, str(path), state, now, now, json.dumps(dict(params or {})),
-                            *((now,) if stamp else ())))
+                    + (f", {stamp}" if stamp else "")
+                    + ") VALUES (?, ?, ?, ?, ?, ?, ?"
+                    + (", ?" if stamp else "")
+                    + ")",
+                    (
+                        scan,
+                        (last or 0) + 1,
+                        str(path),
+                        state,
+                        now,
+                        now,
+                        json.dumps(dict(params or {})),
+                        *((now,) if stamp else ()),
+                    ),
+                )
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -222,8 +241,10 @@ class Queue:
         sets = ", ".join(f"{k} = ?" for k in fields)
         froms = _FROM[state]
         marks = ",".join("?" * len(froms))
-        cur = self._exec(f"UPDATE attempts SET state = ?, {sets} WHERE id = ? AND state IN ({marks})",
-                         (state, *fields.values(), attempt_id, *froms))
+        cur = self._exec(
+            f"UPDATE attempts SET state = ?, {sets} WHERE id = ? AND state IN ({marks})",
+            (state, *fields.values(), attempt_id, *froms),
+        )
         if cur.rowcount:
             logger.debug("queue: row %d -> %s", attempt_id, state)
         return bool(cur.rowcount)
@@ -239,8 +260,9 @@ class Queue:
         row = self.get(attempt_id)
         if row.state == "running" and row.retries < max_retries:
             self.advance(attempt_id, "queued", error=error, retries=row.retries + 1, job_id=None)
-            logger.warning("%s attempt %d failed (%s); retry %d of %d", row.scan, row.attempt, error,
-                           row.retries + 1, max_retries)
+            logger.warning(
+                "%s attempt %d failed (%s); retry %d of %d", row.scan, row.attempt, error, row.retries + 1, max_retries
+            )
             return "queued"
         self.advance(attempt_id, "failed", error=error)
         logger.error("%s attempt %d failed: %s", row.scan, row.attempt, error)

@@ -33,8 +33,17 @@ from typing import Any
 from ...errors import ParameterError
 from ..entries import ScanJob
 
-__all__ = ["CLAIM_WAIT", "RUNNERS", "DaskRunner", "LocalRunner", "Runner", "SlurmRunner", "make_runner", "run_one",
-           "wait_for_claim"]
+__all__ = [
+    "CLAIM_WAIT",
+    "RUNNERS",
+    "DaskRunner",
+    "LocalRunner",
+    "Runner",
+    "SlurmRunner",
+    "make_runner",
+    "run_one",
+    "wait_for_claim",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -69,16 +78,29 @@ def wait_for_claim(job: ScanJob, *, timeout: float = CLAIM_WAIT, interval: float
         if not record or not live_writer(record):
             waited = time.monotonic() - t0
             if logged:
-                logger.info("%s: pid %s let go of the output after %.1f s", job.output_dir / job.provenance_name,
-                            record.get("pid") if record else "?", waited)
+                logger.info(
+                    "%s: pid %s let go of the output after %.1f s",
+                    job.output_dir / job.provenance_name,
+                    record.get("pid") if record else "?",
+                    waited,
+                )
             return waited
         if time.monotonic() - t0 >= timeout:
-            logger.warning("%s: pid %s still holds the output after %.0f s", job.output_dir / job.provenance_name,
-                           record.get("pid"), timeout)
+            logger.warning(
+                "%s: pid %s still holds the output after %.0f s",
+                job.output_dir / job.provenance_name,
+                record.get("pid"),
+                timeout,
+            )
             return None
         if not logged:
-            logger.warning("%s: pid %s (a worker of a stopped watcher?) still holds the output; waiting up to "
-                           "%.0f s for it to exit", job.output_dir / job.provenance_name, record.get("pid"), timeout)
+            logger.warning(
+                "%s: pid %s (a worker of a stopped watcher?) still holds the output; waiting up to "
+                "%.0f s for it to exit",
+                job.output_dir / job.provenance_name,
+                record.get("pid"),
+                timeout,
+            )
             logged = True
         time.sleep(interval)
 
@@ -90,9 +112,13 @@ def run_one(job: ScanJob, claim_wait: float = CLAIM_WAIT) -> tuple[bool, str | N
 
     waited = wait_for_claim(job, timeout=claim_wait)
     result = run_job(job, resume=True, progress=False)
-    info = {"status": result.status, "cor": result.cor, "slices": result.slices,
-            "seconds": None if result.seconds is None else round(result.seconds, 2),
-            "claim_wait_s": None if waited is None else round(waited, 2)}
+    info = {
+        "status": result.status,
+        "cor": result.cor,
+        "slices": result.slices,
+        "seconds": None if result.seconds is None else round(result.seconds, 2),
+        "claim_wait_s": None if waited is None else round(waited, 2),
+    }
     return (not result.failed), result.error, info
 
 
@@ -173,8 +199,9 @@ class LocalRunner(Runner):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                         initializer=_orphan_guard)
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_orphan_guard
+        )
 
     def submit(self, attempt_id: int, job: ScanJob) -> str | None:
         self._jobs[attempt_id] = self._pool.submit(run_one, job)
@@ -199,8 +226,11 @@ class DaskRunner(Runner):
         super().__init__(workers)
         from distributed import Client, LocalCluster
 
-        self._cluster = None if address else LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                                          processes=True, dashboard_address=None)
+        self._cluster = (
+            None
+            if address
+            else LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        )
         self._client = Client(address or self._cluster)
 
     def submit(self, attempt_id: int, job: ScanJob) -> str | None:
@@ -242,8 +272,15 @@ class SlurmRunner(Runner):
 
     name = "slurm"
 
-    def __init__(self, workers: int = 1, *, work_dir: Path, sbatch_args: str = "", script: Path | None = None,
-                 poll_interval: float = 2.0) -> None:
+    def __init__(
+        self,
+        workers: int = 1,
+        *,
+        work_dir: Path,
+        sbatch_args: str = "",
+        script: Path | None = None,
+        poll_interval: float = 2.0,
+    ) -> None:
         super().__init__(workers)
         self.work_dir = Path(work_dir) / "slurm"
         self.sbatch_args = shlex.split(sbatch_args)
@@ -254,8 +291,7 @@ class SlurmRunner(Runner):
 
     def _files(self, attempt_id: int, job: ScanJob) -> tuple[Path, Path, Path]:
         stem = f"{job.path.stem}_{attempt_id:06d}"
-        return (self.work_dir / f"{stem}.txt", self.work_dir / f"{stem}.toml",
-                self.work_dir / f"{stem}_%j.log")
+        return (self.work_dir / f"{stem}.txt", self.work_dir / f"{stem}.toml", self.work_dir / f"{stem}_%j.log")
 
     def submit(self, attempt_id: int, job: ScanJob) -> str | None:
         import tomli_w
@@ -272,9 +308,22 @@ class SlurmRunner(Runner):
         sbatch = shutil.which("sbatch")
         if sbatch is None:
             raise RuntimeError("sbatch not found on PATH; expected a SLURM client (or choose --runner local)")
-        cmd = [sbatch, "--parsable", "--job-name", f"watch-{job.path.stem}", "--output", str(log),
-               "--chdir", str(self.work_dir), *self.sbatch_args, str(self.script), str(listing), str(config),
-               "--output-dir", str(job.params.outputPath)]
+        cmd = [
+            sbatch,
+            "--parsable",
+            "--job-name",
+            f"watch-{job.path.stem}",
+            "--output",
+            str(log),
+            "--chdir",
+            str(self.work_dir),
+            *self.sbatch_args,
+            str(self.script),
+            str(listing),
+            str(config),
+            "--output-dir",
+            str(job.params.outputPath),
+        ]
         env = {**os.environ, "ALSMICROCT_BATCH_DIR": str(self.script.parent)}
         env.setdefault("ALSMICROCT_PYTHON", sys.executable)
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
@@ -293,13 +342,13 @@ class SlurmRunner(Runner):
 
     @staticmethod
     def _state(job_id: str) -> str:
-        out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True,
-                             timeout=60)
+        out = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True, timeout=60)
         state = out.stdout.strip().split("\n")[0].strip() if out.returncode == 0 else ""
         if state:
             return state
-        out = subprocess.run(["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"], capture_output=True,
-                             text=True, timeout=60)
+        out = subprocess.run(
+            ["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"], capture_output=True, text=True, timeout=60
+        )
         state = out.stdout.strip().split("\n")[0].strip() if out.returncode == 0 else ""
         return state.split()[0] if state else "UNKNOWN"
 
@@ -324,8 +373,9 @@ class SlurmRunner(Runner):
                 out.append((attempt_id, True, None, info))
             else:
                 tail = _tail(log)
-                out.append((attempt_id, False, f"SLURM job {job_id} ended {state}" + (f": {tail}" if tail else ""),
-                            info))
+                out.append(
+                    (attempt_id, False, f"SLURM job {job_id} ended {state}" + (f": {tail}" if tail else ""), info)
+                )
         return out
 
 
@@ -345,6 +395,10 @@ def make_runner(kind: str, *, workers: int, work_dir: Path, options: Mapping[str
     if kind == "dask":
         return DaskRunner(workers, address=options.get("dask_address"))
     if kind == "slurm":
-        return SlurmRunner(workers, work_dir=work_dir, sbatch_args=str(options.get("sbatch_args", "")),
-                           script=options.get("slurm_script"))
+        return SlurmRunner(
+            workers,
+            work_dir=work_dir,
+            sbatch_args=str(options.get("sbatch_args", "")),
+            script=options.get("slurm_script"),
+        )
     raise ParameterError(f"runner {kind!r}: expected one of {', '.join(RUNNERS)}")

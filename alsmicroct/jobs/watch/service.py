@@ -108,8 +108,9 @@ class WatchSettings:
         if self.runner not in RUNNERS:
             raise ParameterError(f"runner {self.runner!r}: expected one of {', '.join(RUNNERS)}")
         if self.host not in ("127.0.0.1", "localhost", "::1") and not self.token:
-            raise ParameterError(f"page host {self.host!r}: binding beyond this machine needs a token "
-                                 "(--token or [watch] token = \"...\")")
+            raise ParameterError(
+                f'page host {self.host!r}: binding beyond this machine needs a token (--token or [watch] token = "...")'
+            )
 
 
 _SETTING_TYPES = {f.name: f.type for f in fields(WatchSettings)}
@@ -136,9 +137,10 @@ def load_watch_config(path: Path) -> tuple[dict[str, Any], dict[str, Any], list[
     for key in settings:
         if key not in _FILE_SETTINGS:
             hint = difflib.get_close_matches(key, _FILE_SETTINGS, n=1)
-            raise ParameterError(f"{config_line(path, text, key)}: unknown [watch] setting {key!r}"
-                                 + (f"; did you mean {hint[0]!r}?" if hint else
-                                    f"; expected one of {', '.join(_FILE_SETTINGS)}"))
+            raise ParameterError(
+                f"{config_line(path, text, key)}: unknown [watch] setting {key!r}"
+                + (f"; did you mean {hint[0]!r}?" if hint else f"; expected one of {', '.join(_FILE_SETTINGS)}")
+            )
     matches = []
     tables = extra.get("match", [])
     if not isinstance(tables, list):
@@ -146,7 +148,7 @@ def load_watch_config(path: Path) -> tuple[dict[str, Any], dict[str, Any], list[
     for number, table in enumerate(tables, 1):
         pattern = table.get("pattern") if isinstance(table, dict) else None
         if not isinstance(pattern, str) or not pattern:
-            raise ParameterError(f"{path}: [[match]] table {number} lacks pattern = \"glob\"")
+            raise ParameterError(f'{path}: [[match]] table {number} lacks pattern = "glob"')
         rest = {k: v for k, v in table.items() if k != "pattern"}
         matches.append((pattern, check_keywords(rest, path, text)))
     return keywords, settings, matches
@@ -164,14 +166,21 @@ class WatchService:
         Made from the settings when not given.
     """
 
-    def __init__(self, settings: WatchSettings, keywords: Mapping[str, Any] | None = None, *,
-                 runner: Runner | None = None) -> None:
+    def __init__(
+        self, settings: WatchSettings, keywords: Mapping[str, Any] | None = None, *, runner: Runner | None = None
+    ) -> None:
         self.settings = s = settings
         self.keywords = dict(keywords or {})
         s.rec_dir.mkdir(parents=True, exist_ok=True)
         self.queue = Queue(s.rec_dir / DB_NAME)
-        self.detector = Detector(s.raw_dir, include=tuple(s.include), exclude=tuple(s.exclude),
-                                 recursive=s.recursive, settle=s.settle, give_up=s.give_up)
+        self.detector = Detector(
+            s.raw_dir,
+            include=tuple(s.include),
+            exclude=tuple(s.exclude),
+            recursive=s.recursive,
+            settle=s.settle,
+            give_up=s.give_up,
+        )
         self._runner = runner
         self._events: _queue.SimpleQueue[Path] = _queue.SimpleQueue()
         self._observer: Any = None
@@ -189,9 +198,12 @@ class WatchService:
         """The runner (started on first use)."""
         if self._runner is None:
             s = self.settings
-            self._runner = make_runner(s.runner, workers=s.workers, work_dir=s.rec_dir / WORK_DIR,
-                                       options={"sbatch_args": s.sbatch_args, "slurm_script": s.slurm_script,
-                                                "dask_address": s.dask_address})
+            self._runner = make_runner(
+                s.runner,
+                workers=s.workers,
+                work_dir=s.rec_dir / WORK_DIR,
+                options={"sbatch_args": s.sbatch_args, "slurm_script": s.slurm_script, "dask_address": s.dask_address},
+            )
         return self._runner
 
     def recover(self) -> None:
@@ -230,8 +242,12 @@ class WatchService:
             observer.schedule(Handler(), str(s.raw_dir), recursive=s.recursive)
             observer.start()
         except OSError as exc:
-            logger.warning("%s: file-system events could not start (%s); a listing every %g s instead", s.raw_dir,
-                           exc, s.poll_interval)
+            logger.warning(
+                "%s: file-system events could not start (%s); a listing every %g s instead",
+                s.raw_dir,
+                exc,
+                s.poll_interval,
+            )
             self._polling = True
             return
         self._observer = observer
@@ -300,13 +316,19 @@ class WatchService:
         from .preview import make_preview
 
         keywords = {**self.config_for(row), **row.params}
-        return make_preview(row.path, self.output_root(row), keywords=keywords, prefix=self.prefix_of(row),
-                            sweep=self.settings.sweep, sweep_step=self.settings.sweep_step)
+        return make_preview(
+            row.path,
+            self.output_root(row),
+            keywords=keywords,
+            prefix=self.prefix_of(row),
+            sweep=self.settings.sweep,
+            sweep_step=self.settings.sweep_step,
+        )
 
     def _start(self, row: Attempt, *, attach: bool = False) -> None:
         try:
             job = self.job_of(row)
-            job_id = (self.runner.attach(row.id, job, row.job_id) if attach else self.runner.submit(row.id, job))
+            job_id = self.runner.attach(row.id, job, row.job_id) if attach else self.runner.submit(row.id, job)
         except Exception as exc:
             if not attach:
                 self.queue.advance(row.id, "running", runner=self.settings.runner)
@@ -442,8 +464,10 @@ def rerun(rec_dir: Path, scan: str, overrides: Mapping[str, Any]) -> Attempt:
         attempts = q.attempts_of(scan)
         if not attempts:
             names = sorted({r.scan for r in q.all()})
-            raise ParameterError(f"{q.path}: no scan named {scan!r}; expected one of: "
-                                 + (", ".join(names) if names else "(the queue is empty)"))
+            raise ParameterError(
+                f"{q.path}: no scan named {scan!r}; expected one of: "
+                + (", ".join(names) if names else "(the queue is empty)")
+            )
         params = {k: v for k, v in {**attempts[-1].params, **overrides}.items() if k != "outputFilename"}
         ReconParams.from_mapping(params, source=f"rerun {scan}")
         from ...io.atomic import jsonable
