@@ -11,16 +11,31 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..errors import ParameterError
 
+_QUANTILE_SAMPLES = 1 << 20
+
 __all__ = ["flat_drift", "psnr", "range_8bit", "raw_pixel_fractions", "ring_index", "sharpness", "stripe_residual"]
 
 
+@functools.lru_cache(maxsize=8)
+def _radii(n: int) -> np.ndarray:
+    """Distance of each pixel of an ``n`` x ``n`` slice from its centre (px), read-only."""
+    c = np.arange(n, dtype=np.float32) - np.float32((n - 1) / 2)
+    r = np.hypot(c[:, None], c[None, :])
+    r.flags.writeable = False
+    return r
+
+
+@functools.lru_cache(maxsize=8)
 def _disk(n: int, frac: float) -> np.ndarray:
-    yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
-    return np.hypot(xx, yy) <= frac * n
+    m = _radii(n) <= frac * n
+    m.flags.writeable = False
+    return m
 
 
 def ring_index(img, ref=None, *, frac: float = 0.45, highpass: int = 0) -> float:
@@ -48,8 +63,7 @@ def ring_index(img, ref=None, *, frac: float = 0.45, highpass: int = 0) -> float
     if diff.ndim != 3 or diff.shape[-1] != diff.shape[-2]:
         raise ParameterError(f"ring_index: expected square slices, got shape {diff.shape}")
     n = diff.shape[-1]
-    yy, xx = np.mgrid[:n, :n] - (n - 1) / 2
-    r = np.rint(np.hypot(xx, yy)).astype(int)
+    r = np.rint(_radii(n)).astype(np.intp)
     m = r < int(frac * n)
     count = np.maximum(np.bincount(r[m]), 1)
     means = np.array([np.bincount(r[m], weights=s[m]) / count for s in diff])
@@ -99,11 +113,13 @@ def psnr(rec, truth, *, frac: float = 0.45) -> float:
 def sharpness(img, *, frac: float = 0.45) -> float:
     """Mean squared gradient (units of ``img`` squared per pixel squared) within the disk,
     relative to the variance of the image there (dimensionless; larger = sharper)."""
-    a = np.asarray(img, float)
+    a = np.asarray(img, np.float32)
     gy, gx = np.gradient(a, axis=(-2, -1))
     m = _disk(a.shape[-1], frac)
-    var = a[..., m].var()
-    return float(np.mean(gx[..., m] ** 2 + gy[..., m] ** 2) / var) if var > 0 else 0.0
+    inside = a[..., m].astype(np.float64)
+    var = inside.var()
+    g2 = np.square(gx[..., m], dtype=np.float64) + np.square(gy[..., m], dtype=np.float64)
+    return float(np.mean(g2) / var) if var > 0 else 0.0
 
 
 def raw_pixel_fractions(images, *, saturation: int = 65535) -> dict[str, float]:
@@ -126,8 +142,11 @@ def flat_drift(flats, groups, dark=None) -> float:
 
 def range_8bit(img, *, low: float = 0.001, high: float = 0.999) -> tuple[float, float]:
     """Suggested (min, max) for an 8-bit conversion: the ``low`` and ``high`` quantiles
-    of the finite values (a suggestion, never applied by this function)."""
-    a = np.asarray(img, float)
+    of the finite values (of a regular subsample of at most 2**20 values; a suggestion, never
+    applied by this function)."""
+    a = np.asarray(img, np.float32).ravel()
+    if a.size > _QUANTILE_SAMPLES:  # a regular subsample: the quantiles of a suggestion
+        a = a[:: -(-a.size // _QUANTILE_SAMPLES)]
     a = a[np.isfinite(a)]
     if a.size == 0:
         raise ParameterError("range_8bit: no finite values")
