@@ -64,3 +64,30 @@ def test_binned_sweep_stays_sharpest_at_the_true_centre(tmp_path):
     # no binning asked for: unchanged
     same, _th, c, f1 = bin_sinogram(sino, data.angles, 129.5, 4096)
     assert f1 == 1 and same.shape == sino.shape and c == 129.5
+
+
+@pytest.mark.parametrize("layout", ["als", "dxchange"])
+def test_preview_opens_the_raw_file_once(tmp_path, monkeypatch, layout):
+    """Centre, sweep row and the three slices come from one open of the raw file (each open
+    of the old layout reads every image's attributes), and the preview's quality figures are
+    those of the slices' own quality report (its record), not computed a second time."""
+    import alsmicroct.io as io
+
+    raw = simulate(tmp_path / "raw", f"o_{layout}.h5", layout, **WIDE)
+    opened = []
+    real = io.open_scan
+
+    def counting(path, *args, **kwargs):
+        opened.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open_scan", counting)
+    out = make_preview(raw, tmp_path / "rec", sweep=3, sweep_width=128, max_angles=200)
+    assert opened == [str(raw)]
+    with open(out["record"], encoding="utf-8") as fh:
+        report = json.load(fh)["quality"]
+    assert report["sample_rows"] == out["rows"]
+    assert out["quality"]["sharpness"] == pytest.approx(report["sharpness"], abs=1e-5)
+    assert out["quality"]["ring_index_slice"] == pytest.approx(report["ring_index_slice"], abs=1e-5)
+    low = report["suggestions"]["range_8bit"]["cast8bit_min"]
+    assert out["quality"]["range_8bit_low"] == pytest.approx(low, abs=1e-5)

@@ -67,6 +67,7 @@ def execute(
     quicklook: bool = True,
     t_centre: float = 0.0,
     t_start: float | None = None,
+    scan: Any = None,
 ) -> Execution:
     """Run a centred ``plan`` into its output folder.
 
@@ -88,6 +89,9 @@ def execute(
     t_centre, t_start : float
         Seconds spent planning and centring, and the ``time.perf_counter()`` of the start
         (for the timings of the record).
+    scan : RawScan, optional
+        ``plan.path`` already open (e.g. the scan the plan was made from): a local run reads
+        from it instead of opening the file again (a Dask run's workers open their own).
 
     Raises
     ------
@@ -130,7 +134,7 @@ def execute(
         plan.output_dir,
     )
     volume = open_plan_writer(plan) if fmt != "tiff" and len(skip) < plan.rows.size else None
-    runner = Runner(plan, skip_rows=skip, progress=progress, volume=volume)
+    runner = Runner(plan, skip_rows=skip, progress=progress, volume=volume, scan=None if client is not None else scan)
 
     def timings() -> dict[str, float]:
         out = {"centre": round(t_centre, 4)}

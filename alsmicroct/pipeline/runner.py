@@ -23,6 +23,7 @@ import logging
 import time
 from collections import defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,9 @@ class Runner:
         Zarr/HDF5 output (:func:`open_plan_writer`): slabs go there (z = index in
         ``plan.rows``) instead of TIFF slices; its owner finishes it. Dask workers of a
         zarr plan attach to the store themselves.
+    scan : RawScan, optional
+        ``plan.path`` already open (:func:`alsmicroct.io.open_scan` with the plan's scan
+        options): read from it instead of opening the file again (the caller closes it).
     """
 
     def __init__(
@@ -124,6 +128,7 @@ class Runner:
         progress: bool = False,
         store: tuple[Path, int] | None = None,
         volume: Any = None,
+        scan: Any = None,
     ) -> None:
         if not plan.centred:
             raise ReconstructionError(
@@ -146,6 +151,15 @@ class Runner:
         self.volume = volume
         #: Quality figures gathered on a few sample rows as they stream (quality_report).
         self.quality = QualityGather(plan)
+        self.scan = scan
+
+    def _open_scan(self) -> AbstractContextManager:
+        """The raw scan to read: the one given (left open), else ``plan.path`` opened."""
+        if self.scan is not None:
+            return nullcontext(self.scan)
+        from ..io import open_scan
+
+        return open_scan(self.plan.path, **scan_options(self.plan.params))
 
     # ------------------------------------------------------------------ public
     def run(self) -> list[Path]:
@@ -217,11 +231,9 @@ class Runner:
         return None if self.store_path is None else (self.store_path, self.store_row0)
 
     def _final_pass(self, blocks: list[tuple[int, int]]) -> None:
-        from ..io import open_scan
-
         bar = _progress_bar(len(blocks), f"recon {self.plan.path.name}", self.progress)
         with (
-            open_scan(self.plan.path, **scan_options(self.plan.params)) as scan,
+            self._open_scan() as scan,
             ThreadPoolExecutor(1, thread_name_prefix="alsmicroct-read") as reader,
             ThreadPoolExecutor(2, thread_name_prefix="alsmicroct-write") as writer,
         ):
@@ -389,7 +401,6 @@ class Runner:
         """Run the sinogram steps into a temporary store, then the projection steps in place."""
         import h5py
 
-        from ..io import open_scan
         from ..io.outputs import work_store_path
 
         plan = self.plan
@@ -399,7 +410,7 @@ class Runner:
         plan.output_dir.mkdir(parents=True, exist_ok=True)
         blocks = block_ranges(rows.size, plan.params.chunk_sino)
         bar = _progress_bar(len(blocks), f"pre-process {plan.path.name}", self.progress)
-        with open_scan(plan.path, **scan_options(plan.params)) as scan, h5py.File(self.store_path, "w") as store:
+        with self._open_scan() as scan, h5py.File(self.store_path, "w") as store:
             dset = None
             for start, end in blocks:
                 block = self._sino_block(scan, rows[start:end])
