@@ -254,17 +254,20 @@ def _pair_match(a: np.ndarray, bm: np.ndarray, win: np.ndarray) -> float:
     return (peak - c0) / norm if norm > 0 else 0.0
 
 
-def _pair_rotation(a: np.ndarray, bm: np.ndarray, max_deg: float) -> tuple[float, float]:
+def _pair_rotation(a: np.ndarray, bm: np.ndarray, max_deg: float, near: float | None = None) -> tuple[float, float]:
     """The rotation (degrees, :func:`scipy.ndimage.rotate`'s sign) of ``bm`` that best matches
     ``a``, and the match there: a 0.5 degree grid over +-``max_deg``, then a bounded scalar
-    search within a grid step of the best node."""
+    search within a grid step of the best node (of ``near`` when given: no grid)."""
     win = np.outer(_taper(a.shape[0], 0.15), _taper(a.shape[1], 0.15))
 
     def cost(phi: float) -> float:
         return -_pair_match(a, ndimage.rotate(bm, phi, reshape=False, order=3, mode="nearest"), win)
 
-    grid = np.arange(-max_deg, max_deg + 0.25, 0.5)
-    best = float(grid[int(np.argmin([cost(g) for g in grid]))])
+    if near is None:
+        grid = np.arange(-max_deg, max_deg + 0.25, 0.5)
+        best = float(grid[int(np.argmin([cost(g) for g in grid]))])
+    else:
+        best = float(near)
     res = optimize.minimize_scalar(cost, bounds=(best - 0.5, best + 0.5), method="bounded", options={"xatol": 1e-3})
     return float(res.x), -float(res.fun)
 
@@ -282,7 +285,8 @@ def estimate_tilt(proj0, proj180, *, max_tilt: float = 5.0) -> tuple[float, floa
     band-passed (difference of Gaussians, 1 and 4 px), and the rotation of the mirrored one
     that maximises the shift-invariant normalised cross-correlation is searched (a 0.5
     degree grid, then a bounded scalar refinement); the tilt is half of it. The error is
-    half the spread of the same estimate on the top and bottom halves of the rows.
+    half the spread of the same estimate (refined about it) on the top and bottom halves
+    of the rows.
 
     Parameters
     ----------
@@ -329,5 +333,5 @@ def estimate_tilt(proj0, proj180, *, max_tilt: float = 5.0) -> tuple[float, floa
         )
         return 0.0, float("inf")
     h = a.shape[0] // 2
-    halves = [_pair_rotation(fa[s], fb[s], 2.0 * max_tilt)[0] for s in (slice(0, h), slice(h, None))]
+    halves = [_pair_rotation(fa[s], fb[s], 2.0 * max_tilt, phi)[0] for s in (slice(0, h), slice(h, None))]
     return 0.5 * phi, 0.25 * abs(halves[0] - halves[1])
