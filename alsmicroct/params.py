@@ -200,6 +200,13 @@ class ReconParams:
         "range", None, optional=True, doc="(start, end, step) of rows; (-1, N, step) = central N rows"
     )
     correcttilt: float = _spec("float", 0.0, doc="detector tilt to correct, degrees")
+    autoTilt: str = _spec(
+        "str",
+        "detect",
+        choices=("off", "detect", "apply"),
+        doc="with correcttilt=0: estimate the tilt from the 0/180 pair and record it (detect: warn "
+        "when it matters; apply: also correct it; off: neither)",
+    )
     tiltcenter_slice: float | None = _spec("float", None, optional=True, doc="tilt centre row, pixels")
     tiltcenter_det: float | None = _spec("float", None, optional=True, doc="tilt centre column, pixels")
     angle_offset: float = _spec(
@@ -431,7 +438,7 @@ PARAMETER_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "ringSize",
         ),
     ),
-    ("Tilt and 360 deg scans", ("correcttilt", "tiltcenter_slice", "tiltcenter_det", "use360to180")),
+    ("Tilt and 360 deg scans", ("correcttilt", "autoTilt", "tiltcenter_slice", "tiltcenter_det", "use360to180")),
     ("Phase retrieval (Paganin)", ("doPhaseRetrieval", "alphaReg", "propagation_dist", "kev")),
     (
         "Centre of rotation",

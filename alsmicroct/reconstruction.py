@@ -67,6 +67,9 @@ class ReconResult:
         For an automatic centre, how sure it is: ``uncertainty_px``, ``label``
         ("high" | "low"), ``reasons``, the second estimates and the drift fit
         (:func:`alsmicroct.pipeline.center.center_confidence`); None for a given ``cor``.
+    tilt_info : dict or None
+        The detector tilt: estimated from the 0/180 pair (``autoTilt``), given, or applied
+        (:func:`alsmicroct.pipeline.auto_tilt.with_tilt`).
     quality : dict or None
         The quality report gathered on a few sample rows while the scan ran (the
         ``"quality"`` section of the record, :mod:`alsmicroct.pipeline.quality_report`):
@@ -87,6 +90,7 @@ class ReconResult:
     quicklook: Path | None = None
     center_info: dict | None = None
     quality: dict | None = None
+    tilt_info: dict | None = None
 
 
 def recon(
@@ -182,6 +186,7 @@ def recon(
         skipped=run.skipped,
         quicklook=run.quicklook,
         center_info=plan.center_info,
+        tilt_info=plan.tilt_info,
         quality=run.quality,
     )
 

@@ -14,11 +14,13 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import fft as sfft
+from scipy import ndimage, optimize
 
 from ..errors import ParameterError
-from .center import _vo_mask, _vo_metric, find_center_pc, find_center_vo
+from .center import _taper, _vo_mask, _vo_metric, find_center_pc, find_center_vo
 
-__all__ = ["VO_MAX_ANGLES", "CenterEstimate", "estimate_center", "estimate_tilt", "vo_search_range"]
+__all__ = ["TILT_MIN_MATCH", "VO_MAX_ANGLES", "CenterEstimate", "estimate_center", "estimate_tilt", "vo_search_range"]
 
 logger = logging.getLogger(__name__)
 
@@ -233,34 +235,79 @@ def estimate_center(
     )
 
 
-def estimate_tilt(proj0, proj180, *, band: int = 8) -> tuple[float, float]:
-    """Detector tilt from the 0/180 degree pair, degrees (counter-clockwise as displayed,
-    the sign of :func:`alsmicroct.prep.correct_tilt`'s ``tilt``), and its standard error.
+def _pair_match(a: np.ndarray, bm: np.ndarray, win: np.ndarray) -> float:
+    """Normalised cross-correlation peak of ``a`` and ``bm`` (windowed, mean removed), refined
+    by a parabola through the peak and its neighbours along each axis (shift-invariant)."""
+    a = (a - a.mean()) * win
+    bm = (bm - bm.mean()) * win
+    cc = sfft.irfft2(sfft.rfft2(a) * np.conj(sfft.rfft2(bm)), s=a.shape)
+    ny, nx = cc.shape
+    iy, ix = np.unravel_index(int(np.argmax(cc)), cc.shape)
+    c0 = float(cc[iy, ix])
 
-    The centre of rotation is measured by phase correlation of the pair on bands of
-    ``band`` rows; on a tilted detector it moves linearly down the rows, and the slope of
-    a straight-line fit is ``tan(tilt)``.
+    def vertex(m: float, p: float) -> float:
+        den = m - 2.0 * c0 + p
+        return c0 - (p - m) ** 2 / (8.0 * den) if den < 0 else c0
+
+    peak = vertex(cc[iy, (ix - 1) % nx], cc[iy, (ix + 1) % nx]) + vertex(cc[(iy - 1) % ny, ix], cc[(iy + 1) % ny, ix])
+    norm = math.sqrt(float(np.sum(a * a)) * float(np.sum(bm * bm)))
+    return (peak - c0) / norm if norm > 0 else 0.0
+
+
+def _pair_rotation(a: np.ndarray, bm: np.ndarray, max_deg: float, near: float | None = None) -> tuple[float, float]:
+    """The rotation (degrees, :func:`scipy.ndimage.rotate`'s sign) of ``bm`` that best matches
+    ``a``, and the match there: a 0.5 degree grid over +-``max_deg``, then a bounded scalar
+    search within a grid step of the best node (of ``near`` when given: no grid)."""
+    win = np.outer(_taper(a.shape[0], 0.15), _taper(a.shape[1], 0.15))
+
+    def cost(phi: float) -> float:
+        return -_pair_match(a, ndimage.rotate(bm, phi, reshape=False, order=3, mode="nearest"), win)
+
+    if near is None:
+        grid = np.arange(-max_deg, max_deg + 0.25, 0.5)
+        best = float(grid[int(np.argmin([cost(g) for g in grid]))])
+    else:
+        best = float(near)
+    res = optimize.minimize_scalar(cost, bounds=(best - 0.5, best + 0.5), method="bounded", options={"xatol": 1e-3})
+    return float(res.x), -float(res.fun)
+
+
+#: a 0/180 pair whose best normalised correlation is below this does not match (noise, blank)
+TILT_MIN_MATCH = 0.3
+
+
+def estimate_tilt(proj0, proj180, *, max_tilt: float = 5.0) -> tuple[float, float]:
+    """Detector tilt from the 0/180 degree pair, degrees (counter-clockwise as displayed,
+    the sign of :func:`alsmicroct.prep.correct_tilt`'s ``angle_deg``), and its error.
+
+    With the detector tilted by ``t``, the 180 degree projection mirrored left-right is the
+    0 degree one rotated by ``-2 t`` (and shifted by twice the axis offset). Both are
+    band-passed (difference of Gaussians, 1 and 4 px), and the rotation of the mirrored one
+    that maximises the shift-invariant normalised cross-correlation is searched (a 0.5
+    degree grid, then a bounded scalar refinement); the tilt is half of it. The error is
+    half the spread of the same estimate (refined about it) on the top and bottom halves
+    of the rows.
 
     Parameters
     ----------
     proj0, proj180 : ndarray, shape (rows, columns)
         -log (or transmission) projections at 0 and 180 degrees.
-    band : int
-        Rows per centre estimate (>= 2).
+    max_tilt : float
+        Largest tilt searched, degrees (> 0).
 
     Returns
     -------
     (float, float)
-        Tilt and its standard error, degrees. (0, inf) with a warning when fewer than
-        three bands fit on the detector or the pair has no structure (constant, e.g.
-        saturated, or not finite).
+        Tilt and its error, degrees. (0, inf) with a warning when the pair has no
+        structure (constant, e.g. saturated, or not finite), has fewer than 16 rows, or
+        does not match (best correlation below :data:`TILT_MIN_MATCH`: noise, a blank sample).
     """
     a = np.asarray(proj0, np.float32)
     b = np.asarray(proj180, np.float32)
     if a.ndim != 2 or a.shape != b.shape:
         raise ParameterError(f"proj0 {a.shape} and proj180 {b.shape}: expected equal 2-D shapes")
-    if band < 2:
-        raise ParameterError(f"band={band!r}: expected >= 2 rows")
+    if not (isinstance(max_tilt, (int, float)) and 0 < max_tilt <= 45):
+        raise ParameterError(f"max_tilt={max_tilt!r}: expected a number of degrees in (0, 45]")
     if not (np.isfinite(a).all() and np.isfinite(b).all()) or min(float(np.ptp(a)), float(np.ptp(b))) <= (
         1e-6 * max(1.0, float(np.abs(a).max()), float(np.abs(b).max()))
     ):
@@ -268,16 +315,23 @@ def estimate_tilt(proj0, proj180, *, band: int = 8) -> tuple[float, float]:
             "estimate_tilt: the 0/180 pair has no structure (constant, saturated or not finite); tilt not estimated"
         )
         return 0.0, float("inf")
-    nb = a.shape[0] // band
-    if nb < 3:
-        logger.warning("estimate_tilt: %d rows give fewer than 3 bands of %d; tilt not estimated", a.shape[0], band)
+    if a.shape[0] < 16:
+        logger.warning("estimate_tilt: %d rows (fewer than 16); tilt not estimated", a.shape[0])
         return 0.0, float("inf")
-    ys, cs = [], []
-    for k in range(nb):
-        sl = slice(k * band, (k + 1) * band)
-        ys.append(k * band + (band - 1) / 2.0)
-        cs.append(find_center_pc(a[sl], b[sl], tol=0.02))
-    coef, cov = np.polyfit(np.asarray(ys), np.asarray(cs), 1, cov=True)
-    tilt = math.degrees(math.atan(coef[0]))
-    err = math.degrees(math.sqrt(max(cov[0, 0], 0.0)))
-    return tilt, err
+
+    def bandpass(x: np.ndarray) -> np.ndarray:
+        x = x.astype(np.float64)
+        return ndimage.gaussian_filter(x, 1.0) - ndimage.gaussian_filter(x, 4.0)
+
+    fa, fb = bandpass(a), bandpass(b[:, ::-1])
+    phi, match = _pair_rotation(fa, fb, 2.0 * max_tilt)
+    if match < TILT_MIN_MATCH:
+        logger.warning(
+            "estimate_tilt: the 0/180 pair does not match (best correlation %.2f < %.2f); tilt not estimated",
+            match,
+            TILT_MIN_MATCH,
+        )
+        return 0.0, float("inf")
+    h = a.shape[0] // 2
+    halves = [_pair_rotation(fa[s], fb[s], 2.0 * max_tilt, phi)[0] for s in (slice(0, h), slice(h, None))]
+    return 0.5 * phi, 0.25 * abs(halves[0] - halves[1])

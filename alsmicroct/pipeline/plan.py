@@ -97,6 +97,7 @@ class ReconPlan:
     center_info: dict | None = None  # confidence of an automatic centre (pipeline.center.center_confidence)
     center_slope: float = 0.0  # drifting axis: px per detector row, about center_row (0: one centre)
     center_row: float = 0.0  # detector row at which the centre is recon_center
+    tilt_info: dict | None = None  # detector tilt estimated / applied (pipeline.auto_tilt.with_tilt)
 
     def centers_for(self, rows: np.ndarray) -> float | np.ndarray:
         """The reconstruction centre of each of ``rows`` (one float when the axis does not drift)."""

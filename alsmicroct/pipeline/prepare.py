@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from ..params import ReconParams
+from .auto_tilt import with_tilt
 from .plan import ReconPlan, centred_plan, make_plan, resolve_input, scan_options
 
 __all__ = ["open_planned", "prepare", "with_center"]
@@ -36,7 +38,9 @@ def open_planned(filename: str | os.PathLike, params: ReconParams) -> Iterator[t
 
 def with_center(scan: Any, plan: ReconPlan) -> ReconPlan:
     """``plan`` with its centre resolved: as given, or found by ``corFunction`` (for
-    ``use360to180``, the axis and its side from mirrored 180 deg partners)."""
+    ``use360to180``, the axis and its side from mirrored 180 deg partners). The detector
+    tilt is estimated (and with ``autoTilt="apply"`` corrected) first, :func:`with_tilt`."""
+    plan = with_tilt(scan, plan)
     if plan.centred:
         return plan
     from .center import center_confidence, find_center, find_center_360
@@ -46,6 +50,8 @@ def with_center(scan: Any, plan: ReconPlan) -> ReconPlan:
         return centred_plan(plan, cor, rotation)
     cor = find_center(scan, plan)
     info = center_confidence(scan, plan, cor)
+    if info.get("drift_significant") and plan.params.correcttilt:
+        info = _drift_after_tilt(info, plan.params.correcttilt)
     if not info.get("drift_significant"):
         return dataclasses.replace(centred_plan(plan, cor), center_info=info)
     # a significant drift and no cor given: each row gets its own centre from the per-row fit
@@ -62,6 +68,25 @@ def with_center(scan: Any, plan: ReconPlan) -> ReconPlan:
     return dataclasses.replace(
         centred_plan(plan, mid), center_info=info, center_slope=info["slope_px_per_row"], center_row=ref
     )
+
+
+def _drift_after_tilt(info: dict, tilt_deg: float) -> dict:
+    """The per-row drift fit once the tilt correction has straightened the axis: the
+    confidence rows are read uncorrected, where a tilt ``t`` moves the axis by ``tan(t)`` px
+    per row; what is left decides whether per-row centres are still needed."""
+    from .center import CONFIDENCE_MAX_GAP
+
+    expected = math.tan(math.radians(tilt_deg))
+    residual = info["slope_px_per_row"] - expected
+    span = info["rows"][-1] - info["rows"][0]
+    significant = abs(residual) * span > CONFIDENCE_MAX_GAP
+    return {
+        **info,
+        "drift_significant": significant,
+        "slope_px_per_row": residual,
+        "drift_px": round(residual * span, 3),
+        "drift_before_tilt_px": info.get("drift_px"),
+    }
 
 
 def prepare(filename: str | os.PathLike, params: ReconParams, *, center: bool = True) -> ReconPlan:

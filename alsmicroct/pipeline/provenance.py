@@ -152,6 +152,7 @@ def provenance_record(
         "resolved": {
             "cor": plan.cor,
             "centre_confidence": plan.center_info,
+            "tilt": plan.tilt_info,
             "recon_center": plan.recon_center,
             "npad": plan.npad,
             "width": plan.width,

@@ -176,6 +176,7 @@ class QualityGather:
         )
         out["tilt_deg"] = {
             "corrected": float(plan.params.correcttilt),
+            "estimated": (plan.tilt_info or {}).get("estimated_deg"),
             "axis_slope_px_per_row": info.get("slope_px_per_row"),
         }
         npix = sum(v[2] for v in self._raw.values())
