@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from alsmicroct.jobs.batch import summary_rows
+from summary_util import summary_row
+
 from alsmicroct.reconstruction import recon
 from alsmicroct.sim import simulate_scan
 
@@ -48,25 +49,5 @@ def test_scan_without_a_180_degree_pair_is_labelled_low(tmp_path, caplog):
 
 
 def test_batch_summary_shows_the_confidence(sim_scans):
-    from alsmicroct.jobs.entries import JobResult
-
-    class _Job:
-        number = 1
-        output_dir = "out"
-
-        class entry:
-            scan = "scan_als"
-
-    row = summary_rows(
-        [
-            JobResult(
-                _Job(),
-                "done",
-                cor=33.31,
-                slices=6,
-                seconds=1.0,
-                detail={"centre_confidence": "low", "centre_uncertainty_px": 0.8},
-            )
-        ]
-    )[0]
+    row = summary_row(cor=33.31, detail={"centre_confidence": "low", "centre_uncertainty_px": 0.8})
     assert row[3] == "33.31 +-0.80 (low)"

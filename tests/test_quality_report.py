@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from summary_util import summary_row
 
 from alsmicroct.reconstruction import recon
 from alsmicroct.sim import simulate_scan
@@ -115,28 +116,7 @@ def test_too_few_angles_warn(tmp_path):
 
 
 def test_batch_summary_shows_quality():
-    from alsmicroct.jobs.batch import summary_rows
-    from alsmicroct.jobs.entries import JobResult
-
-    class _Job:
-        number = 1
-        output_dir = "out"
-
-        class entry:
-            scan = "scan_als"
-
-    row = summary_rows(
-        [
-            JobResult(
-                _Job(),
-                "done",
-                cor=33.3,
-                slices=6,
-                seconds=1.0,
-                detail={"ring_index": 0.0123, "saturated_fraction": 0.002, "quality_warnings": ["x"]},
-            )
-        ]
-    )[0]
+    row = summary_row(cor=33.3, detail={"ring_index": 0.0123, "saturated_fraction": 0.002, "quality_warnings": ["x"]})
     assert row[6] == "rings 0.0123, sat 0.2%, 1 warning"
 
 
