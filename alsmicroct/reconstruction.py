@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputFileError
+from .names import CENTER_METHODS
 from .params import ReconParams
 from .params import parameter_help as _parameter_help
 from .pipeline.plan import output_dir_for
@@ -208,7 +209,7 @@ def find_centers(
     filename: str | os.PathLike,
     inputPath: str | os.PathLike = "./",
     *,
-    methods: tuple[str, ...] = ("pc", "vo", "nm"),
+    methods: tuple[str, ...] = CENTER_METHODS,
     **kwargs: Any,
 ) -> dict[str, float]:
     """Centre of rotation by each of ``methods`` (pixels from the left edge).
