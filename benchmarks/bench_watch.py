@@ -110,11 +110,11 @@ def bench_preview(work: Path, layout: str, *, rows: int, repeat: int, settle: fl
                 f"{row.finished_at - t_done:.2f} s after; preview {secs.get('total')} s: {secs}); {load()}",
                 flush=True,
             )
-        warm = figures[1:]
+        later = figures[1:]
         print(
             f"{layout:8s} preview latency, first scan of the watcher ({'after its warm-up' if warm else 'no warm-up'}) "
             f"{figures[0]:.2f} s; next {repeat}: "
-            f"best {min(warm):.2f} s, median {statistics.median(warm):.2f} s (target <= 5 s, settle {settle:g} s); "
+            f"best {min(later):.2f} s, median {statistics.median(later):.2f} s (target <= 5 s, settle {settle:g} s); "
             f"{load()}",
             flush=True,
         )
