@@ -5,7 +5,7 @@
     moment it is complete); the figure is the time from the rename to the preview PNG on disk
     (its modification time), through the real watcher (watchdog events, settle, completeness
     check, preview thread). The full reconstruction is left out (a runner that takes nothing),
-    so only the preview runs. A watcher warms up at start (a tiny preview in a temporary
+    so only the preview runs. A watcher warms up at start (a small 2048-column preview in a temporary
     folder: imports, numba kernels, first FFT plans); the benchmark waits for it, prints its
     time, and prints the first scan separately (``--no-warm-up``: the first scan pays those
     one-time costs itself); then best and median of ``--repeat`` scans.
