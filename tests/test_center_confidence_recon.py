@@ -20,6 +20,27 @@ def test_automatic_centre_has_a_high_confidence_and_is_recorded(sim_scans, tmp_p
     assert len(info["rows"]) == 3 and len(info["row_centers"]) == 3
     record = json.loads(res.provenance_path.read_text())
     assert record["resolved"]["centre_confidence"]["label"] == "high"
+    curve = record["resolved"]["centre_confidence"]["metric_curve"]
+    assert len(curve["centers"]) == len(curve["metric"]) >= 5
+    best = curve["centers"][curve["metric"].index(min(curve["metric"]))]
+    assert abs(best - 33.3) <= 0.5 and curve["centers"][0] < 33.3 < curve["centers"][-1]
+
+
+def test_quicklook_draws_the_centre_metric_curve(sim_scans, tmp_path, monkeypatch):
+    import alsmicroct.image_processing as ip
+
+    drawn = {}
+    real = ip.quicklook
+
+    def spy(*args, curves=(), **kwargs):
+        drawn.update(dict(curves))
+        return real(*args, curves=curves, **kwargs)
+
+    monkeypatch.setattr(ip, "quicklook", spy)
+    res = recon(str(sim_scans["als"].path), outputPath=str(tmp_path / "out"), num_threads=1)
+    assert res.quicklook is not None and res.quicklook.stat().st_size > 0
+    (name,) = [k for k in drawn if k.startswith("centre metric")]
+    assert list(drawn[name]) == res.center_info["metric_curve"]["metric"]
 
 
 def test_given_centre_has_no_confidence_record(sim_scans, tmp_path):

@@ -59,6 +59,9 @@ class CenterEstimate:
     curve_contrast : float
         ``(median - min) / median`` of the Vo metric around the minimum (small: no clear
         minimum).
+    metric_curve : tuple of two tuples
+        The curve behind ``curve_contrast``: trial centres (px, half-pixel steps around
+        the centre, middle row) and Vo's metric at each (arbitrary units; lower is better).
     """
 
     center: float
@@ -73,6 +76,7 @@ class CenterEstimate:
     drift_significant: bool = False
     per_row: np.ndarray | None = field(default=None, repr=False)
     curve_contrast: float = float("nan")
+    metric_curve: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
 
     def to_dict(self) -> dict:
         """JSON-ready summary (for the provenance record)."""
@@ -88,6 +92,7 @@ class CenterEstimate:
             "slope_px_per_row": self.slope,
             "drift_significant": self.drift_significant,
             "curve_contrast": self.curve_contrast,
+            "metric_curve": {"centers": list(self.metric_curve[0]), "metric": list(self.metric_curve[1])},
         }
 
 
@@ -98,9 +103,10 @@ def _pair_indices(theta: np.ndarray, tol: float) -> tuple[int, int] | None:
     return (0, j) if d[j] <= tol else None
 
 
-def _curve_contrast(sino: np.ndarray, center: float, srad: float) -> float:
+def _curve_contrast(sino: np.ndarray, center: float, srad: float) -> tuple[float, np.ndarray, np.ndarray]:
     """``(median - min) / median`` of Vo's metric over ``center +- srad`` px, on a grid of
-    half-pixel centres (integer shifts of the mirrored sinogram: no interpolation)."""
+    half-pixel centres (integer shifts of the mirrored sinogram: no interpolation), with
+    the trial centres and the metric values."""
     ncol = sino.shape[1]
     mid = (ncol - 1) / 2.0
     step = max(0.5, round(srad / 6.0 * 2.0) / 2.0)
@@ -109,10 +115,10 @@ def _curve_contrast(sino: np.ndarray, center: float, srad: float) -> float:
     cands = base + np.arange(-reach, reach + 0.25 * step, step)
     cands = cands[(cands >= 0) & (cands <= ncol - 1)]
     if cands.size < 3:
-        return 0.0
+        return 0.0, cands, np.zeros(cands.size)
     m = _vo_metric(sino.astype(np.float64), 2.0 * (cands - mid), _vo_mask(2 * sino.shape[0], ncol, 2.0, 20))
     med = float(np.median(m))
-    return float((med - m.min()) / med) if med > 0 else 0.0
+    return (float((med - m.min()) / med) if med > 0 else 0.0), cands, m
 
 
 #: most angles of the first 180 degrees the Vo estimates use (evenly subsampled)
@@ -209,7 +215,7 @@ def estimate_center(
             vo = float(coef[1])
             per_row = (vo + slope * (np.arange(nrow) - mid_row)).astype(np.float64)
     resid = np.std(np.asarray(row_c) - (vo + slope * (picks - mid_row))) if len(picks) > 1 else 0.0
-    contrast = _curve_contrast(half[:, int(picks[len(picks) // 2])], vo, max(6.0, 0.005 * ncol))
+    contrast, curve_c, curve_m = _curve_contrast(half[:, int(picks[len(picks) // 2])], vo, max(6.0, 0.005 * ncol))
     if contrast < min_contrast:
         reasons.append(f"metric curve without a clear minimum (contrast {contrast:.3f})")
     # at the middle row pc (on all rows) and vo should agree
@@ -240,6 +246,7 @@ def estimate_center(
         significant,
         per_row,
         contrast,
+        (tuple(round(float(c), 3) for c in curve_c), tuple(float(v) for v in curve_m)),
     )
 
 
