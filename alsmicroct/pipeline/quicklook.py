@@ -40,7 +40,8 @@ def write_quicklook(plan: ReconPlan, *, quality: dict | None = None, gather=None
         )
     centres = (plan.center_info or {}).get("row_centers")
     if centres is not None and len(centres) > 1:
-        curves.append((f"centre per row (Vo), rows {(plan.center_info or {}).get('rows')}", np.asarray(centres)))
+        how = "360 deg match" if (plan.center_info or {}).get("method") == "360" else "Vo"
+        curves.append((f"centre per row ({how}), rows {(plan.center_info or {}).get('rows')}", np.asarray(centres)))
     try:
         return Path(
             quicklook(

@@ -198,16 +198,19 @@ def _centre(scan: Any, plan: Any) -> tuple[float, dict[str, Any], Any]:
     p = plan.params
     if p.cor is not None:
         return float(p.cor), {"label": "given", "uncertainty": 0.0, "reasons": []}, plan
-    if p.use360to180:  # the stitched geometry: recon()'s own search, unbounded
+    if p.use360to180:  # the stitched geometry: recon()'s own search and its confidence
         centred = with_center(scan, plan)
+        info = centred.center_info or {}
         return (
             float(centred.cor),
             {
-                "label": "360to180",
-                "uncertainty": None,
-                "reasons": [],
-                "method": "360to180",
+                "label": info.get("label"),
+                "uncertainty": info.get("uncertainty_px"),
+                "reasons": list(info.get("reasons", [])),
+                "method": "360",
                 "rotation": centred.rotation,
+                "rows": info.get("rows"),
+                "row_centers": info.get("row_centers"),
             },
             centred,
         )
