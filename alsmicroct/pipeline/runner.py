@@ -45,7 +45,12 @@ def block_ranges(n: int, size: int) -> list[tuple[int, int]]:
 
 
 _ZARR_MAX_CHUNK_Z = 32
-_ZARR_MIN_BLOCKS = 4
+#: the final pass runs in at least this many blocks where the rows allow (so that reading the
+#: next block and writing the last one overlap the computing of this one) ...
+MIN_BLOCKS = 4
+#: ... but no block is made smaller than this many rows for it (per-block costs)
+MIN_BLOCK_ROWS = 16
+_ZARR_MIN_BLOCKS = MIN_BLOCKS
 
 
 def _chunk_z(chunk_sino: int) -> int:
@@ -185,17 +190,26 @@ class Runner:
         return [self.plan.slice_path(int(r)) for r in self.plan.rows]
 
     def final_blocks(self) -> list[tuple[int, int]]:
-        """All ``[start, end)`` blocks (indices into ``plan.rows``) of the final pass; with a
-        zarr volume, whole chunk layers (``chunk_sino`` rounded down to a multiple of them, and
-        at most a quarter of the rows, so that the background writes of a block overlap the
-        computing of the next)."""
-        size = self.plan.params.chunk_sino
+        """All ``[start, end)`` blocks (indices into ``plan.rows``) of the final pass.
+
+        Blocks hold at most ``chunk_sino`` rows, and at most a :data:`MIN_BLOCKS`-th of the
+        rows (but not fewer than :data:`MIN_BLOCK_ROWS`): one block of the whole volume
+        would leave the reader, the computing and the writers waiting on each other, and
+        runs slower in large blocks besides (measured in ``benchmarks/bench_volume_outputs.py``
+        as "tiff-same-blocks"). With a zarr volume the blocks are whole chunk layers.
+        The output does not depend on the blocks (each row is reconstructed alone; the steps
+        that reach across rows read their margins), to the last bit as long as the blocks
+        hold an even number of rows (gridrec transforms two rows at a time)."""
+        nrows = self.plan.rows.size
+        share = max(-(-nrows // MIN_BLOCKS), MIN_BLOCK_ROWS)
+        share += share % 2  # even: gridrec pairs rows the same way as in one block (same bytes)
+        size = min(self.plan.params.chunk_sino, share)
         chunks = getattr(self.volume, "chunks", None)
         if chunks:
             c = chunks[0]
-            share = -(-self.plan.rows.size // (_ZARR_MIN_BLOCKS * c)) * c
-            size = max(c, min(size // c * c, share))
-        return block_ranges(self.plan.rows.size, size)
+            share = -(-nrows // (MIN_BLOCKS * c)) * c
+            size = max(c, min(self.plan.params.chunk_sino // c * c, share))
+        return block_ranges(nrows, size)
 
     def process_block(self, start: int, end: int) -> list[Path]:
         """Reconstruct and write rows ``plan.rows[start:end]`` (used by Dask workers)."""
