@@ -34,7 +34,7 @@ from .plan import ReconPlan, scan_options
 from .quality_report import QualityGather
 from .steps import Block, Step, build_steps, post_steps
 
-__all__ = ["Runner", "block_ranges", "open_plan_writer"]
+__all__ = ["Runner", "block_ranges", "block_rows", "open_plan_writer"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,30 @@ MIN_BLOCKS = 4
 #: ... but no block is made smaller than this many rows for it (per-block costs)
 MIN_BLOCK_ROWS = 16
 _ZARR_MIN_BLOCKS = MIN_BLOCKS
+
+
+def block_rows(plan: ReconPlan, *, layer: int | None = None) -> int:
+    """Rows per block of the final pass (the one rule; the memory check sizes its chunk by it).
+
+    At most ``chunk_sino`` rows, and at most a :data:`MIN_BLOCKS`-th of the rows (but not
+    fewer than :data:`MIN_BLOCK_ROWS`): one block of the whole volume would leave the
+    reader, the computing and the writers waiting on each other, and runs slower in large
+    blocks besides (measured in ``benchmarks/bench_volume_outputs.py`` as
+    "tiff-same-blocks"). With a zarr volume (``layer``: its chunk height; default: the one
+    :func:`open_plan_writer` would choose when ``outputFormat`` is zarr) the blocks are whole
+    chunk layers. The output does not depend on the blocks (each row is reconstructed alone;
+    the steps that reach across rows read their margins), to the last bit as long as the
+    blocks hold an even number of rows (gridrec transforms two rows at a time).
+    """
+    nrows, chunk_sino = int(plan.rows.size), int(plan.params.chunk_sino)
+    if layer is None and plan.params.outputFormat == "zarr":
+        layer = max(1, min(_chunk_z(chunk_sino), nrows))
+    if layer:
+        share = -(-nrows // (MIN_BLOCKS * layer)) * layer
+        return max(layer, min(chunk_sino // layer * layer, share))
+    share = max(-(-nrows // MIN_BLOCKS), MIN_BLOCK_ROWS)
+    share += share % 2  # even: gridrec pairs rows the same way as in one block (same bytes)
+    return max(1, min(chunk_sino, share, nrows))
 
 
 def _chunk_z(chunk_sino: int) -> int:
@@ -190,26 +214,10 @@ class Runner:
         return [self.plan.slice_path(int(r)) for r in self.plan.rows]
 
     def final_blocks(self) -> list[tuple[int, int]]:
-        """All ``[start, end)`` blocks (indices into ``plan.rows``) of the final pass.
-
-        Blocks hold at most ``chunk_sino`` rows, and at most a :data:`MIN_BLOCKS`-th of the
-        rows (but not fewer than :data:`MIN_BLOCK_ROWS`): one block of the whole volume
-        would leave the reader, the computing and the writers waiting on each other, and
-        runs slower in large blocks besides (measured in ``benchmarks/bench_volume_outputs.py``
-        as "tiff-same-blocks"). With a zarr volume the blocks are whole chunk layers.
-        The output does not depend on the blocks (each row is reconstructed alone; the steps
-        that reach across rows read their margins), to the last bit as long as the blocks
-        hold an even number of rows (gridrec transforms two rows at a time)."""
-        nrows = self.plan.rows.size
-        share = max(-(-nrows // MIN_BLOCKS), MIN_BLOCK_ROWS)
-        share += share % 2  # even: gridrec pairs rows the same way as in one block (same bytes)
-        size = min(self.plan.params.chunk_sino, share)
+        """All ``[start, end)`` blocks (indices into ``plan.rows``) of the final pass, of
+        :func:`block_rows` rows each (whole chunk layers of the zarr volume being written)."""
         chunks = getattr(self.volume, "chunks", None)
-        if chunks:
-            c = chunks[0]
-            share = -(-nrows // (MIN_BLOCKS * c)) * c
-            size = max(c, min(self.plan.params.chunk_sino // c * c, share))
-        return block_ranges(nrows, size)
+        return block_ranges(self.plan.rows.size, block_rows(self.plan, layer=chunks[0] if chunks else None))
 
     def process_block(self, start: int, end: int) -> list[Path]:
         """Reconstruct and write rows ``plan.rows[start:end]`` (used by Dask workers)."""
