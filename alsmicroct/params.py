@@ -20,18 +20,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import names as _names
 from .checks import check_wavelet
 from .errors import ParameterError
-from .names import (
-    ALGORITHMS,
-    CENTER_METHODS,
-    DIRECT_ALGORITHMS,
-    FILTER_NAMES,
-    ITERATIVE_STARTS,
-    NGFF_VERSIONS,
-    OUTPUT_FORMATS,
-    RING_METHODS,
-)
 
 __all__ = [
     "PARAMETER_GROUPS",
@@ -111,7 +102,7 @@ class ReconParams:
     ringMethod: str = _spec(
         "str",
         "fw",
-        choices=RING_METHODS,
+        choices=_names.RING_METHODS,
         doc="filter of doFWringremoval: fw (Fourier-wavelet, legacy), ti, sf, sorting "
         "(Vo), large (Vo: wide/partial stripes), dead (Vo: dead/fluctuating columns, "
         "then large), all (Vo: dead, large, sorting)",
@@ -156,7 +147,7 @@ class ReconParams:
     Rthr: float = _spec("float", 3000.0, doc="ring threshold, image units")
     Rtmin: float = _spec("float", -3000.0, doc="lower threshold, image units")
     cor: float | None = _spec("float", None, optional=True, doc="centre of rotation, pixels from the left edge")
-    corFunction: str = _spec("str", "pc", choices=CENTER_METHODS, doc="centre-finding method")
+    corFunction: str = _spec("str", "pc", choices=_names.CENTER_METHODS, doc="centre-finding method")
     voInd: int | None = _spec("int", None, optional=True, min=0, doc="row for Vo's method")
     voSMin: float = _spec("float", -40.0, doc="Vo search start, pixels from the middle")
     voSMax: float = _spec("float", 40.0, doc="Vo search end, pixels from the middle")
@@ -178,14 +169,14 @@ class ReconParams:
     outputFormat: str = _spec(
         "str",
         "tiff",
-        choices=OUTPUT_FORMATS,
+        choices=_names.OUTPUT_FORMATS,
         doc="tiff: <prefix>_NNNNN.tiff slices; zarr: <prefix>.ome.zarr (OME-Zarr, "
         "axes in micrometer); h5: <prefix>.h5 (/exchange/data)",
     )
     ngffVersion: str = _spec(
         "str",
         "0.5",
-        choices=NGFF_VERSIONS,
+        choices=_names.NGFF_VERSIONS,
         numbers_as_text=True,
         doc="OME-Zarr version of outputFormat=zarr: 0.5 (Zarr v3) or 0.4 (Zarr v2)",
     )
@@ -242,7 +233,7 @@ class ReconParams:
     algorithm: str = _spec(
         "str",
         "gridrec",
-        choices=ALGORITHMS,
+        choices=_names.ALGORITHMS,
         doc="reconstruction algorithm: gridrec, fbp, or iterative sirt, cgls, tv "
         "(total variation; for few-angle and low-dose scans)",
     )
@@ -279,11 +270,11 @@ class ReconParams:
         "str",
         None,
         optional=True,
-        choices=ITERATIVE_STARTS,
+        choices=_names.ITERATIVE_STARTS,
         doc="sirt/cgls/tv starting image: zero, gridrec, or ramp (gridrec with "
         "the Shepp-Logan filter) (None: gridrec sirt/cgls, ramp tv)",
     )
-    filter_name: str = _spec("str", "butterworth", choices=FILTER_NAMES, doc="gridrec filter")
+    filter_name: str = _spec("str", "butterworth", choices=_names.FILTER_NAMES, doc="gridrec filter")
     num_threads: int | None = _spec("int", None, optional=True, min=1, doc="threads (default: all cores)")
     memoryCheck: str = _spec(
         "str",
@@ -330,7 +321,7 @@ class ReconParams:
             :func:`alsmicroct.engine.iterative.check_iterative_options`).
         """
         given = {name: getattr(self, name) for name in _ITERATIVE}
-        if self.algorithm in DIRECT_ALGORITHMS:
+        if self.algorithm in _names.DIRECT_ALGORITHMS:
             for name, value in given.items():
                 if value is not None:
                     raise ParameterError(

@@ -166,3 +166,16 @@ def test_no_importorskip_of_own_modules():
         if "importorskip(" in text and "alsmicroct" in text
     ]
     assert not offenders, offenders
+
+
+#: the project's rule: no module of the package reaches this many lines
+MAX_MODULE_LINES = 800
+
+
+def test_modules_stay_under_800_lines():
+    long = {
+        str(p.relative_to(ROOT.parent)): n
+        for p in ROOT.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) >= MAX_MODULE_LINES
+    }
+    assert not long, f"modules of {MAX_MODULE_LINES} lines or more (split them): {long}"
