@@ -202,10 +202,10 @@ class ReconParams:
     correcttilt: float = _spec("float", 0.0, doc="detector tilt to correct, degrees")
     autoTilt: str = _spec(
         "str",
-        "detect",
+        "apply",
         choices=("off", "detect", "apply"),
-        doc="with correcttilt=0: estimate the tilt from the 0/180 pair and record it (detect: warn "
-        "when it matters; apply: also correct it; off: neither)",
+        doc="with correcttilt=0: estimate the tilt from the 0/180 pair and record it (apply: also "
+        "correct it when it matters; detect: only warn then; off: neither)",
     )
     tiltcenter_slice: float | None = _spec("float", None, optional=True, doc="tilt centre row, pixels")
     tiltcenter_det: float | None = _spec("float", None, optional=True, doc="tilt centre column, pixels")
