@@ -42,3 +42,21 @@ def test_raw_fractions_drift_and_range():
         q.range_8bit(np.full(3, np.nan))
     with pytest.raises(ParameterError):
         q.ring_index(np.zeros((4, 5)))
+
+
+def test_disk_only_figures_equal_the_whole_slice_formulas():
+    # sharpness and ring_index read the disk's pixels only (issue 14): the same numbers as
+    # np.gradient and a float64 copy of the whole slices give
+    from alsmicroct.post.quality import _disk, _radii, ring_index, sharpness
+
+    a = np.random.default_rng(3).normal(0, 1, (3, 96, 96)).astype(np.float32)
+    for frac in (0.45, 0.7):  # 0.7: the disk reaches the edges (np.gradient's one-sided there)
+        m = _disk(96, frac)
+        gy, gx = np.gradient(a, axis=(-2, -1))
+        g2 = np.square(gx[..., m], dtype=np.float64) + np.square(gy[..., m], dtype=np.float64)
+        assert sharpness(a, frac=frac) == float(np.mean(g2) / a[..., m].astype(np.float64).var())
+        r = np.rint(_radii(96)).astype(np.intp)
+        inside = r < int(frac * 96)
+        count = np.maximum(np.bincount(r[inside]), 1)
+        means = np.array([np.bincount(r[inside], weights=s[inside]) / count for s in a.astype(float)])
+        assert ring_index(a, frac=frac) == float(np.sqrt(np.mean(means[:, r[inside]] ** 2)))

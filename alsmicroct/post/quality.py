@@ -38,6 +38,20 @@ def _disk(n: int, frac: float) -> np.ndarray:
     return m
 
 
+@functools.lru_cache(maxsize=8)
+def _ring_bins(n: int, frac: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels of an ``n`` x ``n`` slice within ``frac * n`` of its centre (flat indices,
+    C order), their 1-pixel radius bin, and the pixel count of each bin (at least 1)."""
+    r = np.rint(_radii(n)).astype(np.intp)
+    m = r < int(frac * n)
+    rm = r[m]
+    count = np.maximum(np.bincount(rm), 1)
+    out = (np.flatnonzero(m), rm, count)
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
 def ring_index(img, ref=None, *, frac: float = 0.45, highpass: int = 0) -> float:
     """RMS of the azimuthal mean (1-pixel radius bins) of ``img - ref`` over the disk of
     radius ``frac`` times the slice width: the part that is constant along circles about
@@ -57,22 +71,22 @@ def ring_index(img, ref=None, *, frac: float = 0.45, highpass: int = 0) -> float
     -------
     float
     """
-    diff = np.asarray(img, float) - (0.0 if ref is None else np.asarray(ref, float))
+    diff = np.asarray(img) if ref is None else np.asarray(img, float) - np.asarray(ref, float)
     if diff.ndim == 2:
         diff = diff[None]
     if diff.ndim != 3 or diff.shape[-1] != diff.shape[-2]:
         raise ParameterError(f"ring_index: expected square slices, got shape {diff.shape}")
     n = diff.shape[-1]
-    r = np.rint(_radii(n)).astype(np.intp)
-    m = r < int(frac * n)
-    count = np.maximum(np.bincount(r[m]), 1)
-    means = np.array([np.bincount(r[m], weights=s[m]) / count for s in diff])
+    inside, rm, count = _ring_bins(n, frac)
+    # only the disk's pixels, gathered once, in float64 (the values of the whole slice's float64 copy)
+    values = diff.reshape(diff.shape[0], -1)[:, inside].astype(float)
+    means = np.array([np.bincount(rm, weights=s) / count for s in values])
     if highpass > 0:
         k = np.ones(highpass) / highpass
         means = means - np.array(
             [np.convolve(np.pad(p, highpass, mode="edge"), k, "same")[highpass:-highpass] for p in means]
         )
-    return float(np.sqrt(np.mean(means[:, r[m]] ** 2)))
+    return float(np.sqrt(np.mean(means[:, rm] ** 2)))
 
 
 def stripe_residual(sino, *, size: int = 5) -> np.ndarray:
@@ -114,11 +128,19 @@ def sharpness(img, *, frac: float = 0.45) -> float:
     """Mean squared gradient (units of ``img`` squared per pixel squared) within the disk,
     relative to the variance of the image there (dimensionless; larger = sharper)."""
     a = np.asarray(img, np.float32)
-    gy, gx = np.gradient(a, axis=(-2, -1))
-    m = _disk(a.shape[-1], frac)
+    n = a.shape[-1]
+    m = _disk(n, frac)
+    if a.ndim < 2 or a.shape[-2] != n or m[0].any() or m[-1].any() or m[:, 0].any() or m[:, -1].any():
+        gy, gx = np.gradient(a, axis=(-2, -1))
+        gx, gy = gx[..., m], gy[..., m]
+    else:  # the disk is interior: np.gradient's central differences there, on the disk only
+        flat = a.reshape(*a.shape[:-2], n * n)
+        idx = np.flatnonzero(m)
+        gx = (flat[..., idx + 1] - flat[..., idx - 1]) / 2.0
+        gy = (flat[..., idx + n] - flat[..., idx - n]) / 2.0
     inside = a[..., m].astype(np.float64)
     var = inside.var()
-    g2 = np.square(gx[..., m], dtype=np.float64) + np.square(gy[..., m], dtype=np.float64)
+    g2 = np.square(gx, dtype=np.float64) + np.square(gy, dtype=np.float64)
     return float(np.mean(g2) / var) if var > 0 else 0.0
 
 
