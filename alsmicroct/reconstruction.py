@@ -164,7 +164,8 @@ def recon(
     t_start = time.perf_counter()
     resume = parse_resume(resume)
     params = ReconParams.from_mapping(kwargs, inputPath=_path_arg("inputPath", inputPath))
-    with prepared(_path_arg("filename", filename), params) as (scan, plan):  # the file opened once
+    # the file opened once; a local run reads the rows the centre needs with its first block
+    with prepared(_path_arg("filename", filename), params, share=client is None) as (scan, plan):
         run = execute(
             plan,
             record=provenance_name,

@@ -37,17 +37,20 @@ def open_planned(filename: str | os.PathLike, params: ReconParams) -> Iterator[t
 
 
 @contextmanager
-def prepared(filename: str | os.PathLike, params: ReconParams) -> Iterator[tuple[Any, ReconPlan]]:
+def prepared(
+    filename: str | os.PathLike, params: ReconParams, *, share: bool = True
+) -> Iterator[tuple[Any, ReconPlan]]:
     """:func:`prepare` that keeps the file open for the run: yields ``(scan, plan)``, the plan
     centred and ``scan`` a :class:`~alsmicroct.pipeline.reads.SharedReads` over the open file,
     to give to :func:`~alsmicroct.pipeline.execute.execute` (``scan=``), so the file is
     opened once and the rows centre finding reads inside the run's first row block are read
-    once (:func:`~alsmicroct.pipeline.runner.first_raw_read`)."""
+    once (:func:`~alsmicroct.pipeline.runner.first_raw_read`; ``share=False``: not, e.g. for a
+    run whose blocks are read elsewhere, by Dask workers)."""
     from .reads import SharedReads
     from .runner import first_raw_read
 
     with open_planned(filename, params) as (scan, plan):
-        shared = SharedReads(scan, None if plan.centred else first_raw_read(plan))
+        shared = SharedReads(scan, first_raw_read(plan) if share and not plan.centred else None)
         yield shared, with_center(shared, plan)
 
 
