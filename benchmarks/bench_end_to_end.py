@@ -173,7 +173,7 @@ def _profile(raw: Path, out: Path, kw: str, top: int) -> None:
         raise RuntimeError(f"profile run failed:\n{proc.stderr[-3000:]}")
     print(f"# profile of one more fresh run (top {top} stage functions by cumulative time; {_load()}):")
     print("#   ncalls  tottime  percall  cumtime  percall  function")
-    for line in proc.stdout.strip().splitlines():
+    for line in filter(None, proc.stdout.rstrip().splitlines()):
         print(f"#  {line.replace(str(Path.cwd()) + '/', '')}")
 
 
