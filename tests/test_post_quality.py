@@ -85,3 +85,21 @@ def test_ring_index_and_sharpness_equal_their_definitions(n):
     assert sharpness(img) == pytest.approx(_sharpness_definition(img), rel=1e-5)
     assert sharpness(img[1]) == pytest.approx(_sharpness_definition(img[1]), rel=1e-5)
     assert sharpness(img, frac=0.5) == pytest.approx(_sharpness_definition(img, frac=0.5), rel=1e-5)
+
+
+def test_disk_only_figures_equal_the_whole_slice_formulas():
+    # sharpness and ring_index read the disk's pixels only (issue 14): the numbers np.gradient
+    # and a float64 copy of the whole slices give (frac 0.7: the disk reaches the edges)
+    from alsmicroct.post.quality import _disk, _radii, ring_index, sharpness
+
+    a = np.random.default_rng(3).normal(0, 1, (3, 96, 96)).astype(np.float32)
+    for frac in (0.45, 0.7):
+        m = _disk(96, frac)
+        gy, gx = np.gradient(a, axis=(-2, -1))
+        g2 = np.square(gx[..., m], dtype=np.float64) + np.square(gy[..., m], dtype=np.float64)
+        assert sharpness(a, frac=frac) == pytest.approx(float(np.mean(g2) / a[..., m].astype(np.float64).var()))
+        r = np.rint(_radii(96)).astype(np.intp)
+        inside = r < int(frac * 96)
+        count = np.maximum(np.bincount(r[inside]), 1)
+        means = np.array([np.bincount(r[inside], weights=s[inside]) / count for s in a.astype(float)])
+        assert ring_index(a, frac=frac) == pytest.approx(float(np.sqrt(np.mean(means[:, r[inside]] ** 2))), rel=1e-9)

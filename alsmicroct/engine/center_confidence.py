@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import fft as sfft
-from scipy import ndimage, optimize
+from scipy import ndimage
 
 from ..errors import ParameterError
 from .center import _taper, _vo_mask, _vo_metric, find_center_pc, find_center_vo
@@ -283,6 +283,8 @@ def _pair_rotation(a: np.ndarray, bm: np.ndarray, max_deg: float, near: float | 
         best = float(grid[int(np.argmin([cost(g) for g in grid]))])
     else:
         best = float(near)
+    from scipy import optimize  # only here: scipy.optimize takes ~0.2 s to import, the centre path needs none
+
     res = optimize.minimize_scalar(cost, bounds=(best - 0.5, best + 0.5), method="bounded", options={"xatol": 1e-3})
     return float(res.x), -float(res.fun)
 

@@ -117,10 +117,16 @@ def _normalized_pair(scan, plan: ReconPlan, positions: tuple[int, int]) -> np.nd
 
     rows = pc_rows(plan, scan.meta.nslices)
     idx = [int(plan.proj_indices[k]) for k in positions]
-    proj = np.concatenate([scan.read_projections(proj=(i, i + 1, 1), rows=rows) for i in idx])
-    return normalize_nf(
-        proj, scan.read_flats(rows=rows), scan.read_darks(rows=rows), flat_indices=scan.flat_indices, proj_indices=idx
-    )
+
+    def pair() -> np.ndarray:
+        proj = np.concatenate([scan.read_projections(proj=(i, i + 1, 1), rows=rows) for i in idx])
+        flats, darks = scan.read_flats(rows=rows), scan.read_darks(rows=rows)
+        out = normalize_nf(proj, flats, darks, flat_indices=scan.flat_indices, proj_indices=idx)
+        out.setflags(write=False)  # shared by the tilt estimate and the pc centre
+        return out
+
+    remember = getattr(scan, "remember", None)  # pipeline.reads.SharedReads: once per open scan
+    return pair() if remember is None else remember(("normalized_pair", tuple(idx), rows), pair)
 
 
 def _default_row(plan: ReconPlan, row: int | None) -> int:

@@ -19,7 +19,7 @@ from ..params import ReconParams
 from .auto_tilt import with_tilt
 from .plan import ReconPlan, centred_plan, make_plan, resolve_input, scan_options
 
-__all__ = ["open_planned", "prepare", "with_center"]
+__all__ = ["open_planned", "prepare", "prepared", "with_center"]
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,24 @@ def open_planned(filename: str | os.PathLike, params: ReconParams) -> Iterator[t
     path = resolve_input(filename, params.inputPath)
     with open_scan(path, **scan_options(params)) as scan:
         yield scan, make_plan(path, scan, params)
+
+
+@contextmanager
+def prepared(
+    filename: str | os.PathLike, params: ReconParams, *, share: bool = True
+) -> Iterator[tuple[Any, ReconPlan]]:
+    """:func:`prepare` that keeps the file open for the run: yields ``(scan, plan)``, the plan
+    centred and ``scan`` a :class:`~alsmicroct.pipeline.reads.SharedReads` over the open file,
+    to give to :func:`~alsmicroct.pipeline.execute.execute` (``scan=``), so the file is
+    opened once and the rows centre finding reads inside the run's first row block are read
+    once (:func:`~alsmicroct.pipeline.runner.first_raw_read`; ``share=False``: not, e.g. for a
+    run whose blocks are read elsewhere, by Dask workers)."""
+    from .reads import SharedReads
+    from .runner import first_raw_read
+
+    with open_planned(filename, params) as (scan, plan):
+        shared = SharedReads(scan, first_raw_read(plan) if share and not plan.centred else None)
+        yield shared, with_center(shared, plan)
 
 
 def with_center(scan: Any, plan: ReconPlan) -> ReconPlan:

@@ -112,15 +112,15 @@ class QualityGather:
     def sinogram(self, block: Any) -> None:
         """Line integrals of the sample rows after the sinogram steps: the largest mean over
         the angles of a column (noise averaged out) and the stripe residual left."""
-        from ..post.quality import stripe_residual
+        from ..post.quality import column_means, stripe_residual
 
         with self._lock:
             for k, r in self._present(block.rows):
-                s = np.asarray(block.data[:, k], float)
-                mean = np.nanmean(np.where(np.isfinite(s), s, np.nan), axis=0)
+                s = block.data[:, k]
+                mean = column_means(s)
                 self._atten[r] = float(np.nanmax(mean)) if np.isfinite(mean).any() else 0.0
                 if s.shape[1] >= 5:
-                    self._stripes[r] = stripe_residual(s)
+                    self._stripes[r] = stripe_residual(s, means=mean)
 
     def slices(self, rec: np.ndarray, rows: np.ndarray) -> None:
         """Reconstructed slices (1/cm, before any 8-bit cast) of the sample rows."""

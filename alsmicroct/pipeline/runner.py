@@ -34,7 +34,7 @@ from .plan import ReconPlan, scan_options
 from .quality_report import QualityGather
 from .steps import Block, Step, build_steps, post_steps
 
-__all__ = ["Runner", "block_ranges", "block_rows", "open_plan_writer"]
+__all__ = ["Runner", "block_ranges", "block_rows", "first_raw_read", "open_plan_writer", "raw_read"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,33 @@ logger = logging.getLogger(__name__)
 def block_ranges(n: int, size: int) -> list[tuple[int, int]]:
     """Split ``range(n)`` into consecutive ``[start, end)`` blocks of at most ``size``."""
     return [(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def raw_read(plan: ReconPlan, rows: np.ndarray, row_margin: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """``(proj, rows)`` specs of the raw read of a row block: the plan's projections, and
+    ``rows`` (absolute) widened by ``row_margin`` on each side (then every row in between)."""
+    if row_margin == 0:
+        step = int(rows[1] - rows[0]) if rows.size > 1 else 1
+        spec = (int(rows[0]), int(rows[-1]) + 1, step)
+    else:
+        spec = (max(0, int(rows[0]) - row_margin), min(plan.meta.nslices, int(rows[-1]) + row_margin + 1), 1)
+    p = plan.proj_indices
+    pstep = int(p[1] - p[0]) if p.size > 1 else 1
+    return (int(p[0]), int(p[-1]) + 1, pstep), spec
+
+
+def first_raw_read(plan: ReconPlan) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
+    """The raw read (:func:`raw_read`) a local TIFF run of ``plan`` makes first, as far as the
+    plan's parameters decide it now; None where the first read is another (projection steps
+    read a store, volume outputs round blocks to their chunks, 360 deg stitching re-plans)."""
+    p = plan.params
+    steps = build_steps(plan)
+    if p.outputFormat != "tiff" or p.use360to180 or any(s.axis == "proj" for s in steps):
+        return None
+    margin = sum(s.row_margin for s in post_steps(plan))
+    start, end = block_ranges(plan.rows.size, block_rows(plan))[0]
+    rows = plan.rows[max(0, start - margin) : min(plan.rows.size, end + margin)]
+    return raw_read(plan, rows, sum(s.row_margin for s in steps))
 
 
 _ZARR_MAX_CHUNK_Z = 32
@@ -283,17 +310,10 @@ class Runner:
     def _sino_block(self, scan, rows: np.ndarray) -> Block:
         """Read raw rows (with the steps' margins) and run the sinogram steps."""
         plan = self.plan
-        m = self.row_margin
-        nslices = plan.meta.nslices
-        if m == 0:
-            step = int(rows[1] - rows[0]) if rows.size > 1 else 1
-            spec = (int(rows[0]), int(rows[-1]) + 1, step)
-        else:
-            spec = (max(0, int(rows[0]) - m), min(nslices, int(rows[-1]) + m + 1), 1)
-        t0 = time.perf_counter()
         p = plan.proj_indices
-        pstep = int(p[1] - p[0]) if p.size > 1 else 1
-        data = scan.read_projections(proj=(int(p[0]), int(p[-1]) + 1, pstep), rows=spec)
+        proj_spec, spec = raw_read(plan, rows, self.row_margin)
+        t0 = time.perf_counter()
+        data = scan.read_projections(proj=proj_spec, rows=spec)
         flats = scan.read_flats(rows=spec)
         darks = scan.read_darks(rows=spec)
         self.timer.add("read", t0)
@@ -312,7 +332,7 @@ class Runner:
             block.data = _check(step.run(block, plan), step.name)
             if before is not None:
                 self.quality.changed(step.name, before, block)
-        if m:
+        if self.row_margin:
             keep = np.searchsorted(block.rows, rows)
             block.data = np.ascontiguousarray(block.data[:, keep])
             block.rows = rows

@@ -1,6 +1,7 @@
 """Quality figures of a reconstruction and of its raw data (pure array functions).
 
 - :func:`ring_index`: rings' share of a slice (or of a difference to a reference);
+- :func:`column_means`: a sinogram's mean over the angles per column (finite values);
 - :func:`stripe_residual`: the column-constant residual of a sinogram (what makes rings);
 - :func:`psnr`: peak signal-to-noise ratio within the reconstruction disk;
 - :func:`sharpness`: mean gradient energy of a slice;
@@ -19,7 +20,16 @@ from ..errors import ParameterError
 
 _QUANTILE_SAMPLES = 1 << 20
 
-__all__ = ["flat_drift", "psnr", "range_8bit", "raw_pixel_fractions", "ring_index", "sharpness", "stripe_residual"]
+__all__ = [
+    "column_means",
+    "flat_drift",
+    "psnr",
+    "range_8bit",
+    "raw_pixel_fractions",
+    "ring_index",
+    "sharpness",
+    "stripe_residual",
+]
 
 
 @functools.lru_cache(maxsize=8)
@@ -101,7 +111,14 @@ def ring_index(img, ref=None, *, frac: float = 0.45, highpass: int = 0) -> float
     return float(np.sqrt(np.sum(means**2 * count) / (count.sum() * means.shape[0])))
 
 
-def stripe_residual(sino, *, size: int = 5) -> np.ndarray:
+def column_means(sino) -> np.ndarray:
+    """Mean over the angles of each column of ``sino`` (angles, columns), non-finite values
+    left out (NaN where a column has none), float64."""
+    a = np.asarray(sino, float)
+    return np.nanmean(np.where(np.isfinite(a), a, np.nan), axis=0)
+
+
+def stripe_residual(sino, *, size: int = 5, means: np.ndarray | None = None) -> np.ndarray:
     """Mean over the angles of each column of ``sino`` less its running median over ``size``
     columns: the part constant along the angles that varies from column to column (the
     cause of rings; an object's column means are smooth). Units of ``sino``.
@@ -111,6 +128,8 @@ def stripe_residual(sino, *, size: int = 5) -> np.ndarray:
     sino : ndarray, shape (angles, columns)
     size : int
         Width of the running median, columns (odd).
+    means : ndarray, optional
+        ``column_means(sino)`` when the caller already has them.
 
     Returns
     -------
@@ -118,11 +137,10 @@ def stripe_residual(sino, *, size: int = 5) -> np.ndarray:
     """
     from scipy.ndimage import median_filter
 
-    a = np.asarray(sino, float)
-    if a.ndim != 2 or a.shape[1] < size:
-        raise ParameterError(f"stripe_residual: expected a sinogram (angles, columns >= {size}), got {a.shape}")
-    mean = np.nanmean(np.where(np.isfinite(a), a, np.nan), axis=0)
-    mean = np.nan_to_num(mean, nan=0.0)
+    shape = np.shape(sino)
+    if len(shape) != 2 or shape[1] < size:
+        raise ParameterError(f"stripe_residual: expected a sinogram (angles, columns >= {size}), got {shape}")
+    mean = np.nan_to_num(column_means(sino) if means is None else means, nan=0.0)
     return mean - median_filter(mean, size=size, mode="nearest")
 
 
