@@ -85,3 +85,17 @@ def test_autotilt_choices():
     assert ReconParams().autoTilt == "apply"
     with pytest.raises(Exception, match="autoTilt"):
         ReconParams.from_mapping({"autoTilt": "maybe"})
+
+
+def test_too_few_detector_rows_is_said_so_without_reading_the_pair(tmp_path, monkeypatch):
+    from alsmicroct.pipeline import center
+
+    scan = simulate_scan(tmp_path / "short.h5", **{**COMMON, "nslices": 8})
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("the 0/180 pair was read for a tilt that cannot be estimated")
+
+    monkeypatch.setattr(center, "_normalized_pair", no_read)
+    res = recon(str(scan.path), outputPath=str(tmp_path / "s"), autoTilt="apply", corFunction="vo", **KW)
+    info = res.tilt_info
+    assert info["estimated_deg"] is None and info["reason"] == "only 8 detector rows (fewer than 16)", info

@@ -23,6 +23,7 @@ from .center import _taper, _vo_mask, _vo_metric, find_center_pc, find_center_vo
 __all__ = [
     "TILT_MAX_ROWS",
     "TILT_MIN_MATCH",
+    "TILT_MIN_ROWS",
     "VO_MAX_ANGLES",
     "CenterEstimate",
     "estimate_center",
@@ -292,6 +293,9 @@ def _pair_rotation(a: np.ndarray, bm: np.ndarray, max_deg: float, near: float | 
 #: a 0/180 pair whose best normalised correlation is below this does not match (noise, blank)
 TILT_MIN_MATCH = 0.3
 
+#: fewest detector rows a tilt is estimated on (a rotation of a few rows is not measurable)
+TILT_MIN_ROWS = 16
+
 #: taller pairs are estimated on their central band of this many rows: the rotation search
 #: costs time in proportion to the rows (about 4 s for 256 x 2560 on 2 cores, 30 s for a full
 #: 2160-row detector), and a band this tall already fixes the angle to ~1e-4 degree
@@ -339,8 +343,8 @@ def estimate_tilt(proj0, proj180, *, max_tilt: float = 5.0) -> tuple[float, floa
             "estimate_tilt: the 0/180 pair has no structure (constant, saturated or not finite); tilt not estimated"
         )
         return 0.0, float("inf")
-    if a.shape[0] < 16:
-        logger.warning("estimate_tilt: %d rows (fewer than 16); tilt not estimated", a.shape[0])
+    if a.shape[0] < TILT_MIN_ROWS:
+        logger.warning("estimate_tilt: %d rows (fewer than %d); tilt not estimated", a.shape[0], TILT_MIN_ROWS)
         return 0.0, float("inf")
     if a.shape[0] > TILT_MAX_ROWS:
         top = (a.shape[0] - TILT_MAX_ROWS) // 2

@@ -32,9 +32,12 @@ TILT_MATTERS_PX = 0.5
 
 def _estimate(scan, plan: ReconPlan) -> tuple[float, float, str | None]:
     """Tilt and error (degrees) from the plan's 0/180 pair, or ``(0, inf, reason)``."""
-    from ..engine.center_confidence import estimate_tilt
-    from .center import _normalized_pair, pair_180
+    from ..engine.center_confidence import TILT_MIN_ROWS, estimate_tilt
+    from .center import _normalized_pair, pair_180, pc_rows
 
+    start, stop, _step = pc_rows(plan, scan.meta.nslices)
+    if stop - start < TILT_MIN_ROWS:  # known before reading anything
+        return 0.0, math.inf, f"only {stop - start} detector rows (fewer than {TILT_MIN_ROWS})"
     usable = np.flatnonzero(~plan.ignore_mask)
     if usable.size < 2:
         return 0.0, math.inf, "fewer than 2 usable projections"
