@@ -56,8 +56,17 @@ threading.Thread(target=sample, daemon=True).start()
 res = recon(sys.argv[1], outputPath=sys.argv[2], resume=False, **kw)
 wall = time.perf_counter() - t0
 stop.set()
+maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# the run's own model of one block's memory (alsmicroct.memory), computed after the run
+from pathlib import Path
+from alsmicroct.params import ReconParams
+from alsmicroct.pipeline.execute import check_plan_memory
+from alsmicroct.pipeline.prepare import prepare
+raw = Path(sys.argv[1])
+params = ReconParams.from_mapping({**kw, "memoryCheck": "warn"}, inputPath=str(raw.parent))
+est = check_plan_memory(prepare(raw.name, params, center=False), available=1 << 60)
 print(json.dumps({"wall": wall, "cor": res.cor, "nfiles": len(res.files), "sampled_peak": peak[0],
-                  "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                  "maxrss": maxrss, "block_estimate": est.total, "block_rows": est.rows}))
 """
 
 PROFILE_CHILD = r"""
@@ -293,10 +302,12 @@ def case_memory(work: Path, rows_list: list[int], nangles: int, nslices: int) ->
         _, info = _run([sys.executable, "-c", RECON_CHILD, str(raw), str(work / "mem_out"), kw])
         peak = max(info["maxrss"], info["sampled_peak"])
         first = first or peak
+        need = info["block_estimate"]
         print(
             f"{rows:4d} rows: peak RSS {peak / 1e9:.3f} GB (ru_maxrss {info['maxrss'] / 1e9:.3f}, sampled "
             f"{info['sampled_peak'] / 1e9:.3f}), growth vs {rows_list[0]} rows {100 * (peak / first - 1):+.1f} % "
-            f"(target <= 2 %)"
+            f"(target <= 2 %); one block of {info['block_rows']} rows needs {need / 1e9:.3f} GB (alsmicroct.memory "
+            f"model): peak = {(peak - 0.3e9) / need:.2f} x that + 0.3 GB (target <= 1.3)"
         )
     print(f"# {_load()}")
 
