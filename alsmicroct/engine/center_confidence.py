@@ -158,6 +158,7 @@ def estimate_center(
     max_disagreement: float = 1.0,
     min_contrast: float = 0.05,
     drift_threshold: float = 1.0,
+    pc: float | None = None,
 ) -> CenterEstimate:
     """Centre of rotation with an uncertainty, a label and a per-row drift fit.
 
@@ -176,6 +177,10 @@ def estimate_center(
     drift_threshold : float
         A fitted drift over the block's rows larger than this (px), and larger than three
         times its standard error, is significant.
+    pc : float, optional
+        A phase-correlation centre measured already, on more rows than ``data`` holds (the
+        pipeline's ``pc`` uses at least 64); default: measured on ``data``'s 0/180 pair (a few
+        rows give a weak peak on noisy data). Either way a missing 0/180 pair is a reason.
 
     Returns
     -------
@@ -194,11 +199,13 @@ def estimate_center(
         reasons.append(f"only {nang} angles")
     step = float(np.median(np.abs(np.diff(th)))) if nang > 1 else math.pi
     pair = _pair_indices(th, 0.51 * step)
-    pc = None
     if pair is None:
         reasons.append("no 0/180 degree projection pair")
-    else:
+        pc = None
+    elif pc is None:
         pc = find_center_pc(arr[pair[0]], arr[pair[1]])
+    else:
+        pc = float(pc)
     picks = np.unique(np.linspace(0, nrow - 1, max(1, min(rows, nrow))).round().astype(int))
     half = _half_turn(arr, th)
     smin, smax = vo_search_range(ncol, pc)

@@ -228,7 +228,12 @@ def center_confidence(scan, plan: ReconPlan, cor: float) -> dict:
     try:
         sinos = preprocessed_sinograms(scan, plan, spec)
         est = estimate_center(
-            sinos, plan.theta, rows=len(rows), max_disagreement=CONFIDENCE_MAX_GAP, drift_threshold=CONFIDENCE_MAX_GAP
+            sinos,
+            plan.theta,
+            rows=len(rows),
+            max_disagreement=CONFIDENCE_MAX_GAP,
+            drift_threshold=CONFIDENCE_MAX_GAP,
+            pc=float(cor) if method == "pc" else None,  # measured on >= PC_MIN_ROWS rows
         )
     except (AlsMicroCTError, ValueError, np.linalg.LinAlgError) as exc:
         logger.warning("%s: centre %.2f px: confidence could not be estimated (%s)", plan.path.name, cor, exc)
