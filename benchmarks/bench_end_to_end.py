@@ -63,7 +63,10 @@ from alsmicroct.params import ReconParams
 from alsmicroct.pipeline.execute import check_plan_memory
 from alsmicroct.pipeline.prepare import prepare
 raw = Path(sys.argv[1])
-params = ReconParams.from_mapping({**kw, "memoryCheck": "warn"}, inputPath=str(raw.parent))
+fields = set(ReconParams.field_names())
+params = ReconParams.from_mapping(
+    {**{k: v for k, v in kw.items() if k in fields}, "memoryCheck": "warn"}, inputPath=str(raw.parent)
+)
 est = check_plan_memory(prepare(raw.name, params, center=False), available=1 << 60)
 print(json.dumps({"wall": wall, "cor": res.cor, "nfiles": len(res.files), "sampled_peak": peak[0],
                   "maxrss": maxrss, "block_estimate": est.total, "block_rows": est.rows}))
