@@ -39,14 +39,10 @@ _FALSE = {"false", "f", "no", "n", "off", "0"}
 _NONE = {"", "none", "null"}
 _FILTERS = ("butterworth", "shepp", "hann", "hamming", "parzen", "ramlak", "none")
 #: ReconParams fields of the iterative algorithms -> option names of the engine.
-_ITERATIVE = {
-    "num_iter": "num_iter",
-    "nonneg": "nonneg",
-    "relaxation": "relaxation",
-    "tv_weight": "tv_weight",
-    "iter_tol": "tol",
-    "iter_start": "start",
-}
+_ITERATIVE = {"num_iter": "num_iter", "nonneg": "nonneg", "relaxation": "relaxation", "tv_weight": "tv_weight"}
+_ITERATIVE.update(iter_tol="tol", iter_start="start")
+#: Options of gridrec/fbp that the iterative algorithms do not use (an error when changed).
+_DIRECT_ONLY = ("filter_name", "butterworth_cutoff", "butterworth_order", "npad")
 _RING_METHODS = ("fw", "ti", "sf", "sorting", "large", "dead", "all")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
@@ -318,7 +314,8 @@ class ReconParams:
         ParameterError
             When an iterative option is set with gridrec/fbp, or not used by the chosen
             algorithm, or out of its range (checked by
-            :func:`alsmicroct.engine.iterative.check_iterative_options`).
+            :func:`alsmicroct.engine.iterative.check_iterative_options`); when a gridrec/fbp
+            option (filter, padding) is changed from its default with an iterative algorithm.
         """
         given = {name: getattr(self, name) for name in _ITERATIVE}
         if self.algorithm in ("gridrec", "fbp"):
@@ -329,6 +326,11 @@ class ReconParams:
                         f"tv) but algorithm={self.algorithm!r}; set algorithm or drop {name}"
                     )
             return None
+        for f in (f for f in dataclasses.fields(self) if f.name in _DIRECT_ONLY and getattr(self, f.name) != f.default):
+            raise ParameterError(
+                f"{f.name}={getattr(self, f.name)!r} applies to gridrec and fbp, not to algorithm={self.algorithm!r} "
+                f"(iter_start chooses its starting image); drop {f.name} or use algorithm='gridrec'"
+            )
         from .engine.iterative import check_iterative_options  # numpy only for iterative runs
 
         return check_iterative_options(self.algorithm, names=_ITERATIVE, **{_ITERATIVE[k]: v for k, v in given.items()})
