@@ -52,7 +52,9 @@ def test_result_does_not_depend_on_the_row_chunks(sim_scans, tmp_path, monkeypat
     seen.clear()
     six, _ = _run(scan.path, tmp_path / "six", chunk_sino=6, **kw)
     assert seen == [6]
-    np.testing.assert_allclose(one, six, atol=1e-4 * float(np.abs(six).max()))
+    # the NUFFT packs rows in pairs (1e-5 cross-talk), which can move a row's stall by one
+    # iteration: 0.1 % of the maximum; the batch-wide rule this replaced differed by 3 %
+    np.testing.assert_allclose(one, six, atol=2e-3 * float(np.abs(six).max()))
 
 
 @pytest.fixture(scope="module")
