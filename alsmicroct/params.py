@@ -258,8 +258,8 @@ class ReconParams:
         None,
         optional=True,
         min=0.0,
-        doc="sirt/cgls/tv stopping rule: stop at the noise level or when the "
-        "residual falls by less than this fraction; 0 runs num_iter "
+        doc="stopping rule, per row: stop when the residual falls by less than this "
+        "fraction (cgls/tv: or reaches the noise level); 0 runs num_iter "
         "(None: 0.001 sirt/cgls, 0 tv)",
     )
     iter_start: str | None = _spec(
