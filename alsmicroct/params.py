@@ -40,14 +40,10 @@ _TRUE = {"true", "t", "yes", "y", "on", "1"}
 _FALSE = {"false", "f", "no", "n", "off", "0"}
 _NONE = {"", "none", "null"}
 #: ReconParams fields of the iterative algorithms -> option names of the engine.
-_ITERATIVE = {
-    "num_iter": "num_iter",
-    "nonneg": "nonneg",
-    "relaxation": "relaxation",
-    "tv_weight": "tv_weight",
-    "iter_tol": "tol",
-    "iter_start": "start",
-}
+_ITERATIVE = {"num_iter": "num_iter", "nonneg": "nonneg", "relaxation": "relaxation", "tv_weight": "tv_weight"}
+_ITERATIVE.update(iter_tol="tol", iter_start="start")
+#: Options of gridrec/fbp that the iterative algorithms do not use (an error when changed).
+_DIRECT_ONLY = ("filter_name", "butterworth_cutoff", "butterworth_order", "npad")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -262,8 +258,8 @@ class ReconParams:
         None,
         optional=True,
         min=0.0,
-        doc="sirt/cgls/tv stopping rule: stop at the noise level or when the "
-        "residual falls by less than this fraction; 0 runs num_iter "
+        doc="stopping rule, per row: stop when the residual falls by less than this "
+        "fraction (cgls/tv: or reaches the noise level); 0 runs num_iter "
         "(None: 0.001 sirt/cgls, 0 tv)",
     )
     iter_start: str | None = _spec(
@@ -318,7 +314,8 @@ class ReconParams:
         ParameterError
             When an iterative option is set with gridrec/fbp, or not used by the chosen
             algorithm, or out of its range (checked by
-            :func:`alsmicroct.engine.iterative.check_iterative_options`).
+            :func:`alsmicroct.engine.iterative.check_iterative_options`); when a gridrec/fbp
+            option (filter, padding) is changed from its default with an iterative algorithm.
         """
         given = {name: getattr(self, name) for name in _ITERATIVE}
         if self.algorithm in _names.DIRECT_ALGORITHMS:
@@ -329,6 +326,11 @@ class ReconParams:
                         f"tv) but algorithm={self.algorithm!r}; set algorithm or drop {name}"
                     )
             return None
+        for f in (f for f in dataclasses.fields(self) if f.name in _DIRECT_ONLY and getattr(self, f.name) != f.default):
+            raise ParameterError(
+                f"{f.name}={getattr(self, f.name)!r} applies to gridrec and fbp, not to algorithm={self.algorithm!r} "
+                f"(iter_start chooses its starting image); drop {f.name} or use algorithm='gridrec'"
+            )
         from .engine.iterative import check_iterative_options  # numpy only for iterative runs
 
         return check_iterative_options(self.algorithm, names=_ITERATIVE, **{_ITERATIVE[k]: v for k, v in given.items()})

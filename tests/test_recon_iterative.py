@@ -79,6 +79,13 @@ def test_tv_in_a_batch_path_list_line(sim_scans, tmp_path):
         ({"algorithm": "cgls", "iter_tol": 1.5}, "iter_tol=1.5"),
         ({"algorithm": "cglss"}, "did you mean 'cgls'"),
         ({"num_iters": 3}, "did you mean 'num_iter'"),
+        ({"algorithm": "sirt", "num_iter": 0}, "num_iter=0"),
+        ({"algorithm": "sirt", "num_iter": True}, "num_iter=True"),
+        ({"algorithm": "tv", "tv_weight": float("nan")}, "tv_weight=nan"),
+        ({"algorithm": "cgls", "filter_name": "ramlak"}, "filter_name='ramlak' applies to gridrec and fbp"),
+        ({"algorithm": "tv", "butterworth_cutoff": 0.5}, "butterworth_cutoff=0.5 applies to gridrec and fbp"),
+        ({"algorithm": "sirt", "butterworth_order": 4}, "butterworth_order=4 applies"),
+        ({"algorithm": "cgls", "npad": 10}, "npad=10 applies to gridrec and fbp, not to algorithm='cgls'"),
     ],
 )
 def test_bad_iterative_parameters(values, match):

@@ -188,10 +188,12 @@ def _window_forward(slices: np.ndarray, pts: _Points, delta: np.ndarray) -> np.n
         spec = pts.plan(2, nt).execute(packed[0] if nt == 1 else packed).reshape(nt, nang, length)
         spec *= pts.fwd
         for t, r0 in enumerate(rows):
-            a, b = _split(spec[t], pts.neg)
-            z = a * shifts[r0]
             if r0 + 1 < nrows:
+                a, b = _split(spec[t], pts.neg)
+                z = a * shifts[r0]
                 z += 1j * (b * shifts[r0 + 1])
+            else:  # a lone row: only the real part of its transform is kept, no split needed
+                z = spec[t] * shifts[r0]
             q = sfft.ifft(z, axis=-1, workers=pts.nthreads)
             out[:, r0, :] = q.real
             if r0 + 1 < nrows:
@@ -216,10 +218,12 @@ def _window_adjoint(win: np.ndarray, pts: _Points, delta: np.ndarray) -> np.ndar
             if r0 + 1 < nrows:
                 z.imag = win[:, r0 + 1, :]
             spec = sfft.fft(z, axis=-1, workers=pts.nthreads, overwrite_x=True)
-            a, b = _split(spec, pts.neg)
-            z = a * shifts[r0]
             if r0 + 1 < nrows:
+                a, b = _split(spec, pts.neg)
+                z = a * shifts[r0]
                 z += 1j * (b * shifts[r0 + 1])
+            else:  # a lone (real) row: its spectrum is Hermitian already and only .real is kept
+                z = spec * shifts[r0]
             strengths[t] = z * conj_fwd
         flat = strengths.reshape(nt, -1)
         img = pts.plan(1, nt).execute(flat[0] if nt == 1 else flat).reshape(nt, n, n)
