@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .checks import check_wavelet
+from .checks import check_file_prefix, check_wavelet
 from .errors import ParameterError
 
 __all__ = [
@@ -74,7 +74,14 @@ class ReconParams:
     )
     doOutliers1D: bool = _spec("bool", False, doc="median outlier removal along the angle axis (raw counts)")
     outlier_diff1D: float = _spec("float", 750.0, min=0.0, doc="threshold, counts")
-    outlier_size1D: int = _spec("int", 3, min=1, doc="median size along angles")
+    outlier_size1D: int = _spec(
+        "int",
+        3,
+        min=1,
+        max=255,
+        hint="; a wider median window removes structure, not outliers",
+        doc="median size along angles, projections (1..255)",
+    )
     doOutliers2D: bool = _spec("bool", False, doc="2-D median bright-outlier removal per projection")
     outlier_diff2D: float = _spec("float", 750.0, min=0.0, doc="threshold, counts")
     outlier_size2D: int = _spec(
@@ -199,7 +206,14 @@ class ReconParams:
     sinoused: tuple[int, ...] | None = _spec(
         "range", None, optional=True, doc="(start, end, step) of rows; (-1, N, step) = central N rows"
     )
-    correcttilt: float = _spec("float", 0.0, doc="detector tilt to correct, degrees")
+    correcttilt: float = _spec(
+        "float",
+        0.0,
+        min=-45.0,
+        max=45.0,
+        hint="; a detector tilt of more than 45 degrees is almost surely a typo (degrees, not radians or hundredths?)",
+        doc="detector tilt to correct, degrees (-45..45)",
+    )
     autoTilt: str = _spec(
         "str",
         "detect",
@@ -624,7 +638,7 @@ def _convert(f: dataclasses.Field, value: Any) -> Any:
     converter = _CONVERTERS[kind]
     result = converter(name, value, meta)
     if meta.get("filename"):
-        _check_plain_name(name, result)
+        check_file_prefix(result, name)
     if kind in ("int", "float"):
         _check_bounds(name, result, meta)
     if "choices" in meta and result not in meta["choices"]:
@@ -756,21 +770,6 @@ def _to_anglelist(name: str, value: Any, meta: Mapping) -> tuple[float, ...] | i
     if isinstance(value, str) and value.strip() == "-1":
         return -1
     return _to_floats(name, value, meta)
-
-
-def _check_plain_name(name: str, value: str) -> None:
-    """A file-name prefix: one plain name, no folder parts, so that outputs stay in their folder."""
-    if (
-        not value.strip()
-        or value in (".", "..")
-        or any(c in value for c in "/\\\0")
-        or value != value.strip()
-        or value.startswith(".")
-    ):
-        raise ParameterError(
-            f"{name}={value!r}: expected a plain file-name prefix (no '/', '\\', "
-            "'..', leading '.' or surrounding spaces); choose the folder with outputPath"
-        )
 
 
 def _check_bounds(name: str, value: float, meta: Mapping) -> None:

@@ -11,6 +11,9 @@ depend on how the rows are chunked):
 - NaN or +-inf counts in projections, flats or darks (only possible with float data);
 - projection or flat rows that are entirely zero (dropped frames, beam off, empty flat);
   dark rows may be zero (an ideal dark);
+- projection or flat rows where more than half of the pixels are negative (only possible
+  with signed or float data: counts are never negative, so such a file holds signed or
+  already processed data); isolated negative pixels (noise of dark-subtracted data) pass;
 - darks at least as bright as the flats: a detector row where the mean dark is >= the
   mean flat at more than half of the pixels (swapped or wrong references). Isolated
   pixels with dark >= flat (dead pixels) are only reported as a warning: the
@@ -24,8 +27,9 @@ Policies (``bad_data``; ReconParams ``badData``):
     count.
 ``"repair"``
     NaN/inf values are replaced by linear interpolation between the nearest finite
-    values of the same image row (``numpy.interp``; constant beyond the ends); zero flat
-    rows by the mean of the other flats' same row; zero projection rows (and projection
+    values of the same image row (``numpy.interp``; constant beyond the ends); zero (or
+    mostly negative) flat rows by the mean of the other flats' same row; zero (or mostly
+    negative) projection rows (and projection
     rows with no finite value) by the mean flat of that row, i.e. a transmission of 1 and
     a line integral of 0, as ``projIgnoreList`` does. Each repair is logged as a warning
     naming the file, the image and the count. Darks brighter than flats and flat rows
@@ -48,6 +52,12 @@ logger = logging.getLogger(__name__)
 BAD_DATA_POLICIES = ("error", "repair")
 
 _KINDS = ("projection", "flat", "dark")
+
+_WHY = {
+    "all-zero": "a {kind} with no counts cannot be normalised",
+    "mostly negative": "raw counts are never negative (more than half of the row's pixels are < 0: signed or "
+    "already processed data, not detector counts)",
+}
 
 
 def check_bad_data_policy(policy: str) -> str:
@@ -128,7 +138,11 @@ def check_images(
     if may_be_nonfinite:
         images = _check_finite(images, label, names, rows, where, policy, kind, fill_rows)
     if kind != "dark":
-        _check_zero_rows(images, label, names, rows, where, policy, kind, fill_rows)
+        zero = ~images.any(axis=2)  # (image, row): True where the whole row is 0
+        _check_rows(images, zero, "all-zero", label, names, rows, where, policy, kind, fill_rows)
+        if images.min() < 0:  # one fast pass; unsigned data never get further
+            negative = (images < 0).sum(axis=2) * 2 > images.shape[2]
+            _check_rows(images, negative, "mostly negative", label, names, rows, where, policy, kind, fill_rows)
     return images
 
 
@@ -163,8 +177,8 @@ def _check_finite(images, label, names, rows, where, policy, kind, fill_rows) ->
     return images
 
 
-def _check_zero_rows(images, label, names, rows, where, policy, kind, fill_rows) -> None:
-    zero = ~images.any(axis=2)  # (image, row): True where the whole row is 0
+def _check_rows(images, zero, what, label, names, rows, where, policy, kind, fill_rows) -> None:
+    """Refuse (or repair) the rows marked in ``zero`` (image, row): ``what`` says why."""
     per_image = zero.sum(axis=1)
     hit = np.flatnonzero(per_image)
     if hit.size == 0:
@@ -172,21 +186,19 @@ def _check_zero_rows(images, label, names, rows, where, policy, kind, fill_rows)
     count = int(per_image.sum())
     whole = " (every row read)" if bool(zero[hit].all()) else ""
     text = (
-        f"{where}: {count} all-zero row(s) in {hit.size} {label}(s) {_images_text(names, hit)}, "
+        f"{where}: {count} {what} row(s) in {hit.size} {label}(s) {_images_text(names, hit)}, "
         f"{_row_text(rows, np.flatnonzero(zero.any(axis=0)))}{whole}"
     )
     if policy == "error":
         fix = "the mean of the other flats" if kind == "flat" else "a transmission of 1, as projIgnoreList does"
-        raise LayoutError(
-            f"{text}; a {kind} with no counts cannot be normalised (badData='repair' replaces such rows by {fix})"
-        )
+        raise LayoutError(f"{text}; {_WHY[what].format(kind=kind)} (badData='repair' replaces such rows by {fix})")
     if kind == "flat":
         valid = ~zero
         for r in np.flatnonzero(zero.any(axis=0)):
             donors = np.flatnonzero(valid[:, r])
             if donors.size == 0:
                 raise LayoutError(
-                    f"{text}; row {int(rows[r])} has no non-zero flat in any image, so it cannot be repaired"
+                    f"{text}; row {int(rows[r])} has no valid flat in any image, so it cannot be repaired"
                 )
             images[zero[:, r], r] = images[donors, r].mean(axis=0, dtype=np.float64)
     else:

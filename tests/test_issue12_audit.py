@@ -1,0 +1,198 @@
+"""Independent audit of issue 12 ("never wrong data, never lost data"): new variants of each
+class of bad input, tried as a user would, that were accepted silently or gave a traceback.
+Each must now give an AlsMicroCTError naming the file / key / value and what was expected,
+before anything is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from alsmicroct.errors import LayoutError, ParameterError
+from alsmicroct.io import open_scan
+from alsmicroct.params import ReconParams
+from alsmicroct.reconstruction import recon
+from alsmicroct.sim import simulate_scan
+
+KW = dict(progress=False, autoTilt="off")
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("raw")
+    return simulate_scan(folder / "s.h5", nangles=48, nslices=3, nrays=32, cor=15.5, seed=5, write_truth=False).path
+
+
+def _no_outputs(root: Path) -> bool:
+    return not any(p.suffix in (".tiff", ".json", ".h5", ".zarr") for p in Path(root).rglob("*") if p.is_file())
+
+
+# ------------------------------------------------------------------ outputFilename: a plain name
+
+
+@pytest.mark.parametrize("name", ["a\nb", "a\tb", "x\x1by", "x\x7fy", "x" * 230, "é" * 120])
+def test_output_filename_control_characters_and_length_refused(scan, tmp_path, name):
+    """Control characters and names longer than a file system takes (the longest output name
+    adds 37 characters: ``recon_parameters_<prefix>.partKKKofNNN.json``) used to be accepted,
+    the long one failing with a bare OSError after the output folder was made."""
+    with pytest.raises(ParameterError, match="outputFilename"):
+        recon(scan, outputPath=tmp_path / "rec", cor=15.5, outputFilename=name, **KW)
+    assert _no_outputs(tmp_path)
+
+
+def test_output_filename_of_200_bytes_accepted():
+    assert ReconParams.from_mapping(outputFilename="x" * 200).outputFilename == "x" * 200
+
+
+# ------------------------------------------------------------------ parameters that mislead
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        # 2-D had a limit (issue 12); 1-D took any window, a median over all angles
+        ("outlier_size1D", 10**6, r"outlier_size1D=1000000: must be <= 255"),
+        ("outlier_size1D", "1e9", r"outlier_size1D=1000000000: must be <= 255"),
+        # a detector tilt of more than 45 degrees is a typo (radians? hundredths?), not a tilt
+        ("correcttilt", 400, r"correcttilt=400.0: must be <= 45"),
+        ("correcttilt", "-90", r"correcttilt=-90.0: must be >= -45"),
+    ],
+)
+def test_more_bad_values_refused(key, value, message):
+    with pytest.raises(ParameterError, match=message):
+        ReconParams.from_mapping({key: value})
+
+
+def test_projignorelist_of_every_projection_refused(scan, tmp_path):
+    """Ignoring every projection used reconstructed all-zero slices with exit 0."""
+    with pytest.raises(ParameterError, match=r"projIgnoreList.*all 48 projections"):
+        recon(scan, outputPath=tmp_path / "rec", cor=15.5, projIgnoreList=list(range(48)), **KW)
+    with pytest.raises(ParameterError, match=r"projIgnoreList.*all 24 projections"):
+        recon(
+            scan, outputPath=tmp_path / "rec", cor=15.5, projused=(0, 48, 2), projIgnoreList=list(range(0, 48, 2)), **KW
+        )
+    assert _no_outputs(tmp_path)
+
+
+# ------------------------------------------------------------------ raw data that cannot be right
+
+NANG, NSL, NRAY = 40, 3, 24
+
+
+def _dx(path, *, dtype=np.float32, proj=None, white=None, dark=None, theta="default"):
+    rng = np.random.default_rng(2)
+    p = rng.uniform(2000, 3000, (NANG, NSL, NRAY)) if proj is None else proj
+    w = rng.uniform(3500, 4000, (4, NSL, NRAY)) if white is None else white
+    d = rng.uniform(90, 110, (2, NSL, NRAY)) if dark is None else dark
+    with h5py.File(path, "w") as f:
+        f["exchange/data"] = np.asarray(p).astype(dtype)
+        f["exchange/data_white"] = np.asarray(w).astype(dtype)
+        f["exchange/data_dark"] = np.asarray(d).astype(dtype)
+        th = np.linspace(0, 180, NANG) if isinstance(theta, str) else theta
+        f["exchange/theta"] = np.asarray(th, np.float32)
+        f["measurement/instrument/detector/pixel_size"] = np.array([0.001])
+    return path
+
+
+def _good(shape, lo, hi):
+    return np.random.default_rng(3).uniform(lo, hi, shape)
+
+
+@pytest.mark.parametrize(
+    ("what", "kwargs", "needle"),
+    [
+        ("negative projection", dict(proj=-_good((NANG, NSL, NRAY), 2000, 3000)), r"'/exchange/data\[0\]'"),
+        ("negative flat", dict(white=-_good((4, NSL, NRAY), 3500, 4000)), r"'/exchange/data_white\[0\]'"),
+        # one image of negative counts (a sign flip), the others good
+        (
+            "one negative projection",
+            dict(proj=np.concatenate([-_good((1, NSL, NRAY), 2000, 3000), _good((NANG - 1, NSL, NRAY), 2000, 3000)])),
+            r"1 projection image\(s\) '/exchange/data\[0\]'",
+        ),
+    ],
+)
+@pytest.mark.parametrize("cor", [None, 11.5])
+def test_negative_counts_refused_naming_the_image(tmp_path, what, kwargs, needle, cor):
+    """Raw counts are never negative; float32 files holding negative values (signed data,
+    already-processed data) reconstructed to garbage with exit 0."""
+    path = _dx(tmp_path / "neg.h5", **kwargs)
+    with pytest.raises(LayoutError, match=needle) as info:
+        recon(path, outputPath=tmp_path / "rec", cor=cor, **KW)
+    assert "neg.h5" in str(info.value) and "negative" in str(info.value)
+    assert not list((tmp_path / "rec").rglob("*.tiff"))
+
+
+def test_rerun_after_a_refused_run_is_not_blocked_by_its_record(tmp_path):
+    """A run refused on its raw data leaves a record (status "failed") and no slice; the
+    rerun with the fix the message names (badData='repair') was refused as "another run"
+    whose slices it would mix with, although there were none."""
+    proj = _good((NANG, NSL, NRAY), 2000, 3000)
+    proj[4] *= -1
+    path = _dx(tmp_path / "fix.h5", proj=proj)
+    with pytest.raises(LayoutError, match="badData='repair'"):
+        recon(path, outputPath=tmp_path / "rec", cor=11.5, **KW)
+    res = recon(path, outputPath=tmp_path / "rec", cor=11.5, badData="repair", **KW)
+    assert len(res.files) == NSL
+    record = json.loads((res.output_dir / "recon_parameters.json").read_text())
+    assert record["status"] == "complete" and record["parameters"]["badData"] == "repair"
+
+
+def test_isolated_negative_values_are_floored_not_refused(tmp_path):
+    """A few negative pixels (noise of dark-subtracted data) do not make a row impossible."""
+    proj = _good((NANG, NSL, NRAY), 2000, 3000)
+    proj[3, 1, :5] = -4.0
+    path = _dx(tmp_path / "few.h5", proj=proj)
+    with open_scan(path) as s:
+        assert s.read_projections().min() == -4.0
+
+
+def test_negative_rows_repaired_on_request(tmp_path, caplog):
+    proj = _good((NANG, NSL, NRAY), 2000, 3000)
+    proj[5] *= -1
+    path = _dx(tmp_path / "rep.h5", proj=proj)
+    with open_scan(path, bad_data="repair") as s:
+        out = s.read_projections()
+        flats = s.read_flats().mean(axis=0)
+    np.testing.assert_allclose(out[5], flats, rtol=1e-5)
+    assert "/exchange/data[5]" in caplog.text and "repaired" in caplog.text
+
+
+@pytest.mark.parametrize("value", [0.0, 37.0])
+@pytest.mark.parametrize("cor", [None, 11.5])
+def test_dx_theta_without_rotation_refused(tmp_path, value, cor):
+    """All projections at one angle (a scan that never rotated, a theta of zeros) only warned
+    "covers 0 deg" and reconstructed garbage with exit 0."""
+    path = _dx(tmp_path / "th.h5", dtype=np.uint16, theta=np.full(NANG, value))
+    with pytest.raises(LayoutError, match=r"th\.h5: every projection used is at the same angle.*/exchange/theta"):
+        recon(path, outputPath=tmp_path / "rec", cor=cor, **KW)
+    assert not (tmp_path / "rec").exists()
+
+
+def test_old_layout_range_of_zero_refused(tmp_path):
+    """The old layout's angles come from the ``arange`` attribute: 0 deg gives one angle."""
+    path = simulate_scan(tmp_path / "ar.h5", nangles=24, nslices=2, nrays=24, seed=1, write_truth=False).path
+    with h5py.File(path, "r+") as f:
+        objs = [f]
+        f.visit(lambda name: objs.append(f[name]))
+        for obj in objs:
+            if "arange" in obj.attrs:
+                obj.attrs["arange"] = np.bytes_(b"0\r")
+    with pytest.raises(LayoutError, match=r"ar\.h5.*arange"):
+        recon(path, outputPath=tmp_path / "rec", cor=11.5, **KW)
+
+
+def test_anglelist_without_rotation_refused(scan, tmp_path):
+    with pytest.raises(ParameterError, match=r"every projection used is at the same angle.*anglelist"):
+        recon(scan, outputPath=tmp_path / "rec", cor=15.5, anglelist=[0.5] * 48, **KW)
+
+
+def test_dx_theta_in_radians_named_in_the_warning(tmp_path, caplog):
+    """A theta written in radians (0..pi) is read as 0..3.1 deg: the warning says so."""
+    path = _dx(tmp_path / "rad.h5", dtype=np.uint16, theta=np.linspace(0, np.pi, NANG, endpoint=False))
+    with open_scan(path):
+        pass
+    assert "radians" in caplog.text and "anglelist" in caplog.text
