@@ -196,3 +196,34 @@ def test_dx_theta_in_radians_named_in_the_warning(tmp_path, caplog):
     with open_scan(path):
         pass
     assert "radians" in caplog.text and "anglelist" in caplog.text
+
+
+# ------------------------------------------------------------------ one key, two values on one command line
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--cor", "15.5", "cor=16"], "cor given twice on the command line (--cor 15.5 and cor=16)"),
+        (["--cor", "15", "--set", "cor=16"], "cor given twice on the command line (--set cor=16 and --cor 15)"),
+        (["--slices", "2", "sinoused=0,2,1"], "sinoused given twice on the command line (--slices 2 and"),
+        (["--output-dir", "o1", "outputPath=o2"], "outputPath given twice on the command line (--output-dir o1 and"),
+        (["--set", "ringLevel=3", "ringLevel=4"], "ringLevel given twice on the command line (--set ringLevel=3 and"),
+    ],
+)
+def test_one_key_twice_on_the_command_line_refused(scan, tmp_path, capsys, argv, message):
+    """``alsmicroct-recon s.h5 --cor 15.5 cor=16`` used cor=16 silently, ``--cor 15 --set cor=16``
+    used 15: the same key twice on one command line is the duplicated-key class of a list line."""
+    from alsmicroct.cli import recon_one
+
+    assert recon_one.main([str(scan), "--dry-run", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_batch_cli_cor_and_set_cor_refused(scan, tmp_path, capsys):
+    from alsmicroct.cli import recon_batch
+
+    lst = tmp_path / "l.txt"
+    lst.write_text(f"{scan}\n")
+    assert recon_batch.main([str(lst), "--dry-run", "--cor", "15", "--set", "cor=16"]) == 2
+    assert "cor given twice on the command line" in capsys.readouterr().err
