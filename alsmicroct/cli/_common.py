@@ -254,7 +254,7 @@ def command_line_keys(args: argparse.Namespace) -> dict[str, str]:
         ("--slices", "sinoused", args.slices),
     ):
         if value is not None:
-            out[key] = f"{option} {value}" if key not in out else out[key]
+            out.setdefault(key, f"{option} {value}")
     return out
 
 
