@@ -227,3 +227,59 @@ def test_batch_cli_cor_and_set_cor_refused(scan, tmp_path, capsys):
     lst.write_text(f"{scan}\n")
     assert recon_batch.main([str(lst), "--dry-run", "--cor", "15", "--set", "cor=16"]) == 2
     assert "cor given twice on the command line" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ $VARS in every batch source
+
+
+def test_environment_variables_in_spreadsheets_and_input832_expanded(scan, tmp_path, monkeypatch):
+    """Path lists expand ``$VARS``; a spreadsheet (or an input832 file) used them literally
+    (``$MYRAW/s.h5`` was looked for in a folder called ``$MYRAW``)."""
+    from alsmicroct.jobs.input832 import read_parameter_file
+    from alsmicroct.jobs.spreadsheet import read_spreadsheet
+
+    monkeypatch.setenv("MYRAW", str(scan.parent))
+    monkeypatch.setenv("MYOUT", str(tmp_path / "o"))
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("filename,inputPath,outputPath,cor\n$MYRAW/s.h5,${MYRAW},$MYOUT,15.5\n")
+    (entry,) = read_spreadsheet(sheet)
+    assert entry.scan == f"{scan.parent}/s.h5"
+    assert entry.overrides["inputPath"] == str(scan.parent) and entry.overrides["outputPath"] == str(tmp_path / "o")
+    text = tmp_path / "input832.txt"
+    text.write_text("$MYRAW/s.h5 cor 15.5 outputPath $MYOUT\n")
+    (entry,) = read_parameter_file(text)
+    assert entry.scan == f"{scan.parent}/s.h5" and entry.overrides["outputPath"] == str(tmp_path / "o")
+
+
+def test_undefined_variable_in_a_spreadsheet_is_an_error(tmp_path, monkeypatch):
+    from alsmicroct.jobs.spreadsheet import read_spreadsheet
+
+    monkeypatch.delenv("NOPE_X", raising=False)
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("filename,cor\n$NOPE_X/s.h5,15\n")
+    with pytest.raises(ParameterError, match=r"\$NOPE_X.*is not set \(.*s\.csv line 2, column A\)"):
+        read_spreadsheet(sheet)
+
+
+def test_duplicated_name_in_an_input832_line_refused(tmp_path):
+    """``cor 66 cor 70`` on an old-format line used 70 silently (the path-list rule is an error)."""
+    from alsmicroct.jobs.input832 import read_parameter_file
+
+    text = tmp_path / "input832.txt"
+    text.write_text("s.h5 cor 66 ringLevel 3 cor 70\n")
+    with pytest.raises(ParameterError, match=r"input832.txt line 1: cor given twice \(cor 66 and cor 70\)"):
+        read_parameter_file(text)
+
+
+def test_environment_variables_in_toml_configs_expanded(tmp_path, monkeypatch):
+    """``outputPath = "$MYOUT"`` in a --config file wrote into a folder called ``$MYOUT``."""
+    from alsmicroct.jobs.entries import load_config
+
+    monkeypatch.setenv("MYOUT", str(tmp_path / "o"))
+    monkeypatch.delenv("NOPE_X", raising=False)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('cor = 15.5\noutputPath = "$MYOUT/rec"\n')
+    assert load_config(cfg)["outputPath"] == f"{tmp_path / 'o'}/rec"
+    cfg.write_text('cor = 15.5\noutputPath = "${NOPE_X}/rec"\n')
+    with pytest.raises(ParameterError, match=r"\$NOPE_X.*is not set \(.*c\.toml line 2\)"):
+        load_config(cfg)
