@@ -283,3 +283,50 @@ def test_environment_variables_in_toml_configs_expanded(tmp_path, monkeypatch):
     cfg.write_text('cor = 15.5\noutputPath = "${NOPE_X}/rec"\n')
     with pytest.raises(ParameterError, match=r"\$NOPE_X.*is not set \(.*c\.toml line 2\)"):
         load_config(cfg)
+
+
+# ------------------------------------------------------------------ crop / convert_8bit outputs: never mixed
+
+
+@pytest.fixture(scope="module")
+def run_folder(scan, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs")
+    return recon(scan, outputPath=out, cor=15.5, **KW).output_dir
+
+
+def test_second_crop_into_the_same_folder_refused_then_overwritten(run_folder, tmp_path, capsys):
+    """A second crop with other ranges into ``<DIR>_crop`` rewrote some slices and kept the
+    earlier crop's others: one folder with 8- and 18-column slices, no error."""
+    import tifffile
+
+    from alsmicroct.cli import crop
+
+    out = tmp_path / "crop"
+    assert crop.main([str(run_folder), "--x", "2:20", "--output-dir", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert crop.main([str(run_folder), "--x", "2:10", "--z", "0:2", "--output-dir", str(out)]) == 1
+    err = capsys.readouterr()
+    assert "--overwrite" in err.out + err.err and "mix" in err.out + err.err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing touched
+    assert crop.main([str(run_folder), "--x", "2:10", "--z", "0:2", "--output-dir", str(out), "--overwrite"]) == 0
+    shapes = {p.name: tifffile.imread(p).shape for p in out.glob("*.tiff")}
+    assert len(shapes) == 2 and set(shapes.values()) == {(32, 8)}
+
+
+def test_second_8bit_conversion_refused_and_volume_overwrite(run_folder, tmp_path):
+    from alsmicroct.errors import OutputError
+    from alsmicroct.image_processing import convert_DirectoryTo8Bit, crop_Directory
+
+    out = tmp_path / "8bit"
+    convert_DirectoryTo8Bit(run_folder, 0, 1, outputpath=out)
+    with pytest.raises(OutputError, match=r"8bit.*overwrite=True"):
+        convert_DirectoryTo8Bit(run_folder, 0, 2, outputpath=out)
+    assert len(convert_DirectoryTo8Bit(run_folder, 0, 2, outputpath=out, overwrite=True)) == NSL
+    # zarr / h5 outputs: refused already; overwrite=True now replaces them
+    store = tmp_path / "c.h5"
+    crop_Directory(run_folder, x=(2, 20), outputpath=store, output_format="h5")
+    with pytest.raises(OutputError, match="exists already"):
+        crop_Directory(run_folder, x=(2, 12), outputpath=store, output_format="h5")
+    crop_Directory(run_folder, x=(2, 12), outputpath=store, output_format="h5", overwrite=True)
+    with h5py.File(store) as f:
+        assert f["exchange/data"].shape == (NSL, 32, 10)

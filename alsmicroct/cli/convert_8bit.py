@@ -63,6 +63,7 @@ def _converter(args: argparse.Namespace) -> FolderAction:
             filename=args.prefix,
             prefix=args.run,
             output_format=args.output_format,
+            overwrite=args.overwrite,
         )
 
     return convert

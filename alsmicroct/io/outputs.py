@@ -21,14 +21,15 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputFileError, ParameterError
+from ..errors import InputFileError, OutputError, ParameterError
 
 __all__ = [
     "PROVENANCE_NAME",
+    "claim_stack",
     "clean_output",
     "part_record_name",
     "pid_alive",
@@ -49,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 PROVENANCE_NAME = "recon_parameters.json"
 _RECORD = re.compile(r"^recon_parameters(?:_(?P<prefix>.+?))?(?:\.part(?P<part>\d{3})of(?P<of>\d{3}))?\.json$")
+_NUMBER = re.compile(r"(\d+)(?!.*\d)")  # last run of digits in a name
 _TEMP = re.compile(r"^\..+\.(?:tmp-(?P<pid>\d+)(?:-\d+)?|work-(?P<wpid>\d+)\.h5)$")
 
 
@@ -218,3 +220,57 @@ def rows_of(record: dict[str, Any]) -> Iterable[int]:
     """Absolute rows a record says its run reconstructs."""
     first, last, step = (record.get("resolved") or {}).get("rows_first_last_step", (0, -1, 1))
     return range(int(first), int(last) + 1, max(int(step), 1))
+
+
+def _name_prefix(name: str) -> str:
+    """A slice name less its last number and suffix (``s_00012.tiff`` -> ``s_``): its stack."""
+    stem = Path(name).stem
+    m = _NUMBER.search(stem)
+    return stem[: m.start()] if m else stem
+
+
+def claim_stack(outdir: Path, names: Sequence[str], *, overwrite: bool, what: str) -> None:
+    """One derived stack per prefix in ``outdir``: earlier slices of the prefixes of ``names``
+    are refused (they would mix with the new ones: other ranges, other scaling), or removed
+    first with ``overwrite=True``. Slices of other prefixes are other stacks, never touched.
+
+    Parameters
+    ----------
+    outdir : path
+        The output folder (may not exist yet).
+    names : sequence of str
+        The file names about to be written.
+    overwrite : bool
+        Remove the earlier slices instead of refusing.
+    what : str
+        The operation, for messages ("crop", "8-bit conversion").
+
+    Raises
+    ------
+    OutputError
+        Earlier slices of the same prefix without ``overwrite``, or one that cannot be removed.
+    """
+    if not outdir.is_dir():
+        return
+    prefixes = {_name_prefix(n) for n in names}
+    earlier = sorted(
+        Path(e.path)
+        for e in os.scandir(outdir)
+        if e.name.lower().endswith((".tif", ".tiff"))
+        and not e.name.startswith(".")
+        and _name_prefix(e.name) in prefixes
+    )
+    if not earlier:
+        return
+    if not overwrite:
+        raise OutputError(
+            f"{outdir} holds {len(earlier)} slice(s) {sorted(prefixes)[0]}*.tif(f) of an earlier {what}; this one "
+            "would mix with them. Nothing was written. To replace them, use overwrite=True (command line: "
+            "--overwrite); to keep them, choose another output folder (--output-dir)"
+        )
+    for path in earlier:
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot remove the earlier {what}'s slice ({exc.strerror})") from None
+    logger.warning("%s: overwrite=True: removed %d slice(s) of an earlier %s", outdir, len(earlier), what)
