@@ -330,3 +330,47 @@ def test_second_8bit_conversion_refused_and_volume_overwrite(run_folder, tmp_pat
     crop_Directory(run_folder, x=(2, 12), outputpath=store, output_format="h5", overwrite=True)
     with h5py.File(store) as f:
         assert f["exchange/data"].shape == (NSL, 32, 10)
+
+
+# ------------------------------------------------------------------ watch rerun
+
+
+@pytest.fixture
+def watch_queue(scan, tmp_path) -> Path:
+    from alsmicroct.jobs.watch.queue import Queue
+
+    rec = tmp_path / "live"
+    rec.mkdir()
+    q = Queue(rec / ".alsmicroct-watch.sqlite")
+    q.add("s.h5", scan, params={"cor": 15.5}, state="done")
+    q.close()
+    return rec
+
+
+def test_watch_rerun_cor_twice_refused(watch_queue, capsys):
+    """``rerun s.h5 --cor 15.5 cor=16`` queued cor=15.5 and dropped cor=16 silently."""
+    from alsmicroct.cli import watch
+
+    assert watch.main(["rerun", "s.h5", "--output", str(watch_queue), "--cor", "15.5", "cor=16"]) == 2
+    assert "cor given twice on the command line (--cor 15.5 and cor=16)" in capsys.readouterr().err
+
+
+def test_watch_rerun_output_filename_refused_not_dropped(watch_queue):
+    """A rerun gets its own prefix (``<stem>_aN``): an outputFilename was dropped silently."""
+    from alsmicroct.jobs.watch.service import rerun
+
+    with pytest.raises(ParameterError, match=r"outputFilename='mine'.*own prefix"):
+        rerun(watch_queue, "s.h5", {"outputFilename": "mine"})
+
+
+def test_watch_rerun_into_a_folder_without_a_queue_creates_nothing(tmp_path):
+    """A mistyped --output made the folder and an empty queue file there."""
+    from alsmicroct.jobs.watch.service import rerun
+
+    with pytest.raises(ParameterError, match=r"nolive.*no watch queue"):
+        rerun(tmp_path / "nolive", "s.h5", {"cor": 15.5})
+    assert not (tmp_path / "nolive").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ParameterError, match="no watch queue"):
+        rerun(tmp_path / "empty", "s.h5", {"cor": 15.5})
+    assert list((tmp_path / "empty").iterdir()) == []
