@@ -31,6 +31,7 @@ __all__ = [
     "as_real_array",
     "check_file_prefix",
     "check_number",
+    "check_order",
     "check_positive_int",
     "check_wavelet",
     "output_array",
@@ -267,3 +268,17 @@ def check_file_prefix(value: str, name: str = "outputFilename") -> str:
             "(the output names add up to 37 characters and file systems take 255 bytes)"
         )
     return value
+
+
+def check_order(low: float, high: float, low_name: str, high_name: str, *, strict: bool = True) -> None:
+    """Refuse a pair of bounds in the wrong order, naming both parameters.
+
+    Raises
+    ------
+    ParameterError
+        ``low >= high`` (``strict``) or ``low > high``, e.g.
+        ``voSMin=40.0 must be <= voSMax=-40.0``.
+    """
+    if low > high or (strict and low == high):
+        relation = "smaller than" if strict else "<="
+        raise ParameterError(f"{low_name}={low!r} must be {relation} {high_name}={high!r}")

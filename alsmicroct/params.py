@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .checks import check_file_prefix, check_wavelet
+from .checks import check_file_prefix, check_order, check_wavelet
 from .errors import ParameterError
 
 __all__ = [
@@ -316,10 +316,9 @@ class ReconParams:
         for f in dataclasses.fields(self):
             value = _convert(f, getattr(self, f.name))
             object.__setattr__(self, f.name, value)
-        if self.cast8bit_min >= self.cast8bit_max:
-            raise ParameterError(
-                f"cast8bit_min={self.cast8bit_min} must be smaller than cast8bit_max={self.cast8bit_max}"
-            )
+        check_order(self.cast8bit_min, self.cast8bit_max, "cast8bit_min", "cast8bit_max")
+        check_order(self.voSMin, self.voSMax, "voSMin", "voSMax", strict=False)
+        check_order(self.Rtmin, self.Rtmax, "Rtmin", "Rtmax")
         if self.ringWavelet:
             check_wavelet(self.ringWavelet, "ringWavelet")
         self.iterative_options()

@@ -374,3 +374,28 @@ def test_watch_rerun_into_a_folder_without_a_queue_creates_nothing(tmp_path):
     with pytest.raises(ParameterError, match="no watch queue"):
         rerun(tmp_path / "empty", "s.h5", {"cor": 15.5})
     assert list((tmp_path / "empty").iterdir()) == []
+
+
+# ------------------------------------------------------------------ errors name recon()'s keywords, not internal ones
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(corFunction="vo", voSMin=40, voSMax=-40), r"voSMin=40.0 must be <= voSMax=-40.0"),
+        (dict(cor=15.5, doPolarRing=True, Rtmin=10, Rtmax=-10), r"Rtmin=10.0 must be smaller than Rtmax=-10.0"),
+        (
+            dict(corFunction="nm", nmInit=1000),
+            r"s\.h5: nmInit=1000.0 lies outside the detector row \(expected 0 <= nmInit <= 31",
+        ),
+        (dict(cor=15.5, doTIringremoval=True, ringNBlock=1000), r"s\.h5: ringNBlock=1000 .* 48 projections"),
+        (dict(cor=15.5, ringMethod="ti", ringNBlock=49), r"s\.h5: ringNBlock=49 .* 48 projections"),
+    ],
+)
+def test_errors_name_the_recon_keyword(scan, tmp_path, kwargs, message):
+    """These said ``smin=40.0, smax=-40.0``, ``remove_ring: need thresh_min < thresh_max``,
+    ``init=1000.0`` and ``nblock must be ...``: the stage functions' names, not the keyword
+    the user typed, and no file."""
+    with pytest.raises(ParameterError, match=message):
+        recon(scan, outputPath=tmp_path / "rec", **kwargs, **KW)
+    assert not (tmp_path / "rec").exists() or _no_outputs(tmp_path / "rec")

@@ -228,6 +228,16 @@ def make_plan(path: Path, scan: Any, params: ReconParams) -> ReconPlan:
     for row, name in ((params.voInd, "voInd"), (params.nmInd, "nmInd"), (params.tiltcenter_slice, "tiltcenter_slice")):
         if row is not None and not (0 <= row < meta.nslices):
             raise RangeError(f"{path}: {name}={row} is outside the rows 0..{meta.nslices - 1}")
+    if params.nmInit is not None and not (0.0 <= params.nmInit <= meta.nrays - 1):
+        raise ParameterError(
+            f"{path}: nmInit={params.nmInit} lies outside the detector row (expected 0 <= nmInit <= {meta.nrays - 1})"
+        )
+    uses_ti = params.doTIringremoval or (params.doFWringremoval and params.ringMethod == "ti")
+    if uses_ti and params.ringNBlock > proj.size:
+        raise ParameterError(
+            f"{path}: ringNBlock={params.ringNBlock} blocks of angles, but only {proj.size} projections are used; "
+            f"expected 0..{proj.size}"
+        )
     if params.tiltcenter_det is not None and not (0 <= params.tiltcenter_det < meta.nrays):
         raise RangeError(f"{path}: tiltcenter_det={params.tiltcenter_det} is outside 0..{meta.nrays - 1}")
     if params.use360to180 and abs(meta.arange) < 300:
