@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alsmicroct.checks import check_number, check_order
 from alsmicroct.errors import (
     InputFileError,
     LayoutError,
@@ -438,7 +439,7 @@ def convert_DirectoryTo8Bit(
     from alsmicroct.post.cast import to_uint8
 
     src = _resolve(inputpath, basepath)
-    to_uint8(np.zeros(1, np.float32), dmin=data_min, dmax=data_max)  # validate first
+    check_order(check_number(data_min, "data_min"), check_number(data_max, "data_max"), "data_min", "data_max")
     if detect_format(src) != "tiff" or output_format not in (None, "tiff"):
         return [
             str(

@@ -399,3 +399,23 @@ def test_errors_name_the_recon_keyword(scan, tmp_path, kwargs, message):
     with pytest.raises(ParameterError, match=message):
         recon(scan, outputPath=tmp_path / "rec", **kwargs, **KW)
     assert not (tmp_path / "rec").exists() or _no_outputs(tmp_path / "rec")
+
+
+@pytest.mark.parametrize(("vmin", "vmax"), [("nan", "2"), ("0", "inf"), ("-inf", "1")])
+def test_convert_8bit_non_finite_range_named_as_such(run_folder, tmp_path, capsys, vmin, vmax):
+    """``--min nan --max 2`` said "--min nan must be smaller than --max 2.0"."""
+    from alsmicroct.cli import convert_8bit
+
+    argv = [str(run_folder), f"--min={vmin}", f"--max={vmax}", "--output-dir", str(tmp_path / "o")]
+    assert convert_8bit.main(argv) == 2
+    assert "expected finite numbers" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_convert_8bit_python_range_names_its_keywords(run_folder, tmp_path):
+    from alsmicroct.image_processing import convert_DirectoryTo8Bit
+
+    with pytest.raises(ParameterError, match=r"data_min=nan; expected a finite number"):
+        convert_DirectoryTo8Bit(run_folder, float("nan"), 1, outputpath=tmp_path / "o")
+    with pytest.raises(ParameterError, match=r"data_min=3.0 must be smaller than data_max=1.0"):
+        convert_DirectoryTo8Bit(run_folder, 3, 1, outputpath=tmp_path / "o")

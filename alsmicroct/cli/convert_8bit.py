@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
 
 from ..errors import ParameterError
@@ -51,6 +52,8 @@ def _build_parser() -> argparse.ArgumentParser:
 def _converter(args: argparse.Namespace) -> FolderAction:
     from ..image_processing import convert_DirectoryTo8Bit
 
+    if not (math.isfinite(args.vmin) and math.isfinite(args.vmax)):
+        raise ParameterError(f"--min {args.vmin} --max {args.vmax}: expected finite numbers (data units, e.g. 1/cm)")
     if not args.vmin < args.vmax:
         raise ParameterError(f"--min {args.vmin} must be smaller than --max {args.vmax}")
 
