@@ -419,3 +419,26 @@ def test_convert_8bit_python_range_names_its_keywords(run_folder, tmp_path):
         convert_DirectoryTo8Bit(run_folder, float("nan"), 1, outputpath=tmp_path / "o")
     with pytest.raises(ParameterError, match=r"data_min=3.0 must be smaller than data_max=1.0"):
         convert_DirectoryTo8Bit(run_folder, 3, 1, outputpath=tmp_path / "o")
+
+
+# ------------------------------------------------------------------ SPOT dataset lists
+
+
+def test_spot_list_not_utf8_is_a_clear_error(tmp_path):
+    """A UTF-16 list (Windows Notepad) gave a UnicodeDecodeError traceback."""
+    from alsmicroct.data_management.paths import read_path_list
+    from alsmicroct.errors import InputFileError
+
+    lst = tmp_path / "l.txt"
+    lst.write_bytes("scan_a\n".encode("utf-16"))
+    with pytest.raises(InputFileError, match=r"l\.txt.*not a UTF-8 text file"):
+        read_path_list(lst)
+
+
+def test_spot_list_with_a_bom_reads_the_first_name(tmp_path):
+    """A UTF-8 BOM (Excel's "CSV UTF-8", Notepad) became part of the first name: a 404."""
+    from alsmicroct.data_management.paths import read_path_list
+
+    lst = tmp_path / "l.txt"
+    lst.write_bytes(b"\xef\xbb\xbfscan_a\nscan_b\n")
+    assert read_path_list(lst) == ["scan_a", "scan_b"]
