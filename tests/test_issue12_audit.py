@@ -442,3 +442,24 @@ def test_spot_list_with_a_bom_reads_the_first_name(tmp_path):
     lst = tmp_path / "l.txt"
     lst.write_bytes(b"\xef\xbb\xbfscan_a\nscan_b\n")
     assert read_path_list(lst) == ["scan_a", "scan_b"]
+
+
+# ------------------------------------------------------------------ SLURM row parts
+
+
+def test_part_refused_with_advice_that_works(scan, tmp_path):
+    """A row part refused because the folder holds another run said "use resume=False
+    (--overwrite)", which a part never honours (it never removes other runs' files)."""
+    from alsmicroct.errors import OutputError
+    from alsmicroct.jobs.parts import recon_part
+
+    out = tmp_path / "o"
+    recon(scan, outputPath=out, cor=15.5, **KW)
+    for resume in (None, False):
+        with pytest.raises(OutputError) as info:
+            recon_part(
+                scan.name, 1, 2, scan.parent, outputPath=out, cor=15.5, ringLevel=3, resume=resume, autoTilt="off"
+            )
+        text = str(info.value)
+        assert "--overwrite" not in text and "resume=False" not in text
+        assert "part of a split run never removes" in text and "outputPath" in text

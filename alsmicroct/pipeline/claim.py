@@ -34,6 +34,15 @@ __all__ = ["claim_output", "live_writer"]
 
 logger = logging.getLogger(__name__)
 
+_ADVICE = (
+    "To replace that run, use resume=False (command line: --overwrite); to keep it, choose another "
+    "outputPath (--output-dir) or outputFilename."
+)
+_PART_ADVICE = (
+    "A part of a split run never removes another run's files (not even when resuming is off): remove that run's "
+    "slices and records first, or choose another outputPath (--output-dir) or outputFilename."
+)
+
 
 def live_writer(record: dict[str, Any]) -> bool:
     """Whether ``record`` (a run's record, read) is being written now by another live process
@@ -124,8 +133,7 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
             f"{folder}: the "
             + (f"slices {plan.prefix}_NNNNN.tiff" if fmt == "tiff" else f"output {plan.volume_path.name}")
             + " there belong to another run, so this run would mix with "
-            "it:\n  " + "\n  ".join(conflicts) + "\nNothing was written. To replace that run, use resume=False "
-            "(command line: --overwrite); to keep it, choose another outputPath (--output-dir) or outputFilename."
+            "it:\n  " + "\n  ".join(conflicts) + "\nNothing was written. " + (_PART_ADVICE if is_part else _ADVICE)
         )
     if resume is False:
         if not is_part:
