@@ -463,3 +463,61 @@ def test_part_refused_with_advice_that_works(scan, tmp_path):
         text = str(info.value)
         assert "--overwrite" not in text and "resume=False" not in text
         assert "part of a split run never removes" in text and "outputPath" in text
+
+
+# ------------------------------------------------------------------ projections without beam (beam dump)
+
+
+def _beam_off(path, images, layout="dxchange"):
+    """Projections ``images`` read the dark level (dark current and noise, not zero)."""
+    rng = np.random.default_rng(7)
+    with h5py.File(path, "r+") as f:
+        if layout == "dxchange":
+            d = f["exchange/data"]
+            for i in images:
+                d[i] = rng.normal(100, 3, d.shape[1:]).clip(0).astype(d.dtype)
+        else:
+            g = next(v for v in f.values() if isinstance(v, h5py.Group))
+            for i in images:
+                name = next(n for n in g if n.endswith(f"_0000_{i:04d}.tif"))
+                g[name][0] = rng.normal(100, 3, g[name].shape[1:]).clip(0).astype(g[name].dtype)
+
+
+@pytest.mark.parametrize("layout", ["als", "dxchange"])
+@pytest.mark.parametrize("cor", [None, 15.5])
+def test_projections_at_the_dark_level_refused(tmp_path, layout, cor):
+    """A beam dump mid-scan leaves frames at the dark level: not zero, so the all-zero check
+    let them through and they reconstructed as streaks with exit 0."""
+    path = simulate_scan(
+        tmp_path / "b.h5", layout=layout, nangles=48, nslices=3, nrays=32, cor=15.5, seed=3, write_truth=False
+    ).path
+    _beam_off(path, [30, 31, 32], layout)
+    with pytest.raises(
+        LayoutError, match=r"b\.h5: 3 projection\(s\) 30, 31, 32 .*no beam.*projIgnoreList=\[30, 31, 32\]"
+    ):
+        recon(path, outputPath=tmp_path / "rec", cor=cor, corFunction="vo", **KW)
+    assert not list((tmp_path / "rec").rglob("*.tiff"))
+    ok = recon(path, outputPath=tmp_path / "rec2", cor=15.5, projIgnoreList=[30, 31, 32], **KW)
+    assert len(ok.files) == 3
+
+
+def test_projections_at_the_dark_level_repaired_on_request(tmp_path, caplog):
+    path = simulate_scan(
+        tmp_path / "r.h5", layout="dxchange", nangles=48, nslices=3, nrays=32, cor=15.5, seed=3, write_truth=False
+    ).path
+    _beam_off(path, [5], "dxchange")
+    res = recon(path, outputPath=tmp_path / "rec", cor=15.5, badData="repair", **KW)
+    assert len(res.files) == 3 and "projection(s) 5" in caplog.text and "repaired" in caplog.text
+
+
+def test_an_opaque_sample_region_is_not_a_beam_off_frame(tmp_path):
+    """Transmission near 0 over part of a row (a dense inclusion) is data, not a dropped frame."""
+    path = simulate_scan(
+        tmp_path / "o.h5", layout="dxchange", nangles=48, nslices=3, nrays=32, cor=15.5, seed=3, write_truth=False
+    ).path
+    rng = np.random.default_rng(1)
+    with h5py.File(path, "r+") as f:
+        d = f["exchange/data"]
+        block = d[:, :, 8:24]  # half of every row at the dark level in every projection
+        d[:, :, 8:24] = rng.normal(100, 3, block.shape).clip(0).astype(d.dtype)
+    assert len(recon(path, outputPath=tmp_path / "rec", cor=15.5, **KW).files) == 3

@@ -14,6 +14,10 @@ depend on how the rows are chunked):
 - projection or flat rows where more than half of the pixels are negative (only possible
   with signed or float data: counts are never negative, so such a file holds signed or
   already processed data); isolated negative pixels (noise of dark-subtracted data) pass;
+- projection rows without beam (a beam dump or a closed shutter: the frame reads the dark
+  level, not zero): more than 90 % of the row's pixels with a flat-field transmission below
+  0.002 (:func:`check_transmission`, run on the normalised data, ignored projections
+  excepted). A dense sample that is opaque over part of the rows is data, not refused;
 - darks at least as bright as the flats: a detector row where the mean dark is >= the
   mean flat at more than half of the pixels (swapped or wrong references). Isolated
   pixels with dark >= flat (dead pixels) are only reported as a warning: the
@@ -45,13 +49,25 @@ import numpy as np
 
 from ..errors import LayoutError, ParameterError
 
-__all__ = ["BAD_DATA_POLICIES", "check_bad_data_policy", "check_images", "check_references"]
+__all__ = [
+    "BAD_DATA_POLICIES",
+    "NO_BEAM_TRANSMISSION",
+    "check_bad_data_policy",
+    "check_images",
+    "check_references",
+    "check_transmission",
+]
 
 logger = logging.getLogger(__name__)
 
 BAD_DATA_POLICIES = ("error", "repair")
 
 _KINDS = ("projection", "flat", "dark")
+
+#: Transmission below which a pixel saw no beam (line integral > 6.2: dark current and noise).
+NO_BEAM_TRANSMISSION = 0.002
+#: Fraction of a projection row's pixels without beam that makes the row a frame without beam.
+NO_BEAM_FRACTION = 0.9
 
 _WHY = {
     "all-zero": "a {kind} with no counts cannot be normalised",
@@ -258,3 +274,71 @@ def check_references(
             "darks -- the references are swapped or wrong, which cannot be repaired"
         )
     return int(per_row.sum())
+
+
+def check_transmission(
+    trans: np.ndarray,
+    *,
+    proj_indices: Sequence[int],
+    rows: Sequence[int],
+    where: str,
+    policy: str = "error",
+    ignore: np.ndarray | None = None,
+) -> np.ndarray:
+    """Refuse (or repair) projection rows without beam in flat-field normalised data.
+
+    Parameters
+    ----------
+    trans : ndarray of float32, shape (angle, row, column)
+        Transmission ``(proj - dark) / (flat - dark)``; modified in place when repaired.
+    proj_indices : sequence of int
+        Projection index (in the raw file) of each image of ``trans``, for messages.
+    rows : sequence of int
+        Absolute detector row of each row of ``trans``, for messages.
+    where : str
+        The file, for messages.
+    policy : {"error", "repair"}
+        ``"repair"`` sets such rows to a transmission of 1 (line integral 0, as
+        ``projIgnoreList`` does), with a warning.
+    ignore : ndarray of bool, optional
+        Images not to check (``projIgnoreList``).
+
+    Returns
+    -------
+    ndarray
+        ``trans`` (repaired when asked).
+
+    Raises
+    ------
+    LayoutError
+        Rows without beam with ``policy="error"``, naming the projections and the
+        ``projIgnoreList`` that skips them.
+    """
+    check_bad_data_policy(policy)
+    if trans.size == 0:
+        return trans
+    # candidates from every 8th column (a frame without beam is dark almost everywhere), then exact
+    sample = trans[:, :, ::8]
+    dark = np.count_nonzero(sample < NO_BEAM_TRANSMISSION, axis=2) > 0.5 * sample.shape[2]  # (image, row)
+    for i, r in zip(*np.nonzero(dark), strict=True):
+        dark[i, r] = np.count_nonzero(trans[i, r] < NO_BEAM_TRANSMISSION) > NO_BEAM_FRACTION * trans.shape[2]
+    if ignore is not None:
+        dark[np.asarray(ignore, dtype=bool)] = False
+    hit = np.flatnonzero(dark.any(axis=1))
+    if hit.size == 0:
+        return trans
+    idx = [int(proj_indices[i]) for i in hit]
+    shown = ", ".join(str(i) for i in idx[:8]) + (f" and {len(idx) - 8} more" if len(idx) > 8 else "")
+    text = (
+        f"{where}: {len(idx)} projection(s) {shown} without beam at {int(dark.sum())} row(s), "
+        f"{_row_text(rows, np.flatnonzero(dark.any(axis=0)))}: more than {NO_BEAM_FRACTION:.0%} of the pixels "
+        f"at the dark level (transmission < {NO_BEAM_TRANSMISSION}; a beam dump or a closed shutter)"
+    )
+    if policy == "error":
+        raise LayoutError(
+            f"{text}; no beam means no data. Skip them with projIgnoreList={idx}, or badData='repair' "
+            "(transmission 1 there)"
+        )
+    trans[dark] = 1.0
+    logger.warning("%s; repaired (badData='repair'): transmission 1 there", text)
+    return trans
