@@ -67,8 +67,8 @@ class ReconParams:
     itself converts and checks values too.
     """
 
-    inputPath: str = _spec("str", "./", doc="folder of the raw file")
-    outputPath: str | None = _spec("str", None, optional=True, doc="output root (default: inputPath)")
+    inputPath: str = _spec("str", "./", folder=True, doc="folder of the raw file")
+    outputPath: str | None = _spec("str", None, optional=True, folder=True, doc="output root (default: inputPath)")
     outputFilename: str | None = _spec(
         "str", None, optional=True, filename=True, doc="slice file prefix, a plain name (default: file stem)"
     )
@@ -638,6 +638,8 @@ def _convert(f: dataclasses.Field, value: Any) -> Any:
     result = converter(name, value, meta)
     if meta.get("filename"):
         check_file_prefix(result, name)
+    if meta.get("folder") and not result.strip():  # e.g. an empty $VARIABLE: not the current folder
+        raise ParameterError(f"{name}={result!r}: expected a folder (use './' for the current one)")
     if kind in ("int", "float"):
         _check_bounds(name, result, meta)
     if "choices" in meta and result not in meta["choices"]:

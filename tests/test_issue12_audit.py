@@ -521,3 +521,22 @@ def test_an_opaque_sample_region_is_not_a_beam_off_frame(tmp_path):
         block = d[:, :, 8:24]  # half of every row at the dark level in every projection
         d[:, :, 8:24] = rng.normal(100, 3, block.shape).clip(0).astype(d.dtype)
     assert len(recon(path, outputPath=tmp_path / "rec", cor=15.5, **KW).files) == 3
+
+
+@pytest.mark.parametrize("key", ["outputPath", "inputPath"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_blank_folder_refused(key, value):
+    """``outputPath=$EMPTY`` (a variable set but empty) wrote into the current folder."""
+    with pytest.raises(ParameterError, match=rf"{key}='{value}': expected a folder"):
+        ReconParams.from_mapping({key: value})
+
+
+def test_blank_output_path_from_an_empty_variable_in_a_list(scan, tmp_path, monkeypatch):
+    from alsmicroct.jobs.lists import read_scan_list
+
+    monkeypatch.setenv("EMPTY_OUT", "")
+    lst = tmp_path / "l.txt"
+    lst.write_text(f"{scan} cor=15.5 outputPath=$EMPTY_OUT\n")
+    with pytest.raises(ParameterError, match=r"outputPath='': expected a folder"):
+        (entry,) = read_scan_list(lst)
+        ReconParams.from_mapping(entry.overrides)
