@@ -6,6 +6,7 @@ before anything is written."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import h5py
@@ -540,3 +541,47 @@ def test_blank_output_path_from_an_empty_variable_in_a_list(scan, tmp_path, monk
     with pytest.raises(ParameterError, match=r"outputPath='': expected a folder"):
         (entry,) = read_scan_list(lst)
         ReconParams.from_mapping(entry.overrides)
+
+
+# ------------------------------------------------------------------ temporaries on a shared file system
+
+
+def test_temporaries_name_their_host_and_other_hosts_are_left_alone(tmp_path):
+    """Row parts on several nodes write into one folder; a temporary named only by its pid
+    was removed by a part starting on another node (the pid is not alive *there*), which
+    broke the live writer's rename. Temporaries now carry the host; another host's are left
+    alone unless asked (``all_hosts=True``, ``alsmicroct-clean --all-hosts``)."""
+    import platform
+
+    from alsmicroct.io.atomic import temporary_path
+    from alsmicroct.io.outputs import clean_output, work_store_path
+
+    host = re.sub(r"\W", "_", platform.node())
+    assert f"@{host}-" in temporary_path(tmp_path / "s_00001.tiff").name
+    assert work_store_path(tmp_path, "s").name.endswith(f"@{host}.h5")
+    other = tmp_path / ".s_00001.tiff.tmp-999999@othernode-140"
+    other_work = tmp_path / ".s.work-999999@othernode.h5"
+    legacy = tmp_path / ".s_00002.tiff.tmp-999999-140"
+    for p in (other, other_work, legacy):
+        p.write_bytes(b"x")
+    assert clean_output(tmp_path) == [legacy]
+    assert other.exists() and other_work.exists()
+    assert sorted(clean_output(tmp_path, all_hosts=True)) == sorted([other, other_work])
+
+
+def test_clean_command_recursive_and_all_hosts(tmp_path, capsys):
+    """``alsmicroct-clean /data/rec`` (the output root) found nothing in its rec* folders."""
+    from alsmicroct.cli import clean
+
+    sub = tmp_path / "rec" / "recs"
+    sub.mkdir(parents=True)
+    debris = sub / ".s_00001.tiff.tmp-999999-1"
+    debris.write_bytes(b"x")
+    far = sub / ".s_00002.tiff.tmp-999999@othernode-1"
+    far.write_bytes(b"x")
+    assert clean.main([str(tmp_path / "rec")]) == 0
+    assert debris.exists() and "below it" in capsys.readouterr().out  # says where to look
+    assert clean.main([str(tmp_path / "rec"), "--recursive"]) == 0
+    assert not debris.exists() and far.exists()
+    assert clean.main([str(tmp_path / "rec"), "--recursive", "--all-hosts"]) == 0
+    assert not far.exists()

@@ -9,8 +9,10 @@ One output folder may hold several runs side by side, one per slice prefix
 - the records of the parts of a split run: ``<record stem>.partKKKofNNN.json``,
 - ``<prefix>_quicklook.png``.
 
-Writers use hidden temporaries in the same folder: ``.<name>.tmp-<pid>[-<thread>]`` for
-atomic writes and ``.<prefix>.work-<pid>.h5`` for the phase-retrieval work store. A
+Writers use hidden temporaries in the same folder: ``.<name>.tmp-<pid>@<host>[-<thread>]``
+for atomic writes and ``.<prefix>.work-<pid>@<host>.h5`` for the phase-retrieval work store
+(the host so that a node of a shared file system never takes another node's live writer for
+a dead one; names without it, from earlier versions, count as this host's). A
 temporary whose process is gone is debris: :func:`stale_temporaries` finds it and
 :func:`clean_output` removes it (``recon()`` does that before it writes into a folder).
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFileError, OutputError, ParameterError
+from .atomic import host_tag, writer_tag
 
 __all__ = [
     "PROVENANCE_NAME",
@@ -51,7 +54,11 @@ logger = logging.getLogger(__name__)
 PROVENANCE_NAME = "recon_parameters.json"
 _RECORD = re.compile(r"^recon_parameters(?:_(?P<prefix>.+?))?(?:\.part(?P<part>\d{3})of(?P<of>\d{3}))?\.json$")
 _NUMBER = re.compile(r"(\d+)(?!.*\d)")  # last run of digits in a name
-_TEMP = re.compile(r"^\..+\.(?:tmp-(?P<pid>\d+)(?:-\d+)?|work-(?P<wpid>\d+)\.h5)$")
+# the host part is optional: temporaries written before it was added name only the pid
+_TEMP = re.compile(
+    r"^\..+\.(?:tmp-(?P<pid>\d+)(?:@(?P<host>\w+))?(?:-\d+)?|work-(?P<wpid>\d+)(?:@(?P<whost>\w+))?\.h5)$",
+    re.ASCII,
+)
 
 
 def record_name(prefix: str, stem: str) -> str:
@@ -71,7 +78,7 @@ def slice_name(prefix: str, row: int) -> str:
 
 def work_store_path(folder: Path, prefix: str) -> Path:
     """Hidden phase-retrieval work store of this process for ``prefix`` in ``folder``."""
-    return Path(folder) / f".{prefix}.work-{os.getpid()}.h5"
+    return Path(folder) / f".{prefix}.work-{writer_tag()}.h5"
 
 
 def run_slices(folder: str | os.PathLike, prefix: str) -> dict[int, Path]:
@@ -171,30 +178,43 @@ def _zombie(pid: int) -> bool:
     return bool(tail) and tail[0] in (b"Z", b"X")
 
 
-def stale_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Hidden temporaries in ``folder`` whose writing process (on this host) is gone."""
+def stale_temporaries(folder: str | os.PathLike, *, all_hosts: bool = False) -> list[Path]:
+    """Hidden temporaries in ``folder`` whose writing process is gone.
+
+    Only this host's processes can be checked: a temporary named by another host (a node of
+    a shared file system) is left alone, unless ``all_hosts`` (the caller knows that no
+    writer runs anywhere). A temporary without a host in its name is taken as this host's.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return []
     out = []
     for entry in os.scandir(folder):
         m = _TEMP.match(entry.name)
-        if m and not pid_alive(int(m.group("pid") or m.group("wpid"))):
+        if not m:
+            continue
+        host = m.group("host") or m.group("whost")
+        if host and host != host_tag():
+            if all_hosts:
+                out.append(Path(entry.path))
+            continue
+        if not pid_alive(int(m.group("pid") or m.group("wpid"))):
             out.append(Path(entry.path))
     return sorted(out)
 
 
-def clean_output(folder: str | os.PathLike, *, dry_run: bool = False) -> list[Path]:
+def clean_output(folder: str | os.PathLike, *, dry_run: bool = False, all_hosts: bool = False) -> list[Path]:
     """Remove the crash debris of ``folder`` (see :func:`stale_temporaries`); returns what was removed.
 
-    Temporaries of live processes are never touched. Raises :class:`InputFileError` if
-    ``folder`` is not a folder.
+    Temporaries of live processes on this host are never touched, nor (without
+    ``all_hosts``) those of other hosts. Raises :class:`InputFileError` if ``folder`` is not
+    a folder.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputFileError(f"not a folder: {folder}")
     removed = []
-    for path in stale_temporaries(folder):
+    for path in stale_temporaries(folder, all_hosts=all_hosts):
         if not dry_run:
             try:
                 path.unlink()
