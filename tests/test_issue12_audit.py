@@ -585,3 +585,19 @@ def test_clean_command_recursive_and_all_hosts(tmp_path, capsys):
     assert not debris.exists() and far.exists()
     assert clean.main([str(tmp_path / "rec"), "--recursive", "--all-hosts"]) == 0
     assert not far.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["download", "l.txt", "--allow-redirect", "https://dtn.example"], ["https://dtn.example"]),
+        (["--allow-redirect", "https://a.example", "download", "l.txt"], ["https://a.example"]),
+        (["download", "l.txt"], []),
+    ],
+)
+def test_spot_allow_redirect_after_the_command(argv, expected):
+    """The README's ``--allow-redirect https://host`` was refused ("unrecognized arguments")
+    where a user writes it, after ``download``."""
+    from alsmicroct.cli.spot import build_parser
+
+    assert build_parser().parse_args(argv).allow_redirect == expected
