@@ -601,3 +601,45 @@ def test_spot_allow_redirect_after_the_command(argv, expected):
     from alsmicroct.cli.spot import build_parser
 
     assert build_parser().parse_args(argv).allow_redirect == expected
+
+
+@pytest.mark.parametrize("cor", [None, 15.5])
+def test_projections_brighter_than_the_flats_refused(tmp_path, cor):
+    """Flats taken at a shorter exposure (or swapped with projections): a transmission of 2-3
+    over whole rows only warned "blank sample" and reconstructed negative attenuation."""
+    path = simulate_scan(
+        tmp_path / "x.h5", layout="dxchange", nangles=48, nslices=3, nrays=32, cor=15.5, seed=3, write_truth=False
+    ).path
+    with h5py.File(path, "r+") as f:
+        w = f["exchange/data_white"]
+        w[...] = (w[()] // 3).astype(w.dtype)  # a third of the exposure
+    with pytest.raises(LayoutError, match=r"x\.h5: 48 projection\(s\) .*brighter than the flats.*cannot be repaired"):
+        recon(path, outputPath=tmp_path / "rec", cor=cor, corFunction="vo", badData="repair", **KW)
+    assert not list((tmp_path / "rec").rglob("*.tiff"))
+
+
+def test_bright_edges_are_not_refused(tmp_path):
+    """Phase-contrast fringes and noise exceed a transmission of 1 on a few pixels: data."""
+    path = simulate_scan(
+        tmp_path / "e.h5", layout="dxchange", nangles=48, nslices=3, nrays=32, cor=15.5, seed=3, write_truth=False
+    ).path
+    with h5py.File(path, "r+") as f:
+        d = f["exchange/data"]
+        w = f["exchange/data_white"][()].mean(axis=0)
+        d[:, :, 4:6] = np.minimum(2.5 * w[None, :, 4:6], 65535).astype(d.dtype)  # 2 of 32 columns
+    assert len(recon(path, outputPath=tmp_path / "rec", cor=15.5, **KW).files) == 3
+
+
+def test_a_saturated_frame_refused_or_repaired(tmp_path, caplog):
+    """One frame at 65535 everywhere (a flash, a readout fault) reconstructed as streaks."""
+    path = simulate_scan(
+        tmp_path / "f.h5", layout="dxchange", nangles=48, nslices=3, nrays=32, cor=15.5, seed=3, write_truth=False
+    ).path
+    with h5py.File(path, "r+") as f:
+        f["exchange/data"][20] = 65535
+    with pytest.raises(
+        LayoutError, match=r"f\.h5: 1 projection\(s\) 20 brighter than the flats.*projIgnoreList=\[20\]"
+    ):
+        recon(path, outputPath=tmp_path / "rec", cor=15.5, **KW)
+    assert len(recon(path, outputPath=tmp_path / "rec", cor=15.5, badData="repair", **KW).files) == 3
+    assert "repaired" in caplog.text

@@ -18,6 +18,10 @@ depend on how the rows are chunked):
   level, not zero): more than 90 % of the row's pixels with a flat-field transmission below
   0.002 (:func:`check_transmission`, run on the normalised data, ignored projections
   excepted). A dense sample that is opaque over part of the rows is data, not refused;
+- projection rows brighter than the flats (more than 10 % of the pixels, the air beside the
+  sample, with a transmission above 1.5): in most projections the flats are wrong (another
+  exposure, swapped), refused even with ``"repair"``; in a few (a saturated frame, a flash)
+  refused, or set to transmission 1 with ``"repair"``; bright fringes on a few pixels pass;
 - darks at least as bright as the flats: a detector row where the mean dark is >= the
   mean flat at more than half of the pixels (swapped or wrong references). Isolated
   pixels with dark >= flat (dead pixels) are only reported as a warning: the
@@ -68,6 +72,10 @@ _KINDS = ("projection", "flat", "dark")
 NO_BEAM_TRANSMISSION = 0.002
 #: Fraction of a projection row's pixels without beam that makes the row a frame without beam.
 NO_BEAM_FRACTION = 0.9
+#: Transmission above which (at more than ``BRIGHT_FRACTION`` of a row: the air beside the
+#: sample, where it should be 1) the projection is brighter than the flats.
+BRIGHT_TRANSMISSION = 1.5
+BRIGHT_FRACTION = 0.1
 
 _WHY = {
     "all-zero": "a {kind} with no counts cannot be normalised",
@@ -312,23 +320,40 @@ def check_transmission(
     ------
     LayoutError
         Rows without beam with ``policy="error"``, naming the projections and the
-        ``projIgnoreList`` that skips them.
+        ``projIgnoreList`` that skips them; rows brighter than the flats (in most projections:
+        with any policy).
     """
     check_bad_data_policy(policy)
     if trans.size == 0:
         return trans
-    # candidates from every 8th column (a frame without beam is dark almost everywhere), then exact
-    sample = trans[:, :, ::8]
-    dark = np.count_nonzero(sample < NO_BEAM_TRANSMISSION, axis=2) > 0.5 * sample.shape[2]  # (image, row)
-    for i, r in zip(*np.nonzero(dark), strict=True):
-        dark[i, r] = np.count_nonzero(trans[i, r] < NO_BEAM_TRANSMISSION) > NO_BEAM_FRACTION * trans.shape[2]
-    if ignore is not None:
-        dark[np.asarray(ignore, dtype=bool)] = False
+    bright = _rows_where(trans, lambda a: a > BRIGHT_TRANSMISSION, ignore, fraction=BRIGHT_FRACTION)
+    if bright.any():
+        idx = [int(proj_indices[i]) for i in np.flatnonzero(bright.any(axis=1))]
+        text = (
+            f"{where}: {len(idx)} projection(s) {_indices_text(idx)} brighter than the flats at "
+            f"{int(bright.sum())} row(s), {_row_text(rows, np.flatnonzero(bright.any(axis=0)))}: more than "
+            f"{BRIGHT_FRACTION:.0%} of the pixels with a transmission above {BRIGHT_TRANSMISSION} (median "
+            f"{float(np.median(trans[bright])):.3g})"
+        )
+        checked = trans.shape[0] - (int(np.count_nonzero(ignore)) if ignore is not None else 0)
+        if 2 * len(idx) > checked:  # most projections: the references are wrong
+            raise LayoutError(
+                f"{text}; expected flats at least as bright as the projections -- flats taken with another "
+                "exposure or beam current, or swapped with projections, which cannot be repaired"
+            )
+        if policy == "error":  # a few frames: saturated, a flash
+            raise LayoutError(
+                f"{text}; such frames (saturated, a flash) hold no data. Skip them with projIgnoreList={idx}, "
+                "or badData='repair' (transmission 1 there)"
+            )
+        trans[bright] = 1.0
+        logger.warning("%s; repaired (badData='repair'): transmission 1 there", text)
+    dark = _rows_where(trans, lambda a: a < NO_BEAM_TRANSMISSION, ignore)
     hit = np.flatnonzero(dark.any(axis=1))
     if hit.size == 0:
         return trans
     idx = [int(proj_indices[i]) for i in hit]
-    shown = ", ".join(str(i) for i in idx[:8]) + (f" and {len(idx) - 8} more" if len(idx) > 8 else "")
+    shown = _indices_text(idx)
     text = (
         f"{where}: {len(idx)} projection(s) {shown} without beam at {int(dark.sum())} row(s), "
         f"{_row_text(rows, np.flatnonzero(dark.any(axis=0)))}: more than {NO_BEAM_FRACTION:.0%} of the pixels "
@@ -342,3 +367,26 @@ def check_transmission(
     trans[dark] = 1.0
     logger.warning("%s; repaired (badData='repair'): transmission 1 there", text)
     return trans
+
+
+def _rows_where(
+    trans: np.ndarray,
+    cond: Callable[[np.ndarray], np.ndarray],
+    ignore: np.ndarray | None,
+    *,
+    fraction: float = NO_BEAM_FRACTION,
+) -> np.ndarray:
+    """(image, row) mask of the rows where ``cond`` holds at more than ``fraction`` of the
+    pixels: candidates from every 8th column (loosely), then exact."""
+    sample = trans[:, :, ::8]
+    mask = np.count_nonzero(cond(sample), axis=2) > 0.5 * fraction * sample.shape[2]
+    images = np.flatnonzero(mask.any(axis=1))
+    if images.size:
+        mask[images] = np.count_nonzero(cond(trans[images]), axis=2) > fraction * trans.shape[2]
+    if ignore is not None:
+        mask[np.asarray(ignore, dtype=bool)] = False
+    return mask
+
+
+def _indices_text(idx: Sequence[int], limit: int = 8) -> str:
+    return ", ".join(str(i) for i in idx[:limit]) + (f" and {len(idx) - limit} more" if len(idx) > limit else "")
