@@ -6,7 +6,8 @@ spreadsheet, a path list or an old parameter file); both are converted by the fi
 declared kind and checked. Unknown or misspelled keys are errors with a "did you mean"
 hint -- the old toolkit silently swallowed typos.
 
-This module is pure Python (no NumPy import) so that parsing stays cheap.
+Parsing stays cheap: this module imports only the bottom layer (``errors``, ``checks``,
+``names``; NumPy through ``checks``), never scipy, numba or the engine.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import names as _names
 from .checks import check_file_prefix, check_order, check_wavelet
 from .errors import ParameterError
 
@@ -37,7 +39,6 @@ __all__ = [
 _TRUE = {"true", "t", "yes", "y", "on", "1"}
 _FALSE = {"false", "f", "no", "n", "off", "0"}
 _NONE = {"", "none", "null"}
-_FILTERS = ("butterworth", "shepp", "hann", "hamming", "parzen", "ramlak", "none")
 #: ReconParams fields of the iterative algorithms -> option names of the engine.
 _ITERATIVE = {
     "num_iter": "num_iter",
@@ -47,7 +48,6 @@ _ITERATIVE = {
     "iter_tol": "tol",
     "iter_start": "start",
 }
-_RING_METHODS = ("fw", "ti", "sf", "sorting", "large", "dead", "all")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 
@@ -109,7 +109,7 @@ class ReconParams:
     ringMethod: str = _spec(
         "str",
         "fw",
-        choices=_RING_METHODS,
+        choices=_names.RING_METHODS,
         doc="filter of doFWringremoval: fw (Fourier-wavelet, legacy), ti, sf, sorting "
         "(Vo), large (Vo: wide/partial stripes), dead (Vo: dead/fluctuating columns, "
         "then large), all (Vo: dead, large, sorting)",
@@ -154,7 +154,7 @@ class ReconParams:
     Rthr: float = _spec("float", 3000.0, doc="ring threshold, image units")
     Rtmin: float = _spec("float", -3000.0, doc="lower threshold, image units")
     cor: float | None = _spec("float", None, optional=True, doc="centre of rotation, pixels from the left edge")
-    corFunction: str = _spec("str", "pc", choices=("pc", "vo", "nm"), doc="centre-finding method")
+    corFunction: str = _spec("str", "pc", choices=_names.CENTER_METHODS, doc="centre-finding method")
     voInd: int | None = _spec("int", None, optional=True, min=0, doc="row for Vo's method")
     voSMin: float = _spec("float", -40.0, doc="Vo search start, pixels from the middle")
     voSMax: float = _spec("float", 40.0, doc="Vo search end, pixels from the middle")
@@ -176,14 +176,14 @@ class ReconParams:
     outputFormat: str = _spec(
         "str",
         "tiff",
-        choices=("tiff", "zarr", "h5"),
+        choices=_names.OUTPUT_FORMATS,
         doc="tiff: <prefix>_NNNNN.tiff slices; zarr: <prefix>.ome.zarr (OME-Zarr, "
         "axes in micrometer); h5: <prefix>.h5 (/exchange/data)",
     )
     ngffVersion: str = _spec(
         "str",
         "0.5",
-        choices=("0.5", "0.4"),
+        choices=_names.NGFF_VERSIONS,
         numbers_as_text=True,
         doc="OME-Zarr version of outputFormat=zarr: 0.5 (Zarr v3) or 0.4 (Zarr v2)",
     )
@@ -216,10 +216,10 @@ class ReconParams:
     )
     autoTilt: str = _spec(
         "str",
-        "detect",
+        "apply",
         choices=("off", "detect", "apply"),
-        doc="with correcttilt=0: estimate the tilt from the 0/180 pair and record it (detect: warn "
-        "when it matters; apply: also correct it; off: neither)",
+        doc="with correcttilt=0: estimate the tilt from the 0/180 pair and record it (apply: also "
+        "correct it when it matters; detect: only warn then; off: neither)",
     )
     tiltcenter_slice: float | None = _spec("float", None, optional=True, doc="tilt centre row, pixels")
     tiltcenter_det: float | None = _spec("float", None, optional=True, doc="tilt centre column, pixels")
@@ -247,7 +247,7 @@ class ReconParams:
     algorithm: str = _spec(
         "str",
         "gridrec",
-        choices=("gridrec", "fbp", "sirt", "cgls", "tv"),
+        choices=_names.ALGORITHMS,
         doc="reconstruction algorithm: gridrec, fbp, or iterative sirt, cgls, tv "
         "(total variation; for few-angle and low-dose scans)",
     )
@@ -284,11 +284,11 @@ class ReconParams:
         "str",
         None,
         optional=True,
-        choices=("zero", "gridrec", "ramp"),
+        choices=_names.ITERATIVE_STARTS,
         doc="sirt/cgls/tv starting image: zero, gridrec, or ramp (gridrec with "
         "the Shepp-Logan filter) (None: gridrec sirt/cgls, ramp tv)",
     )
-    filter_name: str = _spec("str", "butterworth", choices=_FILTERS, doc="gridrec filter")
+    filter_name: str = _spec("str", "butterworth", choices=_names.FILTER_NAMES, doc="gridrec filter")
     num_threads: int | None = _spec("int", None, optional=True, min=1, doc="threads (default: all cores)")
     memoryCheck: str = _spec(
         "str",
@@ -334,7 +334,7 @@ class ReconParams:
             :func:`alsmicroct.engine.iterative.check_iterative_options`).
         """
         given = {name: getattr(self, name) for name in _ITERATIVE}
-        if self.algorithm in ("gridrec", "fbp"):
+        if self.algorithm in _names.DIRECT_ALGORITHMS:
             for name, value in given.items():
                 if value is not None:
                     raise ParameterError(

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import InputFileError
+from .names import CENTER_METHODS
 from .params import ReconParams
 from .params import parameter_help as _parameter_help
 from .pipeline.plan import output_dir_for
@@ -159,22 +160,24 @@ def recon(
     """
     from .params import parse_resume
     from .pipeline.execute import execute
-    from .pipeline.prepare import prepare
+    from .pipeline.prepare import prepared
 
     t_start = time.perf_counter()
     resume = parse_resume(resume)
     params = ReconParams.from_mapping(kwargs, inputPath=_path_arg("inputPath", inputPath))
-    plan = prepare(_path_arg("filename", filename), params)
-    run = execute(
-        plan,
-        record=provenance_name,
-        resume=resume,
-        progress=progress,
-        client=client,
-        quicklook=quicklook,
-        t_centre=time.perf_counter() - t_start,
-        t_start=t_start,
-    )
+    # the file opened once; a local run reads the rows the centre needs with its first block
+    with prepared(_path_arg("filename", filename), params, share=client is None) as (scan, plan):
+        run = execute(
+            plan,
+            record=provenance_name,
+            resume=resume,
+            progress=progress,
+            client=client,
+            quicklook=quicklook,
+            t_centre=time.perf_counter() - t_start,
+            t_start=t_start,
+            scan=scan,
+        )
     return ReconResult(
         cor=float(plan.cor),
         output_dir=plan.output_dir,
@@ -208,7 +211,7 @@ def find_centers(
     filename: str | os.PathLike,
     inputPath: str | os.PathLike = "./",
     *,
-    methods: tuple[str, ...] = ("pc", "vo", "nm"),
+    methods: tuple[str, ...] = CENTER_METHODS,
     **kwargs: Any,
 ) -> dict[str, float]:
     """Centre of rotation by each of ``methods`` (pixels from the left edge).

@@ -56,8 +56,35 @@ threading.Thread(target=sample, daemon=True).start()
 res = recon(sys.argv[1], outputPath=sys.argv[2], resume=False, **kw)
 wall = time.perf_counter() - t0
 stop.set()
+maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# the run's own model of one block's memory (alsmicroct.memory), computed after the run
+from pathlib import Path
+from alsmicroct.params import ReconParams
+from alsmicroct.pipeline.execute import check_plan_memory
+from alsmicroct.pipeline.prepare import prepare
+raw = Path(sys.argv[1])
+fields = set(ReconParams.field_names())
+params = ReconParams.from_mapping(
+    {**{k: v for k, v in kw.items() if k in fields}, "memoryCheck": "warn"}, inputPath=str(raw.parent)
+)
+est = check_plan_memory(prepare(raw.name, params, center=False), available=1 << 60)
 print(json.dumps({"wall": wall, "cor": res.cor, "nfiles": len(res.files), "sampled_peak": peak[0],
-                  "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+                  "maxrss": maxrss, "block_estimate": est.total, "block_rows": est.rows}))
+"""
+
+PROFILE_CHILD = r"""
+import cProfile, io, json, pstats, sys, time
+t0 = time.perf_counter()
+prof = cProfile.Profile()
+prof.enable()
+from alsmicroct.reconstruction import recon
+res = recon(sys.argv[1], outputPath=sys.argv[2], resume=False, **json.loads(sys.argv[3]))
+prof.disable()
+text = io.StringIO()
+stats = pstats.Stats(prof, stream=text).sort_stats("cumulative")
+stats.print_stats(r"alsmicroct/(pipeline|engine|prep|post|io)/[a-z_]+\.py:\d+\((?!<)", int(sys.argv[4]))
+print("\n".join(line for line in text.getvalue().splitlines() if "alsmicroct/" in line and "List reduced" not in line))
+print(f"profiled wall (cProfile slows Python-heavy parts) {time.perf_counter() - t0:.2f} s; timings {res.timings}")
 """
 
 COMPUTE_CHILD = r"""
@@ -147,6 +174,21 @@ def _run(cmd: list[str], env: dict | None = None) -> tuple[float, dict]:
     return wall, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _profile(raw: Path, out: Path, kw: str, top: int) -> None:
+    """One more fresh run under cProfile: where the time goes, by stage function (cumulative)."""
+    if top <= 0:
+        return
+    proc = subprocess.run(
+        [sys.executable, "-c", PROFILE_CHILD, str(raw), str(out), kw, str(top)], capture_output=True, text=True
+    )
+    if proc.returncode:
+        raise RuntimeError(f"profile run failed:\n{proc.stderr[-3000:]}")
+    print(f"# profile of one more fresh run (top {top} stage functions by cumulative time; {_load()}):")
+    print("#   ncalls  tottime  percall  cumtime  percall  function")
+    for line in filter(None, proc.stdout.rstrip().splitlines()):
+        print(f"#  {line.replace(str(Path.cwd()) + '/', '')}")
+
+
 def _stats(values: list[float]) -> str:
     return f"best {min(values):6.2f}  median {statistics.median(values):6.2f}"
 
@@ -199,7 +241,7 @@ def _scan(work: Path, name: str, *, nslices: int, thin: int = 16, **params) -> P
     return path
 
 
-def case_small(work: Path, repeat: int, tomopy_python: str | None) -> None:
+def case_small(work: Path, repeat: int, tomopy_python: str | None, profile: int = 0) -> None:
     raw = _scan(work, "small_640x12x1000", nangles=1000, nslices=12, nrays=640)
     kw = json.dumps({"cor": None, "corFunction": "pc", "doFWringremoval": True})
     print(f"\n## small scan, 640 x 12 x 1000, fresh process, pc centre, FW, quick-look; {_load()}")
@@ -220,6 +262,7 @@ def case_small(work: Path, repeat: int, tomopy_python: str | None) -> None:
     else:
         print("TomoPy: not run (give --tomopy-python; see benchmarks/build_tomopy.sh)")
     print(f"# {_load()}")
+    _profile(raw, work / "small_out", kw, profile)
 
 
 def _tall(work: Path, nslices: int, nangles: int) -> Path:
@@ -262,15 +305,17 @@ def case_memory(work: Path, rows_list: list[int], nangles: int, nslices: int) ->
         _, info = _run([sys.executable, "-c", RECON_CHILD, str(raw), str(work / "mem_out"), kw])
         peak = max(info["maxrss"], info["sampled_peak"])
         first = first or peak
+        need = info["block_estimate"]
         print(
             f"{rows:4d} rows: peak RSS {peak / 1e9:.3f} GB (ru_maxrss {info['maxrss'] / 1e9:.3f}, sampled "
             f"{info['sampled_peak'] / 1e9:.3f}), growth vs {rows_list[0]} rows {100 * (peak / first - 1):+.1f} % "
-            f"(target <= 2 %)"
+            f"(target <= 2 %); one block of {info['block_rows']} rows needs {need / 1e9:.3f} GB (alsmicroct.memory "
+            f"model): peak = {(peak - 0.3e9) / need:.2f} x that + 0.3 GB (target <= 1.3)"
         )
     print(f"# {_load()}")
 
 
-def case_preview(work: Path, repeat: int, nslices: int) -> None:
+def case_preview(work: Path, repeat: int, nslices: int, profile: int = 0) -> None:
     raw = _scan(work, f"preview_2048x{nslices}x1969", nangles=1969, nslices=nslices, nrays=2048)
     kw = json.dumps({"cor": None, "corFunction": "pc", "doFWringremoval": True, "sinoused": [-1, 4, 1]})
     print(
@@ -283,6 +328,7 @@ def case_preview(work: Path, repeat: int, nslices: int) -> None:
         walls.append(wall)
     print(f"preview  {_stats(walls)} s   (cor {info['cor']:.2f}, target <= 2 s)")
     print(f"# {_load()}")
+    _profile(raw, work / "preview_out", kw, profile)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -299,13 +345,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nangles", type=int, default=1313)
     parser.add_argument("--memory-rows", type=int, nargs="+", default=[64, 512])
     parser.add_argument("--preview-rows", type=int, default=128, help="detector rows of the preview scan")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="small/preview: one more run under cProfile, top N stages"
+    )
     parser.add_argument("--dir", default=None, help="work folder, raw files kept (default: temporary, removed)")
     args = parser.parse_args(argv)
     work = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="alsmicroct-e2e-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"# bench_end_to_end: {os.cpu_count()} cores, python {sys.version.split()[0]}, {_load()}")
     if "small" in args.cases:
-        case_small(work, args.repeat, args.tomopy_python)
+        case_small(work, args.repeat, args.tomopy_python, args.profile)
     tall = max(
         (args.rows if "full" in args.cases else []) + (args.memory_rows if "memory" in args.cases else []), default=0
     )
@@ -314,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     if "memory" in args.cases:
         case_memory(work, args.memory_rows, args.nangles, tall)
     if "preview" in args.cases:
-        case_preview(work, args.repeat, args.preview_rows)
+        case_preview(work, args.repeat, args.preview_rows, args.profile)
     if not args.dir:
         import shutil
 

@@ -1,5 +1,5 @@
 """Automatic detector tilt (issue 15, section 3): estimated from the 0/180 pair, recorded,
-corrected with ``autoTilt="apply"``, refused on a featureless pair."""
+corrected by default (``autoTilt="apply"``) when it matters, refused on a featureless pair."""
 
 from __future__ import annotations
 
@@ -36,8 +36,8 @@ def _psnr(res, scan):
     return float(np.mean([psnr(s, t) for s, t in zip(_slices(res), truth, strict=True)]))
 
 
-def test_default_detects_records_and_warns(scans, tmp_path, caplog):
-    res = recon(str(scans["tilted"].path), outputPath=str(tmp_path / "d"), **KW)
+def test_detect_records_and_warns(scans, tmp_path, caplog):
+    res = recon(str(scans["tilted"].path), outputPath=str(tmp_path / "d"), autoTilt="detect", **KW)
     info = res.tilt_info
     assert info["mode"] == "detect" and info["matters"] and info["applied_deg"] == 0.0, info
     assert abs(info["estimated_deg"] - 1.0) <= 0.05, info
@@ -50,9 +50,9 @@ def test_default_detects_records_and_warns(scans, tmp_path, caplog):
 def test_apply_corrects_within_1_db_of_the_untilted_twin(scans, tmp_path):
     twin = recon(str(scans["twin"].path), outputPath=str(tmp_path / "t"), **KW)
     off = recon(str(scans["tilted"].path), outputPath=str(tmp_path / "o"), autoTilt="off", **KW)
-    res = recon(str(scans["tilted"].path), outputPath=str(tmp_path / "a"), autoTilt="apply", **KW)
+    res = recon(str(scans["tilted"].path), outputPath=str(tmp_path / "a"), **KW)  # the default: apply
     info = res.tilt_info
-    assert abs(info["applied_deg"] - 1.0) <= 0.05, info
+    assert info["mode"] == "apply" and abs(info["applied_deg"] - 1.0) <= 0.05, info
     assert json.loads(res.provenance_path.read_text())["parameters"]["correcttilt"] == info["applied_deg"]
     ref, fixed, raw = _psnr(twin, scans["twin"]), _psnr(res, scans["tilted"]), _psnr(off, scans["tilted"])
     assert fixed >= ref - 1.0, (ref, fixed, raw)
@@ -82,6 +82,20 @@ def test_saturated_pair_is_refused_and_recorded(tmp_path, caplog):
 
 
 def test_autotilt_choices():
-    assert ReconParams().autoTilt == "detect"
+    assert ReconParams().autoTilt == "apply"
     with pytest.raises(Exception, match="autoTilt"):
         ReconParams.from_mapping({"autoTilt": "maybe"})
+
+
+def test_too_few_detector_rows_is_said_so_without_reading_the_pair(tmp_path, monkeypatch):
+    from alsmicroct.pipeline import center
+
+    scan = simulate_scan(tmp_path / "short.h5", **{**COMMON, "nslices": 8})
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("the 0/180 pair was read for a tilt that cannot be estimated")
+
+    monkeypatch.setattr(center, "_normalized_pair", no_read)
+    res = recon(str(scan.path), outputPath=str(tmp_path / "s"), autoTilt="apply", corFunction="vo", **KW)
+    info = res.tilt_info
+    assert info["estimated_deg"] is None and info["reason"] == "only 8 detector rows (fewer than 16)", info

@@ -205,6 +205,18 @@ def test_parts_merge_like_a_single_run(raw, reference, tmp_path):
     assert merged["resolved"]["cor"] == single["resolved"]["cor"]
     assert [p["rows_first_last_step"] for p in merged["parts"]] == [[0, 1, 1], [2, 3, 1], [4, 5, 1]]
     assert (tmp_path / out / "scan1_quicklook.png").is_file()
+    # one quality section for the whole scan, pooled from the parts' sections
+    q, parts_q = merged["quality"], [read_provenance(tmp_path / out, p["file"])["quality"] for p in merged["parts"]]
+    assert q["merged"]["parts"] == 3 and q["sample_rows"] == [0, 1, 2, 3, 4, 5]
+    n = [len(p["sample_rows"]) for p in parts_q]
+    for key in ("ring_index", "ring_index_slice"):
+        pooled = np.sqrt(sum(p[key] ** 2 * k for p, k in zip(parts_q, n, strict=True)) / sum(n))
+        assert q[key] == pytest.approx(pooled)
+        assert q[key] == pytest.approx(single["quality"][key], rel=0.5)
+    assert q["raw_zero_fraction"] == pytest.approx(np.average([p["raw_zero_fraction"] for p in parts_q], weights=n))
+    assert q["centre_confidence"] == single["quality"]["centre_confidence"]
+    lo = min(p["suggestions"]["range_8bit"]["cast8bit_min"] for p in parts_q)
+    assert q["suggestions"]["range_8bit"]["cast8bit_min"] == lo and q["suggestions"]["applied"] is False
     with pytest.raises(ReconstructionError, match=r"another run: butterworth_order=2 \(not 3\)"):
         merge_parts("scan1.h5", 3, raw, butterworth_order=3, **kw)
     # the merged record is what recon() itself writes: a later plain run keeps every slice

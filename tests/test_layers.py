@@ -4,7 +4,7 @@ are used by the public front, the jobs library and the command lines only.
 
 Layers, low to high (docs/ARCHITECTURE.md)::
 
-    errors, checks -> io -> prep / engine / post / sim / image_processing / data_management
+    errors, checks, names -> io -> prep / engine / post / sim / image_processing / data_management
     -> params, pipeline -> reconstruction -> jobs -> cli
 
 ``alsmicroct.apps``, ``alsmicroct.distributed``, ``alsmicroct.data_management.cli`` and
@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1] / "alsmicroct"
 RANKS = {
     "errors": 0,
     "checks": 0,
+    "names": 0,
     "io": 1,
     "memory": 1,
     "prep": 2,
@@ -165,3 +166,16 @@ def test_no_importorskip_of_own_modules():
         if "importorskip(" in text and "alsmicroct" in text
     ]
     assert not offenders, offenders
+
+
+#: the project's rule: no module of the package reaches this many lines
+MAX_MODULE_LINES = 800
+
+
+def test_modules_stay_under_800_lines():
+    long = {
+        str(p.relative_to(ROOT.parent)): n
+        for p in ROOT.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) >= MAX_MODULE_LINES
+    }
+    assert not long, f"modules of {MAX_MODULE_LINES} lines or more (split them): {long}"

@@ -91,3 +91,45 @@ def test_preview_opens_the_raw_file_once(tmp_path, monkeypatch, layout):
     assert out["quality"]["ring_index_slice"] == pytest.approx(report["ring_index_slice"], abs=1e-5)
     low = report["suggestions"]["range_8bit"]["cast8bit_min"]
     assert out["quality"]["range_8bit_low"] == pytest.approx(low, abs=1e-5)
+
+
+def test_warm_up_runs_first_and_leaves_nothing_behind(tmp_path, monkeypatch):
+    """A watcher previews a tiny simulated scan in a temporary folder at start (on its one
+    preview thread, so a scan arriving meanwhile waits), and nothing of it reaches REC_DIR,
+    the queue or the temporary folder."""
+    import tempfile
+    import threading
+
+    from alsmicroct.jobs.watch.service import WatchService, WatchSettings
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    raw, rec = tmp_path / "raw", tmp_path / "rec"
+    raw.mkdir()
+    service = WatchService(WatchSettings(raw, rec, tick=0.05))
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(600):
+            if service.warm is not None:
+                break
+            threading.Event().wait(0.05)
+        assert service.warm is not None
+        assert service.warm.result(timeout=120) > 0
+    finally:
+        service.stop_event.set()
+        thread.join(60)
+    assert sorted(p.name for p in rec.iterdir() if not p.name.startswith(".alsmicroct-watch")) == []
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_failed_warm_up_is_a_warning_not_a_stop(tmp_path, monkeypatch, caplog):
+    from alsmicroct.jobs.watch import preview
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(preview, "make_preview", broken)
+    with caplog.at_level("WARNING", logger="alsmicroct.jobs.watch.preview"):
+        assert preview.warm_up() >= 0
+    assert "warm-up preview failed" in caplog.text and "disk full" in caplog.text

@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 
 from ..errors import ParameterError
+from ..names import OUTPUT_FORMATS
 from ._folders import FolderAction, folder_main, folder_parser
 
 __all__ = ["main"]
@@ -33,7 +34,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", help="output names <prefix>_<number>.tif (default: input names)")
     parser.add_argument(
         "--output-format",
-        choices=("tiff", "zarr", "h5"),
+        choices=OUTPUT_FORMATS,
         default=None,
         help="output format (default: the input's; inputs may be OME-Zarr stores or .h5 too)",
     )

@@ -19,6 +19,7 @@ import logging
 from pathlib import Path
 
 from ..errors import ParameterError
+from ..names import OUTPUT_FORMATS
 from ._common import parse_span
 from ._folders import FolderAction, folder_main, folder_parser
 
@@ -41,7 +42,7 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--z", metavar="A:B", help="slices, by position in the sorted listing")
     parser.add_argument(
         "--output-format",
-        choices=("tiff", "zarr", "h5"),
+        choices=OUTPUT_FORMATS,
         default=None,
         help="output format (default: the input's; inputs may be OME-Zarr stores or .h5 too)",
     )

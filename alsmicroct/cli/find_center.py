@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..errors import ParameterError
 from ..io.atomic import write_json_atomic
+from ..names import CENTER_METHODS
 from ..params import parse_overrides
 from ._common import (
     EXIT_FAILED,
@@ -36,7 +37,7 @@ __all__ = ["main", "sweep_centres"]
 
 logger = logging.getLogger(__name__)
 
-_METHODS = ("pc", "vo", "nm")
+_METHODS = CENTER_METHODS
 
 
 def sweep_centres(around: float | None, spec: str, step: float, nrays: int) -> list[float]:

@@ -89,6 +89,13 @@ def _watch_parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=int, dest="max_retries", metavar="N", help="retries of a failed run (default 1)")
     p.add_argument("--sbatch-args", dest="sbatch_args", metavar="ARGS", help="extra sbatch options, e.g. '-p debug'")
     p.add_argument("--dask-address", dest="dask_address", metavar="ADDR", help="a Dask scheduler to use")
+    p.add_argument(
+        "--no-warm-up",
+        dest="warm_up",
+        action="store_false",
+        default=None,
+        help="do not preview a small simulated scan at start (then the first scan pays the start-up costs)",
+    )
     add_logging_args(p)
     return p
 
@@ -136,6 +143,7 @@ def _settings(args: argparse.Namespace) -> tuple[WatchSettings, dict[str, Any]]:
             "max_retries",
             "sbatch_args",
             "dask_address",
+            "warm_up",
         )
         if getattr(args, k) is not None
     }

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import fft as sfft
-from scipy import ndimage, optimize
+from scipy import ndimage
 
 from ..errors import ParameterError
 from .center import _taper, _vo_mask, _vo_metric, find_center_pc, find_center_vo
@@ -23,6 +23,7 @@ from .center import _taper, _vo_mask, _vo_metric, find_center_pc, find_center_vo
 __all__ = [
     "TILT_MAX_ROWS",
     "TILT_MIN_MATCH",
+    "TILT_MIN_ROWS",
     "VO_MAX_ANGLES",
     "CenterEstimate",
     "estimate_center",
@@ -59,6 +60,9 @@ class CenterEstimate:
     curve_contrast : float
         ``(median - min) / median`` of the Vo metric around the minimum (small: no clear
         minimum).
+    metric_curve : tuple of two tuples
+        The curve behind ``curve_contrast``: trial centres (px, half-pixel steps around
+        the centre, middle row) and Vo's metric at each (arbitrary units; lower is better).
     """
 
     center: float
@@ -73,6 +77,7 @@ class CenterEstimate:
     drift_significant: bool = False
     per_row: np.ndarray | None = field(default=None, repr=False)
     curve_contrast: float = float("nan")
+    metric_curve: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())
 
     def to_dict(self) -> dict:
         """JSON-ready summary (for the provenance record)."""
@@ -88,6 +93,7 @@ class CenterEstimate:
             "slope_px_per_row": self.slope,
             "drift_significant": self.drift_significant,
             "curve_contrast": self.curve_contrast,
+            "metric_curve": {"centers": list(self.metric_curve[0]), "metric": list(self.metric_curve[1])},
         }
 
 
@@ -98,9 +104,10 @@ def _pair_indices(theta: np.ndarray, tol: float) -> tuple[int, int] | None:
     return (0, j) if d[j] <= tol else None
 
 
-def _curve_contrast(sino: np.ndarray, center: float, srad: float) -> float:
+def _curve_contrast(sino: np.ndarray, center: float, srad: float) -> tuple[float, np.ndarray, np.ndarray]:
     """``(median - min) / median`` of Vo's metric over ``center +- srad`` px, on a grid of
-    half-pixel centres (integer shifts of the mirrored sinogram: no interpolation)."""
+    half-pixel centres (integer shifts of the mirrored sinogram: no interpolation), with
+    the trial centres and the metric values."""
     ncol = sino.shape[1]
     mid = (ncol - 1) / 2.0
     step = max(0.5, round(srad / 6.0 * 2.0) / 2.0)
@@ -109,10 +116,10 @@ def _curve_contrast(sino: np.ndarray, center: float, srad: float) -> float:
     cands = base + np.arange(-reach, reach + 0.25 * step, step)
     cands = cands[(cands >= 0) & (cands <= ncol - 1)]
     if cands.size < 3:
-        return 0.0
+        return 0.0, cands, np.zeros(cands.size)
     m = _vo_metric(sino.astype(np.float64), 2.0 * (cands - mid), _vo_mask(2 * sino.shape[0], ncol, 2.0, 20))
     med = float(np.median(m))
-    return float((med - m.min()) / med) if med > 0 else 0.0
+    return (float((med - m.min()) / med) if med > 0 else 0.0), cands, m
 
 
 #: most angles of the first 180 degrees the Vo estimates use (evenly subsampled)
@@ -151,6 +158,7 @@ def estimate_center(
     max_disagreement: float = 1.0,
     min_contrast: float = 0.05,
     drift_threshold: float = 1.0,
+    pc: float | None = None,
 ) -> CenterEstimate:
     """Centre of rotation with an uncertainty, a label and a per-row drift fit.
 
@@ -169,6 +177,10 @@ def estimate_center(
     drift_threshold : float
         A fitted drift over the block's rows larger than this (px), and larger than three
         times its standard error, is significant.
+    pc : float, optional
+        A phase-correlation centre measured already, on more rows than ``data`` holds (the
+        pipeline's ``pc`` uses at least 64); default: measured on ``data``'s 0/180 pair (a few
+        rows give a weak peak on noisy data). Either way a missing 0/180 pair is a reason.
 
     Returns
     -------
@@ -187,11 +199,13 @@ def estimate_center(
         reasons.append(f"only {nang} angles")
     step = float(np.median(np.abs(np.diff(th)))) if nang > 1 else math.pi
     pair = _pair_indices(th, 0.51 * step)
-    pc = None
     if pair is None:
         reasons.append("no 0/180 degree projection pair")
-    else:
+        pc = None
+    elif pc is None:
         pc = find_center_pc(arr[pair[0]], arr[pair[1]])
+    else:
+        pc = float(pc)
     picks = np.unique(np.linspace(0, nrow - 1, max(1, min(rows, nrow))).round().astype(int))
     half = _half_turn(arr, th)
     smin, smax = vo_search_range(ncol, pc)
@@ -209,7 +223,7 @@ def estimate_center(
             vo = float(coef[1])
             per_row = (vo + slope * (np.arange(nrow) - mid_row)).astype(np.float64)
     resid = np.std(np.asarray(row_c) - (vo + slope * (picks - mid_row))) if len(picks) > 1 else 0.0
-    contrast = _curve_contrast(half[:, int(picks[len(picks) // 2])], vo, max(6.0, 0.005 * ncol))
+    contrast, curve_c, curve_m = _curve_contrast(half[:, int(picks[len(picks) // 2])], vo, max(6.0, 0.005 * ncol))
     if contrast < min_contrast:
         reasons.append(f"metric curve without a clear minimum (contrast {contrast:.3f})")
     # at the middle row pc (on all rows) and vo should agree
@@ -240,6 +254,7 @@ def estimate_center(
         significant,
         per_row,
         contrast,
+        (tuple(round(float(c), 3) for c in curve_c), tuple(float(v) for v in curve_m)),
     )
 
 
@@ -276,12 +291,17 @@ def _pair_rotation(a: np.ndarray, bm: np.ndarray, max_deg: float, near: float | 
         best = float(grid[int(np.argmin([cost(g) for g in grid]))])
     else:
         best = float(near)
+    from scipy import optimize  # only here: scipy.optimize takes ~0.2 s to import, the centre path needs none
+
     res = optimize.minimize_scalar(cost, bounds=(best - 0.5, best + 0.5), method="bounded", options={"xatol": 1e-3})
     return float(res.x), -float(res.fun)
 
 
 #: a 0/180 pair whose best normalised correlation is below this does not match (noise, blank)
 TILT_MIN_MATCH = 0.3
+
+#: fewest detector rows a tilt is estimated on (a rotation of a few rows is not measurable)
+TILT_MIN_ROWS = 16
 
 #: taller pairs are estimated on their central band of this many rows: the rotation search
 #: costs time in proportion to the rows (about 4 s for 256 x 2560 on 2 cores, 30 s for a full
@@ -330,8 +350,8 @@ def estimate_tilt(proj0, proj180, *, max_tilt: float = 5.0) -> tuple[float, floa
             "estimate_tilt: the 0/180 pair has no structure (constant, saturated or not finite); tilt not estimated"
         )
         return 0.0, float("inf")
-    if a.shape[0] < 16:
-        logger.warning("estimate_tilt: %d rows (fewer than 16); tilt not estimated", a.shape[0])
+    if a.shape[0] < TILT_MIN_ROWS:
+        logger.warning("estimate_tilt: %d rows (fewer than %d); tilt not estimated", a.shape[0], TILT_MIN_ROWS)
         return 0.0, float("inf")
     if a.shape[0] > TILT_MAX_ROWS:
         top = (a.shape[0] - TILT_MAX_ROWS) // 2

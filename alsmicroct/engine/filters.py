@@ -34,18 +34,9 @@ from __future__ import annotations
 import numpy as np
 
 from alsmicroct.errors import ParameterError
+from alsmicroct.names import FILTER_NAMES  # defined once, re-exported here
 
 __all__ = ["FILTER_NAMES", "filter_response", "filter_window", "ramp_response"]
-
-FILTER_NAMES: tuple[str, ...] = (
-    "butterworth",
-    "shepp",
-    "hann",
-    "hamming",
-    "parzen",
-    "ramlak",
-    "none",
-)
 
 
 def check_filter(filter_name: str, cutoff: float, order: float) -> str:

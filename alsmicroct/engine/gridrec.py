@@ -37,6 +37,7 @@ import scipy.fft as sfft
 
 from alsmicroct.engine.filters import check_filter, filter_response
 from alsmicroct.errors import ParameterError
+from alsmicroct.names import DIRECT_ALGORITHMS
 
 __all__ = ["angle_weights", "clear_plan_cache", "default_npad", "reconstruct"]
 
@@ -52,7 +53,7 @@ NUFFT_UPSAMPFAC = 1.25
 WINDOW_MARGIN = 4
 #: Upper bound on the complex working memory of one batch of transforms, bytes.
 _BATCH_BYTES = 768 * 2**20
-_ALGORITHMS = ("gridrec", "fbp")
+_ALGORITHMS = DIRECT_ALGORITHMS
 #: Projections filtered per task (small buffers stay in cache and are reused).
 _ANGLE_BLOCK = 32
 

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OutputError
+from ..names import NGFF_VERSIONS
 from .atomic import jsonable
 from .outputs import pid_alive
 
@@ -64,7 +65,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-NGFF_VERSIONS = ("0.4", "0.5")
 _ZARR_FORMAT = {"0.4": 2, "0.5": 3}
 _MIN_LEVEL_PX = 256
 MAX_INFLIGHT_LAYERS = 2

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputFileError, OutputError, ParameterError
+from ..names import OUTPUT_FORMATS
 
 __all__ = [
     "FORMATS",
@@ -42,7 +43,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("tiff", "zarr", "h5")
+FORMATS = OUTPUT_FORMATS
 _H5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".nxs")
 
 

@@ -256,6 +256,7 @@ def _part_problems(plan: Any, name: str, record: dict[str, Any] | None) -> list[
 def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:
     from ..io.tiff import is_complete_tiff
     from ..pipeline.provenance import provenance_record, read_provenance, write_provenance
+    from ..pipeline.quality_report import merge_quality
     from ..pipeline.quicklook import write_quicklook
 
     names = [part_provenance_name(k, nparts, _record(plan)) for k in range(1, nparts + 1)]
@@ -276,8 +277,14 @@ def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:
     for record in records:
         for key, value in record.get("timings_s", {}).items():
             timings[key] = round(timings.get(key, 0.0) + value, 4)
+    quality = merge_quality([r.get("quality") for r in records], plan=plan)
     merged = provenance_record(
-        plan, status="complete", timings=timings, nfiles=int(plan.rows.size), started=min(r["started"] for r in records)
+        plan,
+        status="complete",
+        timings=timings,
+        nfiles=int(plan.rows.size),
+        started=min(r["started"] for r in records),
+        quality=quality,
     )
     merged["parts"] = [
         {
@@ -295,5 +302,5 @@ def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:
     path = write_provenance(plan.output_dir / _record(plan), merged)
     logger.info("%s: merged %d parts (%d slices) into %s", plan.path.name, nparts, plan.rows.size, path)
     if quicklook:
-        write_quicklook(plan)
+        write_quicklook(plan, quality=quality)
     return path

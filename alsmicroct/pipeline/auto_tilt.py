@@ -1,11 +1,11 @@
 """Automatic detector tilt (``autoTilt``): estimate it from the 0/180 degree pair, record it,
-and with ``autoTilt="apply"`` correct it.
+and with ``autoTilt="apply"`` (the default) correct it when it matters.
 
 The estimate (:func:`alsmicroct.engine.center_confidence.estimate_tilt`) runs when the user
 left ``correcttilt`` at 0 and ``autoTilt`` is not ``"off"``; a given non-zero ``correcttilt``
 is used as given and never estimated. A tilt *matters* when it moves the detector's edge
 columns by more than :data:`TILT_MATTERS_PX` (``|sin t| * ncol / 2``) and exceeds twice its
-error. ``"detect"`` (the default) then warns; ``"apply"`` sets ``correcttilt`` to the
+error. ``"detect"`` then only warns; ``"apply"`` sets ``correcttilt`` to the
 estimate in the plan's parameters, so the existing tilt step (:func:`alsmicroct.prep.correct_tilt`)
 corrects every row block. A pair without structure (blank, saturated) or no 0/180 pair is
 never applied: a warning, and the reason recorded. The record is ``plan.tilt_info``
@@ -32,9 +32,12 @@ TILT_MATTERS_PX = 0.5
 
 def _estimate(scan, plan: ReconPlan) -> tuple[float, float, str | None]:
     """Tilt and error (degrees) from the plan's 0/180 pair, or ``(0, inf, reason)``."""
-    from ..engine.center_confidence import estimate_tilt
-    from .center import _normalized_pair, pair_180
+    from ..engine.center_confidence import TILT_MIN_ROWS, estimate_tilt
+    from .center import _normalized_pair, pair_180, pc_rows
 
+    start, stop, _step = pc_rows(plan, scan.meta.nslices)
+    if stop - start < TILT_MIN_ROWS:  # known before reading anything
+        return 0.0, math.inf, f"only {stop - start} detector rows (fewer than {TILT_MIN_ROWS})"
     usable = np.flatnonzero(~plan.ignore_mask)
     if usable.size < 2:
         return 0.0, math.inf, "fewer than 2 usable projections"

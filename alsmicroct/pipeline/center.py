@@ -17,10 +17,22 @@ import math
 import numpy as np
 
 from ..errors import ReconstructionError
+from ..prep.stitch import WEAK_MATCH_CONTRAST
 from .plan import ReconPlan
 from .steps import Block, centre_steps
 
-__all__ = ["PC_MIN_ROWS", "find_center", "pair_180", "pc_rows", "preprocessed_sinogram", "preprocessed_sinograms"]
+__all__ = [
+    "MATCH_360_MIN_CONTRAST",
+    "PC_MIN_ROWS",
+    "center_confidence",
+    "center_confidence_360",
+    "find_center",
+    "find_center_360",
+    "pair_180",
+    "pc_rows",
+    "preprocessed_sinogram",
+    "preprocessed_sinograms",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -105,10 +117,16 @@ def _normalized_pair(scan, plan: ReconPlan, positions: tuple[int, int]) -> np.nd
 
     rows = pc_rows(plan, scan.meta.nslices)
     idx = [int(plan.proj_indices[k]) for k in positions]
-    proj = np.concatenate([scan.read_projections(proj=(i, i + 1, 1), rows=rows) for i in idx])
-    return normalize_nf(
-        proj, scan.read_flats(rows=rows), scan.read_darks(rows=rows), flat_indices=scan.flat_indices, proj_indices=idx
-    )
+
+    def pair() -> np.ndarray:
+        proj = np.concatenate([scan.read_projections(proj=(i, i + 1, 1), rows=rows) for i in idx])
+        flats, darks = scan.read_flats(rows=rows), scan.read_darks(rows=rows)
+        out = normalize_nf(proj, flats, darks, flat_indices=scan.flat_indices, proj_indices=idx)
+        out.setflags(write=False)  # shared by the tilt estimate and the pc centre
+        return out
+
+    remember = getattr(scan, "remember", None)  # pipeline.reads.SharedReads: once per open scan
+    return pair() if remember is None else remember(("normalized_pair", tuple(idx), rows), pair)
 
 
 def _default_row(plan: ReconPlan, row: int | None) -> int:
@@ -171,6 +189,15 @@ CONFIDENCE_ROWS = 3
 CONFIDENCE_MAX_GAP = 1.0
 
 
+def _confidence_rows(plan: ReconPlan) -> tuple[list[int], tuple[int, int, int]]:
+    """:data:`CONFIDENCE_ROWS` reconstructed rows from top to bottom, evenly spaced with one
+    exact step (so they are read in a single pass), and their ``(start, stop, step)``."""
+    stride = max((plan.rows.size - 1) // max(CONFIDENCE_ROWS - 1, 1), 1)
+    picks = np.arange(min(CONFIDENCE_ROWS, plan.rows.size)) * stride
+    rows = [int(plan.rows[i]) for i in picks]
+    return rows, (rows[0], rows[-1] + 1, int(rows[1] - rows[0]) if len(rows) > 1 else 1)
+
+
 def center_confidence(scan, plan: ReconPlan, cor: float) -> dict:
     """How sure an automatic centre is: a second, independent estimate on a few rows.
 
@@ -197,15 +224,16 @@ def center_confidence(scan, plan: ReconPlan, cor: float) -> dict:
     from ..errors import AlsMicroCTError
 
     method = plan.params.corFunction
-    # evenly spaced positions with one exact step, so the rows are read in a single pass
-    stride = max((plan.rows.size - 1) // max(CONFIDENCE_ROWS - 1, 1), 1)
-    picks = np.arange(min(CONFIDENCE_ROWS, plan.rows.size)) * stride
-    rows = [int(plan.rows[i]) for i in picks]
-    spec = (rows[0], rows[-1] + 1, int(rows[1] - rows[0]) if len(rows) > 1 else 1)
+    rows, spec = _confidence_rows(plan)
     try:
         sinos = preprocessed_sinograms(scan, plan, spec)
         est = estimate_center(
-            sinos, plan.theta, rows=len(rows), max_disagreement=CONFIDENCE_MAX_GAP, drift_threshold=CONFIDENCE_MAX_GAP
+            sinos,
+            plan.theta,
+            rows=len(rows),
+            max_disagreement=CONFIDENCE_MAX_GAP,
+            drift_threshold=CONFIDENCE_MAX_GAP,
+            pc=float(cor) if method == "pc" else None,  # measured on >= PC_MIN_ROWS rows
         )
     except (AlsMicroCTError, ValueError, np.linalg.LinAlgError) as exc:
         logger.warning("%s: centre %.2f px: confidence could not be estimated (%s)", plan.path.name, cor, exc)
@@ -286,3 +314,76 @@ def find_center_360(scan, plan: ReconPlan) -> tuple[float, str]:
     cor, rotation = _find(sino)
     logger.info("%s: 360 deg axis at %.2f px, on the %s", plan.path.name, cor, rotation)
     return float(cor), rotation
+
+
+#: a 360 deg match weaker than this on any confidence row: low confidence (the one threshold,
+#: :data:`alsmicroct.prep.stitch.WEAK_MATCH_CONTRAST`)
+MATCH_360_MIN_CONTRAST = WEAK_MATCH_CONTRAST
+
+
+def center_confidence_360(scan, plan: ReconPlan, cor: float, rotation: str) -> dict:
+    """How sure the axis of a 360 deg offset-axis scan is (``use360to180``).
+
+    The mirrored-halves match of :func:`alsmicroct.prep.stitch.match_360` is repeated on
+    :data:`CONFIDENCE_ROWS` rows from top to bottom (read in one pass). The label is "low"
+    when a row's best shift hardly stands out (contrast below :data:`MATCH_360_MIN_CONTRAST`:
+    not a 360 deg scan, or an overlap without structure), when a row puts the axis on the other side, or when a row's
+    axis is more than :data:`CONFIDENCE_MAX_GAP` px from ``cor``; the uncertainty is the
+    largest of the rows' deviations from ``cor`` (at least 0.1 px). A low label is logged as
+    a warning; nothing here changes the centre used.
+
+    Returns
+    -------
+    dict
+        JSON-ready, as :func:`center_confidence`: ``center``, ``uncertainty_px``, ``label``,
+        ``reasons``, ``method`` ("360"), ``rotation``, ``rows``, ``row_centers``,
+        ``row_matches`` with the worst ``match``, and ``row_contrasts``.
+    """
+    from ..errors import AlsMicroCTError
+    from ..prep.stitch import match_360
+
+    rows, spec = _confidence_rows(plan)
+    base = {"center": float(cor), "method": "360", "rotation": rotation, "rows": rows}
+    try:
+        sinos = preprocessed_sinograms(scan, plan, spec)
+        found = [match_360(sinos[:, k]) for k in range(sinos.shape[1])]
+    except (AlsMicroCTError, ValueError) as exc:
+        logger.warning("%s: 360 deg axis %.2f px: confidence could not be estimated (%s)", plan.path.name, cor, exc)
+        return {**base, "uncertainty_px": None, "label": "low", "reasons": [f"confidence check failed: {exc}"]}
+    centres = [float(c) for c, _side, _m, _k in found]
+    matches = [float(m) for _c, _side, m, _k in found]
+    contrasts = [float(k) for _c, _side, _m, k in found]
+    reasons = []
+    worst = max(matches)
+    if min(contrasts) < MATCH_360_MIN_CONTRAST:
+        reasons.append(
+            f"the mirrored halves match no better at the axis than elsewhere (contrast {min(contrasts):.3f} < "
+            f"{MATCH_360_MIN_CONTRAST}): not a 360 deg scan, or an overlap without structure"
+        )
+    sides = sorted({side for _c, side, _m, _k in found} - {rotation})
+    if sides:
+        reasons.append(f"rows {rows} put the axis on the {sides[0]} as well as the {rotation}")
+    gap = max(abs(c - float(cor)) for c in centres)
+    if gap > CONFIDENCE_MAX_GAP:
+        reasons.append(f"the rows' axes {[round(c, 2) for c in centres]} differ from {cor:.2f} by up to {gap:.2f} px")
+    info = {
+        **base,
+        "uncertainty_px": round(max(gap, 0.1), 3),
+        "label": "low" if reasons else "high",
+        "reasons": reasons,
+        "row_centers": centres,
+        "row_matches": [round(m, 4) for m in matches],
+        "match": round(worst, 4),
+        "row_contrasts": [round(k, 4) for k in contrasts],
+    }
+    logger.log(
+        logging.WARNING if reasons else logging.INFO,
+        "%s: 360 deg axis %.2f +- %.2f px (%s), confidence %s%s",
+        plan.path.name,
+        cor,
+        info["uncertainty_px"],
+        rotation,
+        info["label"],
+        (": " + "; ".join(reasons)) if reasons else "",
+    )
+    return info

@@ -208,6 +208,7 @@ def check_plan_memory(plan: ReconPlan, *, available: int | None = None):
         (or ``npad``).
     """
     from ..memory import check_memory
+    from .runner import block_rows
     from .steps import build_steps
 
     policy = plan.params.memoryCheck
@@ -216,7 +217,7 @@ def check_plan_memory(plan: ReconPlan, *, available: int | None = None):
     steps = build_steps(plan)
     meta = plan.meta
     est = check_memory(
-        chunk_rows=max(1, min(plan.params.chunk_sino, plan.rows.size)),
+        chunk_rows=block_rows(plan),
         nangles=int(plan.proj_indices.size),
         ncols=int(meta.nrays),
         npad=int(plan.npad),

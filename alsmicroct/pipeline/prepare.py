@@ -19,7 +19,7 @@ from ..params import ReconParams
 from .auto_tilt import with_tilt
 from .plan import ReconPlan, centred_plan, make_plan, resolve_input, scan_options
 
-__all__ = ["open_planned", "prepare", "with_center"]
+__all__ = ["open_planned", "prepare", "prepared", "with_center"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,24 @@ def open_planned(filename: str | os.PathLike, params: ReconParams) -> Iterator[t
         yield scan, make_plan(path, scan, params)
 
 
+@contextmanager
+def prepared(
+    filename: str | os.PathLike, params: ReconParams, *, share: bool = True
+) -> Iterator[tuple[Any, ReconPlan]]:
+    """:func:`prepare` that keeps the file open for the run: yields ``(scan, plan)``, the plan
+    centred and ``scan`` a :class:`~alsmicroct.pipeline.reads.SharedReads` over the open file,
+    to give to :func:`~alsmicroct.pipeline.execute.execute` (``scan=``), so the file is
+    opened once and the rows centre finding reads inside the run's first row block are read
+    once (:func:`~alsmicroct.pipeline.runner.first_raw_read`; ``share=False``: not, e.g. for a
+    run whose blocks are read elsewhere, by Dask workers)."""
+    from .reads import SharedReads
+    from .runner import first_raw_read
+
+    with open_planned(filename, params) as (scan, plan):
+        shared = SharedReads(scan, first_raw_read(plan) if share and not plan.centred else None)
+        yield shared, with_center(shared, plan)
+
+
 def with_center(scan: Any, plan: ReconPlan) -> ReconPlan:
     """``plan`` with its centre resolved: as given, or found by ``corFunction`` (for
     ``use360to180``, the axis and its side from mirrored 180 deg partners). The detector
@@ -43,11 +61,12 @@ def with_center(scan: Any, plan: ReconPlan) -> ReconPlan:
     plan = with_tilt(scan, plan)
     if plan.centred:
         return plan
-    from .center import center_confidence, find_center, find_center_360
+    from .center import center_confidence, center_confidence_360, find_center, find_center_360
 
     if plan.params.use360to180:
         cor, rotation = find_center_360(scan, plan)
-        return centred_plan(plan, cor, rotation)
+        info = center_confidence_360(scan, plan, cor, rotation)
+        return dataclasses.replace(centred_plan(plan, cor, rotation), center_info=info)
     cor = find_center(scan, plan)
     info = center_confidence(scan, plan, cor)
     if info.get("drift_significant") and plan.params.correcttilt:

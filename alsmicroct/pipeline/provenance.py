@@ -9,6 +9,7 @@ while slices are being written, then ``"complete"`` or ``"failed"``.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import platform
@@ -34,6 +35,13 @@ __all__ = [
 
 
 def _versions() -> dict[str, str]:
+    return dict(_installed_versions())
+
+
+@functools.cache
+def _installed_versions() -> tuple[tuple[str, str], ...]:
+    """Python, platform and package versions: looked up once per process (~15 ms each time,
+    and a run writes its record twice)."""
     from importlib import metadata
 
     out = {"python": sys.version.split()[0], "platform": platform.platform()}
@@ -42,7 +50,7 @@ def _versions() -> dict[str, str]:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             out[dist] = "not installed"
-    return out
+    return tuple(out.items())
 
 
 # How a run was executed or how its paths were spelled: the slices do not depend on them

@@ -28,6 +28,8 @@ __all__ = [
     "MIN_ANGLES_PER_WIDTH",
     "SATURATED_WARN",
     "QualityGather",
+    "centre_summary",
+    "merge_quality",
     "quality_notes",
     "quality_of",
     "sample_rows",
@@ -108,17 +110,17 @@ class QualityGather:
                     self._changed[(name, r)] = int(np.count_nonzero(block.data[:, where[r]] != old))
 
     def sinogram(self, block: Any) -> None:
-        from ..post.quality import stripe_residual
-
         """Line integrals of the sample rows after the sinogram steps: the largest mean over
         the angles of a column (noise averaged out) and the stripe residual left."""
+        from ..post.quality import column_means, stripe_residual
+
         with self._lock:
             for k, r in self._present(block.rows):
-                s = np.asarray(block.data[:, k], float)
-                mean = np.nanmean(np.where(np.isfinite(s), s, np.nan), axis=0)
+                s = block.data[:, k]
+                mean = column_means(s)
                 self._atten[r] = float(np.nanmax(mean)) if np.isfinite(mean).any() else 0.0
                 if s.shape[1] >= 5:
-                    self._stripes[r] = stripe_residual(s)
+                    self._stripes[r] = stripe_residual(s, means=mean)
 
     def slices(self, rec: np.ndarray, rows: np.ndarray) -> None:
         """Reconstructed slices (1/cm, before any 8-bit cast) of the sample rows."""
@@ -169,11 +171,7 @@ class QualityGather:
         warnings: list[str] = []
         out: dict[str, Any] = {"sample_rows": sorted(self.rows)}
         info = plan.center_info or {}
-        out["centre_confidence"] = (
-            None
-            if not info
-            else {k: info.get(k) for k in ("label", "uncertainty_px", "method", "drift_px", "reasons") if k in info}
-        )
+        out["centre_confidence"] = centre_summary(info)
         out["tilt_deg"] = {
             "corrected": float(plan.params.correcttilt),
             "estimated": (plan.tilt_info or {}).get("estimated_deg"),
@@ -263,6 +261,102 @@ def quality_of(runner: Any, previous: dict[str, Any] | None = None) -> dict[str,
     if earlier and runner.quality.rows <= runner.skip_rows:
         return {**earlier, "kept_from_earlier_run": True}
     return {"gathered": True, **runner.quality.report()}
+
+
+def centre_summary(info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The quality section's view of a centre record (``plan.center_info``)."""
+    if not info:
+        return None
+    return {k: info.get(k) for k in ("label", "uncertainty_px", "method", "drift_px", "reasons") if k in info}
+
+
+def _rms(values: list[tuple[float, int]]) -> float | None:
+    """RMS of figures that are each an RMS over ``n`` equal-sized rows: exact pooling."""
+    pairs = [(v, n) for v, n in values if v is not None and n > 0]
+    total = sum(n for _v, n in pairs)
+    return None if not total else float(np.sqrt(sum(v * v * n for v, n in pairs) / total))
+
+
+def merge_quality(sections: list[dict[str, Any] | None], *, plan: ReconPlan) -> dict[str, Any] | None:
+    """One ``"quality"`` section for a run made of row parts (SLURM ``recon_part``), from
+    the parts' own sections (each gathered on its own first, middle and last rows).
+
+    Pooled exactly (every sample row of a scan has the same pixel count): the raw pixel
+    fractions (mean over the sample rows), ``ring_index`` and ``ring_index_slice`` (RMS over
+    the sample rows), the outlier counts (sums), the largest line integral and flat drift
+    (maxima). Approximate, and said so under ``"merged"``: ``sharpness`` (the mean of the
+    parts' figures, each relative to its own slices' variance) and the 8-bit range (the
+    widest of the parts' suggestions: quantiles do not pool). The centre and tilt records
+    are the whole scan's, from ``plan`` (the parts are run with the centre resolved on the
+    whole scan, given to them as ``cor``). Warnings are those of the parts, once each. None
+    when a part has no section.
+    """
+    if not sections or any(not q for q in sections):
+        return None
+    secs = [q for q in sections if q]
+    n = [len(q.get("sample_rows") or ()) for q in secs]
+
+    def values(key: str) -> list[tuple[Any, int]]:
+        return [(q.get(key), k) for q, k in zip(secs, n, strict=True)]
+
+    def mean(key: str) -> float | None:
+        pairs = [(v, k) for v, k in values(key) if v is not None]
+        total = sum(k for _v, k in pairs)
+        return None if not total else float(sum(v * k for v, k in pairs) / total)
+
+    def largest(key: str) -> Any:
+        got = [v for v, _k in values(key) if v is not None]
+        return max(got) if got else None
+
+    first = secs[0]
+    out: dict[str, Any] = {
+        "gathered": all(q.get("gathered", True) for q in secs),
+        "sample_rows": sorted({int(r) for q in secs for r in q.get("sample_rows") or ()}),
+        "centre_confidence": centre_summary(plan.center_info),
+        "tilt_deg": {
+            **(first.get("tilt_deg") or {}),
+            "estimated": (plan.tilt_info or {}).get("estimated_deg"),
+            "axis_slope_px_per_row": (plan.center_info or {}).get("slope_px_per_row"),
+        },
+        "raw_saturated_fraction": mean("raw_saturated_fraction"),
+        "raw_zero_fraction": mean("raw_zero_fraction"),
+        "flat_drift": largest("flat_drift"),
+        "ring_index": _rms(values("ring_index")),
+        "max_line_integral": largest("max_line_integral"),
+        "ring_index_slice": _rms(values("ring_index_slice")),
+        "sharpness": mean("sharpness"),
+    }
+    removed = [q.get("outliers_removed") for q in secs if q.get("outliers_removed")]
+    if removed:
+        per_step: dict[str, int] = {}
+        for r in removed:
+            for name, count in (r.get("per_step") or {}).items():
+                per_step[name] = per_step.get(name, 0) + int(count)
+        out["outliers_removed"] = {
+            "per_step": per_step,
+            "pixels": sum(per_step.values()),
+            "of_pixels": sum(int(r.get("of_pixels") or 0) for r in removed),
+        }
+    else:
+        out["outliers_removed"] = None
+    ranges = [(q.get("suggestions") or {}).get("range_8bit") for q in secs]
+    suggestions = dict(first.get("suggestions") or {"applied": False})
+    if all(ranges):
+        suggestions["range_8bit"] = {
+            "cast8bit_min": min(r["cast8bit_min"] for r in ranges),
+            "cast8bit_max": max(r["cast8bit_max"] for r in ranges),
+            "how": "the widest of the parts' suggestions (" + ranges[0].get("how", "") + ")",
+        }
+    else:
+        suggestions.pop("range_8bit", None)
+    out["suggestions"] = suggestions
+    out["warnings"] = list(dict.fromkeys(w for q in secs for w in q.get("warnings") or ()))
+    out["merged"] = {
+        "parts": len(secs),
+        "exact": ["raw fractions", "ring_index", "ring_index_slice", "outliers_removed", "max_line_integral"],
+        "approximate": ["sharpness (mean of the parts')", "range_8bit (widest of the parts')"],
+    }
+    return out
 
 
 def _fmt(v: Any, spec: str = ".3g") -> str:

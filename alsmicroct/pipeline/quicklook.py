@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 def write_quicklook(plan: ReconPlan, *, quality: dict | None = None, gather=None) -> Path | None:
     """Write ``<prefix>_quicklook.png`` next to the slices (three orthogonal views, also of a
     zarr or h5 volume; with ``quality``, its figures under the title, and from ``gather``
-    (:class:`~alsmicroct.pipeline.quality_report.QualityGather`) the ring profile and the
-    centre per row); a failure is logged, not raised."""
+    (:class:`~alsmicroct.pipeline.quality_report.QualityGather`) the ring profile, and from
+    the centre record the centre metric curve and the centre per row); a failure is logged,
+    not raised."""
     from ..image_processing import quicklook
     from .quality_report import quality_notes
 
@@ -30,9 +31,17 @@ def write_quicklook(plan: ReconPlan, *, quality: dict | None = None, gather=None
     profile = gather.ring_profile() if gather is not None else None
     if profile is not None:
         curves.append(("stripe residual left (ring cause) per column", profile))
+    curve = (plan.center_info or {}).get("metric_curve") or {}
+    trial, metric = curve.get("centers") or [], curve.get("metric") or []
+    if len(trial) > 2 and len(metric) == len(trial):
+        best = trial[int(np.argmin(metric))]
+        curves.append(
+            (f"centre metric (Vo, lower is better) over {trial[0]:.1f}-{trial[-1]:.1f} px, min at {best:.1f}", metric)
+        )
     centres = (plan.center_info or {}).get("row_centers")
     if centres is not None and len(centres) > 1:
-        curves.append((f"centre per row (Vo), rows {(plan.center_info or {}).get('rows')}", np.asarray(centres)))
+        how = "360 deg match" if (plan.center_info or {}).get("method") == "360" else "Vo"
+        curves.append((f"centre per row ({how}), rows {(plan.center_info or {}).get('rows')}", np.asarray(centres)))
     try:
         return Path(
             quicklook(

@@ -34,7 +34,7 @@ from .plan import ReconPlan, scan_options
 from .quality_report import QualityGather
 from .steps import Block, Step, build_steps, post_steps
 
-__all__ = ["Runner", "block_ranges", "open_plan_writer"]
+__all__ = ["Runner", "block_ranges", "block_rows", "first_raw_read", "open_plan_writer", "raw_read"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +44,64 @@ def block_ranges(n: int, size: int) -> list[tuple[int, int]]:
     return [(i, min(i + size, n)) for i in range(0, n, size)]
 
 
+def raw_read(plan: ReconPlan, rows: np.ndarray, row_margin: int) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """``(proj, rows)`` specs of the raw read of a row block: the plan's projections, and
+    ``rows`` (absolute) widened by ``row_margin`` on each side (then every row in between)."""
+    if row_margin == 0:
+        step = int(rows[1] - rows[0]) if rows.size > 1 else 1
+        spec = (int(rows[0]), int(rows[-1]) + 1, step)
+    else:
+        spec = (max(0, int(rows[0]) - row_margin), min(plan.meta.nslices, int(rows[-1]) + row_margin + 1), 1)
+    p = plan.proj_indices
+    pstep = int(p[1] - p[0]) if p.size > 1 else 1
+    return (int(p[0]), int(p[-1]) + 1, pstep), spec
+
+
+def first_raw_read(plan: ReconPlan) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
+    """The raw read (:func:`raw_read`) a local TIFF run of ``plan`` makes first, as far as the
+    plan's parameters decide it now; None where the first read is another (projection steps
+    read a store, volume outputs round blocks to their chunks, 360 deg stitching re-plans)."""
+    p = plan.params
+    steps = build_steps(plan)
+    if p.outputFormat != "tiff" or p.use360to180 or any(s.axis == "proj" for s in steps):
+        return None
+    margin = sum(s.row_margin for s in post_steps(plan))
+    start, end = block_ranges(plan.rows.size, block_rows(plan))[0]
+    rows = plan.rows[max(0, start - margin) : min(plan.rows.size, end + margin)]
+    return raw_read(plan, rows, sum(s.row_margin for s in steps))
+
+
 _ZARR_MAX_CHUNK_Z = 32
-_ZARR_MIN_BLOCKS = 4
+#: the final pass runs in at least this many blocks where the rows allow (so that reading the
+#: next block and writing the last one overlap the computing of this one) ...
+MIN_BLOCKS = 4
+#: ... but no block is made smaller than this many rows for it (per-block costs)
+MIN_BLOCK_ROWS = 16
+_ZARR_MIN_BLOCKS = MIN_BLOCKS
+
+
+def block_rows(plan: ReconPlan, *, layer: int | None = None) -> int:
+    """Rows per block of the final pass (the one rule; the memory check sizes its chunk by it).
+
+    At most ``chunk_sino`` rows, and at most a :data:`MIN_BLOCKS`-th of the rows (but not
+    fewer than :data:`MIN_BLOCK_ROWS`): one block of the whole volume would leave the
+    reader, the computing and the writers waiting on each other, and runs slower in large
+    blocks besides (measured in ``benchmarks/bench_volume_outputs.py`` as
+    "tiff-same-blocks"). With a zarr volume (``layer``: its chunk height; default: the one
+    :func:`open_plan_writer` would choose when ``outputFormat`` is zarr) the blocks are whole
+    chunk layers. The output does not depend on the blocks (each row is reconstructed alone;
+    the steps that reach across rows read their margins), to the last bit as long as the
+    blocks hold an even number of rows (gridrec transforms two rows at a time).
+    """
+    nrows, chunk_sino = int(plan.rows.size), int(plan.params.chunk_sino)
+    if layer is None and plan.params.outputFormat == "zarr":
+        layer = max(1, min(_chunk_z(chunk_sino), nrows))
+    if layer:
+        share = -(-nrows // (MIN_BLOCKS * layer)) * layer
+        return max(layer, min(chunk_sino // layer * layer, share))
+    share = max(-(-nrows // MIN_BLOCKS), MIN_BLOCK_ROWS)
+    share += share % 2  # even: gridrec pairs rows the same way as in one block (same bytes)
+    return max(1, min(chunk_sino, share, nrows))
 
 
 def _chunk_z(chunk_sino: int) -> int:
@@ -185,17 +241,10 @@ class Runner:
         return [self.plan.slice_path(int(r)) for r in self.plan.rows]
 
     def final_blocks(self) -> list[tuple[int, int]]:
-        """All ``[start, end)`` blocks (indices into ``plan.rows``) of the final pass; with a
-        zarr volume, whole chunk layers (``chunk_sino`` rounded down to a multiple of them, and
-        at most a quarter of the rows, so that the background writes of a block overlap the
-        computing of the next)."""
-        size = self.plan.params.chunk_sino
+        """All ``[start, end)`` blocks (indices into ``plan.rows``) of the final pass, of
+        :func:`block_rows` rows each (whole chunk layers of the zarr volume being written)."""
         chunks = getattr(self.volume, "chunks", None)
-        if chunks:
-            c = chunks[0]
-            share = -(-self.plan.rows.size // (_ZARR_MIN_BLOCKS * c)) * c
-            size = max(c, min(size // c * c, share))
-        return block_ranges(self.plan.rows.size, size)
+        return block_ranges(self.plan.rows.size, block_rows(self.plan, layer=chunks[0] if chunks else None))
 
     def process_block(self, start: int, end: int) -> list[Path]:
         """Reconstruct and write rows ``plan.rows[start:end]`` (used by Dask workers)."""
@@ -261,17 +310,10 @@ class Runner:
     def _sino_block(self, scan, rows: np.ndarray) -> Block:
         """Read raw rows (with the steps' margins) and run the sinogram steps."""
         plan = self.plan
-        m = self.row_margin
-        nslices = plan.meta.nslices
-        if m == 0:
-            step = int(rows[1] - rows[0]) if rows.size > 1 else 1
-            spec = (int(rows[0]), int(rows[-1]) + 1, step)
-        else:
-            spec = (max(0, int(rows[0]) - m), min(nslices, int(rows[-1]) + m + 1), 1)
-        t0 = time.perf_counter()
         p = plan.proj_indices
-        pstep = int(p[1] - p[0]) if p.size > 1 else 1
-        data = scan.read_projections(proj=(int(p[0]), int(p[-1]) + 1, pstep), rows=spec)
+        proj_spec, spec = raw_read(plan, rows, self.row_margin)
+        t0 = time.perf_counter()
+        data = scan.read_projections(proj=proj_spec, rows=spec)
         flats = scan.read_flats(rows=spec)
         darks = scan.read_darks(rows=spec)
         self.timer.add("read", t0)
@@ -290,7 +332,7 @@ class Runner:
             block.data = _check(step.run(block, plan), step.name)
             if before is not None:
                 self.quality.changed(step.name, before, block)
-        if m:
+        if self.row_margin:
             keep = np.searchsorted(block.rows, rows)
             block.data = np.ascontiguousarray(block.data[:, keep])
             block.rows = rows

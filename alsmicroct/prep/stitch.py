@@ -25,11 +25,24 @@ import numpy as np
 from alsmicroct.errors import ParameterError
 from alsmicroct.prep.tilt import keys_weights
 
-__all__ = ["angles_360_to_180", "find_center_360", "sino_360_to_180", "stitched_width"]
+__all__ = [
+    "WEAK_MATCH_CONTRAST",
+    "angles_360_to_180",
+    "find_center_360",
+    "match_360",
+    "sino_360_to_180",
+    "stitched_width",
+]
 
 logger = logging.getLogger(__name__)
 
 _ROTATIONS = ("left", "right")
+
+#: a 360 deg match whose best shift stands out of the difference curve by less than this
+#: (``(median - best) / median``, :func:`match_360`) is weak. Measured on simulated
+#: 256-column scans: 0.86 clean, 0.46-0.50 at flux 2000, 0.17-0.19 at flux 500 (axis still
+#: within 0.08 px); 0.05 for noise alone and 0.09 for halves of two different samples.
+WEAK_MATCH_CONTRAST = 0.12
 
 
 def stitched_width(ncols: int, center: float, *, rotation: str) -> tuple[int, float]:
@@ -170,6 +183,17 @@ def angles_360_to_180(theta: np.ndarray) -> np.ndarray:
 def find_center_360(data: np.ndarray, *, min_overlap: int | None = None, sigma: float = 1.0) -> tuple[float, str]:
     """Rotation axis of a 360-degree offset-axis scan and the side it is on.
 
+    See :func:`match_360` (this is its centre and side, without the match figure).
+    """
+    center, rotation, _match, _contrast = match_360(data, min_overlap=min_overlap, sigma=sigma)
+    return center, rotation
+
+
+def match_360(
+    data: np.ndarray, *, min_overlap: int | None = None, sigma: float = 1.0
+) -> tuple[float, str, float, float]:
+    """Rotation axis of a 360-degree offset-axis scan and the side it is on.
+
     Each projection of the first half is matched with its mirrored 180-degree partner: for
     every integer shift ``d`` of the mirrored second half the normalised squared
     difference of column gradients over the overlap (``sum (a - b)^2 / sum (a^2 + b^2)``,
@@ -194,6 +218,14 @@ def find_center_360(data: np.ndarray, *, min_overlap: int | None = None, sigma: 
         Axis in pixels from the left detector edge (pixel centres), sub-pixel.
     rotation : {"left", "right"}
         "right" if ``center > (N - 1) / 2`` else "left", as :func:`sino_360_to_180` takes it.
+    match : float
+        The normalised difference at the best shift: near 0 for clean halves that match,
+        near 1 for unrelated ones or very noisy ones .
+    contrast : float
+        ``(median - best) / median`` of the difference over all shifts: how clearly the best
+        shift stands out (near 0: no shift matches better than the others; noise lowers
+        the dip less than it raises ``match``); below :data:`WEAK_MATCH_CONTRAST` is
+        logged as a weak match.
 
     Raises
     ------
@@ -250,11 +282,14 @@ def find_center_360(data: np.ndarray, *, min_overlap: int | None = None, sigma: 
             d += float(np.clip(0.5 * (m0 - m2) / denom, -0.5, 0.5))
     center = 0.5 * ((n - 1) - d)
     rotation = "right" if center > 0.5 * (n - 1) else "left"
-    if metric[best] > 0.5:
+    med = float(np.median(metric))
+    contrast = (med - float(metric[best])) / med if med > 0 else 0.0
+    if contrast < WEAK_MATCH_CONTRAST:
         logger.warning(
-            "find_center_360: weak match (normalised difference %.2f at the best shift); "
+            "find_center_360: weak match (the best shift stands out by %.3f < %g of the difference curve); "
             "check that the data is a 360-degree scan",
-            float(metric[best]),
+            contrast,
+            WEAK_MATCH_CONTRAST,
         )
     logger.info(
         "find_center_360: axis at %.2f px (%s), overlap %.1f columns, match %.3f",
@@ -263,7 +298,7 @@ def find_center_360(data: np.ndarray, *, min_overlap: int | None = None, sigma: 
         n - abs(d),
         float(metric[best]),
     )
-    return center, rotation
+    return center, rotation, float(metric[best]), contrast
 
 
 def _gradient(sino: np.ndarray, sigma: float, smoother) -> np.ndarray:
