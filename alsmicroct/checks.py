@@ -25,7 +25,17 @@ import numpy as np
 
 from alsmicroct.errors import ParameterError
 
-__all__ = ["as_float32_3d", "as_real_array", "check_number", "check_positive_int", "check_wavelet", "output_array"]
+__all__ = [
+    "MAX_PREFIX_BYTES",
+    "as_float32_3d",
+    "as_real_array",
+    "check_file_prefix",
+    "check_number",
+    "check_order",
+    "check_positive_int",
+    "check_wavelet",
+    "output_array",
+]
 
 
 def check_positive_int(
@@ -209,3 +219,66 @@ def output_array(out: np.ndarray | None, like: np.ndarray) -> np.ndarray:
             f"{getattr(out, 'dtype', type(out))} {getattr(out, 'shape', '')}"
         )
     return out
+
+
+#: Longest file-name prefix, UTF-8 bytes: the longest output name adds 37 characters
+#: (``recon_parameters_<prefix>.partKKKofNNN.json``) and file systems take 255 bytes.
+MAX_PREFIX_BYTES = 200
+
+
+def check_file_prefix(value: str, name: str = "outputFilename") -> str:
+    """A file-name prefix: one plain name, no folder parts or control characters, short enough
+    for every output name, so that outputs stay in their folder and can be written.
+
+    Parameters
+    ----------
+    value : str
+        The prefix (e.g. ``outputFilename``).
+    name : str
+        The parameter's name, for messages.
+
+    Returns
+    -------
+    str
+        ``value``, unchanged.
+
+    Raises
+    ------
+    ParameterError
+        Folder parts (``/``, ``\\``, ``.``/``..``), control characters, a leading ``.``
+        (hidden, like the writers' temporaries), surrounding spaces, or more than
+        :data:`MAX_PREFIX_BYTES` bytes.
+    """
+    if (
+        not value.strip()
+        or value in (".", "..")
+        or any(c in value for c in "/\\")
+        or any(ord(c) < 32 or ord(c) == 127 for c in value)
+        or value != value.strip()
+        or value.startswith(".")
+    ):
+        raise ParameterError(
+            f"{name}={value!r}: expected a plain file-name prefix (no '/', '\\', "
+            "'..', control characters, leading '.' or surrounding spaces); choose the folder with outputPath"
+        )
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > MAX_PREFIX_BYTES:
+        raise ParameterError(
+            f"{name}={value[:40]!r}... is {size} bytes long; expected at most {MAX_PREFIX_BYTES} "
+            "(the output names add up to 37 characters and file systems take 255 bytes)"
+        )
+    return value
+
+
+def check_order(low: float, high: float, low_name: str, high_name: str, *, strict: bool = True) -> None:
+    """Refuse a pair of bounds in the wrong order, naming both parameters.
+
+    Raises
+    ------
+    ParameterError
+        ``low >= high`` (``strict``) or ``low > high``, e.g.
+        ``voSMin=40.0 must be <= voSMax=-40.0``.
+    """
+    if low > high or (strict and low == high):
+        relation = "smaller than" if strict else "<="
+        raise ParameterError(f"{low_name}={low!r} must be {relation} {high_name}={high!r}")

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alsmicroct.checks import check_number, check_order
 from alsmicroct.errors import (
     InputFileError,
     LayoutError,
@@ -29,7 +30,7 @@ from alsmicroct.errors import (
     RangeError,
 )
 from alsmicroct.io.atomic import atomic_file
-from alsmicroct.io.outputs import clean_output
+from alsmicroct.io.outputs import claim_stack, clean_output
 from alsmicroct.io.tiff import (
     natural_sort_key,
     read_tiff,
@@ -359,8 +360,12 @@ def _stream_directory(
     outdir: Path,
     func,
     filename: str | None = None,
+    *,
+    overwrite: bool = False,
+    what: str = "output",
 ) -> list[str]:
-    """Apply func to each slice, one at a time, writing each result atomically."""
+    """Apply func to each slice, one at a time, writing each result atomically (into a folder
+    that holds no earlier slices of the same names: :func:`~alsmicroct.io.outputs.claim_stack`)."""
     names = [_output_name(f, filename) for f in files]
     if len(set(names)) != len(names):
         raise ParameterError(
@@ -368,6 +373,7 @@ def _stream_directory(
             "input file names must carry distinct numbers"
         )
     shape0, _ = _scan_headers(files)  # bad or mixed-size slices fail before any write
+    claim_stack(outdir, names, overwrite=overwrite, what=what)
     _make_dir(outdir)
     written = []
     for f, name in zip(files, names, strict=False):
@@ -390,6 +396,7 @@ def convert_DirectoryTo8Bit(
     *,
     prefix: str | None = None,
     output_format: str | None = None,
+    overwrite: bool = False,
 ) -> list[str]:
     """Convert a folder of float TIFF slices (or a zarr/h5 volume) to 8 bit, one slice at a time.
 
@@ -410,6 +417,11 @@ def convert_DirectoryTo8Bit(
         default: the input file names.
     prefix : str, optional
         Run to read from a ``recon()`` folder that holds several (see :func:`load_TiffStack`).
+    output_format : {"tiff", "zarr", "h5"}, optional
+        Output format (default: the input's).
+    overwrite : bool, optional
+        Replace an earlier output of the same names (slices of the same prefix, the same
+        store); without it such an output is an :class:`~alsmicroct.errors.OutputError`.
 
     Returns
     -------
@@ -421,12 +433,13 @@ def convert_DirectoryTo8Bit(
     ParameterError
         ``data_min >= data_max`` (checked before anything is written).
     InputFileError, LayoutError, OutputError
-        Empty/unreadable folder, mixed slice sizes, unwritable output.
+        Empty/unreadable folder, mixed slice sizes, unwritable output, an earlier output
+        of the same names without ``overwrite``.
     """
     from alsmicroct.post.cast import to_uint8
 
     src = _resolve(inputpath, basepath)
-    to_uint8(np.zeros(1, np.float32), dmin=data_min, dmax=data_max)  # validate first
+    check_order(check_number(data_min, "data_min"), check_number(data_max, "data_max"), "data_min", "data_max")
     if detect_format(src) != "tiff" or output_format not in (None, "tiff"):
         return [
             str(
@@ -438,12 +451,20 @@ def convert_DirectoryTo8Bit(
                     tag="_8bit",
                     func=lambda a: to_uint8(a, dmin=data_min, dmax=data_max),
                     attrs={"units": "uint8 levels", "cast8bit_min_max": [data_min, data_max]},
+                    overwrite=overwrite,
                 )
             )
         ]
     files = stack_files(src, prefix)
     out = _resolve(outputpath, basepath) if outputpath is not None else _sibling(src, "_8bit")
-    written = _stream_directory(files, out, lambda a: to_uint8(a, dmin=data_min, dmax=data_max), filename)
+    written = _stream_directory(
+        files,
+        out,
+        lambda a: to_uint8(a, dmin=data_min, dmax=data_max),
+        filename,
+        overwrite=overwrite,
+        what="8-bit conversion",
+    )
     logger.info("converted %d slices of %s to 8 bit in %s", len(written), src, out)
     return written
 
@@ -508,6 +529,7 @@ def crop_Directory(
     *,
     prefix: str | None = None,
     output_format: str | None = None,
+    overwrite: bool = False,
 ) -> list[str]:
     """Crop a folder of TIFF slices (or a zarr/h5 volume), one slice at a time.
 
@@ -525,6 +547,8 @@ def crop_Directory(
         (and their numbers) are kept.
     prefix : str, optional
         Run to read from a ``recon()`` folder that holds several (see :func:`load_TiffStack`).
+    output_format, overwrite
+        As for :func:`convert_DirectoryTo8Bit`.
 
     Returns
     -------
@@ -540,7 +564,13 @@ def crop_Directory(
     """
     src = Path(inputpath)
     if detect_format(src) != "tiff" or output_format not in (None, "tiff"):
-        return [str(_copy_volume(src, outputpath, fmt=output_format, prefix=prefix, tag="_crop", z=z, y=y, x=x))]
+        return [
+            str(
+                _copy_volume(
+                    src, outputpath, fmt=output_format, prefix=prefix, tag="_crop", z=z, y=y, x=x, overwrite=overwrite
+                )
+            )
+        ]
     files = stack_files(src, prefix)
     z0, z1 = _check_range(z, len(files), "z")
     shape, _, _ = tiff_info(files[z0])
@@ -549,7 +579,9 @@ def crop_Directory(
     y0, y1 = _check_range(y, shape[0], "y")
     x0, x1 = _check_range(x, shape[1], "x")
     out = Path(outputpath) if outputpath is not None else _sibling(src, "_crop")
-    written = _stream_directory(files[z0:z1], out, lambda a: np.ascontiguousarray(a[y0:y1, x0:x1]))
+    written = _stream_directory(
+        files[z0:z1], out, lambda a: np.ascontiguousarray(a[y0:y1, x0:x1]), overwrite=overwrite, what="crop"
+    )
     logger.info("cropped %d slices of %s into %s", len(written), src, out)
     return written
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import names as _names
-from .checks import check_wavelet
+from .checks import check_file_prefix, check_order, check_wavelet
 from .errors import ParameterError
 
 __all__ = [
@@ -63,14 +63,21 @@ class ReconParams:
     itself converts and checks values too.
     """
 
-    inputPath: str = _spec("str", "./", doc="folder of the raw file")
-    outputPath: str | None = _spec("str", None, optional=True, doc="output root (default: inputPath)")
+    inputPath: str = _spec("str", "./", folder=True, doc="folder of the raw file")
+    outputPath: str | None = _spec("str", None, optional=True, folder=True, doc="output root (default: inputPath)")
     outputFilename: str | None = _spec(
         "str", None, optional=True, filename=True, doc="slice file prefix, a plain name (default: file stem)"
     )
     doOutliers1D: bool = _spec("bool", False, doc="median outlier removal along the angle axis (raw counts)")
     outlier_diff1D: float = _spec("float", 750.0, min=0.0, doc="threshold, counts")
-    outlier_size1D: int = _spec("int", 3, min=1, doc="median size along angles")
+    outlier_size1D: int = _spec(
+        "int",
+        3,
+        min=1,
+        max=255,
+        hint="; a wider median window removes structure, not outliers",
+        doc="median size along angles, projections (1..255)",
+    )
     doOutliers2D: bool = _spec("bool", False, doc="2-D median bright-outlier removal per projection")
     outlier_diff2D: float = _spec("float", 750.0, min=0.0, doc="threshold, counts")
     outlier_size2D: int = _spec(
@@ -195,7 +202,14 @@ class ReconParams:
     sinoused: tuple[int, ...] | None = _spec(
         "range", None, optional=True, doc="(start, end, step) of rows; (-1, N, step) = central N rows"
     )
-    correcttilt: float = _spec("float", 0.0, doc="detector tilt to correct, degrees")
+    correcttilt: float = _spec(
+        "float",
+        0.0,
+        min=-45.0,
+        max=45.0,
+        hint="; a detector tilt of more than 45 degrees is almost surely a typo (degrees, not radians or hundredths?)",
+        doc="detector tilt to correct, degrees (-45..45)",
+    )
     autoTilt: str = _spec(
         "str",
         "apply",
@@ -298,10 +312,9 @@ class ReconParams:
         for f in dataclasses.fields(self):
             value = _convert(f, getattr(self, f.name))
             object.__setattr__(self, f.name, value)
-        if self.cast8bit_min >= self.cast8bit_max:
-            raise ParameterError(
-                f"cast8bit_min={self.cast8bit_min} must be smaller than cast8bit_max={self.cast8bit_max}"
-            )
+        check_order(self.cast8bit_min, self.cast8bit_max, "cast8bit_min", "cast8bit_max")
+        check_order(self.voSMin, self.voSMax, "voSMin", "voSMax", strict=False)
+        check_order(self.Rtmin, self.Rtmax, "Rtmin", "Rtmax")
         if self.ringWavelet:
             check_wavelet(self.ringWavelet, "ringWavelet")
         self.iterative_options()
@@ -626,7 +639,9 @@ def _convert(f: dataclasses.Field, value: Any) -> Any:
     converter = _CONVERTERS[kind]
     result = converter(name, value, meta)
     if meta.get("filename"):
-        _check_plain_name(name, result)
+        check_file_prefix(result, name)
+    if meta.get("folder") and not result.strip():  # e.g. an empty $VARIABLE: not the current folder
+        raise ParameterError(f"{name}={result!r}: expected a folder (use './' for the current one)")
     if kind in ("int", "float"):
         _check_bounds(name, result, meta)
     if "choices" in meta and result not in meta["choices"]:
@@ -758,21 +773,6 @@ def _to_anglelist(name: str, value: Any, meta: Mapping) -> tuple[float, ...] | i
     if isinstance(value, str) and value.strip() == "-1":
         return -1
     return _to_floats(name, value, meta)
-
-
-def _check_plain_name(name: str, value: str) -> None:
-    """A file-name prefix: one plain name, no folder parts, so that outputs stay in their folder."""
-    if (
-        not value.strip()
-        or value in (".", "..")
-        or any(c in value for c in "/\\\0")
-        or value != value.strip()
-        or value.startswith(".")
-    ):
-        raise ParameterError(
-            f"{name}={value!r}: expected a plain file-name prefix (no '/', '\\', "
-            "'..', leading '.' or surrounding spaces); choose the folder with outputPath"
-        )
 
 
 def _check_bounds(name: str, value: float, meta: Mapping) -> None:

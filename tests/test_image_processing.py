@@ -92,7 +92,7 @@ def test_convert_directory(slice_dir, volume, tmp_path):
     named = ip.convert_DirectoryTo8Bit("recscan", -8, 8, basepath=tmp_path, outputpath="eight", filename="sample")
     assert os.path.basename(named[3]) == "sample_00098.tiff"
     assert (tmp_path / "eight" / "sample_00106.tiff").is_file()
-    with pytest.raises(ParameterError, match="dmin"):
+    with pytest.raises(ParameterError, match="data_min"):
         ip.convert_DirectoryTo8Bit(slice_dir, 5, -5, outputpath=tmp_path / "never")
     assert not (tmp_path / "never").exists()
 

@@ -241,21 +241,46 @@ def build_batch_parser(
     return parser
 
 
+def command_line_keys(args: argparse.Namespace) -> dict[str, str]:
+    """The recon() keys the options of ``args`` set, each with the option as typed (``--cor 15``,
+    ``--set cor=16``), for messages about a key given twice."""
+    out: dict[str, str] = {}
+    for token in args.set_tokens or ():
+        out.setdefault(token.partition("=")[0].strip(), f"--set {token}")
+    for option, key, value in (
+        ("--cor", "cor", args.cor),
+        ("--input-dir", "inputPath", args.input_dir),
+        ("--output-dir", "outputPath", args.output_dir),
+        ("--slices", "sinoused", args.slices),
+    ):
+        if value is not None:
+            out.setdefault(key, f"{option} {value}")
+    return out
+
+
+def refuse_twice(key: str, first: str, second: str) -> None:
+    """The one message for a key given twice on one command line."""
+    raise ParameterError(f"{key} given twice on the command line ({first} and {second}): keep one value")
+
+
 def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
     """The command-line parameter layer: ``--set`` tokens, ``--cor``, ``--slices``, folders.
 
     Raises
     ------
     ParameterError
-        Naming the option and value at fault.
+        Naming the option and value at fault; also a key that ``--set`` and an option both set.
     """
     out = parse_overrides(args.set_tokens, source="command line --set")
+    given = command_line_keys(args)
     for option, key, value in (
         ("--cor", "cor", args.cor),
         ("--input-dir", "inputPath", args.input_dir),
         ("--output-dir", "outputPath", args.output_dir),
     ):
         if value is not None:
+            if key in out:
+                refuse_twice(key, given[key], f"{option} {value}")
             try:
                 out[key] = parse_value(key, value)
             except ParameterError as exc:
@@ -263,6 +288,8 @@ def cli_layer(args: argparse.Namespace) -> dict[str, Any]:
     if args.slices is not None:
         if args.slices < 1:
             raise ParameterError(f"command line --slices {args.slices}: expected a row count >= 1")
+        if "sinoused" in out:
+            refuse_twice("sinoused", given["sinoused"], f"--slices {args.slices}")
         out["sinoused"] = (-1, args.slices, 1)
     return out
 

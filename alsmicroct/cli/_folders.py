@@ -34,6 +34,11 @@ def folder_parser(
     parser.add_argument(
         "--output-dir", metavar="OUT", help=f"output folder (several DIRs: OUT/<DIR name>); default: <DIR>{suffix}"
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier output of the same names there (default: refuse it, nothing written)",
+    )
     add_logging_args(parser)
     return parser
 

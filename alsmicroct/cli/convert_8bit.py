@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
 
 from ..errors import ParameterError
@@ -52,6 +53,8 @@ def _build_parser() -> argparse.ArgumentParser:
 def _converter(args: argparse.Namespace) -> FolderAction:
     from ..image_processing import convert_DirectoryTo8Bit
 
+    if not (math.isfinite(args.vmin) and math.isfinite(args.vmax)):
+        raise ParameterError(f"--min {args.vmin} --max {args.vmax}: expected finite numbers (data units, e.g. 1/cm)")
     if not args.vmin < args.vmax:
         raise ParameterError(f"--min {args.vmin} must be smaller than --max {args.vmax}")
 
@@ -64,6 +67,7 @@ def _converter(args: argparse.Namespace) -> FolderAction:
             filename=args.prefix,
             prefix=args.run,
             output_format=args.output_format,
+            overwrite=args.overwrite,
         )
 
     return convert

@@ -80,6 +80,7 @@ def _cropper(args: argparse.Namespace) -> FolderAction:
             outputpath=target,
             prefix=args.run,
             output_format=args.output_format,
+            overwrite=args.overwrite,
         )
 
     return crop

@@ -18,7 +18,7 @@ import logging
 
 from ..jobs.entries import ScanEntry
 from ..params import parse_overrides
-from ._common import batch_main, build_batch_parser
+from ._common import batch_main, build_batch_parser, command_line_keys, refuse_twice
 
 __all__ = ["main"]
 
@@ -43,7 +43,13 @@ def main(argv: list[str] | None = None) -> int:
 
     def entries(args) -> list[ScanEntry]:
         source = "command line"
-        return [ScanEntry(args.source, parse_overrides(args.overrides, source=source), source)]
+        overrides = parse_overrides(args.overrides, source=source)
+        given = command_line_keys(args)
+        for token in args.overrides:
+            key = token.partition("=")[0].strip()
+            if key in given:  # options and KEY=VALUE are one command line: no silent winner
+                refuse_twice(key, given[key], token)
+        return [ScanEntry(args.source, overrides, source)]
 
     return batch_main(parser.parse_intermixed_args(argv), entries, log_suffix="recon")
 

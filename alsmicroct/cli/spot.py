@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="file name (only with a single dataset)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace existing files that differ from the remote ones")
+    p.add_argument(  # also after the command, where the README's users write it
+        "--allow-redirect",
+        action="append",
+        default=argparse.SUPPRESS,
+        metavar="ORIGIN",
+        help="as the option before the command: an origin downloads may be redirected to (repeatable)",
+    )
     return parser
 
 

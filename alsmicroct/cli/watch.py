@@ -28,7 +28,7 @@ from ..jobs.watch.queue import DB_NAME, Queue
 from ..jobs.watch.runners import RUNNERS
 from ..jobs.watch.service import LOG_NAME, WatchService, WatchSettings, load_watch_config, rerun
 from ..params import parse_overrides, parse_value
-from ._common import EXIT_FAILED, EXIT_OK, add_logging_args, guarded_main
+from ._common import EXIT_FAILED, EXIT_OK, add_logging_args, guarded_main, refuse_twice
 
 __all__ = ["main"]
 
@@ -196,6 +196,10 @@ def _rerun(argv: list[str]) -> int:
     def body(add_file) -> int:
         overrides = parse_overrides(args.overrides, source="command line")
         if args.cor is not None:
+            if "cor" in overrides:
+                refuse_twice(
+                    "cor", f"--cor {args.cor}", next(t for t in args.overrides if t.partition("=")[0].strip() == "cor")
+                )
             overrides["cor"] = parse_value("cor", args.cor)
         row = rerun(args.output, args.scan, overrides)
         print(f"{row.scan}: attempt {row.attempt} queued with {row.params}")

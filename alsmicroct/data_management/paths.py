@@ -137,10 +137,14 @@ def read_path_list(path: str | os.PathLike[str]) -> list[str]:
     Raises
     ------
     InputFileError
-        The file cannot be read.
+        The file cannot be read, or is not UTF-8 text (a UTF-8 byte-order mark is skipped).
     """
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(
+            f"{os.fspath(path)}: not a UTF-8 text file ({exc}); expected a dataset list, one name per line"
+        ) from None
     except OSError as exc:
         raise InputFileError(f"cannot read dataset list {os.fspath(path)!r}: {exc}") from exc
     names = []

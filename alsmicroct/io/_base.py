@@ -159,7 +159,7 @@ class RawScan:
         InputFileError
             The file cannot be read (truncated, corrupt).
         LayoutError
-            NaN/inf counts or all-zero rows (unless :attr:`bad_data` is ``"repair"``),
+            NaN/inf counts, all-zero or mostly negative rows (unless :attr:`bad_data` is ``"repair"``),
             naming the file, the images and the count; see :mod:`alsmicroct.io.sanity`.
             Flats and darks are checked the same way by :meth:`read_flats` and
             :meth:`read_darks`, which also refuse darks as bright as the flats.

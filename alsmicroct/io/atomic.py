@@ -2,7 +2,7 @@
 ``fsync``-ed, renamed onto the final name, then the folder ``fsync``-ed.
 
 A crash or an exception during a write never leaves a file under the final name that looks
-finished; at worst a hidden ``.<name>.tmp-<pid>-<thread>`` remains, which the next run of the
+finished; at worst a hidden ``.<name>.tmp-<pid>@<host>-<thread>`` remains, which the next run of the
 same output (or ``alsmicroct-clean``) removes once its writer is gone
 (:func:`alsmicroct.io.outputs.stale_temporaries`).
 """
@@ -12,6 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -19,17 +21,38 @@ from typing import IO, Any
 
 from ..errors import OutputError
 
-__all__ = ["atomic_file", "fsync_dir", "jsonable", "replace_durably", "temporary_path", "write_json_atomic"]
+__all__ = [
+    "atomic_file",
+    "fsync_dir",
+    "host_tag",
+    "jsonable",
+    "replace_durably",
+    "temporary_path",
+    "write_json_atomic",
+    "writer_tag",
+]
+
+
+def host_tag() -> str:
+    """This host's name as it appears in temporaries' names (characters other than letters,
+    digits and ``_`` become ``_``)."""
+    return re.sub(r"\W", "_", platform.node(), flags=re.ASCII) or "host"
+
+
+def writer_tag() -> str:
+    """``<pid>@<host>``: who writes a temporary. On a shared file system (row parts on
+    several nodes writing one folder) a pid alone cannot say whether the writer is alive."""
+    return f"{os.getpid()}@{host_tag()}"
 
 
 def temporary_path(path: str | os.PathLike) -> Path:
-    """Hidden temporary name for ``path``: ``<folder>/.<name>.tmp-<pid>-<thread>``.
+    """Hidden temporary name for ``path``: ``<folder>/.<name>.tmp-<pid>@<host>-<thread>``.
 
     Same folder (same file system, so the final :func:`os.replace` is atomic), unique per
-    process and thread.
+    process, host and thread.
     """
     p = Path(path)
-    return p.with_name(f".{p.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    return p.with_name(f".{p.name}.tmp-{writer_tag()}-{threading.get_ident()}")
 
 
 def fsync_dir(folder: str | os.PathLike) -> None:

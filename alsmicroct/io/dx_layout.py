@@ -215,13 +215,20 @@ class DxScan(RawScan):
         span = float(np.ptp(theta))
         step = span / (theta.size - 1)
         if span + 1.5 * step < 180.0:
+            radians = (
+                "; the values look like radians (at most 2 pi): Data Exchange stores degrees, so give the angles "
+                "with anglelist (radians, one per projection)"
+                if 0.0 < span <= 2.0 * np.pi * 1.001 and theta.size > 2
+                else ""
+            )
             logger.warning(
                 "%s: /%s covers %.4g deg (%d angles); a reconstruction needs 180 deg, so "
-                "expect limited-angle artefacts (the centre method 'pc' needs a 180 deg pair)",
+                "expect limited-angle artefacts (the centre method 'pc' needs a 180 deg pair)%s",
                 self.path,
                 c.DX_THETA,
                 span,
                 theta.size,
+                radians,
             )
 
     def _infer_i0cycle(self, nwhite: int, nangles: int, num_flats: int | None) -> int:

@@ -9,8 +9,10 @@ One output folder may hold several runs side by side, one per slice prefix
 - the records of the parts of a split run: ``<record stem>.partKKKofNNN.json``,
 - ``<prefix>_quicklook.png``.
 
-Writers use hidden temporaries in the same folder: ``.<name>.tmp-<pid>[-<thread>]`` for
-atomic writes and ``.<prefix>.work-<pid>.h5`` for the phase-retrieval work store. A
+Writers use hidden temporaries in the same folder: ``.<name>.tmp-<pid>@<host>[-<thread>]``
+for atomic writes and ``.<prefix>.work-<pid>@<host>.h5`` for the phase-retrieval work store
+(the host so that a node of a shared file system never takes another node's live writer for
+a dead one; names without it, from earlier versions, count as this host's). A
 temporary whose process is gone is debris: :func:`stale_temporaries` finds it and
 :func:`clean_output` removes it (``recon()`` does that before it writes into a folder).
 """
@@ -21,14 +23,16 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputFileError, ParameterError
+from ..errors import InputFileError, OutputError, ParameterError
+from .atomic import host_tag, writer_tag
 
 __all__ = [
     "PROVENANCE_NAME",
+    "claim_stack",
     "clean_output",
     "part_record_name",
     "pid_alive",
@@ -49,7 +53,12 @@ logger = logging.getLogger(__name__)
 
 PROVENANCE_NAME = "recon_parameters.json"
 _RECORD = re.compile(r"^recon_parameters(?:_(?P<prefix>.+?))?(?:\.part(?P<part>\d{3})of(?P<of>\d{3}))?\.json$")
-_TEMP = re.compile(r"^\..+\.(?:tmp-(?P<pid>\d+)(?:-\d+)?|work-(?P<wpid>\d+)\.h5)$")
+_NUMBER = re.compile(r"(\d+)(?!.*\d)")  # last run of digits in a name
+# the host part is optional: temporaries written before it was added name only the pid
+_TEMP = re.compile(
+    r"^\..+\.(?:tmp-(?P<pid>\d+)(?:@(?P<host>\w+))?(?:-\d+)?|work-(?P<wpid>\d+)(?:@(?P<whost>\w+))?\.h5)$",
+    re.ASCII,
+)
 
 
 def record_name(prefix: str, stem: str) -> str:
@@ -69,7 +78,7 @@ def slice_name(prefix: str, row: int) -> str:
 
 def work_store_path(folder: Path, prefix: str) -> Path:
     """Hidden phase-retrieval work store of this process for ``prefix`` in ``folder``."""
-    return Path(folder) / f".{prefix}.work-{os.getpid()}.h5"
+    return Path(folder) / f".{prefix}.work-{writer_tag()}.h5"
 
 
 def run_slices(folder: str | os.PathLike, prefix: str) -> dict[int, Path]:
@@ -169,30 +178,43 @@ def _zombie(pid: int) -> bool:
     return bool(tail) and tail[0] in (b"Z", b"X")
 
 
-def stale_temporaries(folder: str | os.PathLike) -> list[Path]:
-    """Hidden temporaries in ``folder`` whose writing process (on this host) is gone."""
+def stale_temporaries(folder: str | os.PathLike, *, all_hosts: bool = False) -> list[Path]:
+    """Hidden temporaries in ``folder`` whose writing process is gone.
+
+    Only this host's processes can be checked: a temporary named by another host (a node of
+    a shared file system) is left alone, unless ``all_hosts`` (the caller knows that no
+    writer runs anywhere). A temporary without a host in its name is taken as this host's.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return []
     out = []
     for entry in os.scandir(folder):
         m = _TEMP.match(entry.name)
-        if m and not pid_alive(int(m.group("pid") or m.group("wpid"))):
+        if not m:
+            continue
+        host = m.group("host") or m.group("whost")
+        if host and host != host_tag():
+            if all_hosts:
+                out.append(Path(entry.path))
+            continue
+        if not pid_alive(int(m.group("pid") or m.group("wpid"))):
             out.append(Path(entry.path))
     return sorted(out)
 
 
-def clean_output(folder: str | os.PathLike, *, dry_run: bool = False) -> list[Path]:
+def clean_output(folder: str | os.PathLike, *, dry_run: bool = False, all_hosts: bool = False) -> list[Path]:
     """Remove the crash debris of ``folder`` (see :func:`stale_temporaries`); returns what was removed.
 
-    Temporaries of live processes are never touched. Raises :class:`InputFileError` if
-    ``folder`` is not a folder.
+    Temporaries of live processes on this host are never touched, nor (without
+    ``all_hosts``) those of other hosts. Raises :class:`InputFileError` if ``folder`` is not
+    a folder.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise InputFileError(f"not a folder: {folder}")
     removed = []
-    for path in stale_temporaries(folder):
+    for path in stale_temporaries(folder, all_hosts=all_hosts):
         if not dry_run:
             try:
                 path.unlink()
@@ -218,3 +240,57 @@ def rows_of(record: dict[str, Any]) -> Iterable[int]:
     """Absolute rows a record says its run reconstructs."""
     first, last, step = (record.get("resolved") or {}).get("rows_first_last_step", (0, -1, 1))
     return range(int(first), int(last) + 1, max(int(step), 1))
+
+
+def _name_prefix(name: str) -> str:
+    """A slice name less its last number and suffix (``s_00012.tiff`` -> ``s_``): its stack."""
+    stem = Path(name).stem
+    m = _NUMBER.search(stem)
+    return stem[: m.start()] if m else stem
+
+
+def claim_stack(outdir: Path, names: Sequence[str], *, overwrite: bool, what: str) -> None:
+    """One derived stack per prefix in ``outdir``: earlier slices of the prefixes of ``names``
+    are refused (they would mix with the new ones: other ranges, other scaling), or removed
+    first with ``overwrite=True``. Slices of other prefixes are other stacks, never touched.
+
+    Parameters
+    ----------
+    outdir : path
+        The output folder (may not exist yet).
+    names : sequence of str
+        The file names about to be written.
+    overwrite : bool
+        Remove the earlier slices instead of refusing.
+    what : str
+        The operation, for messages ("crop", "8-bit conversion").
+
+    Raises
+    ------
+    OutputError
+        Earlier slices of the same prefix without ``overwrite``, or one that cannot be removed.
+    """
+    if not outdir.is_dir():
+        return
+    prefixes = {_name_prefix(n) for n in names}
+    earlier = sorted(
+        Path(e.path)
+        for e in os.scandir(outdir)
+        if e.name.lower().endswith((".tif", ".tiff"))
+        and not e.name.startswith(".")
+        and _name_prefix(e.name) in prefixes
+    )
+    if not earlier:
+        return
+    if not overwrite:
+        raise OutputError(
+            f"{outdir} holds {len(earlier)} slice(s) {sorted(prefixes)[0]}*.tif(f) of an earlier {what}; this one "
+            "would mix with them. Nothing was written. To replace them, use overwrite=True (command line: "
+            "--overwrite); to keep them, choose another output folder (--output-dir)"
+        )
+    for path in earlier:
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise OutputError(f"{path}: cannot remove the earlier {what}'s slice ({exc.strerror})") from None
+    logger.warning("%s: overwrite=True: removed %d slice(s) of an earlier %s", outdir, len(earlier), what)

@@ -11,6 +11,17 @@ depend on how the rows are chunked):
 - NaN or +-inf counts in projections, flats or darks (only possible with float data);
 - projection or flat rows that are entirely zero (dropped frames, beam off, empty flat);
   dark rows may be zero (an ideal dark);
+- projection or flat rows where more than half of the pixels are negative (only possible
+  with signed or float data: counts are never negative, so such a file holds signed or
+  already processed data); isolated negative pixels (noise of dark-subtracted data) pass;
+- projection rows without beam (a beam dump or a closed shutter: the frame reads the dark
+  level, not zero): more than 90 % of the row's pixels with a flat-field transmission below
+  0.002 (:func:`check_transmission`, run on the normalised data, ignored projections
+  excepted). A dense sample that is opaque over part of the rows is data, not refused;
+- projection rows brighter than the flats (more than 10 % of the pixels, the air beside the
+  sample, with a transmission above 1.5): in most projections the flats are wrong (another
+  exposure, swapped), refused even with ``"repair"``; in a few (a saturated frame, a flash)
+  refused, or set to transmission 1 with ``"repair"``; bright fringes on a few pixels pass;
 - darks at least as bright as the flats: a detector row where the mean dark is >= the
   mean flat at more than half of the pixels (swapped or wrong references). Isolated
   pixels with dark >= flat (dead pixels) are only reported as a warning: the
@@ -24,8 +35,9 @@ Policies (``bad_data``; ReconParams ``badData``):
     count.
 ``"repair"``
     NaN/inf values are replaced by linear interpolation between the nearest finite
-    values of the same image row (``numpy.interp``; constant beyond the ends); zero flat
-    rows by the mean of the other flats' same row; zero projection rows (and projection
+    values of the same image row (``numpy.interp``; constant beyond the ends); zero (or
+    mostly negative) flat rows by the mean of the other flats' same row; zero (or mostly
+    negative) projection rows (and projection
     rows with no finite value) by the mean flat of that row, i.e. a transmission of 1 and
     a line integral of 0, as ``projIgnoreList`` does. Each repair is logged as a warning
     naming the file, the image and the count. Darks brighter than flats and flat rows
@@ -41,13 +53,35 @@ import numpy as np
 
 from ..errors import LayoutError, ParameterError
 
-__all__ = ["BAD_DATA_POLICIES", "check_bad_data_policy", "check_images", "check_references"]
+__all__ = [
+    "BAD_DATA_POLICIES",
+    "NO_BEAM_TRANSMISSION",
+    "check_bad_data_policy",
+    "check_images",
+    "check_references",
+    "check_transmission",
+]
 
 logger = logging.getLogger(__name__)
 
 BAD_DATA_POLICIES = ("error", "repair")
 
 _KINDS = ("projection", "flat", "dark")
+
+#: Transmission below which a pixel saw no beam (line integral > 6.2: dark current and noise).
+NO_BEAM_TRANSMISSION = 0.002
+#: Fraction of a projection row's pixels without beam that makes the row a frame without beam.
+NO_BEAM_FRACTION = 0.9
+#: Transmission above which (at more than ``BRIGHT_FRACTION`` of a row: the air beside the
+#: sample, where it should be 1) the projection is brighter than the flats.
+BRIGHT_TRANSMISSION = 1.5
+BRIGHT_FRACTION = 0.1
+
+_WHY = {
+    "all-zero": "a {kind} with no counts cannot be normalised",
+    "mostly negative": "raw counts are never negative (more than half of the row's pixels are < 0: signed or "
+    "already processed data, not detector counts)",
+}
 
 
 def check_bad_data_policy(policy: str) -> str:
@@ -128,7 +162,11 @@ def check_images(
     if may_be_nonfinite:
         images = _check_finite(images, label, names, rows, where, policy, kind, fill_rows)
     if kind != "dark":
-        _check_zero_rows(images, label, names, rows, where, policy, kind, fill_rows)
+        zero = ~images.any(axis=2)  # (image, row): True where the whole row is 0
+        _check_rows(images, zero, "all-zero", label, names, rows, where, policy, kind, fill_rows)
+        if images.min() < 0:  # one fast pass; unsigned data never get further
+            negative = (images < 0).sum(axis=2) * 2 > images.shape[2]
+            _check_rows(images, negative, "mostly negative", label, names, rows, where, policy, kind, fill_rows)
     return images
 
 
@@ -163,8 +201,8 @@ def _check_finite(images, label, names, rows, where, policy, kind, fill_rows) ->
     return images
 
 
-def _check_zero_rows(images, label, names, rows, where, policy, kind, fill_rows) -> None:
-    zero = ~images.any(axis=2)  # (image, row): True where the whole row is 0
+def _check_rows(images, zero, what, label, names, rows, where, policy, kind, fill_rows) -> None:
+    """Refuse (or repair) the rows marked in ``zero`` (image, row): ``what`` says why."""
     per_image = zero.sum(axis=1)
     hit = np.flatnonzero(per_image)
     if hit.size == 0:
@@ -172,21 +210,19 @@ def _check_zero_rows(images, label, names, rows, where, policy, kind, fill_rows)
     count = int(per_image.sum())
     whole = " (every row read)" if bool(zero[hit].all()) else ""
     text = (
-        f"{where}: {count} all-zero row(s) in {hit.size} {label}(s) {_images_text(names, hit)}, "
+        f"{where}: {count} {what} row(s) in {hit.size} {label}(s) {_images_text(names, hit)}, "
         f"{_row_text(rows, np.flatnonzero(zero.any(axis=0)))}{whole}"
     )
     if policy == "error":
         fix = "the mean of the other flats" if kind == "flat" else "a transmission of 1, as projIgnoreList does"
-        raise LayoutError(
-            f"{text}; a {kind} with no counts cannot be normalised (badData='repair' replaces such rows by {fix})"
-        )
+        raise LayoutError(f"{text}; {_WHY[what].format(kind=kind)} (badData='repair' replaces such rows by {fix})")
     if kind == "flat":
         valid = ~zero
         for r in np.flatnonzero(zero.any(axis=0)):
             donors = np.flatnonzero(valid[:, r])
             if donors.size == 0:
                 raise LayoutError(
-                    f"{text}; row {int(rows[r])} has no non-zero flat in any image, so it cannot be repaired"
+                    f"{text}; row {int(rows[r])} has no valid flat in any image, so it cannot be repaired"
                 )
             images[zero[:, r], r] = images[donors, r].mean(axis=0, dtype=np.float64)
     else:
@@ -246,3 +282,111 @@ def check_references(
             "darks -- the references are swapped or wrong, which cannot be repaired"
         )
     return int(per_row.sum())
+
+
+def check_transmission(
+    trans: np.ndarray,
+    *,
+    proj_indices: Sequence[int],
+    rows: Sequence[int],
+    where: str,
+    policy: str = "error",
+    ignore: np.ndarray | None = None,
+) -> np.ndarray:
+    """Refuse (or repair) projection rows without beam in flat-field normalised data.
+
+    Parameters
+    ----------
+    trans : ndarray of float32, shape (angle, row, column)
+        Transmission ``(proj - dark) / (flat - dark)``; modified in place when repaired.
+    proj_indices : sequence of int
+        Projection index (in the raw file) of each image of ``trans``, for messages.
+    rows : sequence of int
+        Absolute detector row of each row of ``trans``, for messages.
+    where : str
+        The file, for messages.
+    policy : {"error", "repair"}
+        ``"repair"`` sets such rows to a transmission of 1 (line integral 0, as
+        ``projIgnoreList`` does), with a warning.
+    ignore : ndarray of bool, optional
+        Images not to check (``projIgnoreList``).
+
+    Returns
+    -------
+    ndarray
+        ``trans`` (repaired when asked).
+
+    Raises
+    ------
+    LayoutError
+        Rows without beam with ``policy="error"``, naming the projections and the
+        ``projIgnoreList`` that skips them; rows brighter than the flats (in most projections:
+        with any policy).
+    """
+    check_bad_data_policy(policy)
+    if trans.size == 0:
+        return trans
+    bright = _rows_where(trans, lambda a: a > BRIGHT_TRANSMISSION, ignore, fraction=BRIGHT_FRACTION)
+    if bright.any():
+        idx = [int(proj_indices[i]) for i in np.flatnonzero(bright.any(axis=1))]
+        text = (
+            f"{where}: {len(idx)} projection(s) {_indices_text(idx)} brighter than the flats at "
+            f"{int(bright.sum())} row(s), {_row_text(rows, np.flatnonzero(bright.any(axis=0)))}: more than "
+            f"{BRIGHT_FRACTION:.0%} of the pixels with a transmission above {BRIGHT_TRANSMISSION} (median "
+            f"{float(np.median(trans[bright])):.3g})"
+        )
+        checked = trans.shape[0] - (int(np.count_nonzero(ignore)) if ignore is not None else 0)
+        if 2 * len(idx) > checked:  # most projections: the references are wrong
+            raise LayoutError(
+                f"{text}; expected flats at least as bright as the projections -- flats taken with another "
+                "exposure or beam current, or swapped with projections, which cannot be repaired"
+            )
+        if policy == "error":  # a few frames: saturated, a flash
+            raise LayoutError(
+                f"{text}; such frames (saturated, a flash) hold no data. Skip them with projIgnoreList={idx}, "
+                "or badData='repair' (transmission 1 there)"
+            )
+        trans[bright] = 1.0
+        logger.warning("%s; repaired (badData='repair'): transmission 1 there", text)
+    dark = _rows_where(trans, lambda a: a < NO_BEAM_TRANSMISSION, ignore)
+    hit = np.flatnonzero(dark.any(axis=1))
+    if hit.size == 0:
+        return trans
+    idx = [int(proj_indices[i]) for i in hit]
+    shown = _indices_text(idx)
+    text = (
+        f"{where}: {len(idx)} projection(s) {shown} without beam at {int(dark.sum())} row(s), "
+        f"{_row_text(rows, np.flatnonzero(dark.any(axis=0)))}: more than {NO_BEAM_FRACTION:.0%} of the pixels "
+        f"at the dark level (transmission < {NO_BEAM_TRANSMISSION}; a beam dump or a closed shutter)"
+    )
+    if policy == "error":
+        raise LayoutError(
+            f"{text}; no beam means no data. Skip them with projIgnoreList={idx}, or badData='repair' "
+            "(transmission 1 there)"
+        )
+    trans[dark] = 1.0
+    logger.warning("%s; repaired (badData='repair'): transmission 1 there", text)
+    return trans
+
+
+def _rows_where(
+    trans: np.ndarray,
+    cond: Callable[[np.ndarray], np.ndarray],
+    ignore: np.ndarray | None,
+    *,
+    fraction: float = NO_BEAM_FRACTION,
+) -> np.ndarray:
+    """(image, row) mask of the rows where ``cond`` holds at more than ``fraction`` of the
+    pixels: candidates from every 8th column (loosely), then exact."""
+    sample = trans[:, :, ::8]
+    mask = np.count_nonzero(cond(sample), axis=2) > 0.5 * fraction * sample.shape[2]
+    images = np.flatnonzero(mask.any(axis=1))
+    if images.size:
+        mask[images] = np.count_nonzero(cond(trans[images]), axis=2) > fraction * trans.shape[2]
+    if ignore is not None:
+        mask[np.asarray(ignore, dtype=bool)] = False
+    return mask
+
+
+def _indices_text(idx: Sequence[int], limit: int = 8) -> str:
+    return ", ".join(str(i) for i in idx[:limit]) + (f" and {len(idx) - limit} more" if len(idx) > limit else "")

@@ -1,6 +1,6 @@
 """HDF5 volume writer: one dataset ``/exchange/data`` (z, y, x), chunked by slice.
 
-The file is written under a hidden temporary name (``.<name>.tmp-<pid>``, crash debris that
+The file is written under a hidden temporary name (``.<name>.tmp-<pid>@<host>``, crash debris that
 :func:`alsmicroct.io.outputs.clean_output` removes once its writer is gone) and renamed onto
 the final name by :meth:`H5VolumeWriter.finish`, after the provenance attributes: a file
 under the final name is always complete. HDF5 has one writer per file, so a resumed run
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import OutputError
-from .atomic import jsonable, replace_durably
+from .atomic import jsonable, replace_durably, writer_tag
 from .volume_zarr import StoreLock
 
 __all__ = ["DATASET", "H5VolumeWriter"]
@@ -66,7 +66,7 @@ class H5VolumeWriter:
         self.voxel_size_um = tuple(float(v) for v in (voxel_size_um or (1.0, 1.0, 1.0)))
         self._lock = StoreLock(self.path)
         self._lock.acquire()
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{writer_tag()}")
         self._done: set[int] = set()
         try:
             self.file = h5py.File(self.tmp, "w")

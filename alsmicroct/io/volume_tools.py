@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..errors import ParameterError, RangeError
-from .volumes import detect_format, open_volume, open_writer, slab_ranges
+from .outputs import claim_stack
+from .volumes import detect_format, open_volume, open_writer, remove_volume, slab_ranges
 
 __all__ = ["copy_volume", "default_output", "view"]
 
@@ -66,6 +67,7 @@ def copy_volume(
     compression: Any = "default",
     attrs: Mapping[str, Any] | None = None,
     voxel_size_um: Sequence[float] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Copy volume ``src`` (any format) into ``dst`` in format ``fmt``, slab by slab.
 
@@ -88,6 +90,10 @@ def copy_volume(
         Added to the stored attributes (besides the source's).
     voxel_size_um : (dz, dy, dx), optional
         Voxel size, micrometer (default: the source's, when known).
+    overwrite : bool, optional
+        Replace an earlier output at ``dst`` (the store or file; for TIFF the slices of the
+        same prefix, :func:`~alsmicroct.io.outputs.claim_stack`); without it an earlier
+        output is refused, nothing overwritten.
 
     Returns
     -------
@@ -123,6 +129,12 @@ def copy_volume(
         ]
         meta = {k: v for k, v in vol.attrs.items() if k not in ("status", "levels")}
         meta.update({"source": str(src), "crop_zyx": [[z0, z1], [y0, y1], [x0, x1]], **(attrs or {})})
+        stem = _stem(src.resolve())
+        if fmt == "tiff":
+            names = [f"{stem}_{i:05d}.tiff" for i in range(shape[0])]
+            claim_stack(out, names, overwrite=overwrite, what="copy of a volume")
+        elif overwrite and remove_volume(out):
+            logger.warning("%s: overwrite=True: removed the earlier output", out)
         writer = open_writer(
             out,
             fmt,
@@ -135,7 +147,7 @@ def copy_volume(
             ngff_version=ngff_version,
             multiscale=multiscale,
             compression=compression,
-            prefix=_stem(src.resolve()),
+            prefix=stem,
         )
         step = getattr(writer, "chunks", (16,))[0]
         try:

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import InputFileError, ParameterError
 from ..io.atomic import jsonable
 from ..io.outputs import PROVENANCE_NAME
-from ..params import ReconParams, parse_value, suggest_key
+from ..params import ReconParams, expand_env, parse_value, suggest_key
 
 __all__ = [
     "FAILED_STATES",
@@ -226,6 +226,8 @@ def check_keywords(data: Mapping[str, Any], path: Path, text: str) -> dict[str, 
     for key, value in data.items():
         if key not in ReconParams.field_names():
             raise ParameterError(f"{config_line(path, text, key)}: unknown parameter {key!r}{suggest_key(key)}")
+        if isinstance(value, str):  # $VARS as in path lists and spreadsheets
+            value = expand_env(value, source=config_line(path, text, key))
         try:
             out[key] = parse_value(key, value)
         except ParameterError as exc:

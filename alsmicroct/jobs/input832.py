@@ -18,7 +18,7 @@ import logging
 from pathlib import Path
 
 from ..errors import ParameterError
-from ..params import ReconParams, suggest_key
+from ..params import ReconParams, expand_env, suggest_key
 from .entries import ScanEntry, read_line_entries
 
 __all__ = ["parse_parameter_line", "read_parameter_file"]
@@ -37,7 +37,7 @@ def parse_parameter_line(line: str, source: str) -> ScanEntry | None:
     text = line.strip()
     if not text or text.startswith("#"):
         return None
-    tokens = [t.replace('"', "").replace("'", "") for t in text.split()]
+    tokens = [expand_env(t.replace('"', "").replace("'", ""), source=source) for t in text.split()]
     tokens = [t for t in tokens if t]
     if not tokens:
         return None
@@ -51,6 +51,10 @@ def parse_parameter_line(line: str, source: str) -> ScanEntry | None:
     for name, value in zip(rest[::2], rest[1::2], strict=False):
         if name not in names:
             raise ParameterError(f"{source}: unknown parameter {name!r}{suggest_key(name)}")
+        if name in overrides:
+            raise ParameterError(
+                f"{source}: {name} given twice ({name} {overrides[name]} and {name} {value}): keep one value"
+            )
         overrides[name] = value
     return ScanEntry(scan=scan, overrides=overrides, source=source)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputFileError, ParameterError
-from ..params import ReconParams, suggest_key
+from ..params import ReconParams, expand_env, suggest_key
 from .entries import ScanEntry
 
 __all__ = ["read_spreadsheet", "rows_to_entries"]
@@ -104,6 +104,8 @@ def rows_to_entries(rows: Iterable[tuple[int, list[Any]]], *, path: str, unit: s
                 raise ParameterError(
                     f"{where}, column {_column_letter(col)}: value {value!r} under an empty header cell"
                 )
+            if isinstance(value, str):  # $VARS as in path lists (one rule for every batch source)
+                value = expand_env(value, source=f"{where}, column {_column_letter(col)}")
             values[name] = _as_text(value) if name in _TEXT_COLUMNS else value
         if "filename" not in values:
             raise ParameterError(f"{where}: no filename in this row")

@@ -4,6 +4,8 @@
 Before a run writes anything it claims its prefix in the output folder:
 
 - crash debris of dead writers is removed;
+- a record of a run that failed (or was killed) before it wrote any output describes
+  nothing and does not block the new run (its record is replaced);
 - every record of the prefix (the run's own, other runs', the parts of a split run) must
   describe the same run (:func:`~alsmicroct.pipeline.provenance.same_run`; parts of a split
   differ only by their rows), and every slice of the prefix must be described by one of
@@ -31,6 +33,15 @@ from .provenance import fingerprint, run_differences
 __all__ = ["claim_output", "live_writer"]
 
 logger = logging.getLogger(__name__)
+
+_ADVICE = (
+    "To replace that run, use resume=False (command line: --overwrite); to keep it, choose another "
+    "outputPath (--output-dir) or outputFilename."
+)
+_PART_ADVICE = (
+    "A part of a split run never removes another run's files (not even when resuming is off): remove that run's "
+    "slices and records first, or choose another outputPath (--output-dir) or outputFilename."
+)
 
 
 def live_writer(record: dict[str, Any]) -> bool:
@@ -80,12 +91,24 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
         )
     covered: set[int] = set()
     conflicts = []
+    slices = run_slices(folder, plan.prefix)
+    fmt = plan.params.outputFormat
+    volumes = {f: volume_path(folder, plan.prefix, f) for f in ("zarr", "h5")}
+    volumes = {f: p for f, p in volumes.items() if p.exists()}
     for name, rec in sorted(records.items()):
         if not rec:
             conflicts.append(f"{name} cannot be read")
             continue
         ignore = ("sinoused",) if is_part or PART_RECORD.search(name) else ()
         diff = run_differences(rec.get("fingerprint"), wanted, ignore=ignore)
+        if diff and _left_nothing(rec, slices, volumes):
+            logger.info(
+                "%s: %s describes a %s run that left no output; it does not block this run",
+                folder,
+                name,
+                rec.get("status"),
+            )
+            continue
         if diff:
             conflicts.append(
                 f"{name} describes another run: "
@@ -94,16 +117,12 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
             )
         else:
             covered.update(rows_of(rec))
-    slices = run_slices(folder, plan.prefix)
     unrecorded = sorted(set(slices) - covered)
     if unrecorded and not conflicts:
         conflicts.append(
             f"{len(unrecorded)} slice(s) {plan.prefix}_*.tiff (rows {unrecorded[0]}..{unrecorded[-1]}) "
             "that no record describes"
         )
-    fmt = plan.params.outputFormat
-    volumes = {f: volume_path(folder, plan.prefix, f) for f in ("zarr", "h5")}
-    volumes = {f: p for f, p in volumes.items() if p.exists()}
     for f, path in volumes.items():
         if f != fmt:
             conflicts.append(f"{path.name}: an output of format {f!r}, not outputFormat={fmt!r}")
@@ -114,8 +133,7 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
             f"{folder}: the "
             + (f"slices {plan.prefix}_NNNNN.tiff" if fmt == "tiff" else f"output {plan.volume_path.name}")
             + " there belong to another run, so this run would mix with "
-            "it:\n  " + "\n  ".join(conflicts) + "\nNothing was written. To replace that run, use resume=False "
-            "(command line: --overwrite); to keep it, choose another outputPath (--output-dir) or outputFilename."
+            "it:\n  " + "\n  ".join(conflicts) + "\nNothing was written. " + (_PART_ADVICE if is_part else _ADVICE)
         )
     if resume is False:
         if not is_part:
@@ -140,6 +158,15 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
     if keep:
         logger.info("%s: resuming, %d of %d slices already complete", folder, len(keep), plan.rows.size)
     return keep
+
+
+def _left_nothing(record: dict[str, Any], slices: dict[int, Path], volumes: dict[str, Path]) -> bool:
+    """Whether ``record`` is of a run that did not complete (failed, or killed while
+    running) and left no output behind: no slice of its rows, no volume store, no file
+    counted. Such a record describes nothing a new run could mix with."""
+    if record.get("status") == "complete" or live_writer(record) or volumes or record.get("nfiles"):
+        return False
+    return not set(rows_of(record)) & set(slices)
 
 
 def _remove_run(folder: Path, prefix: str, records: list[str], slices: dict[int, Path]) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..engine.gridrec import default_npad
-from ..errors import InputFileError, OutputError, ParameterError, RangeError
+from ..errors import InputFileError, LayoutError, OutputError, ParameterError, RangeError
 from ..params import ReconParams
 
 __all__ = ["ReconPlan", "centred_plan", "default_npad", "make_plan", "output_dir_for", "resolve_input", "scan_options"]
@@ -169,6 +169,26 @@ def _angles(scan: Any, params: ReconParams, proj: np.ndarray, path: Path) -> np.
     )
 
 
+def _check_rotation(theta: np.ndarray, params: ReconParams, meta: Any, path: Path) -> None:
+    """Refuse angles that do not rotate: every projection used at one angle (a theta of
+    zeros, an ``arange`` of 0) gives no tomogram, only garbage."""
+    if theta.size < 2 or float(np.ptp(theta)) > 1e-9:
+        return
+    if params.anglelist is not None and params.anglelist != -1:
+        source, error = "anglelist", ParameterError
+    elif params.anglelist == -1:
+        source, error = "the file's per-projection rot_angle (anglelist=-1)", LayoutError
+    elif meta.layout == "dxchange":
+        source, error = "/exchange/theta", LayoutError
+    else:
+        source, error = f"the file's arange={meta.arange:g} deg", LayoutError
+    raise error(
+        f"{path}: every projection used is at the same angle ({np.rad2deg(theta[0]):.6g} deg, from {source}); "
+        "expected angles spread over 180 deg (or 360). Give the real angles with anglelist (radians, one per "
+        "projection) if the file's are wrong"
+    )
+
+
 def scan_options(params: ReconParams) -> dict[str, Any]:
     """Keywords of :func:`alsmicroct.io.open_scan` that ``params`` decide (one place for every
     reader of a run: bad-data policy, pixel-size override, projections left unchecked)."""
@@ -189,6 +209,7 @@ def make_plan(path: Path, scan: Any, params: ReconParams) -> ReconPlan:
             f"{path}: projused={params.projused} selects {proj.size} projection(s); a reconstruction needs at least 2"
         )
     theta = _angles(scan, params, proj, path)
+    _check_rotation(theta, params, meta, path)
     if params.cor is not None and not (0.0 <= params.cor <= meta.nrays - 1):
         raise ParameterError(
             f"{path}: cor={params.cor} lies outside the detector row "
@@ -199,9 +220,24 @@ def make_plan(path: Path, scan: Any, params: ReconParams) -> ReconPlan:
         if idx >= meta.nangles:
             raise RangeError(f"{path}: projIgnoreList holds {idx}; the scan has {meta.nangles} projections")
         ignore |= proj == idx
+    if ignore.size and ignore.all():
+        raise ParameterError(
+            f"{path}: projIgnoreList ignores all {proj.size} projections used (projused={params.projused}); "
+            "expected at least one projection left to reconstruct from"
+        )
     for row, name in ((params.voInd, "voInd"), (params.nmInd, "nmInd"), (params.tiltcenter_slice, "tiltcenter_slice")):
         if row is not None and not (0 <= row < meta.nslices):
             raise RangeError(f"{path}: {name}={row} is outside the rows 0..{meta.nslices - 1}")
+    if params.nmInit is not None and not (0.0 <= params.nmInit <= meta.nrays - 1):
+        raise ParameterError(
+            f"{path}: nmInit={params.nmInit} lies outside the detector row (expected 0 <= nmInit <= {meta.nrays - 1})"
+        )
+    uses_ti = params.doTIringremoval or (params.doFWringremoval and params.ringMethod == "ti")
+    if uses_ti and params.ringNBlock > proj.size:
+        raise ParameterError(
+            f"{path}: ringNBlock={params.ringNBlock} blocks of angles, but only {proj.size} projections are used; "
+            f"expected 0..{proj.size}"
+        )
     if params.tiltcenter_det is not None and not (0 <= params.tiltcenter_det < meta.nrays):
         raise RangeError(f"{path}: tiltcenter_det={params.tiltcenter_det} is outside 0..{meta.nrays - 1}")
     if params.use360to180 and abs(meta.arange) < 300:

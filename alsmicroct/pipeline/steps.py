@@ -105,6 +105,7 @@ def _outliers_2d(block: Block, plan: ReconPlan) -> np.ndarray:
 
 
 def _normalize(block: Block, plan: ReconPlan) -> np.ndarray:
+    from ..io.sanity import check_transmission
     from ..prep import minus_log, normalize, normalize_nf
 
     if plan.params.useNormalize_nf:
@@ -118,6 +119,14 @@ def _normalize(block: Block, plan: ReconPlan) -> np.ndarray:
     else:
         data = normalize(block.data, block.flats, block.darks)
     block.flats = block.darks = None
+    check_transmission(
+        data,
+        proj_indices=plan.proj_indices[block.proj],
+        rows=block.rows,
+        where=str(plan.path),
+        policy=plan.params.badData,
+        ignore=plan.ignore_mask[block.proj],
+    )
     data = minus_log(data)
     if plan.ignore_mask[block.proj].any():
         data[plan.ignore_mask[block.proj]] = 0.0

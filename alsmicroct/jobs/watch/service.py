@@ -466,11 +466,23 @@ def rerun(rec_dir: Path, scan: str, overrides: Mapping[str, Any]) -> Attempt:
     Raises
     ------
     ParameterError
-        When the queue has no such scan (naming the scans it has) or a parameter is bad.
+        When ``rec_dir`` holds no queue, the queue has no such scan (naming the scans it
+        has), ``overrides`` sets ``outputFilename`` (a rerun has its own prefix) or a
+        parameter is bad.
     """
     from ...params import ReconParams
 
-    q = Queue(Path(rec_dir) / DB_NAME)
+    path = Path(rec_dir) / DB_NAME
+    if not path.is_file():  # never make a queue (or its folder) for a mistyped --output
+        raise ParameterError(
+            f"{rec_dir}: no watch queue here ({DB_NAME}); expected the --output folder (REC_DIR) of a watcher"
+        )
+    if "outputFilename" in overrides:
+        raise ParameterError(
+            f"outputFilename={overrides['outputFilename']!r} cannot be given to a rerun: each attempt gets its own "
+            f"prefix ({Path(scan).stem}_aN), so that earlier attempts are kept"
+        )
+    q = Queue(path)
     try:
         attempts = q.attempts_of(scan)
         if not attempts:
