@@ -23,6 +23,7 @@ from typing import Any
 from . import names as _names
 from .checks import check_file_prefix, check_order, check_wavelet
 from .errors import ParameterError
+from .io._base import MAX_PIXEL_MM
 
 __all__ = [
     "PARAMETER_GROUPS",
@@ -101,7 +102,7 @@ class ReconParams:
     ringWavelet: str = _spec("str", "db5", doc="FW wavelet name (PyWavelets)")
     ringNBlock: int = _spec("int", 0, min=0, doc="TI number of blocks")
     ringAlpha: float = _spec("float", 1.5, min_excl=0.0, doc="TI damping factor")
-    ringSize: int = _spec("int", 5, min=1, doc="SF filter size, pixels")
+    ringSize: int = _spec("int", 5, min=1, max=255, doc="SF filter size, pixels")
     ringMethod: str = _spec(
         "str",
         "fw",
@@ -155,9 +156,9 @@ class ReconParams:
     voSMin: float = _spec("float", -40.0, doc="Vo search start, pixels from the middle")
     voSMax: float = _spec("float", 40.0, doc="Vo search end, pixels from the middle")
     voSRad: float = _spec("float", 10.0, min_excl=0.0, doc="Vo fine search radius, pixels")
-    voStep: float = _spec("float", 0.5, min_excl=0.0, doc="Vo fine search step, pixels")
+    voStep: float = _spec("float", 0.5, min_excl=0.0, max=10.0, doc="Vo fine search step, pixels")
     voRatio: float = _spec("float", 2.0, min_excl=0.0, doc="Vo mask ratio")
-    voDrop: int = _spec("int", 20, min=0, doc="Vo dropped low-frequency lines")
+    voDrop: int = _spec("int", 20, min=0, max=1000, doc="Vo dropped low-frequency lines")
     nmInd: int | None = _spec("int", None, optional=True, min=0, doc="row for entropy minimisation")
     nmInit: float | None = _spec("float", None, optional=True, doc="initial centre guess, pixels")
     nmTol: float = _spec("float", 0.5, min_excl=0.0, doc="Nelder-Mead tolerance, pixels")
@@ -285,7 +286,7 @@ class ReconParams:
         "the Shepp-Logan filter) (None: gridrec sirt/cgls, ramp tv)",
     )
     filter_name: str = _spec("str", "butterworth", choices=_names.FILTER_NAMES, doc="gridrec filter")
-    num_threads: int | None = _spec("int", None, optional=True, min=1, doc="threads (default: all cores)")
+    num_threads: int | None = _spec("int", None, optional=True, min=1, max=1024, doc="threads (default: all cores)")
     memoryCheck: str = _spec(
         "str",
         "error",
@@ -305,6 +306,7 @@ class ReconParams:
         None,
         optional=True,
         min_excl=0.0,
+        max=MAX_PIXEL_MM,
         doc="detector pixel size, mm (None: from the raw file; without either the output is in 1/pixel)",
     )
 

@@ -643,3 +643,31 @@ def test_a_saturated_frame_refused_or_repaired(tmp_path, caplog):
         recon(path, outputPath=tmp_path / "rec", cor=15.5, **KW)
     assert len(recon(path, outputPath=tmp_path / "rec", cor=15.5, badData="repair", **KW).files) == 3
     assert "repaired" in caplog.text
+
+
+def test_watch_rerun_folders_refused_not_used(watch_queue):
+    """A rerun's attempts go under the watcher's REC_DIR: outputPath=/elsewhere was accepted."""
+    from alsmicroct.jobs.watch.service import rerun
+
+    for key in ("outputPath", "inputPath"):
+        with pytest.raises(ParameterError, match=rf"{key}='/elsewhere' cannot be given to a rerun.*REC_DIR"):
+            rerun(watch_queue, "s.h5", {key: "/elsewhere"})
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("ringSize", 100000), ("voStep", 1e6), ("voDrop", 10**6), ("num_threads", 10**6), ("pixel_size", 1e9)],
+)
+def test_absurd_upper_values_refused_before_any_work(key, value):
+    with pytest.raises(ParameterError, match=rf"{key}"):
+        ReconParams.from_mapping({key: value})
+
+
+def test_absurd_pixel_size_keyword_refused_by_the_reader(tmp_path):
+    from alsmicroct.errors import AlsMicroCTError
+    from alsmicroct.io import open_scan
+    from alsmicroct.sim import simulate_scan
+
+    raw = simulate_scan(tmp_path / "px.h5", nangles=31, nslices=2, nrays=32, write_truth=False)
+    with pytest.raises(AlsMicroCTError, match=r"px\.h5: pixel_size=1000000000.0; expected a detector pixel size"):
+        open_scan(raw.path, pixel_size=1e9)

@@ -336,6 +336,9 @@ class RawScan:
 #: Pixel size (mm) used when neither the file nor a ``pixel_size`` keyword gives one: 1 cm,
 #: so that values written "in 1/cm" are in 1/pixel.
 UNIT_PIXEL_MM = 10.0
+#: Largest detector pixel size accepted (mm): the unit fallback itself; a larger one is a
+#: unit mistake (metres, or micrometres given as mm for a huge value)
+MAX_PIXEL_MM = UNIT_PIXEL_MM
 
 
 def pixel_size_fallback(path: Path, recorded: float | None, key: str, keyword: float | None) -> tuple[float, str]:
@@ -344,8 +347,10 @@ def pixel_size_fallback(path: Path, recorded: float | None, key: str, keyword: f
     and :data:`UNIT_PIXEL_MM`, so the output is in 1/pixel)."""
     if keyword is not None:
         value = float(keyword)
-        if not (np.isfinite(value) and value > 0):
-            raise LayoutError(f"{path}: pixel_size={keyword!r}; expected a positive size in mm")
+        if not (np.isfinite(value) and 0 < value <= MAX_PIXEL_MM):
+            raise LayoutError(
+                f"{path}: pixel_size={keyword!r}; expected a detector pixel size in mm (0 < size <= {MAX_PIXEL_MM:g})"
+            )
         if recorded is not None and not np.isclose(recorded, value):
             logger.warning(
                 "%s: pixel_size=%g mm given; the file records %s=%g mm (using %g)", path, value, key, recorded, value

@@ -467,8 +467,8 @@ def rerun(rec_dir: Path, scan: str, overrides: Mapping[str, Any]) -> Attempt:
     ------
     ParameterError
         When ``rec_dir`` holds no queue, the queue has no such scan (naming the scans it
-        has), ``overrides`` sets ``outputFilename`` (a rerun has its own prefix) or a
-        parameter is bad.
+        has), ``overrides`` sets ``outputFilename`` (a rerun has its own prefix),
+        ``outputPath`` or ``inputPath`` (the watcher's folders decide), or a parameter is bad.
     """
     from ...params import ReconParams
 
@@ -482,6 +482,12 @@ def rerun(rec_dir: Path, scan: str, overrides: Mapping[str, Any]) -> Attempt:
             f"outputFilename={overrides['outputFilename']!r} cannot be given to a rerun: each attempt gets its own "
             f"prefix ({Path(scan).stem}_aN), so that earlier attempts are kept"
         )
+    for key in ("outputPath", "inputPath"):  # the watcher's folders place every attempt, not a rerun
+        if key in overrides:
+            raise ParameterError(
+                f"{key}={overrides[key]!r} cannot be given to a rerun: its attempts are written under the "
+                f"watcher's REC_DIR ({rec_dir}) from the scan's own raw file; run alsmicroct-recon for another folder"
+            )
     q = Queue(path)
     try:
         attempts = q.attempts_of(scan)
