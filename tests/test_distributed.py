@@ -338,3 +338,23 @@ def test_iterative_drifting_axis_with_client_and_chunks(client, tmp_path):
     np.testing.assert_allclose(_stack(whole.files), ref, atol=2e-3 * float(np.abs(ref).max()))
     blocks = json.loads(res.provenance_path.read_text())["iterative"]["blocks"]
     assert [b["rows"] for b in blocks] == [[0, 2], [3, 5], [6, 8]]
+
+
+def test_parts_refuse_a_prefix_holding_another_run_of_other_rows(raw, tmp_path):
+    """A quick look at 2 central rows, then a split run of every row into the same folder and
+    prefix: the parts used to pass by it (a part compares records ignoring the rows) and the
+    merge replaced the quick look's record."""
+    import json
+
+    from alsmicroct.errors import OutputError
+    from alsmicroct.jobs.parts import recon_part
+    from alsmicroct.reconstruction import recon
+
+    kw = dict(outputPath=str(tmp_path), chunk_sino=2, num_threads=1, cor=20.3)
+    quick = recon("scan1.h5", raw, sinoused=(-1, 2, 1), **kw)
+    before = quick.provenance_path.read_text()
+    with pytest.raises(OutputError, match=r"recon_parameters\.json describes another run.*sinoused"):
+        recon_part("scan1.h5", 1, 3, raw, **kw)
+    assert quick.provenance_path.read_text() == before
+    assert json.loads(before)["status"] == "complete"
+    assert not list(quick.output_dir.glob("*part*"))

@@ -152,6 +152,9 @@ def recon_part(
             "from a single-process run (use the Dask path for identical results)",
             plan.path.name,
         )
+    from ..pipeline.claim import check_whole_run
+
+    check_whole_run(plan, record=_record(plan))
     plan.output_dir.mkdir(parents=True, exist_ok=True)
     name = part_provenance_name(part, nparts, _record(plan))
     logger.info(

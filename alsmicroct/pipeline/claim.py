@@ -30,7 +30,7 @@ from ..errors import OutputError
 from ..io.outputs import PART_RECORD, clean_output, pid_alive, rows_of, run_records, run_slices
 from .provenance import fingerprint, run_differences
 
-__all__ = ["claim_output", "live_writer"]
+__all__ = ["check_whole_run", "claim_output", "live_writer"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +158,33 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
     if keep:
         logger.info("%s: resuming, %d of %d slices already complete", folder, len(keep), plan.rows.size)
     return keep
+
+
+def check_whole_run(plan: Any, *, record: str) -> None:
+    """Before a row part of a split run: the prefix's whole-run record ``record`` (in
+    ``plan.output_dir``; ``plan`` the whole run's plan, every row) must describe this whole
+    run, or nothing. A part compares its own record with the others ignoring the rows (its
+    rows are a subset), so without this check the parts of a full run would pass by a run of
+    other rows of the same prefix (a quick look at 20 central rows), and their merge would
+    replace that run's record.
+
+    Raises
+    ------
+    OutputError
+        Naming the record and how it differs.
+    """
+    folder = Path(plan.output_dir)
+    rec = run_records(folder, plan.prefix).get(record) if folder.is_dir() else None
+    if not rec:
+        return
+    diff = run_differences(rec.get("fingerprint"), fingerprint(plan))
+    if diff and not _left_nothing(rec, run_slices(folder, plan.prefix), {}):
+        raise OutputError(
+            f"{folder / record} describes another run of prefix {plan.prefix!r}: "
+            + "; ".join(diff[:6])
+            + "\nThe parts of this run would mix with it and their merge would replace its record. Nothing was "
+            "written. " + _PART_ADVICE
+        )
 
 
 def _left_nothing(record: dict[str, Any], slices: dict[int, Path], volumes: dict[str, Path]) -> bool:
