@@ -64,10 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             seed=0,
             write_truth=False,
         )
-    from alsmicroct.pipeline.runner import _ZARR_MIN_BLOCKS, _chunk_z
+    from alsmicroct.pipeline.runner import MIN_BLOCKS, _chunk_z
 
     cz = min(_chunk_z(100), args.rows)
-    same = max(cz, -(-args.rows // (_ZARR_MIN_BLOCKS * cz)) * cz)
+    same = max(cz, -(-args.rows // (MIN_BLOCKS * cz)) * cz)
     cases = {
         "tiff": {},
         "tiff-same-blocks": {"chunk_sino": same},

@@ -110,11 +110,7 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
             )
             continue
         if diff:
-            conflicts.append(
-                f"{name} describes another run: "
-                + "; ".join(diff[:6])
-                + (f"; and {len(diff) - 6} more" if len(diff) > 6 else "")
-            )
+            conflicts.append(f"{name} describes another run: {_differences(diff)}")
         else:
             covered.update(rows_of(rec))
     unrecorded = sorted(set(slices) - covered)
@@ -160,6 +156,11 @@ def claim_output(plan: Any, *, record: str, resume: bool | None) -> set[int]:
     return keep
 
 
+def _differences(diff: list[str]) -> str:
+    """How a record differs from this run, for a message: the first six differences."""
+    return "; ".join(diff[:6]) + (f"; and {len(diff) - 6} more" if len(diff) > 6 else "")
+
+
 def check_whole_run(plan: Any, *, record: str) -> None:
     """Before a row part of a split run: the prefix's whole-run record ``record`` (in
     ``plan.output_dir``; ``plan`` the whole run's plan, every row) must describe this whole
@@ -180,8 +181,7 @@ def check_whole_run(plan: Any, *, record: str) -> None:
     diff = run_differences(rec.get("fingerprint"), fingerprint(plan))
     if diff and not _left_nothing(rec, run_slices(folder, plan.prefix), {}):
         raise OutputError(
-            f"{folder / record} describes another run of prefix {plan.prefix!r}: "
-            + "; ".join(diff[:6])
+            f"{folder / record} describes another run of prefix {plan.prefix!r}: {_differences(diff)}"
             + "\nThe parts of this run would mix with it and their merge would replace its record. Nothing was "
             "written. " + _PART_ADVICE
         )

@@ -77,7 +77,6 @@ _ZARR_MAX_CHUNK_Z = 32
 MIN_BLOCKS = 4
 #: ... but no block is made smaller than this many rows for it (per-block costs)
 MIN_BLOCK_ROWS = 16
-_ZARR_MIN_BLOCKS = MIN_BLOCKS
 
 
 def block_rows(plan: ReconPlan, *, layer: int | None = None) -> int:
