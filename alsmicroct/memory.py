@@ -3,7 +3,9 @@
 :func:`estimate_chunk_bytes` is a model (an upper estimate, not a measurement) of the peak
 memory of the streaming pipeline for one block of ``chunk_sino`` rows;
 :func:`check_memory` compares it with the memory available (``psutil``) and refuses, or
-warns, naming the parameter to change. Pure function of the plan's sizes: the pipeline
+warns, naming the parameter to change, or (``policy="fit"``, recon()'s default) gives the
+largest block that fits, so that a run whose default ``chunk_sino`` is too big for the
+machine runs in smaller blocks (the slices do not depend on the blocks). Pure function of the plan's sizes: the pipeline
 calls it after the plan (rows, angles, width, padding) is known and before any heavy work.
 """
 
@@ -13,6 +15,7 @@ import logging
 from dataclasses import dataclass
 
 from .errors import ParameterError
+from .names import MEMORY_CHECKS
 
 __all__ = ["MemoryEstimate", "available_bytes", "check_memory", "estimate_chunk_bytes"]
 
@@ -124,6 +127,7 @@ def check_memory(
     fraction: float = 0.8,
     policy: str = "error",
     where: str = "",
+    unit: int = 1,
 ) -> MemoryEstimate:
     """Refuse (or warn about) a chunk that needs more than ``fraction`` of the free memory.
 
@@ -136,14 +140,20 @@ def check_memory(
     fraction : float
         Share of ``available`` one chunk may use (the rest is left to the writers, HDF5
         caches and other processes).
-    policy : {"error", "warn"}
-        Raise a ParameterError, or log a warning and go on.
+    policy : {"error", "warn", "fit"}
+        Raise a ParameterError, log a warning and go on, or fit: return the estimate of the
+        largest multiple of ``unit`` rows that fits (its ``rows``; a warning says so), and
+        raise as "error" when not even ``unit`` rows fit.
     where : str
         The scan, for messages.
+    unit : int
+        With ``policy="fit"``: the rows per block must be a multiple of this (a zarr
+        volume's chunk height; 2 keeps gridrec's row pairs, hence the bytes).
 
     Returns
     -------
     MemoryEstimate
+        For ``chunk_rows``, or with ``policy="fit"`` for the rows that fit.
 
     Raises
     ------
@@ -152,8 +162,9 @@ def check_memory(
         message names ``chunk_sino`` and the largest value that fits, or ``npad`` when
         even one row does not fit because of the padding.
     """
-    if policy not in ("error", "warn"):
-        raise ParameterError(f"policy={policy!r}; expected 'error' or 'warn'")
+    if policy not in MEMORY_CHECKS or policy == "off":
+        expected = ", ".join(repr(p) for p in MEMORY_CHECKS if p != "off")
+        raise ParameterError(f"policy={policy!r}; expected one of {expected}")
     sizes = dict(
         nangles=nangles, ncols=ncols, npad=npad, nrefs=nrefs, nsteps=nsteps, width=width, margin_rows=margin_rows
     )
@@ -163,14 +174,25 @@ def check_memory(
         return est
     prefix = f"{where}: " if where else ""
     gib = 1024**3
-    fits = 0
-    lo, hi = 1, int(chunk_rows)
-    while lo <= hi:  # largest chunk_rows that fits (the estimate grows with the rows)
-        mid = (lo + hi) // 2
-        if estimate_chunk_bytes(chunk_rows=mid, **sizes).total <= budget:
-            fits, lo = mid, mid + 1
-        else:
-            hi = mid - 1
+    fits = _largest_rows(int(chunk_rows), budget, sizes)
+    unit = max(1, int(unit))
+    if policy == "fit" and fits >= unit:
+        rows = fits // unit * unit
+        smaller = estimate_chunk_bytes(chunk_rows=rows, **sizes)
+        logger.warning(
+            "%sone block of %d rows needs about %s, more than %.0f%% of the %.2f GiB available: running in "
+            "blocks of %d rows (%.2f GiB; the slices do not depend on the blocks). Set chunk_sino=%d to "
+            "choose this yourself, or memoryCheck='error' to be refused instead",
+            prefix,
+            int(chunk_rows),
+            est.describe(),
+            fraction * 100,
+            budget / fraction / gib,
+            rows,
+            smaller.total / gib,
+            rows,
+        )
+        return smaller
     if fits:
         advice = f"set chunk_sino={fits} or less"
     else:
@@ -184,7 +206,20 @@ def check_memory(
         f"{prefix}one chunk needs about {est.describe()}, more than {fraction:.0%} of the "
         f"{budget / fraction / gib:.2f} GiB available; {advice}"
     )
-    if policy == "error":
+    if policy in ("error", "fit"):
         raise ParameterError(text)
     logger.warning("%s", text)
     return est
+
+
+def _largest_rows(max_rows: int, budget: float, sizes: dict) -> int:
+    """The largest rows per chunk, at most ``max_rows``, whose estimate fits ``budget`` (0: none;
+    the estimate grows with the rows)."""
+    fits, lo, hi = 0, 1, int(max_rows)
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        if estimate_chunk_bytes(chunk_rows=mid, **sizes).total <= budget:
+            fits, lo = mid, mid + 1
+        else:
+            hi = mid - 1
+    return fits

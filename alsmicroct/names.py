@@ -22,6 +22,7 @@ __all__ = [
     "FILTER_NAMES",
     "ITERATIVE_ALGORITHMS",
     "ITERATIVE_STARTS",
+    "MEMORY_CHECKS",
     "NGFF_VERSIONS",
     "OUTPUT_FORMATS",
     "RING_METHODS",
@@ -54,3 +55,7 @@ NGFF_VERSIONS: tuple[str, ...] = ("0.5", "0.4")
 
 #: Volume output formats (``ReconParams.outputFormat``; writers in :mod:`alsmicroct.io.volumes`).
 OUTPUT_FORMATS: tuple[str, ...] = ("tiff", "zarr", "h5")
+
+#: What a local run does when one block would not fit the free memory (``ReconParams.memoryCheck``;
+#: :func:`alsmicroct.memory.check_memory`): run in smaller blocks, refuse, warn, or not check.
+MEMORY_CHECKS: tuple[str, ...] = ("fit", "error", "warn", "off")

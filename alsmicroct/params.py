@@ -289,10 +289,10 @@ class ReconParams:
     num_threads: int | None = _spec("int", None, optional=True, min=1, max=1024, doc="threads (default: all cores)")
     memoryCheck: str = _spec(
         "str",
-        "error",
-        choices=("error", "warn", "off"),
-        doc="before a local run, compare the estimated memory of one chunk with the "
-        "free memory: 'error' refuses naming chunk_sino/npad, 'warn' logs and goes on",
+        "fit",
+        choices=_names.MEMORY_CHECKS,
+        doc="before a local run, compare the estimated memory of one block with the free memory: "
+        "'fit' runs in smaller blocks when it does not fit, 'error' refuses naming chunk_sino/npad, 'warn' logs",
     )
     badData: str = _spec(
         "str",

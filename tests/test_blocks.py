@@ -17,6 +17,7 @@ from alsmicroct.pipeline.runner import MIN_BLOCK_ROWS, block_rows
 class _Plan:
     rows: np.ndarray
     params: ReconParams
+    block_cap: int | None = None
 
 
 def _plan(nrows: int, **kw) -> _Plan:

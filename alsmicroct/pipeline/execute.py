@@ -13,6 +13,7 @@ The one sequence every reconstruction goes through (``recon()``, SLURM parts, ba
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from typing import Any
 from ..errors import ParameterError
 from .plan import ReconPlan
 
-__all__ = ["Execution", "check_plan_memory", "execute"]
+__all__ = ["Execution", "check_plan_memory", "execute", "fit_plan_memory"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def execute(
 
     t_start = time.perf_counter() if t_start is None else t_start
     if client is None:
-        check_plan_memory(plan)
+        plan = fit_plan_memory(plan)
     record = record or record_name(plan.prefix, plan.path.stem)
     fmt = plan.params.outputFormat
     if client is not None and fmt == "h5":
@@ -183,10 +184,11 @@ def execute(
 
 
 def check_plan_memory(plan: ReconPlan, *, available: int | None = None):
-    """Compare the estimated peak memory of one row chunk of ``plan`` with the free memory.
+    """Compare the estimated peak memory of one row block of ``plan`` with the free memory.
 
-    Called by :func:`execute` before anything is written (local runs; Dask workers have
-    their own memory). ``plan.params.memoryCheck`` decides: "error" refuses, "warn" logs,
+    Called by :func:`execute` (through :func:`fit_plan_memory`) before anything is written
+    (local runs; Dask workers have their own memory). ``plan.params.memoryCheck`` decides:
+    "fit" (the default) gives the largest block that fits, "error" refuses, "warn" logs,
     "off" skips.
 
     Parameters
@@ -199,16 +201,17 @@ def check_plan_memory(plan: ReconPlan, *, available: int | None = None):
     Returns
     -------
     alsmicroct.memory.MemoryEstimate or None
+        For the plan's blocks (with "fit": for the rows per block that fit, its ``rows``);
         None when the check is off.
 
     Raises
     ------
     ParameterError
-        With ``memoryCheck="error"``, naming ``chunk_sino`` and the largest value that fits
-        (or ``npad``).
+        With "error" (with "fit": when not even the smallest block fits), naming
+        ``chunk_sino`` and the largest value that fits (or ``npad``).
     """
     from ..memory import check_memory
-    from .runner import block_rows
+    from .runner import _chunk_z, block_rows
     from .steps import build_steps
 
     policy = plan.params.memoryCheck
@@ -216,6 +219,7 @@ def check_plan_memory(plan: ReconPlan, *, available: int | None = None):
         return None
     steps = build_steps(plan)
     meta = plan.meta
+    zarr = plan.params.outputFormat == "zarr"
     est = check_memory(
         chunk_rows=block_rows(plan),
         nangles=int(plan.proj_indices.size),
@@ -228,6 +232,24 @@ def check_plan_memory(plan: ReconPlan, *, available: int | None = None):
         available=available,
         policy=policy,
         where=str(plan.path),
+        unit=min(_chunk_z(plan.params.chunk_sino), plan.rows.size) if zarr else 2,
     )
     logger.info("%s: memory estimate %s", plan.path.name, est.describe())
     return est
+
+
+def fit_plan_memory(plan: ReconPlan, *, available: int | None = None) -> ReconPlan:
+    """``plan``, in smaller blocks when one block of it does not fit the free memory.
+
+    :func:`check_plan_memory`; with ``memoryCheck="fit"`` a block that does not fit gives a
+    plan whose ``block_cap`` is the rows that do (:func:`alsmicroct.pipeline.runner.block_rows`
+    then cuts the blocks no larger; the slices do not depend on the blocks, and the record
+    says the rows per block used). Called before the centre is found (so its reads share the
+    first block) and again before the run (a 360 deg stitched width is known then).
+    """
+    from .runner import block_rows
+
+    est = check_plan_memory(plan, available=available)
+    if est is None or est.rows >= block_rows(plan):
+        return plan
+    return dataclasses.replace(plan, block_cap=int(est.rows))

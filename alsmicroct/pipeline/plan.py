@@ -98,6 +98,7 @@ class ReconPlan:
     center_slope: float = 0.0  # drifting axis: px per detector row, about center_row (0: one centre)
     center_row: float = 0.0  # detector row at which the centre is recon_center
     tilt_info: dict | None = None  # detector tilt estimated / applied (pipeline.auto_tilt.with_tilt)
+    block_cap: int | None = None  # rows per block the free memory allows (pipeline.execute.fit_plan_memory)
 
     def centers_for(self, rows: np.ndarray) -> float | np.ndarray:
         """The reconstruction centre of each of ``rows`` (one float when the axis does not drift)."""

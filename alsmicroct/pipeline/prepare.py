@@ -45,11 +45,16 @@ def prepared(
     to give to :func:`~alsmicroct.pipeline.execute.execute` (``scan=``), so the file is
     opened once and the rows centre finding reads inside the run's first row block are read
     once (:func:`~alsmicroct.pipeline.runner.first_raw_read`; ``share=False``: not, e.g. for a
-    run whose blocks are read elsewhere, by Dask workers)."""
+    run whose blocks are read elsewhere, by Dask workers). A local run's blocks are fitted to
+    the free memory first (:func:`~alsmicroct.pipeline.execute.fit_plan_memory`), so a scan
+    too big for the machine is refused, or cut into smaller blocks, before any heavy read."""
+    from .execute import fit_plan_memory
     from .reads import SharedReads
     from .runner import first_raw_read
 
     with open_planned(filename, params) as (scan, plan):
+        if share:  # a local run: its blocks fit this machine before the centre's reads share the first
+            plan = fit_plan_memory(plan)
         shared = SharedReads(scan, first_raw_read(plan) if share and not plan.centred else None)
         yield shared, with_center(shared, plan)
 

@@ -55,7 +55,7 @@ def _installed_versions() -> tuple[tuple[str, str], ...]:
 
 # How a run was executed or how its paths were spelled: the slices do not depend on them
 # (the resolved input path, size and mtime are compared instead).
-_NOT_IN_RESULT = ("inputPath", "outputPath", "chunk_proj", "chunk_sino", "num_threads")
+_NOT_IN_RESULT = ("inputPath", "outputPath", "chunk_proj", "chunk_sino", "num_threads", "memoryCheck")
 
 
 def fingerprint(plan: Any) -> dict[str, Any]:
@@ -178,6 +178,7 @@ def provenance_record(
             "units": "uint8 levels" if plan.params.castTo8bit else "1/cm",
             "output_format": plan.params.outputFormat,
             "volume": str(plan.volume_path),
+            "block_rows_memory_cap": getattr(plan, "block_cap", None),  # memoryCheck="fit" made blocks smaller
         },
         "fingerprint": fingerprint(plan),
         "software": _versions(),

@@ -90,11 +90,15 @@ def block_rows(plan: ReconPlan, *, layer: int | None = None) -> int:
     :func:`open_plan_writer` would choose when ``outputFormat`` is zarr) the blocks are whole
     chunk layers. The output does not depend on the blocks (each row is reconstructed alone;
     the steps that reach across rows read their margins), to the last bit as long as the
-    blocks hold an even number of rows (gridrec transforms two rows at a time).
+    blocks hold an even number of rows (gridrec transforms two rows at a time). A plan whose
+    ``block_cap`` is set (the rows the free memory allows,
+    :func:`alsmicroct.pipeline.execute.fit_plan_memory`) runs in blocks of at most that many.
     """
     nrows, chunk_sino = int(plan.rows.size), int(plan.params.chunk_sino)
     if layer is None and plan.params.outputFormat == "zarr":
-        layer = max(1, min(_chunk_z(chunk_sino), nrows))
+        layer = max(1, min(_chunk_z(chunk_sino), nrows))  # the store's layout: from chunk_sino alone
+    if plan.block_cap:
+        chunk_sino = min(chunk_sino, max(int(plan.block_cap), layer or 1))
     if layer:
         share = -(-nrows // (MIN_BLOCKS * layer)) * layer
         return max(layer, min(chunk_sino // layer * layer, share))
