@@ -4,6 +4,8 @@ useful centre sweep; on simulated scans with a known centre."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,6 +123,38 @@ def test_warm_up_runs_first_and_leaves_nothing_behind(tmp_path, monkeypatch):
         thread.join(60)
     assert sorted(p.name for p in rec.iterdir() if not p.name.startswith(".alsmicroct-watch")) == []
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_a_killed_watchers_warm_up_folder_is_removed_by_the_next_warm_up(tmp_path, monkeypatch):
+    """A watcher killed (kill -9, out of memory, a node reboot) during its warm-up cannot remove
+    its temporary folder; the next warm-up on this host removes those of dead processes, and
+    leaves alone a live process's, another host's and folders it did not name."""
+    import subprocess
+    import tempfile
+
+    from alsmicroct.io.atomic import host_tag
+    from alsmicroct.jobs.watch import preview
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    names = {
+        "dead": f"alsmicroct-warm-{dead.pid}@{host_tag()}-abc123",
+        "live": f"alsmicroct-warm-{os.getpid()}@{host_tag()}-def456",
+        "other host": f"alsmicroct-warm-{dead.pid}@not_{host_tag()}-ghi789",
+        "unnamed": "alsmicroct-warm-jkl012",
+    }
+    for name in names.values():
+        (tmp / name).mkdir()
+        (tmp / name / "warmup.h5").write_bytes(b"x")
+    seen = []
+    monkeypatch.setattr(preview, "make_preview", lambda raw, out, **kw: seen.append(raw.parent.name))
+    monkeypatch.setattr("alsmicroct.sim.simulate_scan", lambda path, **kw: Path(path).write_bytes(b""))
+    assert preview.warm_up() >= 0
+    assert seen and seen[0].startswith(f"alsmicroct-warm-{os.getpid()}@{host_tag()}-")
+    assert sorted(p.name for p in tmp.iterdir()) == sorted(v for k, v in names.items() if k != "dead")
 
 
 def test_a_failed_warm_up_is_a_warning_not_a_stop(tmp_path, monkeypatch, caplog):

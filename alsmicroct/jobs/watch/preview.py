@@ -29,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from ...io.atomic import atomic_file, write_json_atomic
+from ...io.atomic import atomic_file, host_tag, write_json_atomic, writer_tag
+from ...io.outputs import pid_alive
 
 __all__ = [
     "CONFIDENCE_MAX_ANGLES",
@@ -372,6 +373,23 @@ def make_preview(
     return out
 
 
+_WARM_PREFIX = "alsmicroct-warm-"
+
+
+def _remove_dead_warm_ups(folder: Path) -> None:
+    """Remove the warm-up folders (``alsmicroct-warm-<pid>@<host>-*``) that processes of this host
+    that are gone (a watcher killed during its warm-up) left in ``folder``."""
+    import re
+    import shutil
+
+    named = re.compile(re.escape(_WARM_PREFIX) + r"(?P<pid>\d+)@(?P<host>\w+)-")
+    for entry in folder.iterdir() if folder.is_dir() else ():
+        m = named.match(entry.name)
+        if m and entry.is_dir() and m.group("host") == host_tag() and not pid_alive(int(m.group("pid"))):
+            logger.info("removing %s, left by a watcher (pid %s) that is gone", entry, m.group("pid"))
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 def warm_up(keywords: Mapping[str, Any] | None = None) -> float:
     """Pay a watcher's one-time costs before the first scan arrives; return the seconds spent.
 
@@ -382,7 +400,8 @@ def warm_up(keywords: Mapping[str, Any] | None = None) -> float:
     watcher runs this once at start, on its preview thread, by previewing a small simulated
     scan of that width (2048 columns, 4 rows, 521 projections, old ALS layout, with rings
     so that the masked ring filter runs; about 3 s) in a temporary folder that is removed
-    afterwards. ``keywords`` are the service's recon() keywords (only the ring and centre
+    afterwards (named by the process and host: a later warm-up removes the folders of
+    watchers killed during theirs). ``keywords`` are the service's recon() keywords (only the ring and centre
     choices are used). Nothing of it reaches REC_DIR or the queue; a failure is logged and
     ignored (the first preview then simply pays the costs itself).
     """
@@ -393,7 +412,8 @@ def warm_up(keywords: Mapping[str, Any] | None = None) -> float:
     t0 = time.perf_counter()
     kw = {k: v for k, v in dict(keywords or {}).items() if k in ("doFWringremoval", "ringMethod", "corFunction")}
     try:
-        with tempfile.TemporaryDirectory(prefix="alsmicroct-warm-") as tmp:
+        _remove_dead_warm_ups(Path(tempfile.gettempdir()))
+        with tempfile.TemporaryDirectory(prefix=f"{_WARM_PREFIX}{writer_tag()}-") as tmp:
             raw = Path(tmp) / "warmup.h5"
             simulate_scan(
                 raw, layout="als", phantom="shepp", nangles=521, nslices=4, nrays=2048, rings=0.02, write_truth=False
