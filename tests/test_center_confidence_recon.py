@@ -116,6 +116,42 @@ def test_360_offset_axis_centre_has_a_confidence(tmp_path):
     assert match_360(noise)[3] < MATCH_360_MIN_CONTRAST
 
 
+def test_360_centre_and_its_confidence_read_the_projections_once(tmp_path):
+    """The axis of a 360 deg scan comes from the middle row of the confidence check, whose
+    rows are read in one pass over the projections (not one pass for the axis and another for
+    the check)."""
+    from alsmicroct.params import ReconParams
+    from alsmicroct.pipeline.prepare import open_planned, with_center
+
+    raw = simulate_scan(
+        tmp_path / "s360.h5",
+        layout="dxchange",
+        phantom="rock",
+        nangles=361,
+        arange=360,
+        nslices=6,
+        nrays=128,
+        cor=100.3,
+        seed=1,
+        write_truth=False,
+    )
+    params = ReconParams(inputPath=str(tmp_path), use360to180=True, autoTilt="off")
+    with open_planned(raw.path.name, params) as (scan, plan):
+        reads = []
+        real = scan.read_projections
+
+        def counted(*args, **kwargs):
+            reads.append(kwargs.get("rows"))
+            return real(*args, **kwargs)
+
+        scan.read_projections = counted
+        centred = with_center(scan, plan)
+    assert len(reads) == 1, reads
+    info = centred.center_info
+    assert abs(centred.cor - 100.3) <= 0.25 and info["label"] == "high", (centred.cor, info)
+    assert info["row_centers"][1] == centred.cor  # the middle row's axis is the one used
+
+
 def test_noisy_scan_pc_is_checked_against_its_own_many_row_measurement(tmp_path):
     """The confidence check compares recon()'s pc centre (measured on >= 64 rows) with Vo:
     on a noisy scan a second pc on the 3 confidence rows alone disagreed by 1.02 px, a false

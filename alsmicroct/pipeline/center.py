@@ -305,15 +305,20 @@ def _vo_center(plan: ReconPlan, sino: np.ndarray) -> float:
     )
 
 
-def find_center_360(scan, plan: ReconPlan) -> tuple[float, str]:
-    """Axis position and side of a 360 deg offset-axis scan (a few central rows)."""
+def find_center_360(scan, plan: ReconPlan) -> tuple[float, str, dict]:
+    """Axis position, side and confidence of a 360 deg offset-axis scan.
+
+    The rows of the confidence check (:data:`CONFIDENCE_ROWS`, top to bottom) are read and
+    pre-processed once; the axis is the middle one's (:func:`alsmicroct.prep.stitch.find_center_360`),
+    and :func:`center_confidence_360` repeats the match on all of them.
+    """
     from ..prep.stitch import find_center_360 as _find
 
-    rows = plan.rows[plan.rows.size // 2 : plan.rows.size // 2 + 1]
-    sino = preprocessed_sinogram(scan, plan, int(rows[0]))
-    cor, rotation = _find(sino)
-    logger.info("%s: 360 deg axis at %.2f px, on the %s", plan.path.name, cor, rotation)
-    return float(cor), rotation
+    rows, spec = _confidence_rows(plan)
+    sinos = preprocessed_sinograms(scan, plan, spec)
+    cor, rotation = _find(sinos[:, len(rows) // 2])
+    logger.info("%s: 360 deg axis at %.2f px, on the %s (row %d)", plan.path.name, cor, rotation, rows[len(rows) // 2])
+    return float(cor), rotation, center_confidence_360(scan, plan, float(cor), rotation, sinos=sinos)
 
 
 #: a 360 deg match weaker than this on any confidence row: low confidence (the one threshold,
@@ -321,11 +326,12 @@ def find_center_360(scan, plan: ReconPlan) -> tuple[float, str]:
 MATCH_360_MIN_CONTRAST = WEAK_MATCH_CONTRAST
 
 
-def center_confidence_360(scan, plan: ReconPlan, cor: float, rotation: str) -> dict:
+def center_confidence_360(scan, plan: ReconPlan, cor: float, rotation: str, *, sinos: np.ndarray | None = None) -> dict:
     """How sure the axis of a 360 deg offset-axis scan is (``use360to180``).
 
     The mirrored-halves match of :func:`alsmicroct.prep.stitch.match_360` is repeated on
-    :data:`CONFIDENCE_ROWS` rows from top to bottom (read in one pass). The label is "low"
+    :data:`CONFIDENCE_ROWS` rows from top to bottom (read in one pass; ``sinos``: their -log
+    sinograms, already read by :func:`find_center_360`). The label is "low"
     when a row's best shift hardly stands out (contrast below :data:`MATCH_360_MIN_CONTRAST`:
     not a 360 deg scan, or an overlap without structure), when a row puts the axis on the other side, or when a row's
     axis is more than :data:`CONFIDENCE_MAX_GAP` px from ``cor``; the uncertainty is the
@@ -345,7 +351,8 @@ def center_confidence_360(scan, plan: ReconPlan, cor: float, rotation: str) -> d
     rows, spec = _confidence_rows(plan)
     base = {"center": float(cor), "method": "360", "rotation": rotation, "rows": rows}
     try:
-        sinos = preprocessed_sinograms(scan, plan, spec)
+        if sinos is None:
+            sinos = preprocessed_sinograms(scan, plan, spec)
         found = [match_360(sinos[:, k]) for k in range(sinos.shape[1])]
     except (AlsMicroCTError, ValueError) as exc:
         logger.warning("%s: 360 deg axis %.2f px: confidence could not be estimated (%s)", plan.path.name, cor, exc)

@@ -66,11 +66,10 @@ def with_center(scan: Any, plan: ReconPlan) -> ReconPlan:
     plan = with_tilt(scan, plan)
     if plan.centred:
         return plan
-    from .center import center_confidence, center_confidence_360, find_center, find_center_360
+    from .center import center_confidence, find_center, find_center_360
 
     if plan.params.use360to180:
-        cor, rotation = find_center_360(scan, plan)
-        info = center_confidence_360(scan, plan, cor, rotation)
+        cor, rotation, info = find_center_360(scan, plan)
         return dataclasses.replace(centred_plan(plan, cor, rotation), center_info=info)
     cor = find_center(scan, plan)
     info = center_confidence(scan, plan, cor)
