@@ -101,3 +101,45 @@ def test_tilt_of_a_blank_sample_has_a_large_error():
     rng = np.random.default_rng(0)
     _tilt, err = estimate_tilt(rng.normal(0, 0.01, (64, 256)), rng.normal(0, 0.01, (64, 256)))
     assert err > 1.0
+
+
+def test_tilt_search_reference_computed_once_matches_the_full_formula():
+    """The rotation search windows and transforms the fixed 0 degree side once
+    (``_windowed``) and its grid runs in threads: each match equals, bit for bit, the
+    normalised cross-correlation computed from both images every time, and the grid's
+    threaded costs equal the ones computed one by one."""
+    from scipy import fft as sfft
+    from scipy import ndimage
+
+    from alsmicroct.engine import center_confidence as cc
+    from alsmicroct.engine.center import _taper
+
+    scan, data = _data(nangles=181, nslices=32, tilt_deg=1.0)
+    j = int(np.argmin(np.abs(np.abs(scan.angles - scan.angles[0]) - np.pi)))
+    a, b = data[0].astype(np.float64), data[j][:, ::-1].astype(np.float64)
+    win = np.outer(_taper(a.shape[0], 0.15), _taper(a.shape[1], 0.15))
+
+    def full(a, bm):  # the formula with nothing kept between calls
+        a = (a - a.mean()) * win
+        bm = (bm - bm.mean()) * win
+        c = sfft.irfft2(sfft.rfft2(a) * np.conj(sfft.rfft2(bm)), s=a.shape)
+        iy, ix = np.unravel_index(int(np.argmax(c)), c.shape)
+        c0 = float(c[iy, ix])
+        ny, nx = c.shape
+
+        def vertex(m, p):
+            den = m - 2.0 * c0 + p
+            return c0 - (p - m) ** 2 / (8.0 * den) if den < 0 else c0
+
+        peak = vertex(c[iy, (ix - 1) % nx], c[iy, (ix + 1) % nx]) + vertex(c[(iy - 1) % ny, ix], c[(iy + 1) % ny, ix])
+        return (peak - c0) / np.sqrt(float(np.sum(a * a)) * float(np.sum(bm * bm)))
+
+    ref = cc._windowed(a, win)
+    for phi in (-2.0, 0.0, 1.5, 2.25):
+        bm = ndimage.rotate(b, phi, reshape=False, order=1, mode="nearest")
+        assert cc._pair_match(ref, bm, win) == full(a, bm)
+    # the threaded grid picks the node the sequential one picks, and refines to the same angle
+    seq = [-full(a, ndimage.rotate(b, g, reshape=False, order=1, mode="nearest")) for g in np.arange(-4, 4.25, 0.5)]
+    phi, _ = cc._pair_rotation(a, b, 4.0)
+    start = float(np.arange(-4, 4.25, 0.5)[int(np.argmin(seq))])
+    assert phi == cc._pair_rotation(a, b, 4.0, start)[0]

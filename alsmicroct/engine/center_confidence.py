@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -258,12 +260,13 @@ def estimate_center(
     )
 
 
-def _pair_match(a: np.ndarray, bm: np.ndarray, win: np.ndarray) -> float:
-    """Normalised cross-correlation peak of ``a`` and ``bm`` (windowed, mean removed), refined
-    by a parabola through the peak and its neighbours along each axis (shift-invariant)."""
-    a = (a - a.mean()) * win
+def _pair_match(ref: tuple[np.ndarray, float], bm: np.ndarray, win: np.ndarray) -> float:
+    """Normalised cross-correlation peak of the reference ``ref`` (:func:`_windowed`) and ``bm``
+    (windowed, mean removed), refined by a parabola through the peak and its neighbours along
+    each axis (shift-invariant)."""
+    spec_a, energy_a = ref
     bm = (bm - bm.mean()) * win
-    cc = sfft.irfft2(sfft.rfft2(a) * np.conj(sfft.rfft2(bm)), s=a.shape)
+    cc = sfft.irfft2(spec_a * np.conj(sfft.rfft2(bm)), s=bm.shape)
     ny, nx = cc.shape
     iy, ix = np.unravel_index(int(np.argmax(cc)), cc.shape)
     c0 = float(cc[iy, ix])
@@ -273,25 +276,44 @@ def _pair_match(a: np.ndarray, bm: np.ndarray, win: np.ndarray) -> float:
         return c0 - (p - m) ** 2 / (8.0 * den) if den < 0 else c0
 
     peak = vertex(cc[iy, (ix - 1) % nx], cc[iy, (ix + 1) % nx]) + vertex(cc[(iy - 1) % ny, ix], cc[(iy + 1) % ny, ix])
-    norm = math.sqrt(float(np.sum(a * a)) * float(np.sum(bm * bm)))
+    norm = math.sqrt(energy_a * float(np.sum(bm * bm)))
     return (peak - c0) / norm if norm > 0 else 0.0
+
+
+def _windowed(a: np.ndarray, win: np.ndarray) -> tuple[np.ndarray, float]:
+    """The fixed side of :func:`_pair_match`, computed once per search: the spectrum of ``a``
+    windowed with its mean removed, and its energy."""
+    a = (a - a.mean()) * win
+    return sfft.rfft2(a), float(np.sum(a * a))
+
+
+def _search_threads(n: int) -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, n))
 
 
 def _pair_rotation(a: np.ndarray, bm: np.ndarray, max_deg: float, near: float | None = None) -> tuple[float, float]:
     """The rotation (degrees, :func:`scipy.ndimage.rotate`'s sign) of ``bm`` that best matches
-    ``a``, and the match there: a 0.5 degree grid over +-``max_deg``, then a bounded scalar
-    search within a grid step of the best node (of ``near`` when given: no grid)."""
+    ``a``, and the match there: a 0.5 degree grid over +-``max_deg`` (its nodes evaluated in
+    threads: rotations and FFTs release the GIL, and each node is computed as alone), then a
+    bounded scalar search within a grid step of the best node (of ``near`` when given: no grid)."""
     win = np.outer(_taper(a.shape[0], 0.15), _taper(a.shape[1], 0.15))
+    ref = _windowed(a, win)
 
     def cost(phi: float, order: int = 3) -> float:
-        return -_pair_match(a, ndimage.rotate(bm, phi, reshape=False, order=order, mode="nearest"), win)
+        return -_pair_match(ref, ndimage.rotate(bm, phi, reshape=False, order=order, mode="nearest"), win)
 
     if near is None:
         # the grid only picks the node the refinement starts from, and either node next to
         # the optimum brackets it (+-0.5 deg): linear interpolation is enough there, at a
         # quarter of the cubic spline's cost (no prefilter); the refinement is cubic
         grid = np.arange(-max_deg, max_deg + 0.25, 0.5)
-        best = float(grid[int(np.argmin([cost(g, 1) for g in grid]))])
+        with ThreadPoolExecutor(max_workers=_search_threads(grid.size)) as pool:
+            costs = list(pool.map(lambda g: cost(g, 1), grid))
+        best = float(grid[int(np.argmin(costs))])
     else:
         best = float(near)
     from scipy import optimize  # only here: scipy.optimize takes ~0.2 s to import, the centre path needs none

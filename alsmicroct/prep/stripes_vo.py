@@ -247,8 +247,9 @@ def apply_masked(
         varying[:, keep] = 0.0
         corr -= varying
     out = arr.copy()
-    rows, cols = np.nonzero(mask)
-    out[:, rows, cols] += corr[:, rows, cols]
+    # the same float32 sum as ``out[:, rows, cols] += corr[:, rows, cols]`` on the mask's
+    # columns, without gathering and scattering them (0.5 s of a 4 x 2048 x 1969 block)
+    np.add(out, corr, out=out, where=mask[np.newaxis])
     return out, mask
 
 
