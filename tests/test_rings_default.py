@@ -6,11 +6,12 @@ fluctuating columns, and without (its ring-free twin). The default recon()
 (``doFWringremoval=True``: dead columns interpolated, then Fourier-wavelet at the legacy
 level 8, sigma 3, on the detected stripe columns only, keeping only the angle-constant part
 of its correction except on strong stripes) is checked against the plain ring-free twin.
-Measured here (butterworth filter, recon() defaults): residual ring 8.7 % / 10.0 % of the
-injected one (on / off axis), -1.41 / -1.33 dB against the twin (target 1.5 dB: met),
-0.29 / -0.03 dB lost on the ring-free scan (target 0.2 dB: met off axis, not on it). The
-asserted bounds are the targets where they are met, else the measured figure with a small
-margin; the legacy unmasked FW loses 13-16 dB on the same ring-free scans.
+Measured here (butterworth filter, recon() defaults, seed 3): residual ring 9.3 % / 10.5 %
+of the injected one (on / off axis), -1.27 / -1.38 dB against the twin (target 1.5 dB: met),
+-0.08 / -0.04 dB lost on the ring-free scan (target 0.2 dB: met; 0.29 dB on the axis before
+the angle-constant correction was bounded by the stripe each column shows). The asserted
+bounds are the targets where they are met, else the measured figure with a small margin;
+the legacy unmasked FW loses 13-16 dB on the same ring-free scans.
 """
 
 from __future__ import annotations
