@@ -13,7 +13,7 @@ which are reconstructed (gridrec, ramlak) and compared:
 
 Usage::
 
-    python benchmarks/bench_ring_methods.py [--columns 640] [--rows 2] [--angles 481]
+    python benchmarks/bench_ring_methods.py [--columns 640] [--rows 2] [--angles 481] [--seed 3 4 5] [--only TI]
 """
 
 from __future__ import annotations
@@ -101,6 +101,8 @@ def arguments() -> argparse.Namespace:
     ap.add_argument("--columns", type=int, default=640)
     ap.add_argument("--rows", type=int, default=2)
     ap.add_argument("--angles", type=int, default=481)
+    ap.add_argument("--seed", type=int, nargs="+", default=[3], help="simulation seeds (rings, noise), one table each")
+    ap.add_argument("--only", nargs="+", default=None, help="run only the rows whose name contains one of these")
     return ap.parse_args()
 
 
@@ -110,30 +112,38 @@ def table(args: argparse.Namespace, methods: dict, rec=None, label: str = "metho
     lost on the ring-free scan, seconds; ``rec(data, scan)`` reconstructs (default
     :func:`recon`)."""
     rec = recon if rec is None else rec
-    print(f"# {args.columns} columns, {args.rows} rows, {args.angles} angles; load {os.getloadavg()}")
-    for offset in (0.0, 0.4):
-        twin, ringed = scans(args.columns, args.rows, args.angles, offset)
-        truth = twin.volume()
-        s_twin, s_ring = sino(twin), sino(ringed)
-        plain_twin, plain_ring = rec(s_twin, twin), rec(s_ring, twin)
-        injected = ring_index(plain_ring, plain_twin)
-        ref_psnr = psnr(plain_twin, truth)
+    if args.only:
+        methods = {k: f for k, f in methods.items() if any(w in k for w in args.only)}
+    for seed in args.seed:
+        print(f"# {args.columns} columns, {args.rows} rows, {args.angles} angles, seed {seed}; load {os.getloadavg()}")
+        for offset in (0.0, 0.4):
+            _table_one(args, methods, rec, label, offset, seed)
+
+
+def _table_one(args, methods: dict, rec, label: str, offset: float, seed: int) -> None:
+    """One position's table (see :func:`table`)."""
+    twin, ringed = scans(args.columns, args.rows, args.angles, offset, seed=seed)
+    truth = twin.volume()
+    s_twin, s_ring = sino(twin), sino(ringed)
+    plain_twin, plain_ring = rec(s_twin, twin), rec(s_ring, twin)
+    injected = ring_index(plain_ring, plain_twin)
+    ref_psnr = psnr(plain_twin, truth)
+    print(
+        f"\n## sample {'on the axis' if offset == 0 else f'off axis ({offset} of half-width)'}"
+        f"; injected ring {injected:.3f} 1/cm; twin PSNR {ref_psnr:.2f} dB"
+    )
+    print(f"| {label} | residual ring | PSNR vs ring-free twin | PSNR loss on clean | s |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, f in methods.items():
+        t0 = time.perf_counter()
+        r_ring = rec(f(s_ring), twin)
+        dt = time.perf_counter() - t0
+        r_twin = rec(f(s_twin), twin)
+        resid = ring_index(r_ring, r_twin) / injected
         print(
-            f"\n## sample {'on the axis' if offset == 0 else f'off axis ({offset} of half-width)'}"
-            f"; injected ring {injected:.3f} 1/cm; twin PSNR {ref_psnr:.2f} dB"
+            f"| {name} | {100 * resid:.1f} % | {psnr(r_ring, truth) - ref_psnr:+.2f} dB "
+            f"| {ref_psnr - psnr(r_twin, truth):.2f} dB | {dt:.2f} |"
         )
-        print(f"| {label} | residual ring | PSNR vs ring-free twin | PSNR loss on clean | s |")
-        print("| --- | --- | --- | --- | --- |")
-        for name, f in methods.items():
-            t0 = time.perf_counter()
-            r_ring = rec(f(s_ring), twin)
-            dt = time.perf_counter() - t0
-            r_twin = rec(f(s_twin), twin)
-            resid = ring_index(r_ring, r_twin) / injected
-            print(
-                f"| {name} | {100 * resid:.1f} % | {psnr(r_ring, truth) - ref_psnr:+.2f} dB "
-                f"| {ref_psnr - psnr(r_twin, truth):.2f} dB | {dt:.2f} |"
-            )
 
 
 def main() -> None:

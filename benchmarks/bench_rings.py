@@ -9,7 +9,7 @@ PSNR against the plain ring-free twin, PSNR lost on the ring-free scan, seconds.
 
 Usage::
 
-    python benchmarks/bench_rings.py [--columns 640] [--rows 2] [--angles 481]
+    python benchmarks/bench_rings.py [--columns 640] [--rows 2] [--angles 481] [--seed 3 4 5] [--only default]
 """
 
 from __future__ import annotations

@@ -114,8 +114,30 @@ def test_constant_mode_keeps_the_angle_constant_part_except_on_strong_stripes():
     mask = np.ones((1, 64), bool)
     out, _ = vo.apply_masked(data, filt, mask=mask, narrow=False, constant=True, strong=0.05)
     corr = out - data
-    assert np.allclose(corr[:, 0, 20], corr[0, 0, 20]) and np.isclose(corr[0, 0, 20], -0.5, atol=1e-5)
-    assert np.allclose(corr[:, 0, 40], -np.linspace(0.0, 1.0, 200), atol=1e-5)
+    ramp = np.linspace(0.0, 1.0, 200)
+    assert np.allclose(corr[:, 0, 20], corr[0, 0, 20])  # angle-constant
+    assert np.allclose(corr[:, 0, 40] - corr[:, 0, 40].mean(), -(ramp - ramp.mean()), atol=1e-5)  # whole
+    # the constant part (-0.5 here) is bounded by 1.5 x the stripe each column shows plus 6
+    # noise standard deviations of its mean (noise 0.01 / sqrt(200) x 1.25)
+    bound = 6 * 1.25 * 0.01 / np.sqrt(200)
+    assert -1.5 * 0.01 - 1.3 * bound < corr[0, 0, 20] < -1.5 * 0.01 - 0.7 * bound
+    assert -1.5 * 0.1 - 1.3 * bound < corr[:, 0, 40].mean() < -1.5 * 0.1 - 0.7 * bound
+
+
+def test_constant_mode_does_not_bound_a_correction_within_the_stripe():
+    """A stripe filter's angle-constant correction that does not exceed the stripe passes
+    unchanged."""
+    rng = np.random.default_rng(3)
+    data = rng.normal(1.0, 0.01, (200, 1, 64)).astype(np.float32)
+    data[:, 0, 20] += 0.01
+
+    def filt(d):  # removes exactly the stripe
+        out = d.copy()
+        out[:, :, 20] -= 0.01
+        return out
+
+    out, _ = vo.apply_masked(data, filt, mask=np.ones((1, 64), bool), narrow=False, constant=True)
+    assert np.allclose(out[:, 0, 20], data[:, 0, 20] - 0.01, atol=1e-6)
 
 
 @pytest.mark.parametrize("constant", [False, True])
@@ -131,10 +153,13 @@ def test_masked_sum_is_the_gathered_sum_bit_for_bit(pair, constant):
     corr = fw(s_ring) - s_ring
     width = max(vo.DETECT_SIZE, (NRAYS // vo._CONSTANT_WIDTH_DIVISOR) | 1) if constant else vo.DETECT_SIZE
     corr -= vo.ndimage.uniform_filter1d(corr, size=width, axis=2, mode="nearest")
-    if constant:
-        varying = corr - corr.mean(axis=0, keepdims=True)
-        varying[:, vo._strong_columns(s_ring, vo.STRONG_STRIPE, vo.DETECT_SIZE)] = 0.0
-        corr -= varying
+    if constant:  # angle-constant except on strong stripes, bounded by the stripe each column shows
+        resid, noise = vo._profile_residual(s_ring, vo.DETECT_SIZE)
+        keep = np.abs(resid) > vo.STRONG_STRIPE
+        const = corr.mean(axis=0)
+        corr[:, ~keep] = const[~keep]
+        bound = (vo._CLAMP_FACTOR * np.abs(resid) + vo._CLAMP_NOISE * noise[:, None]).astype(np.float32)
+        corr += np.clip(const, -bound, bound) - const
     expected = s_ring.copy()
     rows, cols = np.nonzero(mask)
     expected[:, rows, cols] += corr[:, rows, cols]

@@ -6,15 +6,17 @@ fluctuating columns, and without (its ring-free twin). The default recon()
 (``doFWringremoval=True``: dead columns interpolated, then Fourier-wavelet at the legacy
 level 8, sigma 3, on the detected stripe columns only, keeping only the angle-constant part
 of its correction except on strong stripes) is checked against the plain ring-free twin.
-Measured here (butterworth filter, recon() defaults): residual ring 8.7 % / 10.0 % of the
-injected one (on / off axis), -1.41 / -1.33 dB against the twin (target 1.5 dB: met),
-0.29 / -0.03 dB lost on the ring-free scan (target 0.2 dB: met off axis, not on it). The
-asserted bounds are the targets where they are met, else the measured figure with a small
-margin; the legacy unmasked FW loses 13-16 dB on the same ring-free scans.
+Measured here (butterworth filter, recon() defaults, seed 3): residual ring 9.3 % / 10.5 %
+of the injected one (on / off axis), -1.27 / -1.38 dB against the twin (target 1.5 dB: met),
+-0.08 / -0.04 dB lost on the ring-free scan (target 0.2 dB: met; 0.29 dB on the axis before
+the angle-constant correction was bounded by the stripe each column shows). The asserted
+bounds are the targets where they are met, else the measured figure with a small margin;
+the legacy unmasked FW loses 13-16 dB on the same ring-free scans.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -25,6 +27,8 @@ from alsmicroct.io.tiff import read_tiff
 from alsmicroct.params import ReconParams
 from alsmicroct.pipeline.steps import enabled_step_names
 from alsmicroct.post.quality import psnr, ring_index
+from alsmicroct.prep import remove_stripe_fw
+from alsmicroct.prep.stripes_vo import apply_masked
 from alsmicroct.reconstruction import recon
 from alsmicroct.sim import Phantom, make_phantom, simulate_scan
 
@@ -77,9 +81,30 @@ def test_default_meets_the_targets(pair):
         f"injected {injected:.3f} 1/cm, residual {100 * residual:.1f} %, vs twin "
         f"{psnr(r_ring, truth) - ref:+.2f} dB, clean cost {ref - psnr(r_twin, truth):.2f} dB"
     )
-    assert residual <= 0.105
+    assert residual <= 0.11
     assert psnr(r_ring, truth) >= ref - 1.5
-    assert psnr(r_twin, truth) >= ref - 0.35
+    assert psnr(r_twin, truth) >= ref - 0.2  # issue 15: the default costs <= 0.2 dB on a clean scan
+
+
+def test_masked_fw_leaves_an_angle_constant_sample_edge_alone():
+    """A sample centred on the axis has its edge at the same columns at every angle; with
+    small stripes everywhere the dilated mask covers the edge, and the deep FW's
+    angle-constant correction there is the edge itself, not a stripe: it is bounded by the
+    stripe the column shows (measured: the edge moves by 0.019 against 0.20 unbounded)."""
+    rng = np.random.default_rng(0)
+    nang, ncol, radius = 481, 640, 160.0
+    x = np.arange(ncol) - (ncol - 1) / 2
+    profile = 0.02 * np.sqrt(np.clip(radius**2 - x**2, 0.0, None))  # -log of a centred disk
+    gain = rng.normal(0.0, 0.004, ncol)  # small gain stripes on every column
+    sino = ((profile + gain)[None, None, :] + rng.normal(0.0, 0.01, (nang, 1, ncol))).astype(np.float32)
+    edge = np.flatnonzero(np.abs(np.abs(x) - radius) < 2)
+    out, mask = apply_masked(sino, functools.partial(remove_stripe_fw, level=8, sigma=3), constant=True)
+    assert mask[0, edge].all()
+    corr = (out - sino).mean(axis=0)[0]
+    moved = np.abs(corr[edge] + gain[edge]).max()
+    assert moved < 0.05, f"edge columns moved by {moved:.4f} (-log)"
+    far = np.abs(np.abs(x) - radius) > 8
+    assert np.sqrt(np.mean((corr + gain)[far] ** 2)) < 0.7 * gain.std()  # stripes still corrected
 
 
 def test_legacy_unmasked_fw_is_what_the_default_replaces(pair):
