@@ -611,7 +611,7 @@ def convert_to_zarr(
     voxel_size_um : (dz, dy, dx), optional
         Overrides the record's voxel size, micrometer.
     chunks, ngff_version, multiscale, compression
-        As :func:`alsmicroct.io.volumes.open_writer` (Blosc zstd level).
+        As :func:`alsmicroct.io.volumes.open_writer` (Blosc lz4 level).
 
     Returns
     -------

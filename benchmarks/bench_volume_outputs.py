@@ -12,10 +12,11 @@ The zarr run computes in >= 4 blocks (so that the background writes of one block
 computing of the next) where TIFF computes ``chunk_sino`` rows at once; "tiff-same-blocks"
 (TIFF with chunk_sino equal to the zarr block height) separates that effect from the format.
 ``--codecs`` then times Blosc codecs and chunk shapes on the same volume (write alone, ratio,
-256^3 read): the measurement behind the default (zstd level 1, byte shuffle, 32 x 128 x 128).
+256^3 read): the measurement behind the default (lz4 level 5, byte shuffle, 32 x 128 x 128
+chunks, no sharding).
 
 Usage: python benchmarks/bench_volume_outputs.py [--nrays 2048] [--rows 64] [--nangles 181]
-       [--repeat 3] [--dir /tmp/alsmicroct-bench-vol] [--codecs]
+       [--repeat 3] [--dir /tmp/alsmicroct-bench-vol] [--codecs | --codecs-only]
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nangles", type=int, default=181)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", default="/tmp/alsmicroct-bench-vol")
-    parser.add_argument("--codecs", action="store_true", help="also time Blosc codecs and chunk shapes")
+    parser.add_argument("--codecs", action="store_true", help="also time Blosc codecs and chunk/shard layouts")
+    parser.add_argument(
+        "--codecs-only", action="store_true", help="one tiff and one zarr run (no ratios of note), then --codecs"
+    )
     args = parser.parse_args(argv)
 
     from alsmicroct.io.volumes import open_volume
@@ -75,17 +79,20 @@ def main(argv: list[str] | None = None) -> int:
         "zarr+multiscale": {"outputFormat": "zarr", "zarrMultiscale": True},
         "h5": {"outputFormat": "h5"},
     }
+    if args.codecs_only:
+        args.codecs = True
+        cases = {k: cases[k] for k in ("tiff", "tiff-same-blocks", "zarr")}
     print(f"scan {args.nangles} x {args.rows} x {args.nrays}; loadavg before {os.getloadavg()}")
     times: dict[str, list[float]] = {k: [] for k in cases}
     outputs: dict[str, Path] = {}
-    for k in range(args.repeat + 1):
+    for k in range(1 if args.codecs_only else args.repeat + 1):
         for name, kw in cases.items():
             out = folder / f"out_{name}"
             shutil.rmtree(out, ignore_errors=True)
             t0 = time.perf_counter()
             res = recon(raw.name, str(folder), outputPath=str(out), cor=cor, quicklook=False, resume=False, **kw)
             dt = time.perf_counter() - t0
-            if k:  # the first round warms caches and JIT
+            if k or args.codecs_only:  # the first round warms caches and JIT
                 times[name].append(dt)
             outputs[name] = res.files[0] if name != "tiff" else res.output_dir
     ref = min(times["tiff"])
@@ -108,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"zarr compression ratio: {raw_bytes / _size(outputs['zarr']):.2f}")
 
     n = min(256, args.rows)
+    tiff_best = []
     for label, y0 in (("chunk-aligned", args.nrays // 2 - 128), ("unaligned", args.nrays // 2 - 128 + 37)):
         reads: dict[str, list[float]] = {"zarr": [], "tiff": []}
         for _ in range(max(5, args.repeat)):
@@ -123,56 +131,79 @@ def main(argv: list[str] | None = None) -> int:
             f"{statistics.median(reads['tiff']) * 1e3:.1f} ms, ratio "
             f"{statistics.median(reads['tiff']) / statistics.median(reads['zarr']):.1f}x)"
         )
+        tiff_best.append(min(reads["tiff"]) * 1e3)
     if args.codecs:
         with open_volume(outputs["tiff"]) as vol:
-            _codecs(np.asarray(vol), folder, args.repeat)
+            _codecs(np.asarray(vol), folder, args.repeat, tuple(tiff_best))
     print(f"loadavg after {os.getloadavg()}")
     return 0
 
 
-def _codecs(vol, folder: Path, repeat: int) -> None:
-    """Write ``vol`` alone (no reconstruction) with each codec and chunk shape; ratio, read."""
+def _codecs(vol, folder: Path, repeat: int, tiff_ms: tuple[float, float]) -> None:
+    """Write ``vol`` alone (no reconstruction) layer by layer as the writer does, with each
+    codec and chunk/shard layout: wall and CPU seconds, ratio, aligned and unaligned reads."""
     import zarr
     from zarr.codecs import BloscCodec
 
-    nz, ny, _ = vol.shape
-    y0 = ny // 2 - 128
-    uncompressed = None
-    print(f"{'codec':28s} {'chunks':>14s} {'write best s':>13s} {'/ none':>7s} {'ratio':>6s} {'read ms':>8s}")
-    for cname, clevel, shuffle in (
-        ("none", 0, ""),
-        ("zstd", 1, "shuffle"),
-        ("zstd", 3, "shuffle"),
-        ("zstd", 1, "bitshuffle"),
-        ("lz4", 1, "shuffle"),
-    ):
-        for chunks in ((min(32, nz), 128, 128), (min(64, nz), 256, 256)):
-            path = folder / "codec.zarr"
-            comp = None if cname == "none" else BloscCodec(cname=cname, clevel=clevel, shuffle=shuffle)
-            writes, reads = [], []
-            for _ in range(max(3, repeat)):
-                shutil.rmtree(path, ignore_errors=True)
-                t0 = time.perf_counter()
-                arr = zarr.create_array(
-                    str(path),
-                    shape=vol.shape,
-                    chunks=chunks,
-                    dtype=vol.dtype,
-                    fill_value=0,
-                    compressors=comp,
-                    zarr_format=3,
-                )
-                arr[:] = vol
-                writes.append(time.perf_counter() - t0)
-                t0 = time.perf_counter()
-                zarr.open_array(str(path), mode="r")[0:256, y0 : y0 + 256, y0 : y0 + 256]
-                reads.append(time.perf_counter() - t0)
-            uncompressed = uncompressed or min(writes)
-            print(
-                f"{cname + ' ' + str(clevel) + ' ' + shuffle:28s} {chunks!s:>14s} {min(writes):13.2f} "
-                f"{min(writes) / uncompressed:7.2f} {vol.nbytes / _size(path):6.2f} {min(reads) * 1e3:8.1f}"
+    nz, ny, nx = vol.shape
+    cz = min(32, nz)
+    layer = (cz, ny, nx)  # a shard = one layer of the writer: each layer write is whole shards
+    lz4 = BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")
+    cases = [
+        ("none", None, (cz, 128, 128), None),
+        ("zstd 1 shuffle (old)", BloscCodec(cname="zstd", clevel=1, shuffle="shuffle"), (cz, 128, 128), None),
+        ("zstd 1 bitshuffle", BloscCodec(cname="zstd", clevel=1, shuffle="bitshuffle"), (cz, 128, 128), None),
+        ("lz4 1 shuffle", BloscCodec(cname="lz4", clevel=1, shuffle="shuffle"), (cz, 128, 128), None),
+        ("lz4 5 shuffle (default)", lz4, (cz, 128, 128), None),
+        ("blosclz 1 shuffle", BloscCodec(cname="blosclz", clevel=1, shuffle="shuffle"), (cz, 128, 128), None),
+        ("lz4 5 shuffle", lz4, (cz, 64, 64), None),
+        ("lz4 5 shuffle", lz4, (min(16, nz), 128, 128), None),
+        ("lz4 5 shuffle", lz4, (min(64, nz), 256, 256), None),
+        ("lz4 5 shuffle, sharded", lz4, (cz, 128, 128), layer),
+        ("lz4 5 shuffle, sharded", lz4, (cz, 64, 64), layer),
+        ("lz4 5 shuffle, sharded", lz4, (min(16, nz), 64, 64), layer),
+    ]
+    print(
+        f"TIFF folder reads (whole slices, open_volume): aligned / unaligned best "
+        f"{tiff_ms[0]:.1f} / {tiff_ms[1]:.1f} ms"
+    )
+    print(
+        f"{'codec':24s} {'chunks':>15s} {'shards':>17s} {'write s best/med':>17s} {'cpu s':>6s} {'ratio':>6s} "
+        f"{'aligned ms best/med':>20s} {'unaligned ms best/med':>22s} {'TIFF/zarr best al/un':>21s}"
+    )
+    path = folder / "codec.zarr"
+    for label, comp, chunks, shards in cases:
+        writes, cpus, reads = [], [], {"al": [], "un": []}
+        for _ in range(max(3, repeat)):
+            shutil.rmtree(path, ignore_errors=True)
+            t0, c0 = time.perf_counter(), time.process_time()
+            arr = zarr.create_array(
+                str(path),
+                shape=vol.shape,
+                chunks=chunks,
+                shards=shards,
+                dtype=vol.dtype,
+                fill_value=0,
+                compressors=comp,
+                zarr_format=3,
             )
-    shutil.rmtree(folder / "codec.zarr", ignore_errors=True)
+            for z0 in range(0, nz, cz):
+                arr[z0 : z0 + cz] = vol[z0 : z0 + cz]
+            writes.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+            arr = zarr.open_array(str(path), mode="r")
+            for key, y0 in (("al", ny // 2 - 128), ("un", ny // 2 - 128 + 37)):
+                t0 = time.perf_counter()
+                arr[0:256, y0 : y0 + 256, y0 : y0 + 256]
+                reads[key].append(time.perf_counter() - t0)
+        al, un = (sorted(reads[k]) for k in ("al", "un"))
+        print(
+            f"{label:24s} {chunks!s:>15s} {shards!s:>17s} {min(writes):8.2f}/{statistics.median(writes):<8.2f} "
+            f"{min(cpus):6.2f} {vol.nbytes / _size(path):6.2f} {al[0] * 1e3:9.1f}/{statistics.median(al) * 1e3:<10.1f} "
+            f"{un[0] * 1e3:10.1f}/{statistics.median(un) * 1e3:<11.1f} "
+            f"{tiff_ms[0] / (al[0] * 1e3):9.1f}/{tiff_ms[1] / (un[0] * 1e3):<9.1f}"
+        )
+    shutil.rmtree(path, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -132,7 +132,8 @@ def open_writer(
     multiscale : bool
         Zarr: build the 2x-downsampled levels down to <= 256 px at :meth:`finish`.
     compression : int, str or None
-        Zarr: Blosc zstd level (default 1; None: uncompressed). HDF5: None (default),
+        Zarr: Blosc level of :data:`~alsmicroct.io.volume_zarr.CODEC` (lz4, byte shuffle;
+        default :data:`~alsmicroct.io.volume_zarr.DEFAULT_LEVEL`; None: uncompressed). HDF5: None (default),
         "gzip" or "lzf".
     prefix : str
         TIFF: slice names ``<prefix>_NNNNN.tiff`` (NNNNN = z).
@@ -147,7 +148,7 @@ def open_writer(
     """
     fmt = _check_format(fmt)
     if fmt == "zarr":
-        from .volume_zarr import ZarrVolumeWriter
+        from .volume_zarr import DEFAULT_LEVEL, ZarrVolumeWriter
 
         return ZarrVolumeWriter(
             path,
@@ -159,7 +160,7 @@ def open_writer(
             attrs=attrs,
             ngff_version=ngff_version,
             multiscale=multiscale,
-            compression=1 if compression == "default" else compression,
+            compression=DEFAULT_LEVEL if compression == "default" else compression,
         )
     if fmt == "h5":
         from .volume_h5 import H5VolumeWriter
