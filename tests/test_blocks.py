@@ -33,7 +33,7 @@ def _plan(nrows: int, **kw) -> _Plan:
         (40, {}, MIN_BLOCK_ROWS),
         (2160, {}, 100),  # chunk_sino caps it
         (100, {"chunk_sino": 7}, 7),  # the user's chunk_sino is kept
-        (64, {"outputFormat": "zarr"}, 25),  # whole layers of 25-row chunks
+        (64, {"outputFormat": "zarr"}, 32),  # whole layers of 32-row chunks (chunk_sino=100: blocks of 96)
     ],
 )
 def test_block_rows(nrows, kw, want):

@@ -16,7 +16,7 @@ from alsmicroct.errors import ParameterError
 from alsmicroct.params import ReconParams
 from alsmicroct.pipeline.execute import check_plan_memory
 from alsmicroct.pipeline.prepare import prepare
-from alsmicroct.pipeline.runner import block_rows
+from alsmicroct.pipeline.runner import _chunk_z, block_rows
 from alsmicroct.reconstruction import recon
 
 
@@ -107,9 +107,10 @@ def test_fitted_blocks_keep_whole_zarr_layers_and_the_even_rule():
             rows=np.arange(nrows), params=SimpleNamespace(chunk_sino=100, outputFormat=fmt), block_cap=cap
         )
 
-    assert block_rows(plan("zarr", None)) == 50  # layers of 25 rows (the largest divisor of 100 <= 32)
-    assert block_rows(plan("zarr", 30)) == 25  # whole layers, never a part of one
-    assert block_rows(plan("zarr", 7)) == 25  # the store's layout does not change with the memory
+    layer = _chunk_z(100)  # the store's chunk height for chunk_sino=100
+    assert block_rows(plan("zarr", None)) == 2 * layer
+    assert block_rows(plan("zarr", layer + 5)) == layer  # whole layers, never a part of one
+    assert block_rows(plan("zarr", 7)) == layer  # the store's layout does not change with the memory
     assert block_rows(plan("tiff", None)) == 50
     assert block_rows(plan("tiff", 30)) == 30
     assert block_rows(plan("h5", 31, nrows=2000)) == 31
@@ -120,8 +121,8 @@ def test_check_memory_fit_returns_the_rows_that_fit():
     budget = memory.estimate_chunk_bytes(chunk_rows=37, **sizes).total
     est = memory.check_memory(chunk_rows=100, available=int(budget / 0.8) + 1, policy="fit", unit=2, **sizes)
     assert est.rows == 36
-    est = memory.check_memory(chunk_rows=100, available=int(budget / 0.8) + 1, policy="fit", unit=25, **sizes)
-    assert est.rows == 25
+    est = memory.check_memory(chunk_rows=100, available=int(budget / 0.8) + 1, policy="fit", unit=32, **sizes)
+    assert est.rows == 32
     with pytest.raises(ParameterError, match=r"set chunk_sino=37 or less"):
         memory.check_memory(chunk_rows=100, available=int(budget / 0.8) + 1, policy="fit", unit=50, **sizes)
     with pytest.raises(ParameterError, match=r"policy='off'"):

@@ -76,7 +76,9 @@ def test_pipeline_blocks_hold_whole_chunk_layers(chunk_sino, nrows):
     from alsmicroct.io.volume_zarr import default_chunks
     from alsmicroct.pipeline.runner import _chunk_z, block_ranges, block_rows
 
-    plan = SimpleNamespace(rows=np.arange(nrows), params=SimpleNamespace(chunk_sino=chunk_sino, outputFormat="zarr"))
+    plan = SimpleNamespace(
+        rows=np.arange(nrows), params=SimpleNamespace(chunk_sino=chunk_sino, outputFormat="zarr"), block_cap=None
+    )
     cz = default_chunks((nrows, 512, 512), slab=_chunk_z(chunk_sino))[0]
     for layer in (None, cz):  # before the writer exists (memory check) and from the store
         blocks = block_ranges(nrows, block_rows(plan, layer=layer))
