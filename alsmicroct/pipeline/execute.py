@@ -211,7 +211,7 @@ def check_plan_memory(plan: ReconPlan, *, available: int | None = None):
         ``chunk_sino`` and the largest value that fits (or ``npad``).
     """
     from ..memory import check_memory
-    from .runner import _chunk_z, block_rows
+    from .runner import block_rows, zarr_layer
     from .steps import build_steps
 
     policy = plan.params.memoryCheck
@@ -219,7 +219,6 @@ def check_plan_memory(plan: ReconPlan, *, available: int | None = None):
         return None
     steps = build_steps(plan)
     meta = plan.meta
-    zarr = plan.params.outputFormat == "zarr"
     est = check_memory(
         chunk_rows=block_rows(plan),
         nangles=int(plan.proj_indices.size),
@@ -232,7 +231,7 @@ def check_plan_memory(plan: ReconPlan, *, available: int | None = None):
         available=available,
         policy=policy,
         where=str(plan.path),
-        unit=min(_chunk_z(plan.params.chunk_sino), plan.rows.size) if zarr else 2,
+        unit=zarr_layer(plan) or 2,  # whole zarr layers, else even blocks (the same bytes)
     )
     logger.info("%s: memory estimate %s", plan.path.name, est.describe())
     return est

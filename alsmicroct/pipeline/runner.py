@@ -95,8 +95,8 @@ def block_rows(plan: ReconPlan, *, layer: int | None = None) -> int:
     :func:`alsmicroct.pipeline.execute.fit_plan_memory`) runs in blocks of at most that many.
     """
     nrows, chunk_sino = int(plan.rows.size), int(plan.params.chunk_sino)
-    if layer is None and plan.params.outputFormat == "zarr":
-        layer = max(1, min(_chunk_z(chunk_sino), nrows))  # the store's layout: from chunk_sino alone
+    if layer is None:
+        layer = zarr_layer(plan)
     if plan.block_cap:
         chunk_sino = min(chunk_sino, max(int(plan.block_cap), layer or 1))
     if layer:
@@ -105,6 +105,14 @@ def block_rows(plan: ReconPlan, *, layer: int | None = None) -> int:
     share = max(-(-nrows // MIN_BLOCKS), MIN_BLOCK_ROWS)
     share += share % 2  # even: gridrec pairs rows the same way as in one block (same bytes)
     return max(1, min(chunk_sino, share, nrows))
+
+
+def zarr_layer(plan: ReconPlan) -> int | None:
+    """Chunk height of the zarr volume :func:`open_plan_writer` would make for ``plan`` (from
+    ``chunk_sino`` alone, never from the free memory), or None when the output is not zarr."""
+    if plan.params.outputFormat != "zarr":
+        return None
+    return max(1, min(_chunk_z(int(plan.params.chunk_sino)), int(plan.rows.size)))
 
 
 def _chunk_z(chunk_sino: int) -> int:
