@@ -220,13 +220,65 @@ def filtered_windows(
     if out is None:
         out = [np.empty((nang, length), dtype=np.float32) for _ in range(k)]
     for i, r in enumerate(index):
-        start = int(geom.j0[r]) - geom.half
-        if start >= 0 and start + length <= nfft:
-            out[i][...] = q[i, :, start : start + length]
-        else:
-            idx = (start + np.arange(length)) % nfft
-            out[i][...] = q[i][:, idx]
+        _cut_window(q[i], int(geom.j0[r]) - geom.half, out[i])
     return out
+
+
+def _cut_window(q: np.ndarray, start: int, out: np.ndarray) -> None:
+    """Copy ``out.shape[-1]`` samples of the periodic rows ``q`` from ``start`` on.
+
+    The window wraps around the period ``q.shape[-1]`` when the axis lies less than half
+    a window from the left of the padded row (the usual case: the window is the
+    diagonal, wider than the row); two slice copies, no index array.
+    """
+    nfft, length = q.shape[-1], out.shape[-1]
+    start %= nfft
+    first = min(length, nfft - start)
+    out[:, :first] = q[:, start : start + first]
+    if first < length:
+        out[:, first:] = q[:, : length - first]
+
+
+def _full_response(half: np.ndarray, nfft: int) -> np.ndarray:
+    """Complex-FFT response (all ``nfft`` bins) of a real kernel given its rfft half."""
+    nh = half.size
+    full = np.empty(nfft, dtype=np.complex64)
+    full[:nh] = half
+    full[nh:] = np.conj(half[1 : nfft - nh + 1][::-1])
+    return full
+
+
+def _filtered_pair(rows: np.ndarray, geom: _Geometry, full: np.ndarray, start: int, out: np.ndarray) -> None:
+    """Filter two rows that share their centre as one complex signal, cut the window.
+
+    The filter is a real kernel, so filtering ``a + i b`` with the full (Hermitian)
+    response gives ``filtered(a) + i filtered(b)``: one complex FFT pair instead of two
+    real ones, and the packed window of :func:`_gridrec` directly.
+
+    Parameters
+    ----------
+    rows : ndarray, float32, shape (nangles, 2, N)
+        The two rows' sinograms.
+    geom : _Geometry
+        Sampling plan.
+    full : ndarray of complex64, shape (nfft,)
+        Both rows' response from :func:`_full_response`.
+    start : int
+        Window start in the padded row (``j0 - half``).
+    out : ndarray of complex64, shape (nangles, L)
+        The packed window.
+    """
+    nang, _, ncols = rows.shape
+    nfft, npad = geom.nfft, geom.npad
+    buf = np.zeros((nang, nfft), dtype=np.complex64)
+    buf.real[:, npad : npad + ncols] = rows[:, 0]
+    buf.imag[:, npad : npad + ncols] = rows[:, 1]
+    if npad:
+        buf[:, :npad] = buf[:, npad : npad + 1]
+        buf[:, npad + ncols : 2 * npad + ncols] = buf[:, npad + ncols - 1 : npad + ncols]
+    spec = sfft.fft(buf, axis=-1, overwrite_x=True)
+    spec *= full
+    _cut_window(sfft.ifft(spec, axis=-1, overwrite_x=True), start, out)
 
 
 def _validate(sino, theta, center, algorithm, npad, num_threads):
@@ -389,22 +441,14 @@ class _RegridPlan:
     def __init__(self, theta, weights, ncols, length, nthreads):
         half = (length - 1) // 2
         m = np.rint(np.fft.fftfreq(length) * length)  # FFT order: 0..half, -half..-1
-        omega = (2.0 * np.pi / length) * m
-        self.xs = np.outer(np.cos(theta), omega).astype(np.float32).ravel()
-        self.ys = np.outer(-np.sin(theta), omega).astype(np.float32).ravel()
+        omega = ((2.0 * np.pi / length) * m).astype(np.float32)
+        self.xs = np.multiply.outer(np.cos(theta).astype(np.float32), omega).ravel()
+        self.ys = np.multiply.outer((-np.sin(theta)).astype(np.float32), omega).ravel()
         # Pixel x = k + shift for finufft mode k (modes -floor(N/2)..), likewise y; window
         # sample i sits at s = i - half. Both give a phase linear in m for each angle.
         shift = ncols // 2 - (ncols - 1) / 2.0
         alpha = (2.0 * np.pi / length) * (shift * (np.cos(theta) - np.sin(theta)) + half)
-        phase = np.outer(alpha, m)
-        np.remainder(phase, 2.0 * np.pi, out=phase)
-        phase32 = phase.astype(np.float32)
-        del phase
-        fac = np.empty((len(theta), length), dtype=np.complex64)
-        np.cos(phase32, out=fac.real)
-        np.sin(phase32, out=fac.imag)
-        fac *= (weights / length).astype(np.float32)[:, None]
-        self.fac = fac
+        self.fac = _phase_factors(alpha, m.astype(np.int64), (weights / length).astype(np.float32))
         self.ncols, self.nthreads = ncols, nthreads
         self.plans: dict[int, object] = {}
 
@@ -427,6 +471,46 @@ class _RegridPlan:
             plan.setpts(self.ys, self.xs)
             self.plans[ntrans] = plan
         return self.plans[ntrans]
+
+
+#: Run length of the low part of the frequency index in :func:`_phase_factors`.
+_PHASE_RUN = 64
+
+
+def _phase_factors(alpha: np.ndarray, m: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``scale[a] * exp(1j * alpha[a] * m[j])`` as complex64, from two small tables.
+
+    With ``m = hi + lo`` (``lo = m mod 64``), the factor is the product of
+    ``exp(1j * alpha * hi)`` and ``exp(1j * alpha * lo)``, each computed in float64 on
+    ``nangles x (L / 64)`` and ``nangles x 64`` values; the full table is one complex64
+    product per sample instead of a float64 phase, a remainder and two float32 trig
+    calls per sample (about 10x less time at N = 2048, 3217 angles; the same values to
+    float32 rounding). ``m`` must be runs of consecutive integers (the FFT order is).
+
+    Parameters
+    ----------
+    alpha : ndarray, shape (nangles,)
+        Phase slope per angle, radians per frequency index.
+    m : ndarray of int, shape (L,)
+        Frequency indices.
+    scale : ndarray of float32, shape (nangles,)
+        Factor per angle.
+
+    Returns
+    -------
+    ndarray of complex64, shape (nangles, L)
+    """
+    run = _PHASE_RUN
+    lo = np.mod(m, run)
+    hi = m - lo
+    fac = np.empty((alpha.size, m.size), dtype=np.complex64)
+    low = np.exp(1j * np.mod(np.outer(alpha, np.arange(run)), 2.0 * np.pi)).astype(np.complex64)
+    starts = np.flatnonzero(np.r_[True, (np.diff(hi) != 0) | (np.diff(lo) != 1)])
+    ends = np.r_[starts[1:], m.size]
+    for j0, j1 in zip(starts, ends, strict=True):
+        high = np.exp(1j * np.mod(alpha * float(hi[j0]), 2.0 * np.pi)).astype(np.complex64) * scale
+        np.multiply(high[:, None], low[:, lo[j0] : lo[j0] + (j1 - j0)], out=fac[:, j0:j1])
+    return fac
 
 
 _PLAN_LOCK = threading.Lock()
@@ -476,10 +560,13 @@ def _gridrec(data, theta, weights, geom, response, out, nthreads):
         # filter one block of angles of a row pair, pack, DFT and weight it
         a1 = min(nang, a0 + _ANGLE_BLOCK)
         z = np.empty((a1 - a0, length), dtype=np.complex64)
-        parts = [z.real, z.imag][: r1 - r0]
-        filtered_windows(data[a0:a1, r0:r1, :], geom, responses, index=np.arange(r0, r1), out=parts)
-        if r1 - r0 == 1:
-            z.imag = 0.0
+        if isinstance(responses, np.ndarray):  # two rows with one centre: packed filtering
+            _filtered_pair(data[a0:a1, r0:r1, :], geom, responses, int(geom.j0[r0]) - geom.half, z)
+        else:
+            parts = [z.real, z.imag][: r1 - r0]
+            filtered_windows(data[a0:a1, r0:r1, :], geom, responses, index=np.arange(r0, r1), out=parts)
+            if r1 - r0 == 1:
+                z.imag = 0.0
         z = sfft.fft(z, axis=-1, overwrite_x=True)
         np.multiply(z, fac[a0:a1], out=target[a0:a1])
 
@@ -491,6 +578,8 @@ def _gridrec(data, theta, weights, geom, response, out, nthreads):
                 r0 = 2 * (p0 + t)
                 r1 = min(nrows, r0 + 2)
                 responses = row_responses(geom, response, np.arange(r0, r1), subpixel=True)
+                if r1 - r0 == 2 and geom.j0[r0] == geom.j0[r0 + 1] and geom.delta[r0] == geom.delta[r0 + 1]:
+                    responses = _full_response(responses[0], geom.nfft)
                 jobs += [pool.submit(fill, coef[t], r0, r1, responses, a0) for a0 in blocks]
             for job in jobs:
                 job.result()
