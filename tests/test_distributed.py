@@ -358,3 +358,28 @@ def test_parts_refuse_a_prefix_holding_another_run_of_other_rows(raw, tmp_path):
     assert quick.provenance_path.read_text() == before
     assert json.loads(before)["status"] == "complete"
     assert not list(quick.output_dir.glob("*part*"))
+
+
+def test_part_record_without_its_part_section_is_not_merged(raw, tmp_path, monkeypatch):
+    """SLURM CI failure (KeyError 'index'): ``recon()`` marks a part's record complete, then
+    the task adds its ``part`` section in a second write. A task finishing in that window saw
+    every part "complete" and merged a record without it. A part is done only with both."""
+    from alsmicroct.jobs import parts as parts_mod
+    from alsmicroct.pipeline.provenance import read_provenance, write_provenance
+
+    kw = dict(outputPath=str(tmp_path), chunk_sino=2, num_threads=1, cor=20.3)
+    for part in (1, 2, 3):
+        parts_mod.recon_part("scan1.h5", part, 3, raw, merge=False, **kw)
+    plan = parts_mod.plan_scan("scan1.h5", raw, **kw)
+    name = parts_mod.part_provenance_name(2, 3)
+    record = read_provenance(plan.output_dir, name)
+    del record["part"]  # the state between recon()'s write and the task's own
+    write_provenance(plan.output_dir / name, record)
+    assert not parts_mod._parts_complete(plan, 3)
+    with pytest.raises(ReconstructionError, match=r"part 2.*not finished"):
+        parts_mod.merge_parts("scan1.h5", 3, raw, **kw)
+    # the task then writes its section and checks again: now it merges
+    parts_mod.recon_part("scan1.h5", 2, 3, raw, **kw)
+    merged = read_provenance(plan.output_dir)
+    assert [p["index"] for p in merged["parts"]] == [1, 2, 3]
+    assert all(p["of"] == 3 for p in merged["parts"])

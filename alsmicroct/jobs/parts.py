@@ -179,12 +179,26 @@ def recon_part(
 
 
 def _parts_complete(plan: Any, nparts: int) -> bool:
-    from ..pipeline.provenance import provenance_status
+    """Every part done: its record complete *and* its ``part`` section written (see :func:`_part_done`)."""
+    from ..pipeline.provenance import read_provenance
 
-    return all(
-        provenance_status(plan.output_dir, part_provenance_name(k, nparts, _record(plan))) == "complete"
-        for k in range(1, nparts + 1)
-    )
+    names = [part_provenance_name(k, nparts, _record(plan)) for k in range(1, nparts + 1)]
+    return all(_part_done(read_provenance(plan.output_dir, n), k, nparts) is None for k, n in enumerate(names, start=1))
+
+
+def _part_done(record: dict[str, Any] | None, part: int, nparts: int) -> str | None:
+    """Why the record of part ``part`` is not finished yet, None when it is.
+
+    ``recon()`` marks the record complete, then :func:`recon_part` adds the ``part`` section
+    in a second write; a task that finishes in between must not count the part as done (it
+    would merge a record without it). The task that writes last sees every part done.
+    """
+    if record is None or record.get("status") != "complete":
+        return "missing" if record is None else str(record.get("status"))
+    info = record.get("part")
+    if not isinstance(info, dict) or info.get("index") != part or info.get("of") != nparts:
+        return f"part {part} of {nparts} not finished (its record has no part section for it yet: {info!r})"
+    return None
 
 
 def _merge_locked(plan: Any, nparts: int) -> Path | None:
@@ -244,12 +258,12 @@ def merge_parts(
     return _merge_plan(plan, len(_part_ranges(plan, nparts)), quicklook=quicklook)
 
 
-def _part_problems(plan: Any, name: str, record: dict[str, Any] | None) -> list[str]:
+def _part_problems(plan: Any, name: str, record: dict[str, Any] | None, part: int, nparts: int) -> list[str]:
     """Why the part record ``name`` cannot be merged into ``plan`` (empty when it can)."""
     from ..pipeline.provenance import fingerprint, run_differences
 
-    if record is None or record.get("status") != "complete":
-        return [f"{name}: {'missing' if record is None else record.get('status')}"]
+    if (why := _part_done(record, part, nparts)) is not None:
+        return [f"{name}: {why}"]
     return [
         f"{name}: made by another run: {d}"
         for d in run_differences(record.get("fingerprint"), fingerprint(plan), ignore=("sinoused",))
@@ -264,7 +278,11 @@ def _merge_plan(plan: Any, nparts: int, *, quicklook: bool) -> Path:
 
     names = [part_provenance_name(k, nparts, _record(plan)) for k in range(1, nparts + 1)]
     records = [read_provenance(plan.output_dir, n) for n in names]
-    problems = [problem for n, r in zip(names, records, strict=True) for problem in _part_problems(plan, n, r)]
+    problems = [
+        problem
+        for k, (n, r) in enumerate(zip(names, records, strict=True), start=1)
+        for problem in _part_problems(plan, n, r, k, nparts)
+    ]
     if problems:
         raise ReconstructionError(f"{plan.output_dir}: cannot merge {nparts} parts:\n  " + "\n  ".join(problems))
     shape = (plan.width, plan.width)
