@@ -4,7 +4,7 @@ are used by the public front, the jobs library and the command lines only.
 
 Layers, low to high (docs/ARCHITECTURE.md)::
 
-    errors, checks, names -> io -> prep / engine / post / sim / image_processing / data_management
+    errors, checks, names, jit -> io -> prep / engine / post / sim / image_processing / data_management
     -> params, pipeline -> reconstruction -> jobs -> cli
 
 ``alsmicroct.apps``, ``alsmicroct.distributed``, ``alsmicroct.data_management.cli`` and
@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[1] / "alsmicroct"
 RANKS = {
     "errors": 0,
     "checks": 0,
+    "jit": 0,
     "names": 0,
     "io": 1,
     "memory": 1,

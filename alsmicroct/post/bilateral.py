@@ -43,10 +43,11 @@ from __future__ import annotations
 import logging
 import math
 
-import numba
 import numpy as np
 
 from alsmicroct.errors import ParameterError
+
+from ..jit import njit, prange
 
 __all__ = ["bilateral_filter", "bilateral_filter_exact"]
 
@@ -56,14 +57,14 @@ _LUT_SIZE = 4096
 _LUT_SPAN = 4.0  # table covers |t| <= 4 sigma_r
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def _pass(src, dst, z0, gs, lut, scale, az, ay, ax):
     # one 1-D bilateral pass along (az, ay, ax); dst[z - z0] for z in [z0, z0 + len(dst))
     nz, ny, nx = src.shape
     nzo = dst.shape[0]
     rad = (gs.size - 1) // 2
     nlut = lut.size
-    for t in numba.prange(nzo * ny):
+    for t in prange(nzo * ny):
         z = z0 + t // ny
         y = t % ny
         acc = np.zeros(nx, dtype=np.float32)
@@ -88,13 +89,13 @@ def _pass(src, dst, z0, gs, lut, scale, az, ay, ax):
             dst[z - z0, y, x] = acc[x] / wsum[x] if wsum[x] > 0 else src[z, y, x]
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def _exact(src, dst, z0, rad, sig_s, sig_r):
     nz, ny, nx = src.shape
     nzo = dst.shape[0]
     cs = -0.5 / (sig_s * sig_s)
     cr = -0.5 / (sig_r * sig_r)
-    for t in numba.prange(nzo * ny):
+    for t in prange(nzo * ny):
         z = z0 + t // ny
         y = t % ny
         for x in range(nx):

@@ -71,10 +71,11 @@ from __future__ import annotations
 import logging
 import math
 
-import numba
 import numpy as np
 
 from alsmicroct.errors import ParameterError
+
+from ..jit import njit, prange
 
 __all__ = ["remove_ring"]
 
@@ -85,14 +86,14 @@ _ROWS = 4  # angular lines stepped together by the sliding radial median
 _AZI_BLOCK = 64  # polar columns per block of the azimuthal running mean
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def _polar_forward(img, cx, cy, nth, lo, hi, out):
     # out[i, j] = nearest pixel at radius j / 2, angle (i + 1/2) 2 pi / nth; NaN -> 0,
     # clipped to [lo, hi]
     ny, nx = img.shape
     ncol = out.shape[1]
     flat = img.ravel()
-    for i in numba.prange(nth):
+    for i in prange(nth):
         th = (i + 0.5) * 2.0 * math.pi / nth
         c = math.cos(th) / _RSCALE
         s = math.sin(th) / _RSCALE
@@ -104,7 +105,7 @@ def _polar_forward(img, cx, cy, nth, lo, hi, out):
             out[i, j] = min(max(v, lo), hi)
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _slide_step(src, dst, cap, old, new):
     # dst[1 .. cap] = sorted src[1 .. cap] with one `old` removed and `new` inserted;
     # src[0] = -inf and src[cap + 1] = +inf are sentinels, unused slots hold +inf. Branch
@@ -120,7 +121,7 @@ def _slide_step(src, dst, cap, old, new):
         dst[t + 1] = sp if sp > mn else mn
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _sliding_median(ext, k, start, stop, limit, out_med, out_iqr, ba, bb):
     # median (lower middle if even) and interquartile range of ext[r, p .. min(p + k,
     # limit - 1)] for p in [start, stop) and each of the _ROWS rows r, by sorted sliding
@@ -162,7 +163,7 @@ def _sliding_median(ext, k, start, stop, limit, out_med, out_iqr, ba, bb):
         flip = not flip
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def _baseline_diff(pol, bounds, ks, pad, thresh):
     # In place: pol (polar samples, radius j / 2) becomes d = sample - baseline, NaN where
     # |d| > thresh (structure). Baseline of each angular line at whole-pixel radii: from
@@ -177,7 +178,7 @@ def _baseline_diff(pol, bounds, ks, pad, thresh):
     n_ext = nr + pad
     # samples at radii 0 .. pad: read through the centre by the opposite line
     cen = np.empty((nth, pad + 1), dtype=np.float32)
-    for i in numba.prange(nth):
+    for i in prange(nth):
         for q in range(pad + 1):
             cen[i, q] = pol[i, 2 * q]
     # tolerance on |median left - median right| per unit noise IQR: 3 sigma of their
@@ -191,7 +192,7 @@ def _baseline_diff(pol, bounds, ks, pad, thresh):
     nbuf = (pad + 16) // 16 * 16 + 2
     ngrp = (nth + _ROWS - 1) // _ROWS
     nchunk = min(ngrp, 256)
-    for c in numba.prange(nchunk):
+    for c in prange(nchunk):
         ext = np.empty((_ROWS, n_ext), dtype=np.float32)
         ba = np.empty((_ROWS, nbuf), dtype=np.float32)
         bb = np.empty((_ROWS, nbuf), dtype=np.float32)
@@ -249,7 +250,7 @@ def _baseline_diff(pol, bounds, ks, pad, thresh):
                     pol[i, j] = d if abs(d) <= thresh else np.nan
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _seg_index(i, s0, length, mode):
     # map a row offset i (relative to s0, may be outside) into the segment
     if mode == 0:
@@ -264,7 +265,7 @@ def _seg_index(i, s0, length, mode):
     return s0 + i
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")  # no division checks
+@njit(parallel=True, cache=True, error_model="numpy")  # no division checks
 def _azimuthal_mean(dm, bounds, ks, segs, mode, scratch):
     # In place: dm (differences, NaN = not kept) becomes the running mean of the kept
     # differences along the angle (rows), half-width ks[t] in radial third t, within each
@@ -275,7 +276,7 @@ def _azimuthal_mean(dm, bounds, ks, segs, mode, scratch):
     blk = _AZI_BLOCK
     nblk = (nr + blk - 1) // blk
     nchunk = scratch.shape[0]
-    for c in numba.prange(nchunk):
+    for c in prange(nchunk):
         src = scratch[c]
         acc = np.empty(blk, dtype=np.float64)
         cnt = np.empty(blk, dtype=np.int32)
@@ -323,7 +324,7 @@ def _azimuthal_mean(dm, bounds, ks, segs, mode, scratch):
                             dst[j] = 0.0 if v != v else acc_t[j] / max(cnt_t[j], 1)
 
 
-@numba.njit(cache=True, inline="always", error_model="numpy")
+@njit(cache=True, inline="always", error_model="numpy")
 def _angle(dy, dx):
     # atan2(dy, dx) mapped to [0, 2 pi), branch free so that the pixel loop vectorises:
     # octant reduction to z in [-tan(pi/8), tan(pi/8)] and an odd degree-13 fit of
@@ -349,7 +350,7 @@ def _angle(dy, dx):
     return 6.283185307179586 - th if dy < 0.0 else th
 
 
-@numba.njit(parallel=True, cache=True, error_model="numpy")  # no division checks
+@njit(parallel=True, cache=True, error_model="numpy")  # no division checks
 def _subtract_polar(img, ring, cx, cy, out):
     # out = img minus the ring image interpolated bilinearly (angle, radius j / 2) at
     # each pixel within radius (nr - 1) / 2. Per image row: first the angles, radii and
@@ -360,7 +361,7 @@ def _subtract_polar(img, ring, cx, cy, out):
     scale = nth / (2.0 * math.pi)
     flat = ring.ravel()
     nchunk = min(ny, 64)
-    for ch in numba.prange(nchunk):
+    for ch in prange(nchunk):
         k0 = np.empty(nx, dtype=np.int64)  # flat index of (i0, j0)
         k1 = np.empty(nx, dtype=np.int64)  # flat index of (i1, j0)
         dj = np.empty(nx, dtype=np.int64)  # j1 - j0 (0 at the outer edge)
@@ -490,6 +491,8 @@ def remove_ring(
     # work arrays, reused for every slice: the polar grid (samples, then differences,
     # then ring values, in place) and one column block per thread
     pol = np.empty((nth, ncol), dtype=np.float32)
+    import numba  # loaded by the kernels below in any case
+
     nchunk = max(1, min(numba.get_num_threads(), -(-ncol // _AZI_BLOCK)))
     scratch = np.empty((nchunk, nth, _AZI_BLOCK), dtype=np.float32)
     for s in range(vol.shape[0]):

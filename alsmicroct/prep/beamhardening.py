@@ -13,11 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import numba
 import numpy as np
 
 from ..checks import as_float32_3d, output_array
 from ..errors import ParameterError
+from ..jit import njit, prange
 
 __all__ = ["beam_hardening"]
 
@@ -26,12 +26,12 @@ logger = logging.getLogger(__name__)
 NCOEFFICIENTS = 6
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def _polynomial_kernel(data, coef, out):
     flat_in = data.reshape(-1)
     flat_out = out.reshape(-1)
     ncoef = coef.size
-    for i in numba.prange(flat_in.size):
+    for i in prange(flat_in.size):
         t = np.float64(flat_in[i])
         acc = coef[ncoef - 1]
         for k in range(ncoef - 2, -1, -1):  # Horner

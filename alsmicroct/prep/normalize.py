@@ -14,11 +14,11 @@ import logging
 import math
 from collections.abc import Sequence
 
-import numba
 import numpy as np
 
 from ..checks import as_float32_3d, check_number, check_positive_int, output_array  # noqa: F401 (re-export)
 from ..errors import ParameterError
+from ..jit import njit, prange, use_twins
 
 __all__ = ["DENOMINATOR_FLOOR", "minus_log", "normalize", "normalize_nf"]
 
@@ -47,10 +47,10 @@ def _mean_image(stack: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- kernels
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def _normalize_kernel(proj, dark, flat_minus_dark, group, cutoff, use_cutoff, out):
     nang, nrow, ncol = proj.shape
-    for idx in numba.prange(nang * nrow):
+    for idx in prange(nang * nrow):
         a = idx // nrow
         r = idx - a * nrow
         g = group[a]
@@ -61,13 +61,22 @@ def _normalize_kernel(proj, dark, flat_minus_dark, group, cutoff, use_cutoff, ou
             out[a, r, c] = v
 
 
-@numba.njit(parallel=True, cache=True)
+@_normalize_kernel.twin
+def _normalize_numpy(proj, dark, flat_minus_dark, group, cutoff, use_cutoff, out):
+    """:func:`_normalize_kernel` in NumPy: the same float32 operations, equal values."""
+    np.subtract(proj, dark, out=out)
+    np.divide(out, flat_minus_dark[group], out=out)
+    if use_cutoff:
+        np.minimum(out, cutoff, out=out)  # NaN stays NaN, as in the kernel
+
+
+@njit(parallel=True, cache=True)
 def _minus_log_kernel(data, floor, ceil, out):
     flat_in = data.reshape(-1)
     flat_out = out.reshape(-1)
     n = flat_in.size
     nan_value = np.float32(0.0)
-    for i in numba.prange(n):
+    for i in prange(n):
         t = flat_in[i]
         if t != t:  # NaN: unknown transmission, treated as no attenuation
             flat_out[i] = nan_value
@@ -77,6 +86,17 @@ def _minus_log_kernel(data, floor, ceil, out):
         elif t > ceil:
             t = ceil
         flat_out[i] = -math.log(t)
+
+
+@_minus_log_kernel.twin
+def _minus_log_numpy(data, floor, ceil, out):
+    """:func:`_minus_log_kernel` in NumPy (``data`` may be ``out``): the logarithm in float64,
+    rounded to float32, equals numba's float32 ``log`` to float32 rounding (see its test)."""
+    nan = np.isnan(data)
+    logs = np.log(np.clip(data, floor, ceil), dtype=np.float64)
+    np.negative(logs, out=logs)
+    out[...] = logs
+    out[nan] = 0.0
 
 
 def _denominators(flat_means: np.ndarray, dark: np.ndarray) -> np.ndarray:
@@ -98,7 +118,7 @@ def _run_normalize(proj, flat_means, dark, group, cutoff) -> np.ndarray:
     use_cutoff = cutoff is not None
     cut = np.float32(check_number(cutoff, "cutoff") if use_cutoff else 0.0)
     out = np.empty(proj.shape, dtype=np.float32)
-    _normalize_kernel(proj, dark, den, group.astype(np.int64), cut, use_cutoff, out)
+    _normalize_kernel.pick(use_twins(proj))(proj, dark, den, group.astype(np.int64), cut, use_cutoff, out)
     return out
 
 
@@ -262,5 +282,5 @@ def minus_log(data, *, floor: float = 1e-6, out: np.ndarray | None = None) -> np
     if fl >= 1.0:
         raise ParameterError(f"floor must be in (0, 1), got {floor!r}")
     out = output_array(out, arr)
-    _minus_log_kernel(arr, np.float32(fl), np.float32(1.0 / fl), out)
+    _minus_log_kernel.pick(use_twins(arr))(arr, np.float32(fl), np.float32(1.0 / fl), out)
     return out

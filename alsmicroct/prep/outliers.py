@@ -29,17 +29,17 @@ from __future__ import annotations
 
 import logging
 
-import numba
 import numpy as np
 
 from ..checks import as_float32_3d, check_number, check_positive_int
+from ..jit import njit, prange
 
 __all__ = ["remove_outlier_1d", "remove_outlier_2d"]
 
 logger = logging.getLogger(__name__)
 
 
-@numba.njit(inline="always")
+@njit(inline="always")
 def reflect_index(i, n):
     """Index ``i`` folded into ``[0, n)`` by mirror reflection with the edge sample repeated
     (``... x1 x0 | x0 x1 ... xn-1 | xn-1 xn-2 ...``: scipy's 'reflect', PyWavelets'
@@ -57,7 +57,15 @@ def reflect_index(i, n):
     return i
 
 
-@numba.njit(cache=True)
+def reflect_indices(i: np.ndarray, n: int) -> np.ndarray:
+    """:func:`reflect_index` of every element of the integer array ``i`` (NumPy twins use it)."""
+    if n == 1:
+        return np.zeros_like(i)
+    i = np.mod(i, 2 * n)
+    return np.where(i >= n, 2 * n - 1 - i, i)
+
+
+@njit(cache=True)
 def _select(buf, n, k):
     """k-th smallest of ``buf[:n]`` (0-based), partially reordering ``buf`` (quickselect)."""
     lo = 0
@@ -94,7 +102,7 @@ def _select(buf, n, k):
     return buf[k]
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _decide(v, buf, nf, dif, both_sides):
     """Value to write for ``v`` given the ``nf`` finite values ``buf[:nf]`` of its window.
 
@@ -121,11 +129,11 @@ def _decide(v, buf, nf, dif, both_sides):
     return v
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def _outlier_1d_kernel(data, dif, size, out):
     nang, nrow, ncol = data.shape
     before = size // 2
-    for idx in numba.prange(nrow * nang):
+    for idx in prange(nrow * nang):
         r = idx // nang
         a = idx - r * nang
         buf = np.empty(size, dtype=np.float32)
@@ -149,11 +157,11 @@ def _outlier_1d_kernel(data, dif, size, out):
                 out[a, r, c] = _decide(v, buf, nf, dif, True)
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def _outlier_2d_kernel(data, dif, size, out):
     nang, nrow, ncol = data.shape
     before = size // 2
-    for idx in numba.prange(nang * nrow):
+    for idx in prange(nang * nrow):
         a = idx // nrow
         r = idx - a * nrow
         buf = np.empty(size * size, dtype=np.float32)

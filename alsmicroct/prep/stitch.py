@@ -19,11 +19,12 @@ from __future__ import annotations
 import logging
 import math
 
-import numba
 import numpy as np
 
 from alsmicroct.errors import ParameterError
 from alsmicroct.prep.tilt import keys_weights
+
+from ..jit import njit, prange
 
 __all__ = [
     "WEAK_MATCH_CONTRAST",
@@ -336,7 +337,7 @@ def _check_center(center: float, n: int, rotation: str) -> float:
     return c
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _sample(line, u):
     """Keys cubic sample of a 1-D row at fractional column ``u`` (edges clamped)."""
     n = line.shape[0]
@@ -351,12 +352,12 @@ def _sample(line, u):
     return acc
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def _stitch(first, second, out, o1, o2, right):  # pragma: no cover
     nproj, nrows, n = first.shape
     width = out.shape[2]
     last = n - 1.0
-    for job in numba.prange(nproj * nrows):
+    for job in prange(nproj * nrows):
         p = job // nrows
         r = job % nrows
         l1 = first[p, r]

@@ -22,12 +22,12 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 
 from ..checks import as_float32_3d, check_number, check_positive_int, check_wavelet
 from ..errors import ParameterError
-from .outliers import reflect_index
+from ..jit import njit, use_twins
+from .outliers import reflect_index, reflect_indices
 
 __all__ = ["remove_stripe_fw", "remove_stripe_sf", "remove_stripe_ti"]
 
@@ -93,7 +93,7 @@ def _padded_length(nang: int, filter_length: int) -> int:
     return max(minimum, 2 * fast - filter_length + 1)
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _analysis_axis0(x, dec_lo, dec_hi, lo, hi):
     """One DWT level along axis 0 (angles), identical to ``pywt.dwt(x, axis=0,
     mode='symmetric')`` but vectorised along the contiguous axis (PyWavelets gathers
@@ -113,7 +113,25 @@ def _analysis_axis0(x, dec_lo, dec_hi, lo, hi):
                 hi[k, c] += b * v
 
 
-@numba.njit(nogil=True, cache=True)
+@_analysis_axis0.twin
+def _analysis_axis0_numpy(x, dec_lo, dec_hi, lo, hi):
+    """:func:`_analysis_axis0` in NumPy: the same float32 products and sums in the same order.
+
+    Output row ``k`` takes input rows ``2 k + 1 - j``: from ``x`` extended by reflection once,
+    every tap ``j`` reads a step-2 view."""
+    nf, nout = dec_lo.size, lo.shape[0]
+    first = 2 - nf  # the lowest input row read (k = 0, j = nf - 1)
+    xp = x[reflect_indices(np.arange(first, 2 * nout), x.shape[0])]
+    tmp = np.empty_like(lo)
+    lo[...] = 0.0
+    hi[...] = 0.0
+    for j in range(nf):
+        v = xp[1 - j - first :: 2][:nout]
+        lo += np.multiply(v, dec_lo[j], out=tmp)
+        hi += np.multiply(v, dec_hi[j], out=tmp)
+
+
+@njit(nogil=True, cache=True)
 def _synthesis_axis0(lo, hi, rec_lo, rec_hi, out):
     """Inverse of :func:`_analysis_axis0`, identical to ``pywt.idwt(lo, hi, axis=0,
     mode='symmetric')`` (``out`` has ``2 len(lo) - len(filter) + 2`` rows)."""
@@ -132,11 +150,34 @@ def _synthesis_axis0(lo, hi, rec_lo, rec_hi, out):
                 out[i, c] += a * lo[k, c] + b * hi[k, c]
 
 
-class _WaveletFilters:
-    """A PyWavelets wavelet and its four filters as float32 arrays."""
+@_synthesis_axis0.twin
+def _synthesis_axis0_numpy(lo, hi, rec_lo, rec_hi, out):
+    """:func:`_synthesis_axis0` in NumPy. Output row ``i = 2 k + t - nf + 2`` takes tap ``t`` of
+    band row ``k``; the kernel sums each row over ``k`` ascending, i.e. ``t`` descending, so the
+    taps run from last to first, each adding to a step-2 view of the rows it reaches."""
+    nc, nf, nout = lo.shape[0], rec_lo.size, out.shape[0]
+    out[...] = 0.0
+    term, other = np.empty_like(lo), np.empty_like(lo)
+    for t in range(nf - 1, -1, -1):
+        k0 = max(0, -((t + 2 - nf) // 2))  # smallest k with i >= 0
+        k1 = min(nc, (nout - 1 - t + nf - 2) // 2 + 1)  # one past the largest k with i < nout
+        if k1 <= k0:
+            continue
+        i0 = 2 * k0 + t - nf + 2
+        m = k1 - k0
+        a = np.multiply(lo[k0:k1], rec_lo[t], out=term[:m])
+        a += np.multiply(hi[k0:k1], rec_hi[t], out=other[:m])
+        out[i0 : i0 + 2 * m - 1 : 2] += a
 
-    def __init__(self, wavelet):
+
+class _WaveletFilters:
+    """A PyWavelets wavelet and its four filters as float32 arrays; ``twins``: run the
+    transforms along the angles as their NumPy twins (decided for the whole block,
+    :func:`alsmicroct.jit.use_twins`)."""
+
+    def __init__(self, wavelet, *, twins: bool = False):
         self.wavelet = wavelet
+        self.twins = bool(twins)
         self.length = wavelet.dec_len
         self.dec_lo = np.asarray(wavelet.dec_lo, dtype=np.float32)
         self.dec_hi = np.asarray(wavelet.dec_hi, dtype=np.float32)
@@ -147,12 +188,12 @@ class _WaveletFilters:
         nout = (x.shape[0] + self.length - 1) // 2
         lo = np.empty((nout, x.shape[1]), dtype=np.float32)
         hi = np.empty_like(lo)
-        _analysis_axis0(x, self.dec_lo, self.dec_hi, lo, hi)
+        _analysis_axis0.pick(self.twins)(x, self.dec_lo, self.dec_hi, lo, hi)
         return lo, hi
 
     def synthesis0(self, lo, hi):
         out = np.empty((2 * lo.shape[0] - self.length + 2, lo.shape[1]), dtype=np.float32)
-        _synthesis_axis0(lo, hi, self.rec_lo, self.rec_hi, out)
+        _synthesis_axis0.pick(self.twins)(lo, hi, self.rec_lo, self.rec_hi, out)
         return out
 
 
@@ -267,7 +308,7 @@ def remove_stripe_fw(
         raise ParameterError(f"pad must be True or False, got {pad!r}")
     logger.debug("remove_stripe_fw: level=%d wname=%s sigma=%g pad=%s", level, wname, sig, pad)
 
-    filters = _WaveletFilters(wavelet)
+    filters = _WaveletFilters(wavelet, twins=use_twins(arr))
 
     def func(sino, out):
         _fw_sinogram(sino, out, level=level, filters=filters, sigma=sig, pad=bool(pad))
@@ -280,7 +321,7 @@ def remove_stripe_fw(
 _TI_KERNELS = (np.array([1.0, -1.0]), np.array([-1.0, 2.0, -1.0]))
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _block_profiles(sino, bounds, means, spread):
     """Per block of angles: mean of every column and spread (max - min) of row sums.
 
@@ -309,7 +350,7 @@ def _block_profiles(sino, bounds, means, spread):
         spread[b] = hi - lo
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _ti_combine(sino, bounds, q1, q2, alpha, out):
     """``out = sqrt(p + alpha * |min p|)`` with ``p = (sino + q1) * (sino + q2)``."""
     nang, ncol = sino.shape
@@ -439,7 +480,7 @@ def remove_stripe_ti(data, *, nblock: int = 0, alpha: float = 1.5, num_threads: 
 
 
 # --------------------------------------------------------------------------- SF
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _sf_sinogram(sino, size, out):
     nang, ncol = sino.shape
     acc = np.zeros(ncol, dtype=np.float64)

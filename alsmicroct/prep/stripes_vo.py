@@ -19,12 +19,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import numba
 import numpy as np
 from scipy import ndimage
 
 from ..checks import as_float32_3d, check_number, check_positive_int
 from ..errors import ParameterError
+from ..jit import njit, use_twins
 from .stripes import _map_sinograms
 
 __all__ = [
@@ -71,7 +71,7 @@ _CONSTANT_WIDTH_DIVISOR = 70
 
 
 # --------------------------------------------------------------------------- detection
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _column_stats(sino, mean, absdev):
     """Angular mean of each column and, per column, the mean absolute difference between
     consecutive angles (a noise scale: sqrt(2) sigma sqrt(2/pi) for Gaussian noise)."""
@@ -88,6 +88,14 @@ def _column_stats(sino, mean, absdev):
     for c in range(ncol):
         mean[c] = acc[c] / nang
         absdev[c] = dev[c] / max(nang - 1, 1)
+
+
+@_column_stats.twin
+def _column_stats_numpy(sino, mean, absdev):
+    """:func:`_column_stats` in NumPy (a reduction over axis 0 adds the angles in order, as the kernel does)."""
+    nang = sino.shape[0]
+    mean[...] = sino.sum(axis=0, dtype=np.float64) / nang
+    absdev[...] = np.abs(np.diff(sino, axis=0)).sum(axis=0, dtype=np.float64) / max(nang - 1, 1)
 
 
 def _profile_score(profile: np.ndarray, noise: float, size: int) -> np.ndarray:
@@ -109,11 +117,11 @@ def _mean_noise(absdev: np.ndarray, nang: int) -> float:
     return sigma / np.sqrt(nang)
 
 
-def _sino_mask(sino: np.ndarray, snr: float, size: int) -> np.ndarray:
+def _sino_mask(sino: np.ndarray, snr: float, size: int, twins: bool) -> np.ndarray:
     nang, ncol = sino.shape
     mean = np.empty(ncol)
     absdev = np.empty(ncol)
-    _column_stats(sino, mean, absdev)
+    _column_stats.pick(twins)(sino, mean, absdev)
     # the median filter of the profile is itself noisy: its residual has ~1.25x the std
     score = _profile_score(mean, 1.25 * _mean_noise(absdev, nang), size)
     # dead / frozen columns: their angle-to-angle variation is far below their neighbours'
@@ -130,8 +138,9 @@ def _profile_residual(arr: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarra
     mean = np.empty(ncol)
     absdev = np.empty(ncol)
     size = max(3, min(size, ncol) | 1)
+    column_stats = _column_stats.pick(use_twins(arr))
     for m in range(nrow):
-        _column_stats(arr[:, m, :], mean, absdev)
+        column_stats(arr[:, m, :], mean, absdev)
         resid[m] = mean - ndimage.median_filter(mean, size=size, mode="reflect")
         noise[m] = 1.25 * _mean_noise(absdev, nang)
     return resid, noise
@@ -185,7 +194,8 @@ def detect_stripes(data, *, snr: float = 3.0, size: int = DETECT_SIZE, dilate: i
         )
         mask = np.ones(arr.shape[1:], bool)
         return mask[0] if two_d else mask
-    mask = np.stack([_sino_mask(arr[:, m, :], s, size) for m in range(arr.shape[1])])
+    twins = use_twins(arr)
+    mask = np.stack([_sino_mask(arr[:, m, :], s, size, twins) for m in range(arr.shape[1])])
     if grow:
         mask = ndimage.binary_dilation(mask, structure=np.ones((1, 2 * grow + 1), bool))
     return mask[0] if two_d else mask
@@ -418,7 +428,7 @@ def _interp_columns(sino: np.ndarray, out: np.ndarray, mask: np.ndarray) -> None
     out[:, bad] = sino[:, left] * (1.0 - w) + sino[:, right] * w
 
 
-@numba.njit(nogil=True, cache=True)
+@njit(nogil=True, cache=True)
 def _residual_variation(sino, out):
     """Per column: mean |change between consecutive angles| of the column minus the median
     of it and its two neighbours (edges repeat the edge value). A constant gain error (an
@@ -441,13 +451,22 @@ def _residual_variation(sino, out):
         out[c] /= max(nang - 1, 1)
 
 
-def _dead_sinogram(sino, out, *, snr, size):
+@_residual_variation.twin
+def _residual_variation_numpy(sino, out):
+    """:func:`_residual_variation` in NumPy (the kernel differences consecutive residuals in float64)."""
+    lft = np.concatenate([sino[:, :1], sino[:, :-1]], axis=1)
+    rgt = np.concatenate([sino[:, 1:], sino[:, -1:]], axis=1)
+    resid = sino - np.maximum(np.minimum(lft, sino), np.minimum(np.maximum(lft, sino), rgt))
+    out[...] = np.abs(np.diff(resid.astype(np.float64), axis=0)).sum(axis=0) / max(sino.shape[0] - 1, 1)
+
+
+def _dead_sinogram(sino, out, *, snr, size, twins):
     ncol = sino.shape[1]
     mean = np.empty(ncol)
     var = np.empty(ncol)
     resvar = np.empty(ncol)
-    _column_stats(sino, mean, var)
-    _residual_variation(sino, resvar)
+    _column_stats.pick(twins)(sino, mean, var)
+    _residual_variation.pick(twins)(sino, resvar)
     ratio, mask = _ratio_mask(resvar, snr, size)
     # and well above the neighbours' (object edges give a few percent): a broken column
     mask &= ratio > 1.0 + _DEAD_EXCESS
@@ -493,9 +512,10 @@ def remove_dead_stripe(
     ndarray float32, shape (angle, row, column)
     """
     arr, s, size = _checked(data, snr, size)
+    twins = use_twins(arr)
 
     def func(sino, out):
-        _dead_sinogram(sino, out, snr=s, size=size)
+        _dead_sinogram(sino, out, snr=s, size=size, twins=twins)
 
     out = _map_sinograms(func, arr, num_threads)
     if residual:

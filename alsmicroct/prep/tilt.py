@@ -22,11 +22,12 @@ from __future__ import annotations
 import logging
 import math
 
-import numba
 import numpy as np
 
 from alsmicroct.checks import check_number, check_positive_int
 from alsmicroct.errors import ParameterError
+
+from ..jit import njit, prange
 
 __all__ = ["correct_tilt", "tilt_margin"]
 
@@ -168,7 +169,7 @@ def correct_tilt(
     return out[0] if single else out
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def keys_weights(t: float) -> tuple[float, float, float, float]:
     """Keys (a = -0.5) cubic convolution weights of the taps at ``-1, 0, 1, 2`` for a
     fractional position ``0 <= t < 1``; they sum to 1 and give ``(0, 1, 0, 0)`` at 0."""
@@ -181,15 +182,15 @@ def keys_weights(t: float) -> tuple[float, float, float, float]:
     return w0, w1, w2, w3
 
 
-@numba.njit(cache=True, inline="always")
+@njit(cache=True, inline="always")
 def _clamp(i: int, n: int) -> int:
     return 0 if i < 0 else (n - 1 if i >= n else i)
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def _rotate(src, out, cos_a, sin_a, cr_block, cc, order):  # pragma: no cover
     nproj, nrows, ncols = src.shape
-    for job in numba.prange(nproj * nrows):
+    for job in prange(nproj * nrows):
         p = job // nrows
         r = job % nrows
         img = src[p]

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
+
+from ..jit import njit, prange
 
 __all__ = ["project_kernel", "rasterize_kernel", "sub_offsets"]
 
@@ -31,7 +32,7 @@ def sub_offsets(n: int) -> np.ndarray:
 PARALLEL_MIN_PIXELS = 1 << 16
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _quad_form(a_mat, p, q0, q1, q2):
     """``q^T A q`` for primitive ``p`` (``A`` symmetric)."""
     return (
@@ -42,13 +43,13 @@ def _quad_form(a_mat, p, q0, q1, q2):
     )
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _half_extent(m_mat, p, i):
     """Half extent of primitive ``p`` along axis ``i`` (0: x, 1: y, 2: z)."""
     return math.sqrt(max(m_mat[p, i, i], 0.0))
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _project_setup(theta, s_shift, col_centre, cos_t, sin_t, c, a_mat, m_mat):
     """Per-primitive constants of one angle: ``A d``, ``d^T A d`` and the detector box."""
     nprim = c.shape[0]
@@ -78,7 +79,7 @@ def _project_setup(theta, s_shift, col_centre, cos_t, sin_t, c, a_mat, m_mat):
     return ad, aa, bounds
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _project_row(out, k, args):
     """Accumulate row ``k`` of one projection (see :func:`project_kernel`)."""
     theta, z_rows, s_shift, col_centre, cos_t, sin_t, s_sub, z_sub = args[:8]
@@ -116,13 +117,13 @@ def _project_row(out, k, args):
             out[k, j] += mu[p] * acc * w
 
 
-@numba.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _project_parallel(out, args):
-    for k in numba.prange(out.shape[0]):
+    for k in prange(out.shape[0]):
         _project_row(out, k, args)
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _project_serial(out, args):
     for k in range(out.shape[0]):
         _project_row(out, k, args)
@@ -144,7 +145,7 @@ def project_kernel(out, theta, z_rows, s_shift, col_centre, cos_t, sin_t, s_sub,
     run(out, args + setup)
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _raster_row(out, k, args):
     """Accumulate slice ``k`` of :func:`rasterize_kernel`."""
     z_rows, centre, xy_sub, z_sub, c, a_mat, m_mat, hh, mu = args
@@ -180,13 +181,13 @@ def _raster_row(out, k, args):
                     out[k, i, j] += mu[p] * cnt * w
 
 
-@numba.njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True)
 def _raster_parallel(out, args):
-    for k in numba.prange(out.shape[0]):
+    for k in prange(out.shape[0]):
         _raster_row(out, k, args)
 
 
-@numba.njit(cache=True)
+@njit(cache=True)
 def _raster_serial(out, args):
     for k in range(out.shape[0]):
         _raster_row(out, k, args)

@@ -390,6 +390,16 @@ def _remove_dead_warm_ups(folder: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def _warm_block_kernels() -> None:
+    """Load the compiled normalisation and -log kernels (numba and its cache), as the first
+    block of at least :data:`~alsmicroct.jit.NUMPY_BELOW` values would."""
+    from ...jit import NUMPY_BELOW
+    from ...prep import minus_log, normalize
+
+    block = np.ones((2, 4, NUMPY_BELOW // 8 + 1), dtype=np.float32)
+    minus_log(normalize(block, block[:1], np.zeros_like(block[:1])), out=block)
+
+
 def warm_up(keywords: Mapping[str, Any] | None = None) -> float:
     """Pay a watcher's one-time costs before the first scan arrives; return the seconds spent.
 
@@ -399,7 +409,10 @@ def warm_up(keywords: Mapping[str, Any] | None = None) -> float:
     together 0.7-0.9 s more than every later preview of a 2048-column scan on 2 cores. A
     watcher runs this once at start, on its preview thread, by previewing a small simulated
     scan of that width (2048 columns, 4 rows, 521 projections, old ALS layout, with rings
-    so that the masked ring filter runs; about 3 s) in a temporary folder that is removed
+    so that the masked ring filter runs; about 3 s); that scan's blocks are small enough to
+    run the kernels' NumPy twins (:mod:`alsmicroct.jit`), so the compiled normalisation and
+    -log kernels, which a full-size detector's 0/180 pair takes, are then loaded on a block
+    of :data:`~alsmicroct.jit.NUMPY_BELOW` values in a temporary folder that is removed
     afterwards (named by the process and host: a later warm-up removes the folders of
     watchers killed during theirs). ``keywords`` are the service's recon() keywords (only the ring and centre
     choices are used). Nothing of it reaches REC_DIR or the queue; a failure is logged and
@@ -419,6 +432,7 @@ def warm_up(keywords: Mapping[str, Any] | None = None) -> float:
                 raw, layout="als", phantom="shepp", nangles=521, nslices=4, nrays=2048, rings=0.02, write_truth=False
             )
             make_preview(raw, Path(tmp) / "rec", keywords=kw)
+        _warm_block_kernels()
     except Exception as exc:  # a warm-up must never stop the watcher
         logger.warning("warm-up preview failed (the first scan pays the start-up costs): %s", exc)
     seconds = time.perf_counter() - t0
