@@ -121,12 +121,14 @@ def _analysis_axis0_numpy(x, dec_lo, dec_hi, lo, hi):
     every tap ``j`` reads a step-2 view."""
     nf, nout = dec_lo.size, lo.shape[0]
     first = 2 - nf  # the lowest input row read (k = 0, j = nf - 1)
-    xp = x[reflect_indices(np.arange(first, 2 * nout), x.shape[0])]
+    # the rows extended by reflection, split by parity (contiguous views for every tap)
+    parity = [x[reflect_indices(np.arange(first + p, 2 * nout, 2), x.shape[0])] for p in (0, 1)]
     tmp = np.empty_like(lo)
     lo[...] = 0.0
     hi[...] = 0.0
     for j in range(nf):
-        v = xp[1 - j - first :: 2][:nout]
+        start = 1 - j - first  # row 2 k + 1 - j of x is row start + 2 k of the extension
+        v = parity[start % 2][start // 2 : start // 2 + nout]
         lo += np.multiply(v, dec_lo[j], out=tmp)
         hi += np.multiply(v, dec_hi[j], out=tmp)
 
