@@ -175,3 +175,29 @@ def test_masked_sum_is_the_gathered_sum_bit_for_bit(pair, constant):
         expected -= np.where(mask & (np.abs(resid) > 3.0 * noise[:, None]), resid, 0.0).astype(np.float32)
     assert np.array_equal(used, mask)
     assert out.tobytes() == expected.tobytes()
+
+
+def test_dead_columns_are_not_given_their_neighbours_rings():
+    """Dead columns are interpolated between their neighbours less the stripe each shows:
+    with gain rings on every column (1 %), plain interpolation copies the neighbours' rings
+    onto the interpolated columns (0.71 of a ring, rms, for the mean of two); levelled, the
+    columns land nearer the ring-free profile (measured over 6 seeds: 0.0066 against 0.0085
+    rms, -log)."""
+    nang, ncol = 400, 256
+    x = np.arange(ncol)
+    truth = 0.5 + 0.3 * np.sin(x / 20.0)  # smooth angular-mean profile
+    wave = 0.2 * np.sin(np.linspace(0, 6 * np.pi, nang))[:, None] * np.cos(x / 15.0)[None]  # varies with angle
+    want = (truth + wave).mean(axis=0)
+    err = {True: [], False: []}
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        gain = rng.normal(0.0, 0.01, ncol)
+        data = (truth + wave + gain + rng.normal(0.0, 0.01, (nang, ncol)))[:, None, :].astype(np.float32)
+        data[:, 0, [40, 90, 140, 190]] = 0.7  # dead: the same value at every angle
+        for level in (True, False):
+            out = vo.remove_dead_stripe(data, residual=False, level=level)
+            changed = np.abs(out - data).max(axis=0)[0] > 0
+            err[level].append(out.mean(axis=0)[0, changed] - want[changed])
+    rms = {k: float(np.sqrt(np.mean(np.concatenate(v) ** 2))) for k, v in err.items()}
+    print(rms)
+    assert rms[True] < 0.9 * rms[False]

@@ -208,11 +208,12 @@ def _pipeline_residual(seed: int, offset: float) -> float:
 def test_default_residual_ring_on_the_hard_seeds(seed, offset):
     """Seeds whose residual ring was 21.8 / 12.0 / 17.6 / 16.8 % (seed 0 on / off axis, seed 5
     on / off): stripes on the steep slopes of the angular-mean profile, where a column median
-    is the profile itself and hides them, were neither detected nor corrected, and the
-    filter's narrow, bounded correction under-corrected the rest. Measured now 15.6 / 8.2 /
-    12.9 / 11.8 %: better everywhere, the 10 % target not yet met on every 640-column seed
-    (the asserted bounds are the measured figures with a small margin)."""
+    is the profile itself and hides them, were neither detected nor corrected; the filter's
+    narrow, bounded correction under-corrected the rest; dead columns were interpolated with
+    their neighbours' rings. Measured now 14.5 / 7.9 / 12.6 / 11.7 %: better everywhere, the
+    10 % target not yet met on every 640-column seed (the asserted bounds are the measured
+    figures with a small margin)."""
     residual = _pipeline_residual(seed, offset)
     print(f"seed {seed}, offset {offset}: residual {100 * residual:.1f} %")
-    bound = {(0, 0.0): 0.165, (0, 0.4): 0.09, (5, 0.0): 0.14, (5, 0.4): 0.13}[seed, offset]
+    bound = {(0, 0.0): 0.155, (0, 0.4): 0.09, (5, 0.0): 0.135, (5, 0.4): 0.125}[seed, offset]
     assert residual <= bound
