@@ -118,10 +118,17 @@ def test_constant_mode_keeps_the_angle_constant_part_except_on_strong_stripes():
     assert np.allclose(corr[:, 0, 20], corr[0, 0, 20])  # angle-constant
     assert np.allclose(corr[:, 0, 40] - corr[:, 0, 40].mean(), -(ramp - ramp.mean()), atol=1e-5)  # whole
     # the constant part (-0.5 here) is bounded by 1.5 x the stripe each column shows plus 6
-    # noise standard deviations of its mean (noise 0.01 / sqrt(200) x 1.25)
-    bound = 6 * 1.25 * 0.01 / np.sqrt(200)
-    assert -1.5 * 0.01 - 1.3 * bound < corr[0, 0, 20] < -1.5 * 0.01 - 0.7 * bound
-    assert -1.5 * 0.1 - 1.3 * bound < corr[:, 0, 40].mean() < -1.5 * 0.1 - 0.7 * bound
+    # noise standard deviations of its mean (noise 0.01 / sqrt(200) x 1.25), and the second
+    # pass takes off what is left of the stripe against the neighbours (themselves moved by
+    # their bound, 6 noise): each stripe ends within a few noise standard deviations of its
+    # neighbours
+    noise = 1.25 * 0.01 / np.sqrt(200)
+    for col, stripe in ((20, 0.01), (40, 0.1)):
+        near = corr[:, 0, [col - 3, col - 2, col - 1, col + 1, col + 2, col + 3]].mean()
+        assert abs(corr[:, 0, col].mean() - near + stripe) < 4 * noise
+    first, _ = vo.apply_masked(data, filt, mask=mask, narrow=False, constant=True, strong=0.05, snr=1e9)
+    # with no second pass (snr out of reach) the bound alone: 1.5 x the stripe plus 6 noise
+    assert -1.5 * 0.01 - 7.8 * noise < (first - data)[0, 0, 20] < -1.5 * 0.01 - 4.2 * noise
 
 
 def test_constant_mode_does_not_bound_a_correction_within_the_stripe():
@@ -146,7 +153,7 @@ def test_masked_sum_is_the_gathered_sum_bit_for_bit(pair, constant):
     same float32 values, bit for bit, as gathering the mask's columns and adding them."""
     _, _, _, s_ring, *_ = pair
     fw = functools.partial(remove_stripe_fw, level=4, sigma=2, pad=True)
-    mask = vo.detect_stripes(s_ring, dilate=2)
+    mask = vo.detect_stripes(s_ring, dilate=0)
     assert 0 < mask.mean() < 1
     out, used = vo.apply_masked(s_ring, fw, mask=mask, constant=constant)
     # the correction apply_masked adds, recomputed step by step (its documented formula)
@@ -154,8 +161,8 @@ def test_masked_sum_is_the_gathered_sum_bit_for_bit(pair, constant):
     width = max(vo.DETECT_SIZE, (NRAYS // vo._CONSTANT_WIDTH_DIVISOR) | 1) if constant else vo.DETECT_SIZE
     corr -= vo.ndimage.uniform_filter1d(corr, size=width, axis=2, mode="nearest")
     if constant:  # angle-constant except on strong stripes, bounded by the stripe each column shows
-        resid, noise = vo._profile_residual(s_ring, vo.DETECT_SIZE)
-        keep = np.abs(resid) > vo.STRONG_STRIPE
+        resid, median, noise = vo._profile_residual(s_ring, vo.DETECT_SIZE)
+        keep = np.abs(median) > vo.STRONG_STRIPE
         const = corr.mean(axis=0)
         corr[:, ~keep] = const[~keep]
         bound = (vo._CLAMP_FACTOR * np.abs(resid) + vo._CLAMP_NOISE * noise[:, None]).astype(np.float32)
@@ -163,5 +170,34 @@ def test_masked_sum_is_the_gathered_sum_bit_for_bit(pair, constant):
     expected = s_ring.copy()
     rows, cols = np.nonzero(mask)
     expected[:, rows, cols] += corr[:, rows, cols]
+    if constant:  # then the stripe each masked column still shows, above 3 noise std
+        resid, _, noise = vo._profile_residual(expected, vo.DETECT_SIZE)
+        expected -= np.where(mask & (np.abs(resid) > 3.0 * noise[:, None]), resid, 0.0).astype(np.float32)
     assert np.array_equal(used, mask)
     assert out.tobytes() == expected.tobytes()
+
+
+def test_dead_columns_are_not_given_their_neighbours_rings():
+    """Dead columns are interpolated between their neighbours less the stripe each shows:
+    with gain rings on every column (1 %), plain interpolation copies the neighbours' rings
+    onto the interpolated columns (0.71 of a ring, rms, for the mean of two); levelled, the
+    columns land nearer the ring-free profile (measured over 6 seeds: 0.0066 against 0.0085
+    rms, -log)."""
+    nang, ncol = 400, 256
+    x = np.arange(ncol)
+    truth = 0.5 + 0.3 * np.sin(x / 20.0)  # smooth angular-mean profile
+    wave = 0.2 * np.sin(np.linspace(0, 6 * np.pi, nang))[:, None] * np.cos(x / 15.0)[None]  # varies with angle
+    want = (truth + wave).mean(axis=0)
+    err = {True: [], False: []}
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        gain = rng.normal(0.0, 0.01, ncol)
+        data = (truth + wave + gain + rng.normal(0.0, 0.01, (nang, ncol)))[:, None, :].astype(np.float32)
+        data[:, 0, [40, 90, 140, 190]] = 0.7  # dead: the same value at every angle
+        for level in (True, False):
+            out = vo.remove_dead_stripe(data, residual=False, level=level)
+            changed = np.abs(out - data).max(axis=0)[0] > 0
+            err[level].append(out.mean(axis=0)[0, changed] - want[changed])
+    rms = {k: float(np.sqrt(np.mean(np.concatenate(v) ** 2))) for k, v in err.items()}
+    print(rms)
+    assert rms[True] < 0.9 * rms[False]

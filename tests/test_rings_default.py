@@ -5,11 +5,13 @@ with the same seed: with gain rings on every pixel (1 %), dead, partial (saturat
 fluctuating columns, and without (its ring-free twin). The default recon()
 (``doFWringremoval=True``: dead columns interpolated, then Fourier-wavelet at the legacy
 level 8, sigma 3, on the detected stripe columns only, keeping only the angle-constant part
-of its correction except on strong stripes) is checked against the plain ring-free twin.
-Measured here (butterworth filter, recon() defaults, seed 3): residual ring 9.3 % / 10.5 %
-of the injected one (on / off axis), -1.27 / -1.38 dB against the twin (target 1.5 dB: met),
--0.08 / -0.04 dB lost on the ring-free scan (target 0.2 dB: met; 0.29 dB on the axis before
-the angle-constant correction was bounded by the stripe each column shows). The asserted
+of its correction except on strong stripes, then a second pass on the stripes still
+detected) is checked against the plain ring-free twin. Measured here (butterworth filter,
+recon() defaults, seed 3): residual ring 6.6 % / 7.1 % of the injected one (on / off axis;
+9.3 / 10.5 % before the slope-following stripe background and the second pass), -1.00 /
+-1.18 dB against the twin (target 1.5 dB: met), -0.04 / -0.07 dB lost on the ring-free scan
+(target 0.2 dB: met; 0.29 dB on the axis before the angle-constant correction was bounded
+by the stripe each column shows). The asserted
 bounds are the targets where they are met, else the measured figure with a small margin;
 the legacy unmasked FW loses 13-16 dB on the same ring-free scans.
 """
@@ -81,7 +83,7 @@ def test_default_meets_the_targets(pair):
         f"injected {injected:.3f} 1/cm, residual {100 * residual:.1f} %, vs twin "
         f"{psnr(r_ring, truth) - ref:+.2f} dB, clean cost {ref - psnr(r_twin, truth):.2f} dB"
     )
-    assert residual <= 0.11
+    assert residual <= 0.10  # issue 15's target
     assert psnr(r_ring, truth) >= ref - 1.5
     assert psnr(r_twin, truth) >= ref - 0.2  # issue 15: the default costs <= 0.2 dB on a clean scan
 
@@ -162,3 +164,56 @@ def test_bad_ring_parameters_are_refused(kw, words):
 def test_ring_parameters_from_text():
     p = ReconParams.from_mapping({"ringMethod": "dead", "ringMask": "no", "ringSnr": "2.5", "ringDetectSize": "11"})
     assert (p.ringMethod, p.ringMask, p.ringSnr, p.ringDetectSize) == ("dead", False, 2.5, 11)
+
+
+def _pipeline_residual(seed: int, offset: float) -> float:
+    """Residual ring (fraction of the injected one) of the default stripe steps, run as the
+    pipeline runs them (its own step table), on a 640-column scan pair simulated in memory."""
+    from types import SimpleNamespace
+
+    from alsmicroct.engine import gridrec
+    from alsmicroct.pipeline.plan import default_npad
+    from alsmicroct.pipeline.steps import STEPS, Block
+    from alsmicroct.prep import minus_log, normalize
+    from alsmicroct.sim import simulate_data
+
+    kw = dict(
+        nangles=481,
+        nslices=2,
+        nrays=NRAYS,
+        cor=(NRAYS - 1) / 2 + 0.3,
+        seed=seed,
+        peak_attenuation=1.5,
+        phantom=_sample(offset),
+    )
+    params = ReconParams()
+    recs = []
+    for scan in (simulate_data(**kw), simulate_data(**kw, **RINGS)):
+        data = minus_log(normalize(scan.proj, scan.flats, scan.darks))
+        plain, block = data, Block(data=data, rows=np.arange(2), proj=np.arange(data.shape[0]))
+        for spec in STEPS:
+            if spec.name.startswith("stripes") and spec.enabled(params):
+                block.data = spec.run(block, SimpleNamespace(params=params))
+        recs.append(
+            [
+                gridrec.reconstruct(d, scan.angles, center=scan.cor, npad=default_npad(NRAYS))
+                for d in (plain, block.data)
+            ]
+        )
+    (plain_twin, twin), (plain_ring, ring) = recs
+    return ring_index(ring, twin) / ring_index(plain_ring, plain_twin)
+
+
+@pytest.mark.parametrize("seed, offset", [(0, 0.0), (0, 0.4), (5, 0.0), (5, 0.4)])
+def test_default_residual_ring_on_the_hard_seeds(seed, offset):
+    """Seeds whose residual ring was 21.8 / 12.0 / 17.6 / 16.8 % (seed 0 on / off axis, seed 5
+    on / off): stripes on the steep slopes of the angular-mean profile, where a column median
+    is the profile itself and hides them, were neither detected nor corrected; the filter's
+    narrow, bounded correction under-corrected the rest; dead columns were interpolated with
+    their neighbours' rings. Measured now 14.5 / 7.9 / 12.6 / 11.7 %: better everywhere, the
+    10 % target not yet met on every 640-column seed (the asserted bounds are the measured
+    figures with a small margin)."""
+    residual = _pipeline_residual(seed, offset)
+    print(f"seed {seed}, offset {offset}: residual {100 * residual:.1f} %")
+    bound = {(0, 0.0): 0.155, (0, 0.4): 0.09, (5, 0.0): 0.135, (5, 0.4): 0.125}[seed, offset]
+    assert residual <= bound
