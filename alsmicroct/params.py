@@ -114,17 +114,13 @@ class ReconParams:
     ringMask: bool = _spec(
         "bool",
         True,
-        doc="fw/ti/sf/sorting correct only the stripe columns found in each sinogram "
-        "(angular-mean profile against the slope-following background of its neighbours, "
-        "ringSnr/ringDetectSize/ringDilate), after ringDead (fw: only the angle-constant part "
-        "of its correction, except on strong stripes, then a second pass on the stripes still "
-        "detected); False: the exact legacy unmasked filters",
+        doc="fw/ti/sf/sorting correct only the stripe columns found in each sinogram (angular-mean profile "
+        "against the slope-following background of its neighbours, ringSnr/ringDetectSize/ringDilate), after "
+        "ringDead (fw: only the angle-constant part of its correction, except on strong stripes, then a second "
+        "pass on the stripes still detected); False: the exact legacy unmasked filters",
     )
     ringDead: bool = _spec(
-        "bool",
-        True,
-        doc="with ringMask: interpolate dead, frozen and fluctuating columns (between their "
-        "neighbours less the stripe each shows) before the filter",
+        "bool", True, doc="with ringMask: interpolate dead/frozen/fluctuating columns (neighbours less their stripes)"
     )
     ringSnr: float = _spec(
         "float", 3.0, min_excl=0.0, doc="stripe detection threshold, noise standard deviations of the column mean"
