@@ -251,3 +251,43 @@ def test_downsample2_is_the_2x2x2_mean_with_edges_repeated():
     assert out.dtype == np.float32 and out.shape == (3, 3, 4)
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-6)
     assert downsample2(np.full((3, 4, 4), 7, np.uint8)).tolist() == np.full((2, 2, 2), 7).tolist()
+
+
+def test_tiff_folder_reads_only_the_rows_and_equals_whole_slices(tmp_path, monkeypatch):
+    import tifffile
+
+    from alsmicroct.io import tiff as T
+
+    vol = _volume((4, 30, 20), seed=5)
+    w = open_writer(tmp_path / "t", "tiff", vol.shape, prefix="s")
+    w.write_slab(0, vol)
+    keys = [
+        (slice(1, 3), slice(7, 19), slice(3, 17)),
+        (slice(None), slice(-5, None)),
+        (2, 29),
+        (-1, -30, slice(2, 9)),
+        (slice(0, 4, 2), slice(3, 25, 4), 5),
+        (slice(1, 2), slice(12, 12)),  # no rows
+        (slice(None), slice(25, 3, -2)),  # negative step: whole slices
+        (slice(None), np.array([3, 1, 8])),  # index array: whole slices
+        (slice(0, 2), Ellipsis, 4),
+    ]
+    with open_volume(tmp_path / "t") as v:
+        for key in keys:
+            np.testing.assert_array_equal(v[key], vol[key], err_msg=str(key))
+        with pytest.raises(IndexError, match="row 30"):
+            v[0, 30]
+        whole = T.read_tiff
+        monkeypatch.setattr(T, "read_tiff", lambda p: pytest.fail(f"whole slice {p} read"))
+        np.testing.assert_array_equal(v[0:4, 5:9, 2:18], vol[0:4, 5:9, 2:18])
+        monkeypatch.setattr(T, "read_tiff", whole)
+    # compressed and big-endian slices: decoded whole, or byte-swapped, same values
+    for name, kw in (("zlib", {"compression": "zlib"}), ("big", {"byteorder": ">"})):
+        folder = tmp_path / name
+        folder.mkdir()
+        for z, image in enumerate(vol):
+            tifffile.imwrite(folder / f"s_{z:05d}.tif", image, photometric="minisblack", **kw)
+        with open_volume(folder) as v:
+            np.testing.assert_array_equal(v[1:4, 6:21, 4:9], vol[1:4, 6:21, 4:9])
+    with pytest.raises(ParameterError, match="step 1"):
+        T.read_tiff_rows(folder / "s_00000.tif", slice(0, 4, 2))

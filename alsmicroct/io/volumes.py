@@ -288,7 +288,9 @@ class Volume:
 
 
 class _TiffStack:
-    """Slices of TIFF files as one lazily read array (only the slices asked for are read)."""
+    """Slices of TIFF files as one lazily read array: only the slices asked for are read,
+    and of each only the rows asked for (:func:`~alsmicroct.io.tiff.read_tiff_rows`) when
+    the row index is an integer or a slice."""
 
     def __init__(self, files: list[Path]) -> None:
         from .tiff import tiff_info
@@ -299,16 +301,35 @@ class _TiffStack:
         self.dtype = np.dtype(dtype)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        from .tiff import read_tiff
-
         key = key if isinstance(key, tuple) else (key,)
         zkey, rest = key[0], key[1:]
         if isinstance(zkey, (int, np.integer)):
-            return read_tiff(self.files[zkey])[rest]
+            return self._slice(self.files[zkey], rest)
         picked = self.files[zkey]
         if not picked:
             return np.empty((0, *self.shape[1:]), self.dtype)[(slice(None), *rest)]
-        return np.stack([read_tiff(f)[rest] for f in picked])
+        first = self._slice(picked[0], rest)
+        out = np.empty((len(picked), *first.shape), first.dtype)
+        out[0] = first
+        for i, f in enumerate(picked[1:], 1):
+            out[i] = self._slice(f, rest)
+        return out
+
+    def _slice(self, path: Path, rest: tuple) -> np.ndarray:
+        """``image[rest]`` of one slice, reading only the rows ``rest[0]`` selects."""
+        from .tiff import read_tiff, read_tiff_rows
+
+        ykey = rest[0] if rest else slice(None)
+        if isinstance(ykey, (int, np.integer)) and not isinstance(ykey, bool):
+            y = int(ykey) + (self.shape[1] if ykey < 0 else 0)
+            if not 0 <= y < self.shape[1]:
+                raise IndexError(f"{path}: row {ykey} is outside the slice's {self.shape[1]} rows")
+            return read_tiff_rows(path, slice(y, y + 1))[(0, *rest[1:])]
+        if isinstance(ykey, slice):
+            start, stop, step = ykey.indices(self.shape[1])
+            if step > 0:
+                return read_tiff_rows(path, slice(start, stop))[(slice(None, None, step), *rest[1:])]
+        return read_tiff(path)[rest]
 
 
 def _tiff_files(folder: Path, prefix: str | None) -> list[Path]:
