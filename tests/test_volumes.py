@@ -291,3 +291,20 @@ def test_tiff_folder_reads_only_the_rows_and_equals_whole_slices(tmp_path, monke
             np.testing.assert_array_equal(v[1:4, 6:21, 4:9], vol[1:4, 6:21, 4:9])
     with pytest.raises(ParameterError, match="step 1"):
         T.read_tiff_rows(folder / "s_00000.tif", slice(0, 4, 2))
+
+
+def test_tiff_rows_buffer_is_reused_and_results_stay_distinct(tmp_path):
+    from alsmicroct.io import tiff as T
+
+    vol = _volume((3, 12, 10), seed=6)
+    paths = [T.write_tiff_atomic(tmp_path / f"s_{z:05d}.tiff", vol[z]) for z in range(3)]
+    buf = np.empty(5 * 10, np.float32)
+    rows = T.read_tiff_rows(paths[1], slice(4, 9), buffer=buf)
+    assert np.shares_memory(rows, buf)
+    np.testing.assert_array_equal(rows, vol[1, 4:9])
+    bigger = T.read_tiff_rows(paths[2], slice(0, 12), buffer=buf)  # no room: a new array
+    assert not np.shares_memory(bigger, buf)
+    np.testing.assert_array_equal(bigger, vol[2])
+    with open_volume(tmp_path) as v:  # slices read through one strip buffer, each kept
+        np.testing.assert_array_equal(v[:, 2:11:3, 1:9], vol[:, 2:11:3, 1:9])
+        np.testing.assert_array_equal(v[:, 7], vol[:, 7])

@@ -180,7 +180,7 @@ def read_tiff(path: str | os.PathLike) -> np.ndarray:
     return _read_checked(path, lambda tif: tif.asarray())
 
 
-def read_tiff_rows(path: str | os.PathLike, rows: slice) -> np.ndarray:
+def read_tiff_rows(path: str | os.PathLike, rows: slice, *, buffer: np.ndarray | None = None) -> np.ndarray:
     """Read rows ``rows`` (a step-1 slice, clipped to the image) of a single-page TIFF.
 
     Only those rows' bytes are read when the page is stored uncompressed in one contiguous
@@ -195,6 +195,11 @@ def read_tiff_rows(path: str | os.PathLike, rows: slice) -> np.ndarray:
         TIFF file with one page (a multi-page file: its first page).
     rows : slice
         Rows (y, pixels) to read; ``step`` must be 1 or None.
+    buffer : numpy.ndarray, optional
+        Contiguous 1-D array reused from call to call (a stack of slices read row strip by
+        row strip; fresh memory costs page faults): when it has the page's dtype and room
+        for the rows, they are read into it and the result is a view of it, valid until
+        the buffer is used again.
 
     Returns
     -------
@@ -217,7 +222,9 @@ def read_tiff_rows(path: str | os.PathLike, rows: slice) -> np.ndarray:
         stop = max(start, stop)
         if not (page.is_memmappable and len(page.shape) == 2):
             return page.asarray()[start:stop]
-        out = np.empty((stop - start, page.shape[1]), page.dtype.newbyteorder("="))
+        shape, dtype = (stop - start, page.shape[1]), page.dtype.newbyteorder("=")
+        fits = buffer is not None and buffer.dtype == dtype and buffer.ndim == 1 and buffer.size >= shape[0] * shape[1]
+        out = buffer[: shape[0] * shape[1]].reshape(shape) if fits else np.empty(shape, dtype)
         if out.size:  # read_array swaps the bytes of a file in the other byte order
             stored = out.dtype.newbyteorder(tif.byteorder)
             tif.filehandle.read_array(stored, out.size, page.dataoffsets[0] + start * out.strides[0], out=out)

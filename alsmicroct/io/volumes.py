@@ -308,15 +308,20 @@ class _TiffStack:
         picked = self.files[zkey]
         if not picked:
             return np.empty((0, *self.shape[1:]), self.dtype)[(slice(None), *rest)]
-        first = self._slice(picked[0], rest)
+        ykey = rest[0] if rest else slice(None)
+        start, stop, _ = ykey.indices(self.shape[1]) if isinstance(ykey, slice) else (0, 1, 1)
+        nrows = max(0, stop - start)  # the rows read (all between start and stop, any step)
+        strip = np.empty(nrows * self.shape[2], self.dtype)  # every slice's rows, one buffer
+        first = self._slice(picked[0], rest, strip)
         out = np.empty((len(picked), *first.shape), first.dtype)
         out[0] = first
         for i, f in enumerate(picked[1:], 1):
-            out[i] = self._slice(f, rest)
+            out[i] = self._slice(f, rest, strip)
         return out
 
-    def _slice(self, path: Path, rest: tuple) -> np.ndarray:
-        """``image[rest]`` of one slice, reading only the rows ``rest[0]`` selects."""
+    def _slice(self, path: Path, rest: tuple, strip: np.ndarray | None = None) -> np.ndarray:
+        """``image[rest]`` of one slice, reading only the rows ``rest[0]`` selects (into
+        ``strip`` when it has room)."""
         from .tiff import read_tiff, read_tiff_rows
 
         ykey = rest[0] if rest else slice(None)
@@ -324,11 +329,11 @@ class _TiffStack:
             y = int(ykey) + (self.shape[1] if ykey < 0 else 0)
             if not 0 <= y < self.shape[1]:
                 raise IndexError(f"{path}: row {ykey} is outside the slice's {self.shape[1]} rows")
-            return read_tiff_rows(path, slice(y, y + 1))[(0, *rest[1:])]
+            return read_tiff_rows(path, slice(y, y + 1), buffer=strip)[(0, *rest[1:])]
         if isinstance(ykey, slice):
             start, stop, step = ykey.indices(self.shape[1])
             if step > 0:
-                return read_tiff_rows(path, slice(start, stop))[(slice(None, None, step), *rest[1:])]
+                return read_tiff_rows(path, slice(start, stop), buffer=strip)[(slice(None, None, step), *rest[1:])]
         return read_tiff(path)[rest]
 
 
