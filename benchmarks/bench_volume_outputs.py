@@ -24,8 +24,9 @@ rounds (round robin): the zarr store through open_volume, the TIFF folder throug
 whole slices (each file read whole and cut, as open_volume did before and tifffile.imread /
 Fiji do). ``--cold`` drops the volume's pages from the page cache before every read
 (posix_fadvise DONTNEED, these files only). It then shows where the zarr read's time goes:
-the zarr array without open_volume, one chunk at a time (async.concurrency 1), into a
-preallocated output, and the chunk files read and decoded alone (numcodecs, one thread).
+the zarr array without open_volume, one chunk at a time (async.concurrency 1), into one
+reused output (Volume.read(box, out=)), and the chunk files read and decoded alone (numcodecs,
+one thread).
 
 Usage: python benchmarks/bench_volume_outputs.py [--nrays 2048] [--rows 64] [--nangles 181]
        [--repeat 3] [--dir /tmp/alsmicroct-bench-vol] [--codecs | --codecs-only]

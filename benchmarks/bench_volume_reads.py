@@ -159,16 +159,16 @@ def read_only(args: Any) -> int:
                 f"{b / zb:17.1f} {m / zm:19.1f}"
             )
     if not args.cold:
-        _zarr_breakdown(arr, [_box(o) for o in origins[1:]], args.repeat, zarr)
+        _zarr_breakdown(zvol, [_box(o) for o in origins[1:]], args.repeat, zarr)
     print(f"loadavg after {os.getloadavg()}")
     return 0
 
 
-def _zarr_breakdown(arr: Any, keys: list[tuple[slice, ...]], repeat: int, zarr: Any) -> None:
+def _zarr_breakdown(zvol: Any, keys: list[tuple[slice, ...]], repeat: int, zarr: Any) -> None:
     """Where an unaligned zarr read's time goes (warm cache, each part timed alone)."""
     import numcodecs.blosc
-    from zarr.core.buffer.cpu import NDBuffer
 
+    arr = zvol._array
     chunks = arr.chunks
     grid = [
         [
@@ -202,7 +202,7 @@ def _zarr_breakdown(arr: Any, keys: list[tuple[slice, ...]], repeat: int, zarr: 
     parts = {
         "zarr array alone (no open_volume)": lambda i: arr[keys[i]],
         "zarr async.concurrency 1": lambda i: _with_config(zarr, {"async.concurrency": 1}, lambda: arr[keys[i]]),
-        "zarr into a preallocated out": lambda i: arr.get_basic_selection(keys[i], out=NDBuffer.from_numpy_array(out)),
+        "open_volume read(box, out=) into one reused out": lambda i: zvol.read(keys[i], out=out),
         "chunk files read alone": lambda i: read_files(paths[i]),
         "files read + blosc decode, 1 thread, reused buffers": lambda i: decode(paths[i]),
     }

@@ -308,3 +308,55 @@ def test_tiff_rows_buffer_is_reused_and_results_stay_distinct(tmp_path):
     with open_volume(tmp_path) as v:  # slices read through one strip buffer, each kept
         np.testing.assert_array_equal(v[:, 2:11:3, 1:9], vol[:, 2:11:3, 1:9])
         np.testing.assert_array_equal(v[:, 7], vol[:, 7])
+
+
+@pytest.mark.parametrize("version", ["0.5", "0.4"])
+def test_volume_read_into_out_equals_the_direct_zarr_read(tmp_path, version):
+    vol = _volume((12, 40, 36), seed=7)
+    path = tmp_path / "v.ome.zarr"
+    w = open_writer(path, "zarr", vol.shape, chunks=(4, 16, 16), ngff_version=version)
+    w.write_slab(0, vol)
+    w.finish()
+    direct = zarr.open_group(str(path), mode="r")["0"]
+    keys = [
+        (slice(3, 11), slice(5, 37), slice(1, 30)),  # aligned to no chunk
+        (slice(0, 8), slice(0, 16), slice(16, 32)),  # whole chunks
+        (5, slice(2, 39, 3), slice(None)),
+        (slice(-4, None), -1),
+        slice(2, 3),
+        (slice(None), np.array([1, 7]), 3),  # not a box: read, then copied
+    ]
+    with open_volume(path) as v:
+        for key in keys:
+            fancy = isinstance(key, tuple) and any(isinstance(k, np.ndarray) for k in key)
+            want = vol[key] if fancy else direct[key]
+            out = np.full(want.shape, np.nan, np.float32)
+            assert v.read(key, out=out) is out
+            np.testing.assert_array_equal(out, want, err_msg=str(key))
+            np.testing.assert_array_equal(out, vol[key], err_msg=str(key))
+            np.testing.assert_array_equal(v.read(key), want)
+        reused = np.empty((8, 32, 29), np.float32)
+        for z0 in (0, 1, 4):  # one out for many boxes
+            np.testing.assert_array_equal(
+                v.read((slice(z0, z0 + 8), slice(5, 37), slice(1, 30)), out=reused), vol[z0 : z0 + 8, 5:37, 1:30]
+            )
+        for bad in (
+            np.empty((8, 32, 28), np.float32),
+            np.empty((8, 32, 29)),
+            np.empty((8, 32, 58), np.float32)[..., ::2],
+        ):
+            with pytest.raises(ParameterError, match=r"expected a C-contiguous \(8, 32, 29\) float32"):
+                v.read((slice(3, 11), slice(5, 37), slice(1, 30)), out=bad)
+
+
+def test_volume_read_into_out_tiff_and_h5(tmp_path):
+    vol = _volume((6, 20, 18), seed=8)
+    for fmt, path in (("tiff", tmp_path / "t"), ("h5", tmp_path / "v.h5")):
+        w = open_writer(path, fmt, vol.shape)
+        w.write_slab(0, vol)
+        w.finish()
+        with open_volume(path) as v:
+            out = np.empty((4, 9, 18), np.float32)
+            np.testing.assert_array_equal(v.read((slice(1, 5), slice(3, 12)), out=out), vol[1:5, 3:12])
+            out = np.empty((20,), np.float32)
+            np.testing.assert_array_equal(v.read((2, slice(None), 7), out=out), vol[2, :, 7])

@@ -265,6 +265,44 @@ class Volume:
     def __getitem__(self, key: Any) -> np.ndarray:
         return np.asarray(self._array[key])
 
+    def read(self, key: Any, *, out: np.ndarray | None = None) -> np.ndarray:
+        """``self[key]``, written into ``out`` when given (and returned).
+
+        A Zarr volume decodes straight into ``out`` for a box of integers and slices; reusing
+        one ``out`` for many boxes of the same shape saves the fresh memory of each result
+        (``benchmarks/bench_volume_outputs.py --read-only`` times both).
+
+        Parameters
+        ----------
+        key : index
+            numpy index of the ``(z, y, x)`` volume.
+        out : numpy.ndarray, optional
+            C-contiguous, of the selection's shape and of :attr:`dtype`.
+
+        Raises
+        ------
+        ParameterError
+            ``out`` has another shape or dtype than the selection, or is not C-contiguous.
+        """
+        if out is None:
+            return self[key]
+        shape = _selection_shape(self.shape, key)
+        data = None if shape is not None else self[key]  # not a box of integers and slices: read, copy
+        if data is not None:
+            shape = data.shape
+        if out.shape != shape or out.dtype != self.dtype or not out.flags.c_contiguous:
+            raise ParameterError(
+                f"{self.path}: out {out.shape} {out.dtype} (C-contiguous: {out.flags.c_contiguous}) for the "
+                f"selection {key!r}; expected a C-contiguous {shape} {self.dtype} array"
+            )
+        if data is None and self.format == "zarr":
+            from zarr.buffer.cpu import NDBuffer
+
+            self._array.get_basic_selection(key, out=NDBuffer.from_numpy_array(out))
+        else:
+            out[...] = self[key] if data is None else data
+        return out
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self[:, :, :]
         return out if dtype is None else out.astype(dtype)
@@ -285,6 +323,21 @@ class Volume:
 
     def __repr__(self) -> str:
         return f"Volume({str(self.path)!r}, {self.format}, shape={self.shape}, dtype={self.dtype})"
+
+
+def _selection_shape(shape: tuple[int, ...], key: Any) -> tuple[int, ...] | None:
+    """Shape of ``array[key]`` for a key of integers and slices of positive step (missing
+    axes: whole), or None for any other key."""
+    key = key if isinstance(key, tuple) else (key,)
+    if len(key) > len(shape):
+        return None
+    out: list[int] = []
+    for k, n in zip((*key, *(slice(None),) * (len(shape) - len(key))), shape, strict=True):
+        if isinstance(k, slice) and (k.step is None or k.step > 0):
+            out.append(len(range(*k.indices(n))))
+        elif not (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and -n <= k < n):
+            return None
+    return tuple(out)
 
 
 class _TiffStack:
