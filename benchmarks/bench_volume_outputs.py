@@ -15,8 +15,22 @@ computing of the next) where TIFF computes ``chunk_sino`` rows at once; "tiff-sa
 256^3 read): the measurement behind the default (lz4 level 5, byte shuffle, 32 x 128 x 128
 chunks, no sharding).
 
+``--read-only`` reconstructs nothing: it writes a synthetic ``--read-slices`` x nrays x nrays
+float32 volume (default 320 x 2048 x 2048) once through the project's TIFF writer and its
+zarr writer (default layout and codec, the pipeline's for chunk_sino=100), then times true
+256^3 boxes, one chunk-aligned and ``--boxes`` at random unaligned offsets, ``--repeat``
+rounds (round robin): the zarr store through open_volume, the TIFF folder through open_volume
+(only the box's rows of each slice: the best a folder of uncompressed slices allows) and
+whole slices (each file read whole and cut, as open_volume did before and tifffile.imread /
+Fiji do). ``--cold`` drops the volume's pages from the page cache before every read
+(posix_fadvise DONTNEED, these files only). It then shows where the zarr read's time goes:
+the zarr array without open_volume, one chunk at a time (async.concurrency 1), into one
+reused output (Volume.read(box, out=)), and the chunk files read and decoded alone (numcodecs,
+one thread).
+
 Usage: python benchmarks/bench_volume_outputs.py [--nrays 2048] [--rows 64] [--nangles 181]
        [--repeat 3] [--dir /tmp/alsmicroct-bench-vol] [--codecs | --codecs-only]
+       [--read-only [--read-slices 320] [--boxes 4] [--cold]]
 """
 
 from __future__ import annotations
@@ -46,7 +60,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--codecs-only", action="store_true", help="one tiff and one zarr run (no ratios of note), then --codecs"
     )
+    parser.add_argument("--read-only", action="store_true", help="time 256^3 reads of a synthetic volume only")
+    parser.add_argument("--read-slices", type=int, default=320, help="--read-only: slices of the volume (>= 257)")
+    parser.add_argument("--boxes", type=int, default=4, help="--read-only: unaligned boxes per round")
+    parser.add_argument("--cold", action="store_true", help="--read-only: drop the page cache before each read")
     args = parser.parse_args(argv)
+    if args.read_only:
+        from bench_volume_reads import read_only
+
+        return read_only(args)
 
     from alsmicroct.io.volumes import open_volume
     from alsmicroct.reconstruction import recon

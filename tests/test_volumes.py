@@ -251,3 +251,112 @@ def test_downsample2_is_the_2x2x2_mean_with_edges_repeated():
     assert out.dtype == np.float32 and out.shape == (3, 3, 4)
     np.testing.assert_allclose(out, ref, rtol=0, atol=1e-6)
     assert downsample2(np.full((3, 4, 4), 7, np.uint8)).tolist() == np.full((2, 2, 2), 7).tolist()
+
+
+def test_tiff_folder_reads_only_the_rows_and_equals_whole_slices(tmp_path, monkeypatch):
+    import tifffile
+
+    from alsmicroct.io import tiff as T
+
+    vol = _volume((4, 30, 20), seed=5)
+    w = open_writer(tmp_path / "t", "tiff", vol.shape, prefix="s")
+    w.write_slab(0, vol)
+    keys = [
+        (slice(1, 3), slice(7, 19), slice(3, 17)),
+        (slice(None), slice(-5, None)),
+        (2, 29),
+        (-1, -30, slice(2, 9)),
+        (slice(0, 4, 2), slice(3, 25, 4), 5),
+        (slice(1, 2), slice(12, 12)),  # no rows
+        (slice(None), slice(25, 3, -2)),  # negative step: whole slices
+        (slice(None), np.array([3, 1, 8])),  # index array: whole slices
+        (slice(0, 2), Ellipsis, 4),
+    ]
+    with open_volume(tmp_path / "t") as v:
+        for key in keys:
+            np.testing.assert_array_equal(v[key], vol[key], err_msg=str(key))
+        with pytest.raises(IndexError, match="row 30"):
+            v[0, 30]
+        whole = T.read_tiff
+        monkeypatch.setattr(T, "read_tiff", lambda p: pytest.fail(f"whole slice {p} read"))
+        np.testing.assert_array_equal(v[0:4, 5:9, 2:18], vol[0:4, 5:9, 2:18])
+        monkeypatch.setattr(T, "read_tiff", whole)
+    # compressed and big-endian slices: decoded whole, or byte-swapped, same values
+    for name, kw in (("zlib", {"compression": "zlib"}), ("big", {"byteorder": ">"})):
+        folder = tmp_path / name
+        folder.mkdir()
+        for z, image in enumerate(vol):
+            tifffile.imwrite(folder / f"s_{z:05d}.tif", image, photometric="minisblack", **kw)
+        with open_volume(folder) as v:
+            np.testing.assert_array_equal(v[1:4, 6:21, 4:9], vol[1:4, 6:21, 4:9])
+    with pytest.raises(ParameterError, match="step 1"):
+        T.read_tiff_rows(folder / "s_00000.tif", slice(0, 4, 2))
+
+
+def test_tiff_rows_buffer_is_reused_and_results_stay_distinct(tmp_path):
+    from alsmicroct.io import tiff as T
+
+    vol = _volume((3, 12, 10), seed=6)
+    paths = [T.write_tiff_atomic(tmp_path / f"s_{z:05d}.tiff", vol[z]) for z in range(3)]
+    buf = np.empty(5 * 10, np.float32)
+    rows = T.read_tiff_rows(paths[1], slice(4, 9), buffer=buf)
+    assert np.shares_memory(rows, buf)
+    np.testing.assert_array_equal(rows, vol[1, 4:9])
+    bigger = T.read_tiff_rows(paths[2], slice(0, 12), buffer=buf)  # no room: a new array
+    assert not np.shares_memory(bigger, buf)
+    np.testing.assert_array_equal(bigger, vol[2])
+    with open_volume(tmp_path) as v:  # slices read through one strip buffer, each kept
+        np.testing.assert_array_equal(v[:, 2:11:3, 1:9], vol[:, 2:11:3, 1:9])
+        np.testing.assert_array_equal(v[:, 7], vol[:, 7])
+
+
+@pytest.mark.parametrize("version", ["0.5", "0.4"])
+def test_volume_read_into_out_equals_the_direct_zarr_read(tmp_path, version):
+    vol = _volume((12, 40, 36), seed=7)
+    path = tmp_path / "v.ome.zarr"
+    w = open_writer(path, "zarr", vol.shape, chunks=(4, 16, 16), ngff_version=version)
+    w.write_slab(0, vol)
+    w.finish()
+    direct = zarr.open_group(str(path), mode="r")["0"]
+    keys = [
+        (slice(3, 11), slice(5, 37), slice(1, 30)),  # aligned to no chunk
+        (slice(0, 8), slice(0, 16), slice(16, 32)),  # whole chunks
+        (5, slice(2, 39, 3), slice(None)),
+        (slice(-4, None), -1),
+        slice(2, 3),
+        (slice(None), np.array([1, 7]), 3),  # not a box: read, then copied
+    ]
+    with open_volume(path) as v:
+        for key in keys:
+            fancy = isinstance(key, tuple) and any(isinstance(k, np.ndarray) for k in key)
+            want = vol[key] if fancy else direct[key]
+            out = np.full(want.shape, np.nan, np.float32)
+            assert v.read(key, out=out) is out
+            np.testing.assert_array_equal(out, want, err_msg=str(key))
+            np.testing.assert_array_equal(out, vol[key], err_msg=str(key))
+            np.testing.assert_array_equal(v.read(key), want)
+        reused = np.empty((8, 32, 29), np.float32)
+        for z0 in (0, 1, 4):  # one out for many boxes
+            np.testing.assert_array_equal(
+                v.read((slice(z0, z0 + 8), slice(5, 37), slice(1, 30)), out=reused), vol[z0 : z0 + 8, 5:37, 1:30]
+            )
+        for bad in (
+            np.empty((8, 32, 28), np.float32),
+            np.empty((8, 32, 29)),
+            np.empty((8, 32, 58), np.float32)[..., ::2],
+        ):
+            with pytest.raises(ParameterError, match=r"expected a C-contiguous \(8, 32, 29\) float32"):
+                v.read((slice(3, 11), slice(5, 37), slice(1, 30)), out=bad)
+
+
+def test_volume_read_into_out_tiff_and_h5(tmp_path):
+    vol = _volume((6, 20, 18), seed=8)
+    for fmt, path in (("tiff", tmp_path / "t"), ("h5", tmp_path / "v.h5")):
+        w = open_writer(path, fmt, vol.shape)
+        w.write_slab(0, vol)
+        w.finish()
+        with open_volume(path) as v:
+            out = np.empty((4, 9, 18), np.float32)
+            np.testing.assert_array_equal(v.read((slice(1, 5), slice(3, 12)), out=out), vol[1:5, 3:12])
+            out = np.empty((20,), np.float32)
+            np.testing.assert_array_equal(v.read((2, slice(None), 7), out=out), vol[2, :, 7])

@@ -265,6 +265,44 @@ class Volume:
     def __getitem__(self, key: Any) -> np.ndarray:
         return np.asarray(self._array[key])
 
+    def read(self, key: Any, *, out: np.ndarray | None = None) -> np.ndarray:
+        """``self[key]``, written into ``out`` when given (and returned).
+
+        A Zarr volume decodes straight into ``out`` for a box of integers and slices; reusing
+        one ``out`` for many boxes of the same shape saves the fresh memory of each result
+        (``benchmarks/bench_volume_outputs.py --read-only`` times both).
+
+        Parameters
+        ----------
+        key : index
+            numpy index of the ``(z, y, x)`` volume.
+        out : numpy.ndarray, optional
+            C-contiguous, of the selection's shape and of :attr:`dtype`.
+
+        Raises
+        ------
+        ParameterError
+            ``out`` has another shape or dtype than the selection, or is not C-contiguous.
+        """
+        if out is None:
+            return self[key]
+        shape = _selection_shape(self.shape, key)
+        data = None if shape is not None else self[key]  # not a box of integers and slices: read, copy
+        if data is not None:
+            shape = data.shape
+        if out.shape != shape or out.dtype != self.dtype or not out.flags.c_contiguous:
+            raise ParameterError(
+                f"{self.path}: out {out.shape} {out.dtype} (C-contiguous: {out.flags.c_contiguous}) for the "
+                f"selection {key!r}; expected a C-contiguous {shape} {self.dtype} array"
+            )
+        if data is None and self.format == "zarr":
+            from zarr.buffer.cpu import NDBuffer
+
+            self._array.get_basic_selection(key, out=NDBuffer.from_numpy_array(out))
+        else:
+            out[...] = self[key] if data is None else data
+        return out
+
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self[:, :, :]
         return out if dtype is None else out.astype(dtype)
@@ -287,8 +325,25 @@ class Volume:
         return f"Volume({str(self.path)!r}, {self.format}, shape={self.shape}, dtype={self.dtype})"
 
 
+def _selection_shape(shape: tuple[int, ...], key: Any) -> tuple[int, ...] | None:
+    """Shape of ``array[key]`` for a key of integers and slices of positive step (missing
+    axes: whole), or None for any other key."""
+    key = key if isinstance(key, tuple) else (key,)
+    if len(key) > len(shape):
+        return None
+    out: list[int] = []
+    for k, n in zip((*key, *(slice(None),) * (len(shape) - len(key))), shape, strict=True):
+        if isinstance(k, slice) and (k.step is None or k.step > 0):
+            out.append(len(range(*k.indices(n))))
+        elif not (isinstance(k, (int, np.integer)) and not isinstance(k, bool) and -n <= k < n):
+            return None
+    return tuple(out)
+
+
 class _TiffStack:
-    """Slices of TIFF files as one lazily read array (only the slices asked for are read)."""
+    """Slices of TIFF files as one lazily read array: only the slices asked for are read,
+    and of each only the rows asked for (:func:`~alsmicroct.io.tiff.read_tiff_rows`) when
+    the row index is an integer or a slice."""
 
     def __init__(self, files: list[Path]) -> None:
         from .tiff import tiff_info
@@ -299,16 +354,40 @@ class _TiffStack:
         self.dtype = np.dtype(dtype)
 
     def __getitem__(self, key: Any) -> np.ndarray:
-        from .tiff import read_tiff
-
         key = key if isinstance(key, tuple) else (key,)
         zkey, rest = key[0], key[1:]
         if isinstance(zkey, (int, np.integer)):
-            return read_tiff(self.files[zkey])[rest]
+            return self._slice(self.files[zkey], rest)
         picked = self.files[zkey]
         if not picked:
             return np.empty((0, *self.shape[1:]), self.dtype)[(slice(None), *rest)]
-        return np.stack([read_tiff(f)[rest] for f in picked])
+        ykey = rest[0] if rest else slice(None)
+        start, stop, _ = ykey.indices(self.shape[1]) if isinstance(ykey, slice) else (0, 1, 1)
+        nrows = max(0, stop - start)  # the rows read (all between start and stop, any step)
+        strip = np.empty(nrows * self.shape[2], self.dtype)  # every slice's rows, one buffer
+        first = self._slice(picked[0], rest, strip)
+        out = np.empty((len(picked), *first.shape), first.dtype)
+        out[0] = first
+        for i, f in enumerate(picked[1:], 1):
+            out[i] = self._slice(f, rest, strip)
+        return out
+
+    def _slice(self, path: Path, rest: tuple, strip: np.ndarray | None = None) -> np.ndarray:
+        """``image[rest]`` of one slice, reading only the rows ``rest[0]`` selects (into
+        ``strip`` when it has room)."""
+        from .tiff import read_tiff, read_tiff_rows
+
+        ykey = rest[0] if rest else slice(None)
+        if isinstance(ykey, (int, np.integer)) and not isinstance(ykey, bool):
+            y = int(ykey) + (self.shape[1] if ykey < 0 else 0)
+            if not 0 <= y < self.shape[1]:
+                raise IndexError(f"{path}: row {ykey} is outside the slice's {self.shape[1]} rows")
+            return read_tiff_rows(path, slice(y, y + 1), buffer=strip)[(0, *rest[1:])]
+        if isinstance(ykey, slice):
+            start, stop, step = ykey.indices(self.shape[1])
+            if step > 0:
+                return read_tiff_rows(path, slice(start, stop), buffer=strip)[(slice(None, None, step), *rest[1:])]
+        return read_tiff(path)[rest]
 
 
 def _tiff_files(folder: Path, prefix: str | None) -> list[Path]:
