@@ -1,8 +1,9 @@
 """Numba kernels compiled on first use, and NumPy twins for small arrays (the bottom layer).
 
 Importing numba and typing its first call cost about 0.5 s in a fresh process (measured on
-2 cores: ``import numba`` 0.15-0.19 s, the first call of a cached kernel 0.35 s), more than
-a small scan's whole reconstruction needs. So the package never imports numba at import
+2 shared cores under load: ``import numba`` 0.15-0.19 s, the first call of a cached kernel
+0.35 s); on a quiet machine a small scan's wall time was the same with and without it
+(the twins run on one core). So the package never imports numba at import
 time: a kernel is written as plain Python under :func:`njit`, which returns a
 :class:`Kernel` that imports numba and compiles (or loads from numba's cache) on its
 first compiled call. Inside a kernel, ``prange`` (imported from here) is Python's
@@ -33,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["NUMPY_BELOW", "Kernel", "njit", "numba_loaded", "prange", "use_twins"]
+__all__ = ["NUMPY_BELOW", "Kernel", "njit", "prange", "use_twins"]
 
 #: blocks with fewer values than this run the kernels' NumPy twins
 #: (2**23 = 8.4 million: a 12-row, 1000-projection, 640-column block, 32 MB of float32)
@@ -108,13 +109,6 @@ def use_twins(block: np.ndarray | int) -> bool:
     NumPy twins: fewer than :data:`NUMPY_BELOW` values."""
     size = block.size if isinstance(block, np.ndarray) else int(block)
     return size < NUMPY_BELOW
-
-
-def numba_loaded() -> bool:
-    """Whether numba has been imported in this process (by a compiled kernel or by anyone)."""
-    import sys
-
-    return "numba" in sys.modules
 
 
 def _compile(py_func: Callable[..., Any], options: dict[str, Any]) -> Any:

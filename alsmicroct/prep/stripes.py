@@ -117,8 +117,8 @@ def _analysis_axis0(x, dec_lo, dec_hi, lo, hi):
 def _analysis_axis0_numpy(x, dec_lo, dec_hi, lo, hi):
     """:func:`_analysis_axis0` in NumPy: the same float32 products and sums in the same order.
 
-    Output row ``k`` takes input rows ``2 k + 1 - j``: from ``x`` extended by reflection once,
-    every tap ``j`` reads a step-2 view."""
+    Output row ``k`` takes input rows ``2 k + 1 - j``: ``x`` is extended by reflection once and
+    split into its even and odd rows, so every tap ``j`` reads a contiguous slice of one."""
     nf, nout = dec_lo.size, lo.shape[0]
     first = 2 - nf  # the lowest input row read (k = 0, j = nf - 1)
     # the rows extended by reflection, split by parity (contiguous views for every tap)

@@ -409,13 +409,13 @@ def warm_up(keywords: Mapping[str, Any] | None = None) -> float:
     together 0.7-0.9 s more than every later preview of a 2048-column scan on 2 cores. A
     watcher runs this once at start, on its preview thread, by previewing a small simulated
     scan of that width (2048 columns, 4 rows, 521 projections, old ALS layout, with rings
-    so that the masked ring filter runs; about 3 s); that scan's blocks are small enough to
-    run the kernels' NumPy twins (:mod:`alsmicroct.jit`), so the compiled normalisation and
-    -log kernels, which a full-size detector's 0/180 pair takes, are then loaded on a block
-    of :data:`~alsmicroct.jit.NUMPY_BELOW` values in a temporary folder that is removed
+    so that the masked ring filter runs; about 3 s) in a temporary folder that is removed
     afterwards (named by the process and host: a later warm-up removes the folders of
-    watchers killed during theirs). ``keywords`` are the service's recon() keywords (only the ring and centre
-    choices are used). Nothing of it reaches REC_DIR or the queue; a failure is logged and
+    watchers killed during theirs). That scan's blocks are small enough to run the kernels'
+    NumPy twins (:mod:`alsmicroct.jit`), so the compiled normalisation and -log kernels,
+    which a full-size detector's 0/180 pair takes, are then loaded on a block of
+    :data:`~alsmicroct.jit.NUMPY_BELOW` values. ``keywords`` are the service's recon() keywords
+    (only the ring and centre choices are used). Nothing of it reaches REC_DIR or the queue; a failure is logged and
     ignored (the first preview then simply pays the costs itself).
     """
     import tempfile
