@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ReconstructionError
+from ..memory import release_free_heap
 from .plan import ReconPlan, scan_options
 from .quality_report import QualityGather
 from .steps import Block, Step, build_steps, post_steps
@@ -308,6 +309,8 @@ class Runner:
                 block = pending.result() if pending is not None else self._load_final(scan, start, end)
                 pending = reader.submit(self._load_final, scan, *blocks[k + 1]) if k + 1 < len(blocks) else None
                 self._compute_and_write(block, start, end, writer=writer)
+                del block
+                release_free_heap()
                 bar.update(1)
         bar.close()
 

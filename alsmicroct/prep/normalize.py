@@ -61,11 +61,28 @@ def _normalize_kernel(proj, dark, flat_minus_dark, group, cutoff, use_cutoff, ou
             out[a, r, c] = v
 
 
+_TWIN_STEP = 1 << 16  # values per piece in the NumPy twins: float64 scratch stays in cache
+
+
+def _group_runs(group) -> list[tuple[int, int, int]]:
+    """``(start, stop, group)`` of each run of equal group indexes along the angles."""
+    g = np.asarray(group)
+    if g.size == 0:
+        return []
+    cuts = np.flatnonzero(g[1:] != g[:-1]) + 1
+    starts = np.concatenate(([0], cuts))
+    stops = np.concatenate((cuts, [g.size]))
+    return [(int(a), int(b), int(g[a])) for a, b in zip(starts, stops, strict=True)]
+
+
 @_normalize_kernel.twin
 def _normalize_numpy(proj, dark, flat_minus_dark, group, cutoff, use_cutoff, out):
-    """:func:`_normalize_kernel` in NumPy: the same float32 operations, equal values."""
+    """:func:`_normalize_kernel` in NumPy: the same float32 operations, equal values. Each
+    run of projections with the same flat group is divided by its denominator broadcast,
+    with no per-projection copy of the denominators."""
     np.subtract(proj, dark, out=out)
-    np.divide(out, flat_minus_dark[group], out=out)
+    for start, stop, g in _group_runs(group):
+        np.divide(out[start:stop], flat_minus_dark[g], out=out[start:stop])
     if use_cutoff:
         np.minimum(out, cutoff, out=out)  # NaN stays NaN, as in the kernel
 
@@ -91,12 +108,21 @@ def _minus_log_kernel(data, floor, ceil, out):
 @_minus_log_kernel.twin
 def _minus_log_numpy(data, floor, ceil, out):
     """:func:`_minus_log_kernel` in NumPy (``data`` may be ``out``): the logarithm in float64,
-    rounded to float32, equals numba's float32 ``log`` to float32 rounding (see its test)."""
-    nan = np.isnan(data)
-    logs = np.log(np.clip(data, floor, ceil), dtype=np.float64)
-    np.negative(logs, out=logs)
-    out[...] = logs
-    out[nan] = 0.0
+    rounded to float32, equals numba's float32 ``log`` to float32 rounding (see its test).
+    Computed in pieces of ``_TWIN_STEP`` values, so the float64 scratch stays in cache and no
+    full-size temporary is allocated."""
+    flat_in = data.reshape(-1)
+    flat_out = out.reshape(-1)
+    scratch = np.empty(min(_TWIN_STEP, flat_in.size), dtype=np.float64)
+    for start in range(0, flat_in.size, _TWIN_STEP):
+        stop = min(flat_in.size, start + _TWIN_STEP)
+        piece, logs = flat_out[start:stop], scratch[: stop - start]
+        nan = np.isnan(flat_in[start:stop])
+        np.clip(flat_in[start:stop], floor, ceil, out=piece)
+        np.log(piece, out=logs, dtype=np.float64)
+        np.negative(logs, out=logs)
+        piece[...] = logs
+        piece[nan] = 0.0
 
 
 def _denominators(flat_means: np.ndarray, dark: np.ndarray) -> np.ndarray:
