@@ -85,6 +85,9 @@ _CLAMP_KINK = 5.0
 #: angles sees apart from the sample
 _ANGULAR_WIDTH = 13
 _HALF_AGREE = 7.5
+#: the medians are taken over every k-th angle, at most this many in each half (the cost: on
+#: a 2048 x 3217 sinogram the two full medians took 0.15 s, 1.5 times the FW step)
+_MEDIAN_ANGLES = 400
 
 #: the stripe a column shows is its angular mean less the background the neighbours give: the
 #: median, over ``k = 1 .. size // 2``, of ``(p[c - k] + p[c + k]) / 2 - k**2 / 2 * p''``
@@ -376,12 +379,14 @@ def _second_pass(out: np.ndarray, mask: np.ndarray, size: int) -> None:
     mean shows (:func:`_stripe_residual`), the same at every angle."""
     _, _, noise, kink = _profile_residual(out, size)
     half = out.shape[0] // 2
+    step = -(-half // _MEDIAN_ANGLES)  # every step-th angle: at most _MEDIAN_ANGLES per half
     for m in range(out.shape[1]):
         sino = out[:, m, :]
         diff = sino - ndimage.uniform_filter1d(sino, _ANGULAR_WIDTH, axis=1, mode="nearest")
-        med, mean = np.median(diff, axis=0), diff.mean(axis=0, dtype=np.float64)
+        first, second = np.median(diff[:half:step], axis=0), np.median(diff[half::step], axis=0)
+        med, mean = 0.5 * (first + second), diff.mean(axis=0, dtype=np.float64)
         stripe = np.where(np.sign(mean) == np.sign(med), np.sign(med) * np.minimum(np.abs(med), np.abs(mean)), 0.0)
-        halves = np.abs(np.median(diff[:half], axis=0) - np.median(diff[half:], axis=0))
+        halves = np.abs(first - second)
         sel = mask[m] & ~kink[m] & (halves < _HALF_AGREE * noise[m])
         sino[:, sel] -= stripe[sel].astype(np.float32)
     resid = _profile_residual(out, size)[0]
