@@ -336,6 +336,7 @@ def apply_masked(
         Corrected copy and the mask used.
     """
     arr = as_float32_3d(data)
+    check_number(snr, "snr", minimum=0.0, strict=True)  # checked also when a mask is given
     if mask is None:
         mask = detect_stripes(arr, snr=snr, size=size, dilate=dilate)
     mask = np.asarray(mask, bool)
@@ -363,8 +364,10 @@ def apply_masked(
         if not keep.all():
             corr[:, ~keep] = const[~keep]
         # no column gets more constant correction than the stripe it shows (sample edges)
-        bound = _CLAMP_FACTOR * np.abs(resid) + (_CLAMP_NOISE + np.where(kink, _CLAMP_KINK, 0.0)) * noise[:, None]
-        corr += np.clip(const, -bound.astype(np.float32), bound.astype(np.float32)) - const
+        bound = (
+            _CLAMP_FACTOR * np.abs(resid) + (_CLAMP_NOISE + np.where(kink, _CLAMP_KINK, 0.0)) * noise[:, None]
+        ).astype(np.float32)
+        corr += np.clip(const, -bound, bound) - const
         mask = mask | kink
     out = arr.copy()
     # the same float32 sum as ``out[:, rows, cols] += corr[:, rows, cols]`` on the mask's
